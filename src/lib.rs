@@ -1,0 +1,40 @@
+//! # s3crypt
+//!
+//! An encryption toolkit for object storage. It implements the four ways Amazon S3 protects objects
+//! (SSE-S3, SSE-KMS, SSE-C and client-side envelope encryption) on one small, proven crypto core.
+//!
+//! | you want to…                                   | use                                   |
+//! |------------------------------------------------|---------------------------------------|
+//! | seal or open a buffer with AES-256-GCM         | [`primitives::Aes256Gcm`]             |
+//! | decrypt a byte range of a GCM object           | [`primitives::Aes256Ctr::apply_gcm_keystream`] |
+//! | derive keys (HKDF-SHA256/512), HMAC, digests   | [`primitives::kdf`], [`primitives::hash`] |
+//! | hold a key of a given role                     | [`keys`] ([`keys::DataKey`], [`keys::CustomerKey`], …) |
+//! | compare tags/MACs/digests                      | [`primitives::ct_eq`]                 |
+//! | prove the build against published vectors      | [`selftest`]                          |
+//!
+//! ```
+//! use s3crypt::keys::DataKey;
+//! use s3crypt::primitives::Aes256Gcm;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = DataKey::generate()?;
+//! let gcm = Aes256Gcm::new(key.expose_secret());
+//! let nonce = s3crypt::primitives::random_array::<12>()?;
+//!
+//! let sealed = gcm.seal(&nonce, b"header", b"hello object storage")?;
+//! let opened = gcm.open(&nonce, b"header", &sealed)?;
+//! assert_eq!(opened, b"hello object storage");
+//!
+//! // One flipped bit anywhere is one opaque error.
+//! let mut tampered = sealed.clone();
+//! tampered[0] ^= 1;
+//! assert!(gcm.open(&nonce, b"header", &tampered).is_err());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `unsafe` code is forbidden everywhere in this crate.
+
+pub mod keys;
+pub mod primitives;
+pub mod selftest;
