@@ -17,6 +17,7 @@
 
 mod aead;
 mod backend;
+pub mod chunked;
 mod ctr;
 mod ghash;
 pub mod hash;

@@ -17,6 +17,12 @@ pub fn sha256(data: &[u8]) -> [u8; SHA256_LEN] {
     sha2::Sha256::digest(data).into()
 }
 
+/// SHA-512 of `data`.
+#[must_use]
+pub fn sha512(data: &[u8]) -> [u8; 64] {
+    sha2::Sha512::digest(data).into()
+}
+
 /// MD5 of `data`. Only for the SSE-C key digest and ETags.
 #[must_use]
 pub fn md5(data: &[u8]) -> [u8; MD5_LEN] {

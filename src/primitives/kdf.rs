@@ -56,6 +56,43 @@ pub fn hkdf_sha512(salt: Option<&[u8]>, ikm: &[u8], info: &[u8], okm: &mut [u8])
         .map_err(|_| KdfError::OutputTooLong { requested: okm.len(), max: 255 * 64 })
 }
 
+/// HKDF-Expand-SHA512 alone (RFC 5869 §2.3) with `prk` used directly as the HMAC key, over the
+/// concatenation of `info_parts`.
+///
+/// Unlike the `hkdf` crate's `from_prk`, this accepts a PRK shorter than 64 bytes: C2SP chunked encryption
+/// expands a 32-byte input key directly (NIST SP 800-108 feedback mode).
+///
+/// # Errors
+/// [`KdfError::OutputTooLong`] if `okm` is longer than 255 × 64 bytes.
+pub fn hkdf_expand_sha512(prk: &[u8], info_parts: &[&[u8]], okm: &mut [u8]) -> Result<(), KdfError> {
+    const HASH_LEN: usize = 64;
+    if okm.len() > 255 * HASH_LEN {
+        return Err(KdfError::OutputTooLong { requested: okm.len(), max: 255 * HASH_LEN });
+    }
+    let mut prev: Option<[u8; HASH_LEN]> = None;
+    for (i, block) in okm.chunks_mut(HASH_LEN).enumerate() {
+        let mut mac = match <Hmac<Sha512> as KeyInit>::new_from_slice(prk) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC accepts keys of any length"),
+        };
+        if let Some(p) = &prev {
+            mac.update(p);
+        }
+        for part in info_parts {
+            mac.update(part);
+        }
+        // `i < 255` by the length check above.
+        mac.update(&[(i + 1) as u8]);
+        let t: [u8; HASH_LEN] = mac.finalize().into_bytes().into();
+        block.copy_from_slice(&t[..block.len()]);
+        prev = Some(t);
+    }
+    if let Some(mut p) = prev {
+        zeroize::Zeroize::zeroize(&mut p);
+    }
+    Ok(())
+}
+
 /// HMAC-SHA256 of the concatenation of `parts` under `key` (any length).
 #[must_use]
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; HMAC_SHA256_LEN] {
@@ -102,6 +139,19 @@ mod tests {
         assert!(hkdf_sha512(Some(b"s"), b"k", b"i", &mut ok).is_ok());
         let mut too_long = vec![0u8; 255 * 64 + 1];
         assert!(hkdf_sha512(Some(b"s"), b"k", b"i", &mut too_long).is_err());
+    }
+
+    #[test]
+    fn expand_only_matches_full_hkdf_when_prk_is_extracted() {
+        // HKDF(salt, ikm) = Expand(Extract(salt, ikm)); with a 64-byte PRK both paths must agree.
+        let prk: [u8; 64] = core::array::from_fn(|i| i as u8);
+        let mut a = [0u8; 200];
+        hkdf_expand_sha512(&prk, &[b"in", b"fo"], &mut a).expect("len");
+        let mut b = [0u8; 200];
+        Hkdf::<Sha512>::from_prk(&prk).expect("prk").expand(b"info", &mut b).expect("len");
+        assert_eq!(a, b);
+        let mut too_long = vec![0u8; 255 * 64 + 1];
+        assert!(hkdf_expand_sha512(&prk, &[], &mut too_long).is_err());
     }
 
     #[test]
