@@ -30,7 +30,11 @@ pub struct KeyLengthError {
 
 impl fmt::Display for KeyLengthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "key must be {} bytes, got {}", self.expected, self.actual)
+        write!(
+            f,
+            "key must be {} bytes, got {}",
+            self.expected, self.actual
+        )
     }
 }
 
@@ -190,11 +194,23 @@ mod tests {
         use base64::Engine as _;
         assert!(rendered.contains("[REDACTED"), "{rendered}");
         let lower = rendered.to_lowercase();
-        assert!(!lower.contains(&hex::encode(bytes)), "hex key bytes leaked: {rendered}");
-        assert!(!lower.contains(&hex::encode(&bytes[..4])), "hex prefix leaked: {rendered}");
-        assert!(!rendered.contains(&base64::engine::general_purpose::STANDARD.encode(bytes)), "{rendered}");
+        assert!(
+            !lower.contains(&hex::encode(bytes)),
+            "hex key bytes leaked: {rendered}"
+        );
+        assert!(
+            !lower.contains(&hex::encode(&bytes[..4])),
+            "hex prefix leaked: {rendered}"
+        );
+        assert!(
+            !rendered.contains(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+            "{rendered}"
+        );
         let decimal = format!("{:?}", &bytes[..4]);
-        assert!(!rendered.contains(&decimal[1..decimal.len() - 1]), "decimal bytes leaked: {rendered}");
+        assert!(
+            !rendered.contains(&decimal[1..decimal.len() - 1]),
+            "decimal bytes leaked: {rendered}"
+        );
     }
 
     #[test]
@@ -223,7 +239,10 @@ mod tests {
     fn slice_length_is_checked() {
         assert_eq!(
             DataKey::try_from_slice(&[0u8; 31]).err(),
-            Some(KeyLengthError { expected: 32, actual: 31 })
+            Some(KeyLengthError {
+                expected: 32,
+                actual: 31
+            })
         );
         assert!(CustomerKey::try_from_slice(&[0u8; 32]).is_ok());
         assert!(RootKey::try_from_slice(&[0u8; 33]).is_err());

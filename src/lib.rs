@@ -38,3 +38,8 @@
 pub mod keys;
 pub mod primitives;
 pub mod selftest;
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

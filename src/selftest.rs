@@ -84,7 +84,11 @@ impl fmt::Display for SelftestError {
         match self {
             Self::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
             Self::Parse { suite, reason } => write!(f, "{suite}: malformed vector file: {reason}"),
-            Self::Mismatch { suite, case, reason } => write!(f, "{suite}: case {case} FAILED: {reason}"),
+            Self::Mismatch {
+                suite,
+                case,
+                reason,
+            } => write!(f, "{suite}: case {case} FAILED: {reason}"),
         }
     }
 }
@@ -110,7 +114,10 @@ pub struct Suite {
 
 impl fmt::Debug for Suite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Suite").field("name", &self.name).field("file", &self.file).finish()
+        f.debug_struct("Suite")
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .finish()
     }
 }
 
@@ -121,10 +128,14 @@ impl Suite {
     /// [`SelftestError`] if the file is missing or malformed, loads no cases, or any case fails.
     pub fn run(&self, vectors_dir: &Path) -> Result<Tally, SelftestError> {
         let path = vectors_dir.join(self.file);
-        let text = std::fs::read_to_string(&path).map_err(|source| SelftestError::Io { path, source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| SelftestError::Io { path, source })?;
         let tally = (self.run)(&text)?;
         if tally.cases == 0 {
-            return Err(SelftestError::Parse { suite: self.name, reason: "no test cases were loaded".into() });
+            return Err(SelftestError::Parse {
+                suite: self.name,
+                reason: "no test cases were loaded".into(),
+            });
         }
         Ok(tally)
     }
@@ -132,21 +143,61 @@ impl Suite {
 
 /// Every suite, in the order `s3crypt selftest` runs them.
 pub const SUITES: &[Suite] = &[
-    Suite { name: "NIST CAVP GCM-256 encrypt (IV96/Tag128)", file: "nist/gcmEncryptExtIV256.rsp", run: nist::gcm_encrypt },
-    Suite { name: "NIST CAVP GCM-256 decrypt (IV96/Tag128)", file: "nist/gcmDecrypt256.rsp", run: nist::gcm_decrypt },
-    Suite { name: "Wycheproof AES-GCM", file: "wycheproof/aes_gcm_test.json", run: wycheproof::aes_gcm },
-    Suite { name: "Wycheproof HKDF-SHA256", file: "wycheproof/hkdf_sha256_test.json", run: wycheproof::hkdf_sha256 },
-    Suite { name: "Wycheproof HMAC-SHA256", file: "wycheproof/hmac_sha256_test.json", run: wycheproof::hmac_sha256 },
+    Suite {
+        name: "NIST CAVP GCM-256 encrypt (IV96/Tag128)",
+        file: "nist/gcmEncryptExtIV256.rsp",
+        run: nist::gcm_encrypt,
+    },
+    Suite {
+        name: "NIST CAVP GCM-256 decrypt (IV96/Tag128)",
+        file: "nist/gcmDecrypt256.rsp",
+        run: nist::gcm_decrypt,
+    },
+    Suite {
+        name: "Wycheproof AES-GCM",
+        file: "wycheproof/aes_gcm_test.json",
+        run: wycheproof::aes_gcm,
+    },
+    Suite {
+        name: "Wycheproof HKDF-SHA256",
+        file: "wycheproof/hkdf_sha256_test.json",
+        run: wycheproof::hkdf_sha256,
+    },
+    Suite {
+        name: "Wycheproof HMAC-SHA256",
+        file: "wycheproof/hmac_sha256_test.json",
+        run: wycheproof::hmac_sha256,
+    },
     Suite {
         name: "Wycheproof C2SP chunked AES-256-GCM",
         file: "wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json",
         run: wycheproof::chunked,
     },
-    Suite { name: "RFC 5869 HKDF-SHA256", file: "rfc/rfc5869-hkdf-sha256.txt", run: rfc::hkdf_sha256 },
-    Suite { name: "RFC 1321 MD5", file: "rfc/rfc1321-md5.txt", run: rfc::md5 },
-    Suite { name: "NIST SP 800-38A CTR-AES256", file: "rfc/sp800-38a-ctr-aes256.txt", run: rfc::ctr },
-    Suite { name: "RFC 3686 AES-256-CTR", file: "rfc/rfc3686-aes256-ctr.txt", run: rfc::ctr },
-    Suite { name: "OpenSSL cross-check (GCM, CTR, ranges, HKDF)", file: "openssl/openssl_kat.json", run: openssl::kat },
+    Suite {
+        name: "RFC 5869 HKDF-SHA256",
+        file: "rfc/rfc5869-hkdf-sha256.txt",
+        run: rfc::hkdf_sha256,
+    },
+    Suite {
+        name: "RFC 1321 MD5",
+        file: "rfc/rfc1321-md5.txt",
+        run: rfc::md5,
+    },
+    Suite {
+        name: "NIST SP 800-38A CTR-AES256",
+        file: "rfc/sp800-38a-ctr-aes256.txt",
+        run: rfc::ctr,
+    },
+    Suite {
+        name: "RFC 3686 AES-256-CTR",
+        file: "rfc/rfc3686-aes256-ctr.txt",
+        run: rfc::ctr,
+    },
+    Suite {
+        name: "OpenSSL cross-check (GCM, CTR, ranges, HKDF)",
+        file: "openssl/openssl_kat.json",
+        run: openssl::kat,
+    },
 ];
 
 /// Looks a suite up by its vector file (relative to `test-vectors/`).
@@ -166,21 +217,47 @@ pub fn default_vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors")
 }
 
-fn hex_field(suite: &'static str, case: &str, name: &str, value: &str) -> Result<Vec<u8>, SelftestError> {
+fn hex_field(
+    suite: &'static str,
+    case: &str,
+    name: &str,
+    value: &str,
+) -> Result<Vec<u8>, SelftestError> {
     hex::decode(value.trim()).map_err(|e| SelftestError::Parse {
         suite,
         reason: format!("case {case}: field {name} is not hex: {e}"),
     })
 }
 
-fn mismatch(suite: &'static str, case: impl fmt::Display, reason: impl Into<String>) -> SelftestError {
-    SelftestError::Mismatch { suite, case: case.to_string(), reason: reason.into() }
+fn mismatch(
+    suite: &'static str,
+    case: impl fmt::Display,
+    reason: impl Into<String>,
+) -> SelftestError {
+    SelftestError::Mismatch {
+        suite,
+        case: case.to_string(),
+        reason: reason.into(),
+    }
 }
 
 fn parse_err(suite: &'static str, reason: impl Into<String>) -> SelftestError {
-    SelftestError::Parse { suite, reason: reason.into() }
+    SelftestError::Parse {
+        suite,
+        reason: reason.into(),
+    }
 }
 
-fn array<const N: usize>(suite: &'static str, case: &str, name: &str, v: &[u8]) -> Result<[u8; N], SelftestError> {
-    v.try_into().map_err(|_| parse_err(suite, format!("case {case}: {name} must be {N} bytes, got {}", v.len())))
+fn array<const N: usize>(
+    suite: &'static str,
+    case: &str,
+    name: &str,
+    v: &[u8],
+) -> Result<[u8; N], SelftestError> {
+    v.try_into().map_err(|_| {
+        parse_err(
+            suite,
+            format!("case {case}: {name} must be {N} bytes, got {}", v.len()),
+        )
+    })
 }

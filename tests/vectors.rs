@@ -13,7 +13,12 @@ fn check(file: &str, cases: usize, valid: usize, rejected: usize) -> Tally {
         "{}: {} cases checked ({} valid matched, {} invalid rejected, {} out of scope)",
         suite.name, t.cases, t.valid, t.rejected, t.skipped
     );
-    assert_eq!((t.cases, t.valid, t.rejected), (cases, valid, rejected), "{}: unexpected counts {t:?}", suite.name);
+    assert_eq!(
+        (t.cases, t.valid, t.rejected),
+        (cases, valid, rejected),
+        "{}: unexpected counts {t:?}",
+        suite.name
+    );
     t
 }
 
@@ -47,7 +52,12 @@ fn wycheproof_hmac_sha256() {
 
 #[test]
 fn wycheproof_c2sp_chunked_aes256_gcm() {
-    check("wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json", 35, 10, 25);
+    check(
+        "wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json",
+        35,
+        10,
+        25,
+    );
 }
 
 #[test]
@@ -93,7 +103,11 @@ fn an_empty_vector_file_fails() {
             "# nothing here\n"
         };
         std::fs::write(&p, empty).expect("write");
-        assert!(s.run(dir.path()).is_err(), "{} accepted an empty file", s.name);
+        assert!(
+            s.run(dir.path()).is_err(),
+            "{} accepted an empty file",
+            s.name
+        );
     }
 }
 
@@ -101,7 +115,8 @@ fn an_empty_vector_file_fails() {
 fn a_corrupted_vector_is_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/nist/gcmEncryptExtIV256.rsp"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test-vectors/nist/gcmEncryptExtIV256.rsp"),
     )
     .expect("read");
     // Flip one hex digit of the first tag: the suite must fail on that case.
@@ -110,6 +125,9 @@ fn a_corrupted_vector_is_reported() {
     bytes[pos] = if bytes[pos] == b'0' { b'1' } else { b'0' };
     std::fs::create_dir_all(dir.path().join("nist")).expect("mkdir");
     std::fs::write(dir.path().join("nist/gcmEncryptExtIV256.rsp"), bytes).expect("write");
-    let err = selftest::suite("nist/gcmEncryptExtIV256.rsp").expect("suite").run(dir.path()).expect_err("must fail");
+    let err = selftest::suite("nist/gcmEncryptExtIV256.rsp")
+        .expect("suite")
+        .run(dir.path())
+        .expect_err("must fail");
     assert!(err.to_string().contains("FAILED"), "{err}");
 }

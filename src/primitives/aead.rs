@@ -34,7 +34,10 @@ impl fmt::Display for AeadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Authentication => f.write_str("authentication failed"),
-            Self::PlaintextTooLong => write!(f, "plaintext exceeds the AES-GCM limit of {GCM_MAX_PLAINTEXT} bytes"),
+            Self::PlaintextTooLong => write!(
+                f,
+                "plaintext exceeds the AES-GCM limit of {GCM_MAX_PLAINTEXT} bytes"
+            ),
         }
     }
 }
@@ -56,7 +59,9 @@ enum Inner {
 
 impl fmt::Debug for Aes256Gcm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Aes256Gcm").field("backend", &self.backend()).finish_non_exhaustive()
+        f.debug_struct("Aes256Gcm")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,7 +138,11 @@ impl Aes256Gcm {
         plaintext: &[u8],
         out: &mut [u8],
     ) -> Result<[u8; TAG_LEN], AeadError> {
-        assert_eq!(plaintext.len(), out.len(), "output buffer must match the plaintext length");
+        assert_eq!(
+            plaintext.len(),
+            out.len(),
+            "output buffer must match the plaintext length"
+        );
         check_lengths(plaintext.len(), aad.len()).map_err(|()| AeadError::PlaintextTooLong)?;
         match &self.inner {
             Inner::RustCrypto(c) => {
@@ -162,7 +171,11 @@ impl Aes256Gcm {
         tag: &[u8; TAG_LEN],
         out: &mut [u8],
     ) -> Result<(), AeadError> {
-        assert_eq!(ciphertext.len(), out.len(), "output buffer must match the ciphertext length");
+        assert_eq!(
+            ciphertext.len(),
+            out.len(),
+            "output buffer must match the ciphertext length"
+        );
         check_lengths(ciphertext.len(), aad.len()).map_err(|()| AeadError::Authentication)?;
         let res = match &self.inner {
             Inner::RustCrypto(c) => {
@@ -181,7 +194,12 @@ impl Aes256Gcm {
     ///
     /// # Errors
     /// [`AeadError::PlaintextTooLong`] if the input exceeds GCM's limits.
-    pub fn seal(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, AeadError> {
+    pub fn seal(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AeadError> {
         check_lengths(plaintext.len(), aad.len()).map_err(|()| AeadError::PlaintextTooLong)?;
         let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
         out.extend_from_slice(plaintext);
@@ -194,8 +212,16 @@ impl Aes256Gcm {
     ///
     /// # Errors
     /// [`AeadError::Authentication`] if the input is shorter than a tag or does not verify.
-    pub fn open(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AeadError> {
-        let split = sealed.len().checked_sub(TAG_LEN).ok_or(AeadError::Authentication)?;
+    pub fn open(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, AeadError> {
+        let split = sealed
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(AeadError::Authentication)?;
         let (ct, tag) = sealed.split_at(split);
         let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| AeadError::Authentication)?;
         let mut out = ct.to_vec();
@@ -216,7 +242,8 @@ mod tests {
     use super::*;
 
     // NIST GCM test case 16 (AES-256, 96-bit IV, AAD), from the GCM specification.
-    const KEY: [u8; 32] = hex_literal::hex!("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+    const KEY: [u8; 32] =
+        hex_literal::hex!("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
     const IV: [u8; 12] = hex_literal::hex!("cafebabefacedbaddecaf888");
     const AAD: [u8; 20] = hex_literal::hex!("feedfacedeadbeeffeedfacedeadbeefabaddad2");
     const PT: [u8; 60] = hex_literal::hex!(
@@ -233,7 +260,10 @@ mod tests {
         let mut buf = PT;
         assert_eq!(gcm.seal_in_place_detached(&IV, &AAD, &mut buf), Ok(TAG));
         assert_eq!(buf, CT);
-        assert_eq!(gcm.open_in_place_detached(&IV, &AAD, &mut buf, &TAG), Ok(()));
+        assert_eq!(
+            gcm.open_in_place_detached(&IV, &AAD, &mut buf, &TAG),
+            Ok(())
+        );
         assert_eq!(buf, PT);
 
         let mut out = [0u8; 60];
@@ -255,12 +285,27 @@ mod tests {
         let mut bad = TAG;
         bad[15] ^= 0x80;
         let mut buf = CT;
-        assert_eq!(gcm.open_in_place_detached(&IV, &AAD, &mut buf, &bad), Err(AeadError::Authentication));
-        assert_eq!(buf, CT, "in-place open must leave the ciphertext on failure");
+        assert_eq!(
+            gcm.open_in_place_detached(&IV, &AAD, &mut buf, &bad),
+            Err(AeadError::Authentication)
+        );
+        assert_eq!(
+            buf, CT,
+            "in-place open must leave the ciphertext on failure"
+        );
         let mut out = [0xAAu8; 60];
-        assert_eq!(gcm.open_detached(&IV, &AAD, &CT, &bad, &mut out), Err(AeadError::Authentication));
-        assert_eq!(out, [0u8; 60], "out-of-place open must zero the output on failure");
-        assert_eq!(gcm.open(&IV, &AAD, &TAG[..15]), Err(AeadError::Authentication));
+        assert_eq!(
+            gcm.open_detached(&IV, &AAD, &CT, &bad, &mut out),
+            Err(AeadError::Authentication)
+        );
+        assert_eq!(
+            out, [0u8; 60],
+            "out-of-place open must zero the output on failure"
+        );
+        assert_eq!(
+            gcm.open(&IV, &AAD, &TAG[..15]),
+            Err(AeadError::Authentication)
+        );
         assert_eq!(gcm.open(&IV, &AAD, &[]), Err(AeadError::Authentication));
     }
 
@@ -271,19 +316,34 @@ mod tests {
         for i in 0..sealed.len() * 8 {
             let mut t = sealed.clone();
             t[i / 8] ^= 1 << (i % 8);
-            assert_eq!(gcm.open(&IV, &AAD, &t), Err(AeadError::Authentication), "bit {i}");
+            assert_eq!(
+                gcm.open(&IV, &AAD, &t),
+                Err(AeadError::Authentication),
+                "bit {i}"
+            );
         }
         for i in 0..AAD.len() * 8 {
             let mut a = AAD;
             a[i / 8] ^= 1 << (i % 8);
-            assert_eq!(gcm.open(&IV, &a, &sealed), Err(AeadError::Authentication), "aad bit {i}");
+            assert_eq!(
+                gcm.open(&IV, &a, &sealed),
+                Err(AeadError::Authentication),
+                "aad bit {i}"
+            );
         }
         for i in 0..IV.len() * 8 {
             let mut n = IV;
             n[i / 8] ^= 1 << (i % 8);
-            assert_eq!(gcm.open(&n, &AAD, &sealed), Err(AeadError::Authentication), "nonce bit {i}");
+            assert_eq!(
+                gcm.open(&n, &AAD, &sealed),
+                Err(AeadError::Authentication),
+                "nonce bit {i}"
+            );
         }
-        assert_eq!(gcm.open(&IV, &AAD, &sealed[..sealed.len() - 1]), Err(AeadError::Authentication));
+        assert_eq!(
+            gcm.open(&IV, &AAD, &sealed[..sealed.len() - 1]),
+            Err(AeadError::Authentication)
+        );
         let mut longer = sealed.clone();
         longer.push(0);
         assert_eq!(gcm.open(&IV, &AAD, &longer), Err(AeadError::Authentication));

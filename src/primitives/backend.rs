@@ -149,16 +149,26 @@ impl BackendReport {
         let ghash = ghash_impl(&features);
         let sha256 = sha256_impl(&features);
         let primitives = vec![
-            ("aes-256-gcm", format!("{backend} (AES: {aes}; GHASH: {ghash})")),
+            (
+                "aes-256-gcm",
+                format!("{backend} (AES: {aes}; GHASH: {ghash})"),
+            ),
             ("aes-256-ctr", format!("{backend} (AES: {aes})")),
             ("ghash", format!("{backend} ({ghash})")),
             ("sha-256", format!("sha2 ({sha256})")),
-            ("hmac-sha256 / hkdf-sha256", format!("hmac + hkdf over sha2 ({sha256})")),
+            (
+                "hmac-sha256 / hkdf-sha256",
+                format!("hmac + hkdf over sha2 ({sha256})"),
+            ),
             ("hkdf-sha512", "hkdf over sha2 (software)".to_owned()),
             ("md5", "md-5 (software)".to_owned()),
             ("random", "operating system (getrandom)".to_owned()),
         ];
-        Self { features, backend, primitives }
+        Self {
+            features,
+            backend,
+            primitives,
+        }
     }
 }
 
@@ -229,8 +239,19 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn features_listed_for_x86() {
-        let names: Vec<_> = CpuFeatures::detect().list().into_iter().map(|(n, _)| n).collect();
-        for want in ["AES-NI", "PCLMULQDQ", "AVX2", "AVX-512F", "VAES", "VPCLMULQDQ"] {
+        let names: Vec<_> = CpuFeatures::detect()
+            .list()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        for want in [
+            "AES-NI",
+            "PCLMULQDQ",
+            "AVX2",
+            "AVX-512F",
+            "VAES",
+            "VPCLMULQDQ",
+        ] {
             assert!(names.contains(&want));
         }
     }

@@ -97,12 +97,19 @@ impl ChunkKey {
     /// used for one message only.
     #[must_use]
     pub fn from_raw(key: &[u8; KEY_LEN], base_nonce: &[u8; NONCE_LEN]) -> Self {
-        Self { aead: Aes256Gcm::new(key), base_nonce: *base_nonce }
+        Self {
+            aead: Aes256Gcm::new(key),
+            base_nonce: *base_nonce,
+        }
     }
 
     /// Derives the message key, base nonce and commitment from `input_key`, `salt` and `context`.
     #[must_use]
-    pub fn derive(input_key: &[u8; KEY_LEN], salt: &[u8; SALT_LEN], context: &[u8]) -> (Self, [u8; COMMITMENT_LEN]) {
+    pub fn derive(
+        input_key: &[u8; KEY_LEN],
+        salt: &[u8; SALT_LEN],
+        context: &[u8],
+    ) -> (Self, [u8; COMMITMENT_LEN]) {
         let mut okm = [0u8; KEY_LEN + NONCE_LEN + COMMITMENT_LEN];
         // 76 bytes is far below HKDF-SHA512's limit of 16,320.
         if kdf::hkdf_expand_sha512(input_key, &[INFO_PREFIX, salt, context], &mut okm).is_err() {
@@ -142,16 +149,27 @@ impl ChunkKey {
     /// [`ChunkedError::MessageTooLong`] for an index at or beyond 2^38.
     pub fn seal_chunk(&self, index: u64, buf: &mut [u8]) -> Result<[u8; TAG_LEN], ChunkedError> {
         let nonce = self.nonce(index)?;
-        self.aead.seal_in_place_detached(&nonce, &[], buf).map_err(|_| ChunkedError::MessageTooLong)
+        self.aead
+            .seal_in_place_detached(&nonce, &[], buf)
+            .map_err(|_| ChunkedError::MessageTooLong)
     }
 
     /// Opens chunk `index` in place; `buf` keeps the ciphertext if the tag does not verify.
     ///
     /// # Errors
     /// [`ChunkedError::Authentication`] if the chunk is not chunk `index` of this message.
-    pub fn open_chunk(&self, index: u64, buf: &mut [u8], tag: &[u8; TAG_LEN]) -> Result<(), ChunkedError> {
-        let nonce = self.nonce(index).map_err(|_| ChunkedError::Authentication)?;
-        self.aead.open_in_place_detached(&nonce, &[], buf, tag).map_err(|_| ChunkedError::Authentication)
+    pub fn open_chunk(
+        &self,
+        index: u64,
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), ChunkedError> {
+        let nonce = self
+            .nonce(index)
+            .map_err(|_| ChunkedError::Authentication)?;
+        self.aead
+            .open_in_place_detached(&nonce, &[], buf, tag)
+            .map_err(|_| ChunkedError::Authentication)
     }
 
     /// Raw mode: seals a whole message into its chunk ciphertexts (no header).
@@ -160,9 +178,15 @@ impl ChunkKey {
     /// [`ChunkedError::MessageTooLong`] beyond 2^38 chunks.
     pub fn seal_body(&self, msg: &[u8]) -> Result<Vec<u8>, ChunkedError> {
         let len = body_len(msg.len() as u64).ok_or(ChunkedError::MessageTooLong)?;
-        let mut out = Vec::with_capacity(usize::try_from(len).map_err(|_| ChunkedError::MessageTooLong)?);
+        let mut out =
+            Vec::with_capacity(usize::try_from(len).map_err(|_| ChunkedError::MessageTooLong)?);
         let full = msg.len() / CHUNK_SIZE;
-        for (i, chunk) in msg.chunks(CHUNK_SIZE).take(full).chain(std::iter::once(&msg[full * CHUNK_SIZE..])).enumerate() {
+        for (i, chunk) in msg
+            .chunks(CHUNK_SIZE)
+            .take(full)
+            .chain(std::iter::once(&msg[full * CHUNK_SIZE..]))
+            .enumerate()
+        {
             let start = out.len();
             out.extend_from_slice(chunk);
             let tag = self.seal_chunk(i as u64, &mut out[start..])?;
@@ -178,7 +202,8 @@ impl ChunkKey {
     /// [`ChunkedError::Truncated`] for an impossible length, [`ChunkedError::Authentication`] otherwise.
     pub fn open_body(&self, body: &[u8]) -> Result<Vec<u8>, ChunkedError> {
         let pt_len = plaintext_len_of_body(body.len() as u64)?;
-        let mut out = Vec::with_capacity(usize::try_from(pt_len).map_err(|_| ChunkedError::Truncated)?);
+        let mut out =
+            Vec::with_capacity(usize::try_from(pt_len).map_err(|_| ChunkedError::Truncated)?);
         for (i, chunk) in body.chunks(ENCRYPTED_CHUNK_SIZE).enumerate() {
             let (ct, tag) = chunk.split_at(chunk.len() - TAG_LEN);
             let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| ChunkedError::Truncated)?;
@@ -230,7 +255,11 @@ pub fn plaintext_len_of_body(body_len: u64) -> Result<u64, ChunkedError> {
 ///
 /// # Errors
 /// [`ChunkedError::Rng`] if no salt can be drawn, [`ChunkedError::MessageTooLong`] past 2^38 chunks.
-pub fn seal(input_key: &[u8; KEY_LEN], context: &[u8], msg: &[u8]) -> Result<Vec<u8>, ChunkedError> {
+pub fn seal(
+    input_key: &[u8; KEY_LEN],
+    context: &[u8],
+    msg: &[u8],
+) -> Result<Vec<u8>, ChunkedError> {
     let salt = rng::random_array::<SALT_LEN>().map_err(|_| ChunkedError::Rng)?;
     seal_with_salt(input_key, &salt, context, msg)
 }
@@ -262,7 +291,9 @@ pub fn seal_with_salt(
 /// [`ChunkedError::InvalidKeyLength`] unless `input_key` is 32 bytes; [`ChunkedError::Truncated`] for an
 /// impossible length; [`ChunkedError::Authentication`] for a wrong key or context or tampered data.
 pub fn open(input_key: &[u8], context: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, ChunkedError> {
-    let input_key: &[u8; KEY_LEN] = input_key.try_into().map_err(|_| ChunkedError::InvalidKeyLength)?;
+    let input_key: &[u8; KEY_LEN] = input_key
+        .try_into()
+        .map_err(|_| ChunkedError::InvalidKeyLength)?;
     let key = open_header(input_key, context, ciphertext)?;
     key.open_body(&ciphertext[HEADER_LEN..])
 }
@@ -273,8 +304,14 @@ pub fn open(input_key: &[u8], context: &[u8], ciphertext: &[u8]) -> Result<Vec<u
 /// # Errors
 /// [`ChunkedError::Truncated`] if the header is incomplete, [`ChunkedError::Authentication`] if the
 /// commitment does not match this key and context.
-pub fn open_header(input_key: &[u8; KEY_LEN], context: &[u8], ciphertext: &[u8]) -> Result<ChunkKey, ChunkedError> {
-    let header = ciphertext.get(..HEADER_LEN).ok_or(ChunkedError::Truncated)?;
+pub fn open_header(
+    input_key: &[u8; KEY_LEN],
+    context: &[u8],
+    ciphertext: &[u8],
+) -> Result<ChunkKey, ChunkedError> {
+    let header = ciphertext
+        .get(..HEADER_LEN)
+        .ok_or(ChunkedError::Truncated)?;
     let (salt, commitment) = header.split_at(SALT_LEN);
     let salt: &[u8; SALT_LEN] = salt.try_into().map_err(|_| ChunkedError::Truncated)?;
     let (key, expected) = ChunkKey::derive(input_key, salt, context);
@@ -297,10 +334,21 @@ mod tests {
 
     #[test]
     fn round_trip_at_chunk_boundaries() {
-        for len in [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 1] {
+        for len in [
+            0,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            2 * CHUNK_SIZE + 1,
+        ] {
             let m = msg(len);
             let ct = seal_with_salt(&KEY, &SALT, b"ctx", &m).expect("seal");
-            assert_eq!(ct.len() as u64, ciphertext_len(len as u64).expect("len"), "len {len}");
+            assert_eq!(
+                ct.len() as u64,
+                ciphertext_len(len as u64).expect("len"),
+                "len {len}"
+            );
             assert_eq!(open(&KEY, b"ctx", &ct).expect("open"), m, "len {len}");
             assert_eq!(open(&KEY, b"ctX", &ct), Err(ChunkedError::Authentication));
         }
@@ -313,7 +361,14 @@ mod tests {
         // Dropping the short final chunk leaves a body that ends on a chunk boundary.
         let no_final = &ct[..HEADER_LEN + 3 * ENCRYPTED_CHUNK_SIZE];
         assert_eq!(open(&KEY, b"", no_final), Err(ChunkedError::Truncated));
-        for cut in [0, 1, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 15, ct.len() - 1] {
+        for cut in [
+            0,
+            1,
+            HEADER_LEN - 1,
+            HEADER_LEN,
+            HEADER_LEN + 15,
+            ct.len() - 1,
+        ] {
             assert!(open(&KEY, b"", &ct[..cut]).is_err(), "cut at {cut}");
         }
         let mut longer = ct.clone();
@@ -324,7 +379,10 @@ mod tests {
         swapped[a..b].copy_from_slice(&ct[b..b + ENCRYPTED_CHUNK_SIZE]);
         swapped[b..b + ENCRYPTED_CHUNK_SIZE].copy_from_slice(&ct[a..b]);
         assert_eq!(open(&KEY, b"", &swapped), Err(ChunkedError::Authentication));
-        assert_eq!(open(&KEY[..31], b"", &ct), Err(ChunkedError::InvalidKeyLength));
+        assert_eq!(
+            open(&KEY[..31], b"", &ct),
+            Err(ChunkedError::InvalidKeyLength)
+        );
     }
 
     #[test]
@@ -333,8 +391,11 @@ mod tests {
         assert_eq!(body_len(CHUNK_SIZE as u64), Some(CHUNK_SIZE as u64 + 32));
         assert_eq!(plaintext_len_of_body(16), Ok(0));
         assert_eq!(plaintext_len_of_body(15), Err(ChunkedError::Truncated));
-        assert_eq!(plaintext_len_of_body(ENCRYPTED_CHUNK_SIZE as u64), Err(ChunkedError::Truncated));
-        assert_eq!(plaintext_len_of_body(u64::MAX).is_ok(), false);
+        assert_eq!(
+            plaintext_len_of_body(ENCRYPTED_CHUNK_SIZE as u64),
+            Err(ChunkedError::Truncated)
+        );
+        assert!(plaintext_len_of_body(u64::MAX).is_err());
         for len in [0u64, 1, 16383, 16384, 16385, 1 << 30] {
             assert_eq!(plaintext_len_of_body(body_len(len).expect("len")), Ok(len));
         }

@@ -28,7 +28,9 @@ pub enum CtrError {
 impl fmt::Display for CtrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::KeystreamExhausted => f.write_str("offset and length run past the end of the CTR keystream"),
+            Self::KeystreamExhausted => {
+                f.write_str("offset and length run past the end of the CTR keystream")
+            }
         }
     }
 }
@@ -48,7 +50,9 @@ enum Inner {
 
 impl fmt::Debug for Aes256Ctr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Aes256Ctr").field("backend", &self.backend()).finish_non_exhaustive()
+        f.debug_struct("Aes256Ctr")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -57,7 +61,9 @@ impl Aes256Ctr {
     #[must_use]
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
         match active_backend() {
-            Backend::RustCrypto => Self { inner: Inner::RustCrypto(Box::new(aes::Aes256::new(&(*key).into()))) },
+            Backend::RustCrypto => Self {
+                inner: Inner::RustCrypto(Box::new(aes::Aes256::new(&(*key).into()))),
+            },
         }
     }
 
@@ -75,7 +81,10 @@ impl Aes256Ctr {
     pub fn apply_keystream(&self, counter_block: &[u8; 16], byte_offset: u64, buf: &mut [u8]) {
         match &self.inner {
             Inner::RustCrypto(aes) => {
-                let mut c = ctr::Ctr128BE::<aes::Aes256>::from_core(ctr::CtrCore::inner_iv_init((**aes).clone(), &(*counter_block).into()));
+                let mut c = ctr::Ctr128BE::<aes::Aes256>::from_core(ctr::CtrCore::inner_iv_init(
+                    (**aes).clone(),
+                    &(*counter_block).into(),
+                ));
                 // The 128-bit flavor wraps modulo 2^128 and accepts any u64 byte position.
                 c.seek(byte_offset);
                 c.apply_keystream(buf);
@@ -92,8 +101,15 @@ impl Aes256Ctr {
     ///
     /// # Errors
     /// [`CtrError::KeystreamExhausted`] if the range ends beyond GCM's 2^32 − 2 data blocks.
-    pub fn apply_gcm_keystream(&self, iv: &[u8; NONCE_LEN], byte_offset: u64, buf: &mut [u8]) -> Result<(), CtrError> {
-        let end = byte_offset.checked_add(buf.len() as u64).ok_or(CtrError::KeystreamExhausted)?;
+    pub fn apply_gcm_keystream(
+        &self,
+        iv: &[u8; NONCE_LEN],
+        byte_offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), CtrError> {
+        let end = byte_offset
+            .checked_add(buf.len() as u64)
+            .ok_or(CtrError::KeystreamExhausted)?;
         // Counters 2 ..= 2^32 - 1 are available to data: (2^32 - 2) blocks.
         if end > ((1u64 << 32) - 2) * BLOCK {
             return Err(CtrError::KeystreamExhausted);
@@ -103,9 +119,14 @@ impl Aes256Ctr {
         j[NONCE_LEN..].copy_from_slice(&2u32.to_be_bytes());
         match &self.inner {
             Inner::RustCrypto(aes) => {
-                let mut c = ctr::Ctr32BE::<aes::Aes256>::from_core(ctr::CtrCore::inner_iv_init((**aes).clone(), &j.into()));
-                c.try_seek(byte_offset).map_err(|_| CtrError::KeystreamExhausted)?;
-                c.try_apply_keystream(buf).map_err(|_| CtrError::KeystreamExhausted)
+                let mut c = ctr::Ctr32BE::<aes::Aes256>::from_core(ctr::CtrCore::inner_iv_init(
+                    (**aes).clone(),
+                    &j.into(),
+                ));
+                c.try_seek(byte_offset)
+                    .map_err(|_| CtrError::KeystreamExhausted)?;
+                c.try_apply_keystream(buf)
+                    .map_err(|_| CtrError::KeystreamExhausted)
             }
         }
     }
@@ -137,9 +158,19 @@ mod tests {
         let pt: Vec<u8> = (0..1000u32).map(|i| (i * 13 % 251) as u8).collect();
         let sealed = Aes256Gcm::new(&key).seal(&iv, b"", &pt).expect("seal");
         let ctr = Aes256Ctr::new(&key);
-        for (off, len) in [(0usize, 1000usize), (0, 1), (1, 1), (15, 2), (16, 16), (17, 100), (999, 1), (500, 0)] {
+        for (off, len) in [
+            (0usize, 1000usize),
+            (0, 1),
+            (1, 1),
+            (15, 2),
+            (16, 16),
+            (17, 100),
+            (999, 1),
+            (500, 0),
+        ] {
             let mut buf = sealed[off..off + len].to_vec();
-            ctr.apply_gcm_keystream(&iv, off as u64, &mut buf).expect("in range");
+            ctr.apply_gcm_keystream(&iv, off as u64, &mut buf)
+                .expect("in range");
             assert_eq!(buf, pt[off..off + len], "range {off}+{len}");
         }
     }
@@ -149,8 +180,17 @@ mod tests {
         let ctr = Aes256Ctr::new(&[0u8; 32]);
         let limit = ((1u64 << 32) - 2) * 16;
         let mut one = [0u8; 1];
-        assert_eq!(ctr.apply_gcm_keystream(&[0; 12], limit, &mut one), Err(CtrError::KeystreamExhausted));
-        assert_eq!(ctr.apply_gcm_keystream(&[0; 12], u64::MAX, &mut one), Err(CtrError::KeystreamExhausted));
-        assert_eq!(ctr.apply_gcm_keystream(&[0; 12], limit - 1, &mut one), Ok(()));
+        assert_eq!(
+            ctr.apply_gcm_keystream(&[0; 12], limit, &mut one),
+            Err(CtrError::KeystreamExhausted)
+        );
+        assert_eq!(
+            ctr.apply_gcm_keystream(&[0; 12], u64::MAX, &mut one),
+            Err(CtrError::KeystreamExhausted)
+        );
+        assert_eq!(
+            ctr.apply_gcm_keystream(&[0; 12], limit - 1, &mut one),
+            Ok(())
+        );
     }
 }

@@ -34,7 +34,9 @@ impl Ghash {
     #[must_use]
     pub fn new(h: &[u8; GHASH_BLOCK_LEN]) -> Self {
         match active_backend() {
-            Backend::RustCrypto => Self { inner: Inner::RustCrypto(Box::new(ghash::GHash::new(&(*h).into()))) },
+            Backend::RustCrypto => Self {
+                inner: Inner::RustCrypto(Box::new(ghash::GHash::new(&(*h).into()))),
+            },
         }
     }
 

@@ -27,7 +27,10 @@ impl fmt::Display for KdfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::OutputTooLong { requested, max } => {
-                write!(f, "HKDF output of {requested} bytes requested; at most {max} are possible")
+                write!(
+                    f,
+                    "HKDF output of {requested} bytes requested; at most {max} are possible"
+                )
             }
         }
     }
@@ -40,20 +43,36 @@ impl std::error::Error for KdfError {}
 ///
 /// # Errors
 /// [`KdfError::OutputTooLong`] if `okm` is longer than 255 × 32 bytes.
-pub fn hkdf_sha256(salt: Option<&[u8]>, ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), KdfError> {
+pub fn hkdf_sha256(
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    info: &[u8],
+    okm: &mut [u8],
+) -> Result<(), KdfError> {
     Hkdf::<Sha256>::new(salt, ikm)
         .expand(info, okm)
-        .map_err(|_| KdfError::OutputTooLong { requested: okm.len(), max: 255 * 32 })
+        .map_err(|_| KdfError::OutputTooLong {
+            requested: okm.len(),
+            max: 255 * 32,
+        })
 }
 
 /// HKDF-SHA512: extract with `salt` (`None` means zeros), then expand `info` into `okm`.
 ///
 /// # Errors
 /// [`KdfError::OutputTooLong`] if `okm` is longer than 255 × 64 bytes.
-pub fn hkdf_sha512(salt: Option<&[u8]>, ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), KdfError> {
+pub fn hkdf_sha512(
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    info: &[u8],
+    okm: &mut [u8],
+) -> Result<(), KdfError> {
     Hkdf::<Sha512>::new(salt, ikm)
         .expand(info, okm)
-        .map_err(|_| KdfError::OutputTooLong { requested: okm.len(), max: 255 * 64 })
+        .map_err(|_| KdfError::OutputTooLong {
+            requested: okm.len(),
+            max: 255 * 64,
+        })
 }
 
 /// HKDF-Expand-SHA512 alone (RFC 5869 §2.3) with `prk` used directly as the HMAC key, over the
@@ -64,10 +83,17 @@ pub fn hkdf_sha512(salt: Option<&[u8]>, ikm: &[u8], info: &[u8], okm: &mut [u8])
 ///
 /// # Errors
 /// [`KdfError::OutputTooLong`] if `okm` is longer than 255 × 64 bytes.
-pub fn hkdf_expand_sha512(prk: &[u8], info_parts: &[&[u8]], okm: &mut [u8]) -> Result<(), KdfError> {
+pub fn hkdf_expand_sha512(
+    prk: &[u8],
+    info_parts: &[&[u8]],
+    okm: &mut [u8],
+) -> Result<(), KdfError> {
     const HASH_LEN: usize = 64;
     if okm.len() > 255 * HASH_LEN {
-        return Err(KdfError::OutputTooLong { requested: okm.len(), max: 255 * HASH_LEN });
+        return Err(KdfError::OutputTooLong {
+            requested: okm.len(),
+            max: 255 * HASH_LEN,
+        });
     }
     let mut prev: Option<[u8; HASH_LEN]> = None;
     for (i, block) in okm.chunks_mut(HASH_LEN).enumerate() {
@@ -133,7 +159,10 @@ mod tests {
         let mut too_long = vec![0u8; 255 * 32 + 1];
         assert_eq!(
             hkdf_sha256(None, b"k", b"", &mut too_long),
-            Err(KdfError::OutputTooLong { requested: 8161, max: 8160 })
+            Err(KdfError::OutputTooLong {
+                requested: 8161,
+                max: 8160
+            })
         );
         let mut ok = vec![0u8; 255 * 64];
         assert!(hkdf_sha512(Some(b"s"), b"k", b"i", &mut ok).is_ok());
@@ -148,7 +177,10 @@ mod tests {
         let mut a = [0u8; 200];
         hkdf_expand_sha512(&prk, &[b"in", b"fo"], &mut a).expect("len");
         let mut b = [0u8; 200];
-        Hkdf::<Sha512>::from_prk(&prk).expect("prk").expand(b"info", &mut b).expect("len");
+        Hkdf::<Sha512>::from_prk(&prk)
+            .expect("prk")
+            .expand(b"info", &mut b)
+            .expect("len");
         assert_eq!(a, b);
         let mut too_long = vec![0u8; 255 * 64 + 1];
         assert!(hkdf_expand_sha512(&prk, &[], &mut too_long).is_err());

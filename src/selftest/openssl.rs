@@ -9,24 +9,34 @@ const S: &str = "OpenSSL cross-check";
 
 /// Byte `i` of `pattern(len, seed)` is `(seed + 13 i) mod 251`, as in the generator.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    (0..len as u64).map(|i| ((seed + 13 * i) % 251) as u8).collect()
+    (0..len as u64)
+        .map(|i| ((seed + 13 * i) % 251) as u8)
+        .collect()
 }
 
 fn section<'a>(doc: &'a Value, name: &str) -> Result<&'a Vec<Value>, SelftestError> {
-    doc.get(name).and_then(Value::as_array).ok_or_else(|| parse_err(S, format!("missing array {name}")))
+    doc.get(name)
+        .and_then(Value::as_array)
+        .ok_or_else(|| parse_err(S, format!("missing array {name}")))
 }
 
 fn hexv(c: &Value, id: &str, name: &str) -> Result<Vec<u8>, SelftestError> {
-    let v = c.get(name).and_then(Value::as_str).ok_or_else(|| parse_err(S, format!("case {id}: missing {name}")))?;
+    let v = c
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| parse_err(S, format!("case {id}: missing {name}")))?;
     hex_field(S, id, name, v)
 }
 
 fn num(c: &Value, id: &str, name: &str) -> Result<u64, SelftestError> {
-    c.get(name).and_then(Value::as_u64).ok_or_else(|| parse_err(S, format!("case {id}: missing number {name}")))
+    c.get(name)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| parse_err(S, format!("case {id}: missing number {name}")))
 }
 
 fn size(c: &Value, id: &str, name: &str) -> Result<usize, SelftestError> {
-    usize::try_from(num(c, id, name)?).map_err(|_| parse_err(S, format!("case {id}: {name} too large")))
+    usize::try_from(num(c, id, name)?)
+        .map_err(|_| parse_err(S, format!("case {id}: {name} too large")))
 }
 
 pub(super) fn kat(text: &str) -> Result<Tally, SelftestError> {
@@ -41,14 +51,23 @@ pub(super) fn kat(text: &str) -> Result<Tally, SelftestError> {
         let pt = pattern(size(c, &id, "pt_len")?, num(c, &id, "pt_seed")?);
         let gcm = Aes256Gcm::new(&key);
         let mut buf = pt.clone();
-        let tag = gcm.seal_in_place_detached(&iv, &aad, &mut buf).map_err(|e| mismatch(S, &id, e.to_string()))?;
-        if tag.as_slice() != hexv(c, &id, "tag")? || hash::sha256(&buf).as_slice() != hexv(c, &id, "ct_sha256")? {
-            return Err(mismatch(S, &id, "GCM ciphertext or tag differs from OpenSSL"));
+        let tag = gcm
+            .seal_in_place_detached(&iv, &aad, &mut buf)
+            .map_err(|e| mismatch(S, &id, e.to_string()))?;
+        if tag.as_slice() != hexv(c, &id, "tag")?
+            || hash::sha256(&buf).as_slice() != hexv(c, &id, "ct_sha256")?
+        {
+            return Err(mismatch(
+                S,
+                &id,
+                "GCM ciphertext or tag differs from OpenSSL",
+            ));
         }
         if c.get("ct").is_some() && buf != hexv(c, &id, "ct")? {
             return Err(mismatch(S, &id, "GCM ciphertext differs from OpenSSL"));
         }
-        gcm.open_in_place_detached(&iv, &aad, &mut buf, &tag).map_err(|_| mismatch(S, &id, "own output rejected"))?;
+        gcm.open_in_place_detached(&iv, &aad, &mut buf, &tag)
+            .map_err(|_| mismatch(S, &id, "own output rejected"))?;
         if buf != pt {
             return Err(mismatch(S, &id, "round trip differs"));
         }
@@ -78,18 +97,27 @@ pub(super) fn kat(text: &str) -> Result<Tally, SelftestError> {
         // The generator states the counter block; check s3crypt's layout agrees before using it.
         let mut counter = [0u8; 16];
         counter[..12].copy_from_slice(&iv);
-        let block = u32::try_from(2 + offset / 16).map_err(|_| parse_err(S, format!("case {id}: offset too large")))?;
+        let block = u32::try_from(2 + offset / 16)
+            .map_err(|_| parse_err(S, format!("case {id}: offset too large")))?;
         counter[12..].copy_from_slice(&block.to_be_bytes());
         if counter.as_slice() != hexv(c, &id, "counter")? {
-            return Err(mismatch(S, &id, "counter block layout differs from the generator's"));
+            return Err(mismatch(
+                S,
+                &id,
+                "counter block layout differs from the generator's",
+            ));
         }
         let mut buf = hexv(c, &id, "ct_range")?;
-        Aes256Ctr::new(&key).apply_gcm_keystream(&iv, offset, &mut buf).map_err(|e| mismatch(S, &id, e.to_string()))?;
+        Aes256Ctr::new(&key)
+            .apply_gcm_keystream(&iv, offset, &mut buf)
+            .map_err(|e| mismatch(S, &id, e.to_string()))?;
         let pt_len = size(c, &id, "pt_len")?;
         let len = size(c, &id, "length")?;
         let start = usize::try_from(offset).map_err(|_| parse_err(S, "offset too large"))?;
         let full = pattern(pt_len, num(c, &id, "pt_seed")?);
-        let want = full.get(start..start + len).ok_or_else(|| parse_err(S, format!("case {id}: range out of bounds")))?;
+        let want = full
+            .get(start..start + len)
+            .ok_or_else(|| parse_err(S, format!("case {id}: range out of bounds")))?;
         if buf != want || buf != hexv(c, &id, "pt_range")? {
             return Err(mismatch(S, &id, "ranged CTR decryption differs"));
         }

@@ -29,9 +29,21 @@ impl Record {
 
     /// A readable identifier for error messages.
     pub(super) fn id(&self) -> String {
-        let count = ["Count", "COUNT", "Len"].iter().find_map(|k| self.get(k)).unwrap_or("?");
-        let section: Vec<String> =
-            self.section.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect();
+        let count = ["Count", "COUNT", "Len"]
+            .iter()
+            .find_map(|k| self.get(k))
+            .unwrap_or("?");
+        let section: Vec<String> = self
+            .section
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
         format!("[{}] {count}", section.join(","))
     }
 }
@@ -67,7 +79,10 @@ pub(super) fn parse(text: &str) -> Vec<Record> {
                     if let Some(r) = cur.take() {
                         out.push(r);
                     }
-                    cur = Some(Record { section: section.clone(), ..Record::default() });
+                    cur = Some(Record {
+                        section: section.clone(),
+                        ..Record::default()
+                    });
                 }
                 if let Some(r) = cur.as_mut() {
                     r.fields.insert(k, v);
@@ -99,7 +114,11 @@ mod tests {
         assert_eq!(r[0].section.get("IVlen").map(String::as_str), Some("96"));
         assert!(r[1].has_flag("FAIL"));
         assert_eq!(r[2].section.get("Keylen").map(String::as_str), Some("128"));
-        assert_eq!(r[2].section.get("IVlen"), None, "a new section resets the parameters");
+        assert_eq!(
+            r[2].section.get("IVlen"),
+            None,
+            "a new section resets the parameters"
+        );
     }
 
     #[test]

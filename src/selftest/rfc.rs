@@ -14,9 +14,12 @@ fn field(suite: &'static str, r: &Record, names: &[&str]) -> Result<Vec<u8>, Sel
 }
 
 fn number(suite: &'static str, r: &Record, name: &str) -> Result<usize, SelftestError> {
-    r.get(name)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| parse_err(suite, format!("case {}: {name} is missing or not a number", r.id())))
+    r.get(name).and_then(|v| v.parse().ok()).ok_or_else(|| {
+        parse_err(
+            suite,
+            format!("case {}: {name} is missing or not a number", r.id()),
+        )
+    })
 }
 
 pub(super) fn hkdf_sha256(text: &str) -> Result<Tally, SelftestError> {
@@ -30,8 +33,13 @@ pub(super) fn hkdf_sha256(text: &str) -> Result<Tally, SelftestError> {
         let okm_expected = field(S, &r, &["OKM"])?;
         let mut okm = vec![0u8; number(S, &r, "L")?];
         let salt = field(S, &r, &["salt"])?;
-        kdf::hkdf_sha256(Some(&salt), &field(S, &r, &["IKM"])?, &field(S, &r, &["info"])?, &mut okm)
-            .map_err(|e| mismatch(S, r.id(), e.to_string()))?;
+        kdf::hkdf_sha256(
+            Some(&salt),
+            &field(S, &r, &["IKM"])?,
+            &field(S, &r, &["info"])?,
+            &mut okm,
+        )
+        .map_err(|e| mismatch(S, r.id(), e.to_string()))?;
         if okm != okm_expected {
             return Err(mismatch(S, r.id(), "OKM differs"));
         }
@@ -50,7 +58,9 @@ pub(super) fn md5(text: &str) -> Result<Tally, SelftestError> {
             continue;
         }
         let msg = field(S, &r, &["Msg"])?;
-        let msg = msg.get(..bits / 8).ok_or_else(|| parse_err(S, format!("case {}: Msg shorter than Len", r.id())))?;
+        let msg = msg
+            .get(..bits / 8)
+            .ok_or_else(|| parse_err(S, format!("case {}: Msg shorter than Len", r.id())))?;
         if hash::md5(msg).as_slice() != field(S, &r, &["MD"])? {
             return Err(mismatch(S, r.id(), "digest differs"));
         }
@@ -69,9 +79,15 @@ pub(super) fn ctr(text: &str) -> Result<Tally, SelftestError> {
         let key: [u8; 32] = array(S, &id, "KEY", &field(S, &r, &["KEY"])?)?;
         let counter: [u8; 16] = array(S, &id, "COUNTER", &field(S, &r, &["COUNTER", "IV"])?)?;
         let (input, expected) = if r.section.contains_key("DECRYPT") {
-            (field(S, &r, &["CIPHERTEXT"])?, field(S, &r, &["PLAINTEXT"])?)
+            (
+                field(S, &r, &["CIPHERTEXT"])?,
+                field(S, &r, &["PLAINTEXT"])?,
+            )
         } else {
-            (field(S, &r, &["PLAINTEXT"])?, field(S, &r, &["CIPHERTEXT"])?)
+            (
+                field(S, &r, &["PLAINTEXT"])?,
+                field(S, &r, &["CIPHERTEXT"])?,
+            )
         };
         let ctr = Aes256Ctr::new(&key);
         let mut buf = input.clone();

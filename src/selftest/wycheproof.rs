@@ -9,20 +9,37 @@ use crate::primitives::chunked::{self, ChunkKey, ChunkedError, HEADER_LEN};
 use crate::primitives::{Aes256Gcm, hash, kdf};
 
 /// `(group, test, tcId, expects_valid)` for every test of every group.
-fn tests(suite: &'static str, text: &str) -> Result<Vec<(Value, Value, String, bool)>, SelftestError> {
+fn tests(
+    suite: &'static str,
+    text: &str,
+) -> Result<Vec<(Value, Value, String, bool)>, SelftestError> {
     let doc: Value = serde_json::from_str(text).map_err(|e| parse_err(suite, e.to_string()))?;
-    let groups = doc.get("testGroups").and_then(Value::as_array).ok_or_else(|| parse_err(suite, "no testGroups"))?;
+    let groups = doc
+        .get("testGroups")
+        .and_then(Value::as_array)
+        .ok_or_else(|| parse_err(suite, "no testGroups"))?;
     let declared = doc.get("numberOfTests").and_then(Value::as_u64);
     let mut out = Vec::new();
     for g in groups {
-        let ts = g.get("tests").and_then(Value::as_array).ok_or_else(|| parse_err(suite, "group without tests"))?;
+        let ts = g
+            .get("tests")
+            .and_then(Value::as_array)
+            .ok_or_else(|| parse_err(suite, "group without tests"))?;
         for t in ts {
-            let id = t.get("tcId").map(Value::to_string).unwrap_or_else(|| "?".into());
+            let id = t
+                .get("tcId")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "?".into());
             let valid = match t.get("result").and_then(Value::as_str) {
                 // "acceptable" cases are legal but weak inputs; s3crypt must handle them like valid ones.
                 Some("valid" | "acceptable") => true,
                 Some("invalid") => false,
-                other => return Err(parse_err(suite, format!("tcId {id}: unknown result {other:?}"))),
+                other => {
+                    return Err(parse_err(
+                        suite,
+                        format!("tcId {id}: unknown result {other:?}"),
+                    ));
+                }
             };
             out.push((g.clone(), t.clone(), id, valid));
         }
@@ -30,13 +47,19 @@ fn tests(suite: &'static str, text: &str) -> Result<Vec<(Value, Value, String, b
     if let Some(n) = declared
         && n != out.len() as u64
     {
-        return Err(parse_err(suite, format!("numberOfTests says {n}, file holds {}", out.len())));
+        return Err(parse_err(
+            suite,
+            format!("numberOfTests says {n}, file holds {}", out.len()),
+        ));
     }
     Ok(out)
 }
 
 fn hexv(suite: &'static str, t: &Value, id: &str, name: &str) -> Result<Vec<u8>, SelftestError> {
-    let v = t.get(name).and_then(Value::as_str).ok_or_else(|| parse_err(suite, format!("tcId {id}: missing {name}")))?;
+    let v = t
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| parse_err(suite, format!("tcId {id}: missing {name}")))?;
     hex_field(suite, id, name, v)
 }
 
@@ -49,7 +72,10 @@ pub(super) fn aes_gcm(text: &str) -> Result<Tally, SelftestError> {
     let mut tally = Tally::default();
     for (g, t, id, valid) in tests(S, text)? {
         // s3crypt implements AES-256-GCM with 96-bit nonces and 128-bit tags only.
-        if bits(&g, "keySize") != Some(256) || bits(&g, "ivSize") != Some(96) || bits(&g, "tagSize") != Some(128) {
+        if bits(&g, "keySize") != Some(256)
+            || bits(&g, "ivSize") != Some(96)
+            || bits(&g, "tagSize") != Some(128)
+        {
             tally.skipped += 1;
             continue;
         }
@@ -64,7 +90,9 @@ pub(super) fn aes_gcm(text: &str) -> Result<Tally, SelftestError> {
         let opened = gcm.open_in_place_detached(&iv, &aad, &mut buf, &tag);
         if valid {
             let mut sealed = msg.clone();
-            let my_tag = gcm.seal_in_place_detached(&iv, &aad, &mut sealed).map_err(|e| mismatch(S, &id, e.to_string()))?;
+            let my_tag = gcm
+                .seal_in_place_detached(&iv, &aad, &mut sealed)
+                .map_err(|e| mismatch(S, &id, e.to_string()))?;
             if sealed != ct || my_tag != tag {
                 return Err(mismatch(S, &id, "encryption differs"));
             }
@@ -93,7 +121,12 @@ pub(super) fn hkdf_sha256(text: &str) -> Result<Tally, SelftestError> {
             .ok_or_else(|| parse_err(S, format!("tcId {id}: missing size")))?;
         let mut okm = vec![0u8; size];
         let salt = hexv(S, &t, &id, "salt")?;
-        let res = kdf::hkdf_sha256(Some(&salt), &hexv(S, &t, &id, "ikm")?, &hexv(S, &t, &id, "info")?, &mut okm);
+        let res = kdf::hkdf_sha256(
+            Some(&salt),
+            &hexv(S, &t, &id, "ikm")?,
+            &hexv(S, &t, &id, "info")?,
+            &mut okm,
+        );
         match (valid, res) {
             (true, Ok(())) if okm == hexv(S, &t, &id, "okm")? => tally.pass(),
             (true, _) => return Err(mismatch(S, &id, "OKM differs")),
@@ -108,7 +141,9 @@ pub(super) fn hmac_sha256(text: &str) -> Result<Tally, SelftestError> {
     const S: &str = "Wycheproof HMAC-SHA256";
     let mut tally = Tally::default();
     for (g, t, id, valid) in tests(S, text)? {
-        let tag_len = bits(&g, "tagSize").map(|b| (b / 8) as usize).ok_or_else(|| parse_err(S, "group without tagSize"))?;
+        let tag_len = bits(&g, "tagSize")
+            .map(|b| (b / 8) as usize)
+            .ok_or_else(|| parse_err(S, "group without tagSize"))?;
         let key = hexv(S, &t, &id, "key")?;
         let msg = hexv(S, &t, &id, "msg")?;
         let tag = hexv(S, &t, &id, "tag")?;
@@ -142,8 +177,11 @@ pub(super) fn chunked(text: &str) -> Result<Tally, SelftestError> {
             .map_err(|e| parse_err(S, format!("tcId {id}: ct is not zlib: {e}")))?;
         let key = hexv(S, &t, &id, "key")?;
         let ctx = hexv(S, &t, &id, "ctx")?;
-        let flags: Vec<&str> =
-            t.get("flags").and_then(Value::as_array).map(|f| f.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let flags: Vec<&str> = t
+            .get("flags")
+            .and_then(Value::as_array)
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let full = chunked::open(&key, &ctx, &ct);
         let raw = if flags.contains(&"HeaderFailure") {
             None
@@ -155,7 +193,9 @@ pub(super) fn chunked(text: &str) -> Result<Tally, SelftestError> {
         if valid {
             let msg = full.map_err(|e| mismatch(S, &id, format!("valid message rejected: {e}")))?;
             let len = t.get("msgLength").and_then(Value::as_u64);
-            if Some(msg.len() as u64) != len || hash::sha512(&msg).as_slice() != hexv(S, &t, &id, "msgSha512")? {
+            if Some(msg.len() as u64) != len
+                || hash::sha512(&msg).as_slice() != hexv(S, &t, &id, "msgSha512")?
+            {
                 return Err(mismatch(S, &id, "message length or SHA-512 differs"));
             }
             match raw {
@@ -164,7 +204,8 @@ pub(super) fn chunked(text: &str) -> Result<Tally, SelftestError> {
             }
             let key32 = array::<32>(S, &id, "key", &key)?;
             let salt = array::<24>(S, &id, "salt", ct.get(..24).unwrap_or_default())?;
-            let again = chunked::seal_with_salt(&key32, &salt, &ctx, &msg).map_err(|e| mismatch(S, &id, e.to_string()))?;
+            let again = chunked::seal_with_salt(&key32, &salt, &ctx, &msg)
+                .map_err(|e| mismatch(S, &id, e.to_string()))?;
             if again != ct {
                 return Err(mismatch(S, &id, "re-encryption differs"));
             }
