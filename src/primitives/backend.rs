@@ -236,6 +236,22 @@ mod tests {
         assert_eq!(r.backend, Backend::RustCrypto);
     }
 
+    /// The report mirrors the `aes` crate's dispatch; check it against the crate's own answer, so a
+    /// forced-software build (CI step 4) provably runs the software path.
+    #[test]
+    fn report_agrees_with_the_aes_crate() {
+        let r = BackendReport::current();
+        let gcm = &r.primitives[0].1;
+        let software = gcm.contains("AES: software");
+        assert_eq!(software, !aes::hardware_accelerated(), "{gcm}");
+        if cfg!(aes_backend = "soft") {
+            assert!(software, "--cfg aes_backend=\"soft\" must select the software AES: {gcm}");
+        }
+        if cfg!(polyval_backend = "soft") {
+            assert!(gcm.contains("GHASH: software"), "{gcm}");
+        }
+    }
+
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn features_listed_for_x86() {
