@@ -1,0 +1,287 @@
+//! Persistence of the mock KMS in a state directory.
+//!
+//! ```text
+//! DIR/                 created with mode 0700
+//!   root.key           32 random bytes, mode 0600: the local root that wraps all key material at rest
+//!   state.json         keys, aliases, policies; every backing key wrapped under root.key
+//!   audit.log          the audit log (JSON lines), mode 0600
+//!   lock               held with an exclusive advisory lock while a process owns the directory
+//! ```
+//!
+//! `state.json` is replaced atomically (write a temporary file, fsync, rename over, fsync the directory),
+//! so a crash leaves either the old or the new state, never a torn one. A state file that fails to parse
+//! or to unwrap is reported as [`StoreError::Corrupt`] and is never silently replaced by an empty store.
+//!
+//! Wrapped material: `IV(12) ‖ AES-256-GCM(root, IV, aad = "s3crypt/mock-kms/material/v1" ‖ key id ‖
+//! BE32(version), material) ‖ tag(16)`: material cannot be moved between keys or versions undetected.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{KeyEncryptionKey, RootKey};
+use crate::primitives::{Aes256Gcm, random_array};
+
+pub(super) const FORMAT: &str = "s3crypt/mock-kms/v1";
+const MATERIAL_AAD: &[u8] = b"s3crypt/mock-kms/material/v1";
+
+/// A state directory problem.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O error on `path`.
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file exists but is not a valid state: truncated, edited, or wrapped under another root key.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process holds the state directory.
+    InUse {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The root key file is readable by other users.
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Corrupt { path, reason } => write!(
+                f,
+                "{} is corrupt ({reason}); refusing to start with an empty key store. Restore it from a backup or move it away.",
+                path.display()
+            ),
+            Self::InUse { path } => write!(f, "{} is in use by another s3crypt process", path.display()),
+            Self::Permissions { path, mode } => {
+                write!(f, "{} has mode {mode:o}; it must be readable by its owner only (chmod 600)", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_owned(), source }
+}
+
+/// The serialized state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct StoredState {
+    pub(super) format: String,
+    pub(super) account_id: String,
+    pub(super) region: String,
+    pub(super) keys: Vec<StoredKey>,
+    pub(super) aliases: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct StoredKey {
+    pub(super) id: String,
+    pub(super) description: String,
+    pub(super) usage: String,
+    pub(super) created_ms: u64,
+    pub(super) state: String,
+    pub(super) deletion_ms: Option<u64>,
+    pub(super) window_days: Option<u32>,
+    pub(super) rotation_period_days: Option<u32>,
+    pub(super) policy: String,
+    /// Base64 of the wrapped material, version 1 first.
+    pub(super) materials: Vec<StoredMaterial>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct StoredMaterial {
+    pub(super) created_ms: u64,
+    pub(super) wrapped: String,
+}
+
+/// An open state directory.
+#[derive(Debug)]
+pub(super) struct Store {
+    dir: PathBuf,
+    root: Aes256Gcm,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating on first use) the state directory and loads its state, if any.
+    pub(super) fn open(dir: &Path) -> Result<(Self, Option<StoredState>), StoreError> {
+        create_private_dir(dir)?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { path: dir.to_owned() }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io { path: lock_path, source: e }),
+        }
+        let root_path = dir.join("root.key");
+        let state_path = dir.join("state.json");
+        let root = match fs::read(&root_path) {
+            Ok(bytes) => {
+                check_private(&root_path)?;
+                RootKey::try_from_slice(&bytes)
+                    .map_err(|_| StoreError::Corrupt { path: root_path.clone(), reason: format!("{} bytes, expected 32", bytes.len()) })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if state_path.exists() {
+                    return Err(StoreError::Corrupt {
+                        path: root_path,
+                        reason: "missing, but state.json exists: its keys cannot be unwrapped".into(),
+                    });
+                }
+                let key = RootKey::generate().map_err(|e| StoreError::Io {
+                    path: root_path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                write_atomic(dir, &root_path, key.expose_secret())?;
+                key
+            }
+            Err(e) => return Err(StoreError::Io { path: root_path, source: e }),
+        };
+        let store = Self { dir: dir.to_owned(), root: Aes256Gcm::new(root.expose_secret()), _lock: lock };
+        let state = match fs::read(&state_path) {
+            Ok(bytes) => {
+                let s: StoredState = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt { path: state_path.clone(), reason: e.to_string() })?;
+                if s.format != FORMAT {
+                    return Err(StoreError::Corrupt { path: state_path, reason: format!("unknown format {:?}", s.format) });
+                }
+                Some(s)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::Io { path: state_path, source: e }),
+        };
+        Ok((store, state))
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Atomically replaces `state.json`.
+    pub(super) fn save(&self, state: &StoredState) -> Result<(), StoreError> {
+        let path = self.dir.join("state.json");
+        let bytes = serde_json::to_vec_pretty(state)
+            .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        write_atomic(&self.dir, &path, &bytes)
+    }
+
+    pub(super) fn wrap(&self, key_id: &str, version: u32, material: &KeyEncryptionKey) -> Result<String, StoreError> {
+        use base64::Engine as _;
+        let path = self.dir.join("state.json");
+        let iv = random_array::<12>()
+            .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        let sealed = self
+            .root
+            .seal(&iv, &aad(key_id, version), material.expose_secret())
+            .map_err(|e| StoreError::Io { path, source: std::io::Error::other(e.to_string()) })?;
+        let mut out = iv.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+    }
+
+    pub(super) fn unwrap(&self, key_id: &str, version: u32, wrapped: &str) -> Result<KeyEncryptionKey, StoreError> {
+        use base64::Engine as _;
+        let corrupt = |reason: &str| StoreError::Corrupt { path: self.dir.join("state.json"), reason: reason.to_owned() };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(wrapped)
+            .map_err(|_| corrupt("wrapped key material is not base64"))?;
+        if bytes.len() < 12 {
+            return Err(corrupt("wrapped key material is truncated"));
+        }
+        let (iv, sealed) = bytes.split_at(12);
+        let iv: [u8; 12] = iv.try_into().map_err(|_| corrupt("bad IV"))?;
+        let plain = zeroize::Zeroizing::new(
+            self.root
+                .open(&iv, &aad(key_id, version), sealed)
+                .map_err(|_| corrupt(&format!("key material of {key_id} v{version} does not authenticate under root.key")))?,
+        );
+        KeyEncryptionKey::try_from_slice(&plain).map_err(|_| corrupt("key material has the wrong length"))
+    }
+}
+
+fn aad(key_id: &str, version: u32) -> Vec<u8> {
+    let mut a = MATERIAL_AAD.to_vec();
+    a.extend_from_slice(key_id.as_bytes());
+    a.extend_from_slice(&version.to_be_bytes());
+    a
+}
+
+/// Creates `dir` (and parents) with mode 0700 if it does not exist.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(io(dir))
+}
+
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(path).map_err(io(path))?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(StoreError::Permissions { path: path.to_owned(), mode });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically with owner-only permissions: temporary file in the same
+/// directory, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let suffix = random_array::<6>().map(hex::encode).unwrap_or_else(|_| "tmp".into());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
+    let result = (|| {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(io(path))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
