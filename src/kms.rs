@@ -45,7 +45,10 @@ pub trait Kms: Send + Sync {
     /// # Errors
     /// The AWS KMS errors of this operation (`NotFoundException`, `DisabledException`,
     /// `KMSInvalidStateException`, `ThrottlingException`, `ValidationException`, …).
-    fn generate_data_key(&self, req: &GenerateDataKeyRequest) -> Result<GenerateDataKeyResponse, KmsError>;
+    fn generate_data_key(
+        &self,
+        req: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError>;
 
     /// `GenerateDataKeyWithoutPlaintext`: only the encrypted data key.
     ///
@@ -122,7 +125,10 @@ pub trait Kms: Send + Sync {
     ///
     /// # Errors
     /// `NotFoundException`, `KMSInvalidStateException`, `ValidationException`.
-    fn schedule_key_deletion(&self, req: &ScheduleKeyDeletionRequest) -> Result<ScheduleKeyDeletionResponse, KmsError>;
+    fn schedule_key_deletion(
+        &self,
+        req: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError>;
 
     /// `CancelKeyDeletion`: the key returns in the `Disabled` state, as in AWS.
     ///

@@ -51,7 +51,12 @@ impl GenerateDataKeyRequest {
     /// A request for a 256-bit data key under `key_id` with `context`.
     #[must_use]
     pub fn aes256(key_id: impl Into<String>, context: EncryptionContext) -> Self {
-        Self { key_id: key_id.into(), key_spec: Some(DataKeySpec::Aes256), encryption_context: context, ..Self::default() }
+        Self {
+            key_id: key_id.into(),
+            key_spec: Some(DataKeySpec::Aes256),
+            encryption_context: context,
+            ..Self::default()
+        }
     }
 }
 
@@ -109,7 +114,11 @@ pub struct EncryptRequest {
 impl EncryptRequest {
     /// Encrypt `plaintext` under `key_id` with `context`.
     #[must_use]
-    pub fn new(key_id: impl Into<String>, plaintext: SecretBytes, context: EncryptionContext) -> Self {
+    pub fn new(
+        key_id: impl Into<String>,
+        plaintext: SecretBytes,
+        context: EncryptionContext,
+    ) -> Self {
         Self {
             key_id: key_id.into(),
             plaintext,
@@ -164,7 +173,11 @@ impl DecryptRequest {
     /// Decrypt `blob` with `context`.
     #[must_use]
     pub fn new(blob: Vec<u8>, context: EncryptionContext) -> Self {
-        Self { ciphertext_blob: blob, encryption_context: context, ..Self::default() }
+        Self {
+            ciphertext_blob: blob,
+            encryption_context: context,
+            ..Self::default()
+        }
     }
 }
 
@@ -314,7 +327,9 @@ impl DescribeKeyRequest {
     /// Describe `key_id`.
     #[must_use]
     pub fn new(key_id: impl Into<String>) -> Self {
-        Self { key_id: key_id.into() }
+        Self {
+            key_id: key_id.into(),
+        }
     }
 }
 
@@ -380,7 +395,10 @@ impl CreateAliasRequest {
     /// Point `alias_name` at `target_key_id`.
     #[must_use]
     pub fn new(alias_name: impl Into<String>, target_key_id: impl Into<String>) -> Self {
-        Self { alias_name: alias_name.into(), target_key_id: target_key_id.into() }
+        Self {
+            alias_name: alias_name.into(),
+            target_key_id: target_key_id.into(),
+        }
     }
 }
 
@@ -440,7 +458,9 @@ impl KeyIdRequest {
     /// Name `key_id`.
     #[must_use]
     pub fn new(key_id: impl Into<String>) -> Self {
-        Self { key_id: key_id.into() }
+        Self {
+            key_id: key_id.into(),
+        }
     }
 }
 
@@ -473,7 +493,10 @@ impl ScheduleKeyDeletionRequest {
     /// Schedule deletion of `key_id` after `days`.
     #[must_use]
     pub fn new(key_id: impl Into<String>, days: Option<u32>) -> Self {
-        Self { key_id: key_id.into(), pending_window_in_days: days }
+        Self {
+            key_id: key_id.into(),
+            pending_window_in_days: days,
+        }
     }
 }
 
@@ -508,7 +531,10 @@ impl EnableKeyRotationRequest {
     /// Rotate `key_id` every `days` (default 365).
     #[must_use]
     pub fn new(key_id: impl Into<String>, days: Option<u32>) -> Self {
-        Self { key_id: key_id.into(), rotation_period_in_days: days }
+        Self {
+            key_id: key_id.into(),
+            rotation_period_in_days: days,
+        }
     }
 }
 
@@ -523,7 +549,9 @@ mod b64 {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        STANDARD.decode(s.as_bytes()).map_err(|_| serde::de::Error::custom("blob is not valid base64"))
+        STANDARD
+            .decode(s.as_bytes())
+            .map_err(|_| serde::de::Error::custom("blob is not valid base64"))
     }
 }
 
@@ -555,14 +583,22 @@ mod tests {
 
     #[test]
     fn wire_names_are_aws_names() {
-        let req = GenerateDataKeyRequest::aes256("alias/x", [("a".to_owned(), "b".to_owned())].into());
+        let req =
+            GenerateDataKeyRequest::aes256("alias/x", [("a".to_owned(), "b".to_owned())].into());
         let json = serde_json::to_string(&req).expect("json");
-        assert_eq!(json, r#"{"KeyId":"alias/x","KeySpec":"AES_256","EncryptionContext":{"a":"b"}}"#);
+        assert_eq!(
+            json,
+            r#"{"KeyId":"alias/x","KeySpec":"AES_256","EncryptionContext":{"a":"b"}}"#
+        );
         let resp: GenerateDataKeyResponse =
-            serde_json::from_str(r#"{"CiphertextBlob":"AAEC","Plaintext":"AwQ=","KeyId":"arn"}"#).expect("parse");
+            serde_json::from_str(r#"{"CiphertextBlob":"AAEC","Plaintext":"AwQ=","KeyId":"arn"}"#)
+                .expect("parse");
         assert_eq!(resp.ciphertext_blob, vec![0, 1, 2]);
         assert_eq!(resp.plaintext.expose_secret(), &[3, 4]);
-        assert!(!format!("{resp:?}").contains("[3, 4]"), "plaintext must be redacted");
+        assert!(
+            !format!("{resp:?}").contains("[3, 4]"),
+            "plaintext must be redacted"
+        );
         assert!(serde_json::from_str::<DecryptRequest>(r#"{"CiphertextBlob":"!!"}"#).is_err());
     }
 }

@@ -93,7 +93,9 @@ impl FileAudit {
 
 impl AuditSink for FileAudit {
     fn record(&self, record: &AuditRecord) {
-        let Ok(mut line) = serde_json::to_vec(record) else { return };
+        let Ok(mut line) = serde_json::to_vec(record) else {
+            return;
+        };
         line.push(b'\n');
         if let Ok(mut w) = self.0.lock()
             && (w.write_all(&line).is_err() || w.flush().is_err())

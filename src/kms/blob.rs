@@ -32,7 +32,10 @@ pub(super) struct Blob<'a> {
 }
 
 pub(super) fn invalid() -> KmsError {
-    KmsError::new(KmsErrorKind::InvalidCiphertext, "The ciphertext is invalid or was not produced by this KMS.")
+    KmsError::new(
+        KmsErrorKind::InvalidCiphertext,
+        "The ciphertext is invalid or was not produced by this KMS.",
+    )
 }
 
 pub(super) fn header(key_id: &str, key_version: u32) -> Vec<u8> {
@@ -51,8 +54,14 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Blob<'_>, KmsError> {
     if !key_id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return Err(invalid());
     }
-    let key_version = u32::from_be_bytes(bytes[1 + KEY_ID_LEN..HEADER_LEN].try_into().map_err(|_| invalid())?);
-    let iv: [u8; IV_LEN] = bytes[HEADER_LEN..HEADER_LEN + IV_LEN].try_into().map_err(|_| invalid())?;
+    let key_version = u32::from_be_bytes(
+        bytes[1 + KEY_ID_LEN..HEADER_LEN]
+            .try_into()
+            .map_err(|_| invalid())?,
+    );
+    let iv: [u8; IV_LEN] = bytes[HEADER_LEN..HEADER_LEN + IV_LEN]
+        .try_into()
+        .map_err(|_| invalid())?;
     let body = &bytes[HEADER_LEN + IV_LEN..];
     let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
     Ok(Blob {

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::Kms;
 use super::api::*;
 use super::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
-use super::Kms;
 use crate::keys::SecretBytes;
 
 /// The bounds on reuse of one cached data key.
@@ -33,7 +33,12 @@ pub struct CacheLimits {
 
 impl Default for CacheLimits {
     fn default() -> Self {
-        Self { max_age: Duration::from_secs(300), max_messages: 1 << 32, max_bytes: u64::MAX, capacity: 1000 }
+        Self {
+            max_age: Duration::from_secs(300),
+            max_messages: 1 << 32,
+            max_bytes: u64::MAX,
+            capacity: 1000,
+        }
     }
 }
 
@@ -119,7 +124,11 @@ impl<K: Kms> DataKeyCache<K> {
     ///
     /// # Errors
     /// The KMS error of a `GenerateDataKey` call on a miss.
-    pub fn data_key_for_encrypt(&self, req: &GenerateDataKeyRequest, bytes: u64) -> Result<CachedDataKey, KmsError> {
+    pub fn data_key_for_encrypt(
+        &self,
+        req: &GenerateDataKeyRequest,
+        bytes: u64,
+    ) -> Result<CachedDataKey, KmsError> {
         let len = match (req.key_spec, req.number_of_bytes) {
             (Some(DataKeySpec::Aes128), _) => 16,
             (_, Some(n)) => n as usize,
@@ -132,7 +141,9 @@ impl<K: Kms> DataKeyCache<K> {
             if let Some(e) = map.get_mut(&cache_key) {
                 let fresh = now.saturating_sub(e.created) < self.limits.max_age;
                 let within = e.messages < self.limits.max_messages
-                    && e.bytes.checked_add(bytes).is_some_and(|b| b <= self.limits.max_bytes);
+                    && e.bytes
+                        .checked_add(bytes)
+                        .is_some_and(|b| b <= self.limits.max_bytes);
                 if fresh && within {
                     e.messages += 1;
                     e.bytes += bytes;
@@ -157,12 +168,23 @@ impl<K: Kms> DataKeyCache<K> {
         if bytes <= self.limits.max_bytes && self.limits.max_messages > 1 {
             let mut map = self.encrypt.lock().map_err(|_| poisoned())?;
             if map.len() >= self.limits.capacity
-                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.created).map(|(k, _)| k.clone())
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, e)| e.created)
+                    .map(|(k, _)| k.clone())
             {
                 map.remove(&oldest);
                 self.stats.evictions.fetch_add(1, Ordering::Relaxed);
             }
-            map.insert(cache_key, Entry { key: key.clone(), created: now, messages: 1, bytes });
+            map.insert(
+                cache_key,
+                Entry {
+                    key: key.clone(),
+                    created: now,
+                    messages: 1,
+                    bytes,
+                },
+            );
         }
         Ok(key)
     }
@@ -192,7 +214,10 @@ impl<K: Kms> DataKeyCache<K> {
         let resp = self.kms.decrypt(req)?;
         let mut map = self.decrypt.lock().map_err(|_| poisoned())?;
         if map.len() >= self.limits.capacity
-            && let Some(oldest) = map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone())
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
         {
             map.remove(&oldest);
         }

@@ -16,7 +16,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Duration {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
     }
 }
 
@@ -28,17 +30,25 @@ impl ManualClock {
     /// A clock at `since_epoch`.
     #[must_use]
     pub fn new(since_epoch: Duration) -> Self {
-        Self(Arc::new(AtomicU64::new(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX))))
+        Self(Arc::new(AtomicU64::new(
+            u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX),
+        )))
     }
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.0.fetch_add(
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// Sets the clock to `since_epoch`.
     pub fn set(&self, since_epoch: Duration) {
-        self.0.store(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.0.store(
+            u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 }
 

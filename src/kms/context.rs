@@ -10,14 +10,19 @@ use super::error::KmsError;
 const MAX_CONTEXT_CHARS: usize = 8192;
 
 pub(super) fn validate(ec: &EncryptionContext) -> Result<(), KmsError> {
-    let total: usize = ec.iter().map(|(k, v)| k.chars().count() + v.chars().count()).sum();
+    let total: usize = ec
+        .iter()
+        .map(|(k, v)| k.chars().count() + v.chars().count())
+        .sum();
     if total > MAX_CONTEXT_CHARS {
         return Err(KmsError::validation(format!(
             "encryptionContext exceeds the maximum of {MAX_CONTEXT_CHARS} characters"
         )));
     }
     if ec.keys().any(String::is_empty) {
-        return Err(KmsError::validation("encryptionContext keys must not be empty"));
+        return Err(KmsError::validation(
+            "encryptionContext keys must not be empty",
+        ));
     }
     Ok(())
 }
@@ -26,7 +31,8 @@ pub(super) fn canonical(ec: &EncryptionContext) -> Vec<u8> {
     if ec.is_empty() {
         return Vec::new();
     }
-    let mut out = Vec::with_capacity(2 + ec.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(2 + ec.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>());
     // Lengths are bounded by validate() (8,192 characters of at most 4 bytes each fit in u16).
     out.extend_from_slice(&(ec.len() as u16).to_be_bytes());
     for (k, v) in ec {
@@ -48,8 +54,15 @@ mod tests {
         let ec: EncryptionContext = [("purpose".to_owned(), "test".to_owned())].into();
         assert_eq!(canonical(&ec), b"\x00\x01\x00\x07purpose\x00\x04test");
         assert!(canonical(&EncryptionContext::new()).is_empty());
-        let two: EncryptionContext = [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())].into();
-        assert_eq!(canonical(&two), b"\x00\x02\x00\x01a\x00\x011\x00\x01b\x00\x012");
+        let two: EncryptionContext = [
+            ("b".to_owned(), "2".to_owned()),
+            ("a".to_owned(), "1".to_owned()),
+        ]
+        .into();
+        assert_eq!(
+            canonical(&two),
+            b"\x00\x02\x00\x01a\x00\x011\x00\x01b\x00\x012"
+        );
     }
 
     #[test]

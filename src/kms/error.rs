@@ -114,7 +114,9 @@ impl KmsErrorKind {
             "UnknownOperationException" => Self::UnknownOperation,
             "InvalidSignatureException" => Self::Authentication("InvalidSignatureException"),
             "UnrecognizedClientException" => Self::Authentication("UnrecognizedClientException"),
-            "MissingAuthenticationTokenException" => Self::Authentication("MissingAuthenticationTokenException"),
+            "MissingAuthenticationTokenException" => {
+                Self::Authentication("MissingAuthenticationTokenException")
+            }
             "IncompleteSignatureException" => Self::Authentication("IncompleteSignatureException"),
             other => Self::Other(other.to_owned()),
         }
@@ -136,7 +138,11 @@ impl KmsErrorKind {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Throttling | Self::KmsInternal | Self::KeyUnavailable | Self::DependencyTimeout | Self::Transport
+            Self::Throttling
+                | Self::KmsInternal
+                | Self::KeyUnavailable
+                | Self::DependencyTimeout
+                | Self::Transport
         )
     }
 }
@@ -153,7 +159,11 @@ impl KmsError {
     /// An error of `kind` with AWS's message text.
     #[must_use]
     pub fn new(kind: KmsErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), retry_after: None }
+        Self {
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// `ThrottlingException` with AWS's message and the time until a token is available.
@@ -242,7 +252,10 @@ mod tests {
         ];
         for k in kinds {
             assert_eq!(KmsErrorKind::from_code(k.code()), k);
-            assert_eq!(KmsErrorKind::from_code(&format!("com.amazonaws.kms#{}", k.code())), k);
+            assert_eq!(
+                KmsErrorKind::from_code(&format!("com.amazonaws.kms#{}", k.code())),
+                k
+            );
         }
         assert_eq!(KmsError::throttled(Duration::ZERO).http_status(), 400);
         assert!(KmsErrorKind::Throttling.is_retryable());

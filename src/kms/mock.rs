@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use super::Kms;
 use super::api::*;
 use super::audit::{AuditRecord, AuditSink};
 use super::blob;
@@ -15,7 +16,6 @@ use super::error::{KmsError, KmsErrorKind};
 use super::policy::KeyPolicy;
 use super::quota::{QuotaConfig, TokenBucket};
 use super::store::{FORMAT, Store, StoreError, StoredKey, StoredMaterial, StoredState};
-use super::Kms;
 use crate::keys::{KeyEncryptionKey, SecretBytes};
 use crate::primitives::{Aes256Gcm, random_array};
 
@@ -116,7 +116,8 @@ impl MockKmsBuilder {
             (Some(a), _) => Some(a),
             (None, Some(s)) => {
                 let path = s.dir().join("audit.log");
-                let sink = super::audit::FileAudit::open(&path).map_err(|source| StoreError::Io { path, source })?;
+                let sink = super::audit::FileAudit::open(&path)
+                    .map_err(|source| StoreError::Io { path, source })?;
                 Some(Arc::new(sink) as Arc<dyn AuditSink>)
             }
             (None, None) => None,
@@ -211,8 +212,16 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl State {
-    fn load(store: &Store, s: StoredState, account: &str, region: &str) -> Result<Self, StoreError> {
-        let corrupt = |reason: String| StoreError::Corrupt { path: store.dir().join("state.json"), reason };
+    fn load(
+        store: &Store,
+        s: StoredState,
+        account: &str,
+        region: &str,
+    ) -> Result<Self, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: store.dir().join("state.json"),
+            reason,
+        };
         if s.account_id != account || s.region != region {
             return Err(corrupt(format!(
                 "state belongs to account {} in {}, not {account} in {region}",
@@ -224,18 +233,28 @@ impl State {
             let status = match (k.state.as_str(), k.deletion_ms, k.window_days) {
                 ("Enabled", _, _) => Status::Enabled,
                 ("Disabled", _, _) => Status::Disabled,
-                ("PendingDeletion", Some(at), Some(w)) => Status::PendingDeletion { at: Duration::from_millis(at), window_days: w },
-                (other, _, _) => return Err(corrupt(format!("key {} has unknown state {other:?}", k.id))),
+                ("PendingDeletion", Some(at), Some(w)) => Status::PendingDeletion {
+                    at: Duration::from_millis(at),
+                    window_days: w,
+                },
+                (other, _, _) => {
+                    return Err(corrupt(format!("key {} has unknown state {other:?}", k.id)));
+                }
             };
             let mut materials = Vec::with_capacity(k.materials.len());
             for (i, m) in k.materials.iter().enumerate() {
-                let version = u32::try_from(i + 1).map_err(|_| corrupt("too many key versions".into()))?;
-                materials.push(Material::new(store.unwrap(&k.id, version, &m.wrapped)?, Duration::from_millis(m.created_ms)));
+                let version =
+                    u32::try_from(i + 1).map_err(|_| corrupt("too many key versions".into()))?;
+                materials.push(Material::new(
+                    store.unwrap(&k.id, version, &m.wrapped)?,
+                    Duration::from_millis(m.created_ms),
+                ));
             }
             if materials.is_empty() {
                 return Err(corrupt(format!("key {} has no key material", k.id)));
             }
-            let policy = KeyPolicy::parse(&k.policy).map_err(|e| corrupt(format!("key {}: {e}", k.id)))?;
+            let policy =
+                KeyPolicy::parse(&k.policy).map_err(|e| corrupt(format!("key {}: {e}", k.id)))?;
             let arn = format!("arn:aws:kms:{region}:{account}:key/{}", k.id);
             keys.insert(
                 k.id.clone(),
@@ -257,21 +276,34 @@ impl State {
                 return Err(corrupt(format!("{alias} points at unknown key {target}")));
             }
         }
-        Ok(Self { keys, aliases: s.aliases })
+        Ok(Self {
+            keys,
+            aliases: s.aliases,
+        })
     }
 
-    fn to_stored(&self, store: &Store, account: &str, region: &str) -> Result<StoredState, StoreError> {
+    fn to_stored(
+        &self,
+        store: &Store,
+        account: &str,
+        region: &str,
+    ) -> Result<StoredState, StoreError> {
         let mut keys = Vec::with_capacity(self.keys.len());
         for k in self.keys.values() {
             let (state, deletion_ms, window_days) = match k.status {
                 Status::Enabled => ("Enabled", None, None),
                 Status::Disabled => ("Disabled", None, None),
-                Status::PendingDeletion { at, window_days } => ("PendingDeletion", Some(ms(at)), Some(window_days)),
+                Status::PendingDeletion { at, window_days } => {
+                    ("PendingDeletion", Some(ms(at)), Some(window_days))
+                }
             };
             let mut materials = Vec::with_capacity(k.materials.len());
             for (i, m) in k.materials.iter().enumerate() {
                 let version = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                materials.push(StoredMaterial { created_ms: ms(m.created), wrapped: store.wrap(&k.id, version, &m.key)? });
+                materials.push(StoredMaterial {
+                    created_ms: ms(m.created),
+                    wrapped: store.wrap(&k.id, version, &m.key)?,
+                });
             }
             keys.push(StoredKey {
                 id: k.id.clone(),
@@ -304,23 +336,86 @@ struct Op {
     crypto: bool,
 }
 
-const GDK: Op = Op { name: "GenerateDataKey", action: "kms:GenerateDataKey", crypto: true };
-const GDK_NP: Op =
-    Op { name: "GenerateDataKeyWithoutPlaintext", action: "kms:GenerateDataKeyWithoutPlaintext", crypto: true };
-const ENCRYPT: Op = Op { name: "Encrypt", action: "kms:Encrypt", crypto: true };
-const DECRYPT: Op = Op { name: "Decrypt", action: "kms:Decrypt", crypto: true };
-const REENCRYPT: Op = Op { name: "ReEncrypt", action: "kms:ReEncryptFrom", crypto: true };
-const CREATE_KEY: Op = Op { name: "CreateKey", action: "kms:CreateKey", crypto: false };
-const DESCRIBE: Op = Op { name: "DescribeKey", action: "kms:DescribeKey", crypto: false };
-const LIST_KEYS: Op = Op { name: "ListKeys", action: "kms:ListKeys", crypto: false };
-const CREATE_ALIAS: Op = Op { name: "CreateAlias", action: "kms:CreateAlias", crypto: false };
-const LIST_ALIASES: Op = Op { name: "ListAliases", action: "kms:ListAliases", crypto: false };
-const ENABLE: Op = Op { name: "EnableKey", action: "kms:EnableKey", crypto: false };
-const DISABLE: Op = Op { name: "DisableKey", action: "kms:DisableKey", crypto: false };
-const SCHEDULE: Op = Op { name: "ScheduleKeyDeletion", action: "kms:ScheduleKeyDeletion", crypto: false };
-const CANCEL: Op = Op { name: "CancelKeyDeletion", action: "kms:CancelKeyDeletion", crypto: false };
-const ENABLE_ROT: Op = Op { name: "EnableKeyRotation", action: "kms:EnableKeyRotation", crypto: false };
-const ROTATE: Op = Op { name: "RotateKeyOnDemand", action: "kms:RotateKeyOnDemand", crypto: false };
+const GDK: Op = Op {
+    name: "GenerateDataKey",
+    action: "kms:GenerateDataKey",
+    crypto: true,
+};
+const GDK_NP: Op = Op {
+    name: "GenerateDataKeyWithoutPlaintext",
+    action: "kms:GenerateDataKeyWithoutPlaintext",
+    crypto: true,
+};
+const ENCRYPT: Op = Op {
+    name: "Encrypt",
+    action: "kms:Encrypt",
+    crypto: true,
+};
+const DECRYPT: Op = Op {
+    name: "Decrypt",
+    action: "kms:Decrypt",
+    crypto: true,
+};
+const REENCRYPT: Op = Op {
+    name: "ReEncrypt",
+    action: "kms:ReEncryptFrom",
+    crypto: true,
+};
+const CREATE_KEY: Op = Op {
+    name: "CreateKey",
+    action: "kms:CreateKey",
+    crypto: false,
+};
+const DESCRIBE: Op = Op {
+    name: "DescribeKey",
+    action: "kms:DescribeKey",
+    crypto: false,
+};
+const LIST_KEYS: Op = Op {
+    name: "ListKeys",
+    action: "kms:ListKeys",
+    crypto: false,
+};
+const CREATE_ALIAS: Op = Op {
+    name: "CreateAlias",
+    action: "kms:CreateAlias",
+    crypto: false,
+};
+const LIST_ALIASES: Op = Op {
+    name: "ListAliases",
+    action: "kms:ListAliases",
+    crypto: false,
+};
+const ENABLE: Op = Op {
+    name: "EnableKey",
+    action: "kms:EnableKey",
+    crypto: false,
+};
+const DISABLE: Op = Op {
+    name: "DisableKey",
+    action: "kms:DisableKey",
+    crypto: false,
+};
+const SCHEDULE: Op = Op {
+    name: "ScheduleKeyDeletion",
+    action: "kms:ScheduleKeyDeletion",
+    crypto: false,
+};
+const CANCEL: Op = Op {
+    name: "CancelKeyDeletion",
+    action: "kms:CancelKeyDeletion",
+    crypto: false,
+};
+const ENABLE_ROT: Op = Op {
+    name: "EnableKeyRotation",
+    action: "kms:EnableKeyRotation",
+    crypto: false,
+};
+const ROTATE: Op = Op {
+    name: "RotateKeyOnDemand",
+    action: "kms:RotateKeyOnDemand",
+    crypto: false,
+};
 
 /// The audit facts a call accumulates.
 struct Call<'a> {
@@ -349,7 +444,10 @@ impl MockKms {
     /// A handle to the same KMS that calls as `principal` (an IAM ARN), for key-policy checks.
     #[must_use]
     pub fn with_caller(&self, principal: &str) -> Self {
-        Self { inner: Arc::clone(&self.inner), caller: principal.into() }
+        Self {
+            inner: Arc::clone(&self.inner),
+            caller: principal.into(),
+        }
     }
 
     /// The calling principal of this handle.
@@ -389,8 +487,17 @@ impl MockKms {
     }
 
     /// Runs `f` as one audited call.
-    fn call<T>(&self, op: Op, context: Option<&EncryptionContext>, f: impl FnOnce(&mut Call<'_>) -> Result<T, KmsError>) -> Result<T, KmsError> {
-        let mut call = Call { op, key_arn: None, context };
+    fn call<T>(
+        &self,
+        op: Op,
+        context: Option<&EncryptionContext>,
+        f: impl FnOnce(&mut Call<'_>) -> Result<T, KmsError>,
+    ) -> Result<T, KmsError> {
+        let mut call = Call {
+            op,
+            key_arn: None,
+            context,
+        };
         let result = self.admit(op).and_then(|()| f(&mut call));
         if let Some(sink) = &self.inner.audit {
             let request_id = random_array::<16>()
@@ -419,13 +526,25 @@ impl MockKms {
             let now = self.now();
             let verdict = q.lock().map_err(|_| internal())?.try_take(now);
             if let Err(wait) = verdict {
-                self.inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .counters
+                    .throttled
+                    .fetch_add(1, Ordering::Relaxed);
                 return Err(KmsError::throttled(wait));
             }
         }
         self.inner.counters.admitted.fetch_add(1, Ordering::Relaxed);
-        if let Some(kind) = self.inner.faults.lock().map_err(|_| internal())?.pop_front() {
-            return Err(KmsError::new(kind.clone(), format!("injected fault: {}", kind.code())));
+        if let Some(kind) = self
+            .inner
+            .faults
+            .lock()
+            .map_err(|_| internal())?
+            .pop_front()
+        {
+            return Err(KmsError::new(
+                kind.clone(),
+                format!("injected fault: {}", kind.code()),
+            ));
         }
         Ok(())
     }
@@ -441,7 +560,9 @@ impl MockKms {
         let mut next = guard.clone();
         let out = f(&mut next)?;
         if let Some(store) = &self.inner.store {
-            let stored = next.to_stored(store, &self.inner.account_id, &self.inner.region).map_err(store_failed)?;
+            let stored = next
+                .to_stored(store, &self.inner.account_id, &self.inner.region)
+                .map_err(store_failed)?;
             store.save(&stored).map_err(store_failed)?;
         }
         *guard = next;
@@ -449,22 +570,34 @@ impl MockKms {
     }
 
     fn key_arn(&self, id: &str) -> String {
-        format!("arn:aws:kms:{}:{}:key/{id}", self.inner.region, self.inner.account_id)
+        format!(
+            "arn:aws:kms:{}:{}:key/{id}",
+            self.inner.region, self.inner.account_id
+        )
     }
 
     /// Resolves a key id, key ARN, alias name or alias ARN to a key id. Keys whose deletion date has
     /// passed no longer exist.
     fn resolve(&self, state: &State, key_id: &str, allow_alias: bool) -> Result<String, KmsError> {
         if key_id.is_empty() || key_id.chars().count() > 2048 {
-            return Err(KmsError::validation("1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048"));
+            return Err(KmsError::validation(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048",
+            ));
         }
-        let prefix = format!("arn:aws:kms:{}:{}:", self.inner.region, self.inner.account_id);
+        let prefix = format!(
+            "arn:aws:kms:{}:{}:",
+            self.inner.region, self.inner.account_id
+        );
         let local = key_id.strip_prefix(&prefix).unwrap_or(key_id);
         let id = if let Some(alias) = local.strip_prefix("alias/") {
             if !allow_alias {
                 return Err(KmsError::not_found(&format!("Alias {key_id}")));
             }
-            state.aliases.get(&format!("alias/{alias}")).cloned().ok_or_else(|| KmsError::not_found(&format!("Alias {prefix}alias/{alias}")))?
+            state
+                .aliases
+                .get(&format!("alias/{alias}"))
+                .cloned()
+                .ok_or_else(|| KmsError::not_found(&format!("Alias {prefix}alias/{alias}")))?
         } else {
             local.strip_prefix("key/").unwrap_or(local).to_owned()
         };
@@ -482,22 +615,42 @@ impl MockKms {
     }
 
     /// The checks every cryptographic use of a key goes through, in AWS's order.
-    fn usable<'s>(&self, state: &'s State, call: &mut Call<'_>, key_id: &str, action: &str) -> Result<&'s KeyRecord, KmsError> {
+    fn usable<'s>(
+        &self,
+        state: &'s State,
+        call: &mut Call<'_>,
+        key_id: &str,
+        action: &str,
+    ) -> Result<&'s KeyRecord, KmsError> {
         let id = self.resolve(state, key_id, true)?;
-        let k = state.keys.get(&id).ok_or_else(|| KmsError::not_found(key_id))?;
+        let k = state
+            .keys
+            .get(&id)
+            .ok_or_else(|| KmsError::not_found(key_id))?;
         call.key_arn = Some(k.arn.clone());
         k.policy.check(&self.caller, action, &k.arn)?;
         match k.status {
             Status::Enabled => {}
-            Status::Disabled => return Err(KmsError::new(KmsErrorKind::Disabled, format!("{} is disabled.", k.arn))),
+            Status::Disabled => {
+                return Err(KmsError::new(
+                    KmsErrorKind::Disabled,
+                    format!("{} is disabled.", k.arn),
+                ));
+            }
             Status::PendingDeletion { .. } => {
-                return Err(KmsError::new(KmsErrorKind::KmsInvalidState, format!("{} is pending deletion.", k.arn)));
+                return Err(KmsError::new(
+                    KmsErrorKind::KmsInvalidState,
+                    format!("{} is pending deletion.", k.arn),
+                ));
             }
         }
         if k.usage != ENCRYPT_DECRYPT {
             return Err(KmsError::new(
                 KmsErrorKind::InvalidKeyUsage,
-                format!("{} key usage is {} which is not valid for {}.", k.arn, k.usage, call.op.name),
+                format!(
+                    "{} key usage is {} which is not valid for {}.",
+                    k.arn, k.usage, call.op.name
+                ),
             ));
         }
         Ok(k)
@@ -507,7 +660,9 @@ impl MockKms {
     fn rotate_if_due(&self, key_id: &str) -> Result<(), KmsError> {
         let due = {
             let state = self.read()?;
-            let Ok(id) = self.resolve(&state, key_id, true) else { return Ok(()) };
+            let Ok(id) = self.resolve(&state, key_id, true) else {
+                return Ok(());
+            };
             state.keys.get(&id).is_some_and(|k| {
                 k.rotation_period_days.is_some_and(|days| {
                     let newest = k.materials.last().map_or(k.created, |m| m.created);
@@ -528,7 +683,12 @@ impl MockKms {
         Ok(())
     }
 
-    fn seal(&self, k: &KeyRecord, ec: &EncryptionContext, plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
+    fn seal(
+        &self,
+        k: &KeyRecord,
+        ec: &EncryptionContext,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
         let version = u32::try_from(k.materials.len()).map_err(|_| internal())?;
         let m = k.materials.last().ok_or_else(internal)?;
         let mut out = blob::header(&k.id, version);
@@ -561,13 +721,22 @@ impl MockKms {
                 ));
             }
         }
+        // A blob naming a key this KMS does not have was tampered with or never came from here.
+        if self.resolve(state, b.key_id, false).is_err() {
+            return Err(blob::invalid());
+        }
         let k = self.usable(state, call, b.key_id, action)?;
-        let idx = usize::try_from(b.key_version).ok().and_then(|v| v.checked_sub(1)).ok_or_else(blob::invalid)?;
+        let idx = usize::try_from(b.key_version)
+            .ok()
+            .and_then(|v| v.checked_sub(1))
+            .ok_or_else(blob::invalid)?;
         let m = k.materials.get(idx).ok_or_else(blob::invalid)?;
         let mut aad = b.header.to_vec();
         aad.extend_from_slice(&context::canonical(ec));
         let mut buf = b.ciphertext.to_vec();
-        m.gcm.open_in_place_detached(&b.iv, &aad, &mut buf, &b.tag).map_err(|_| blob::invalid())?;
+        m.gcm
+            .open_in_place_detached(&b.iv, &aad, &mut buf, &b.tag)
+            .map_err(|_| blob::invalid())?;
         Ok((k.arn.clone(), SecretBytes::new(buf)))
     }
 
@@ -575,7 +744,9 @@ impl MockKms {
         let (state, deletion_date, window) = match k.status {
             Status::Enabled => ("Enabled", None, None),
             Status::Disabled => ("Disabled", None, None),
-            Status::PendingDeletion { at, window_days } => ("PendingDeletion", Some(at.as_secs_f64()), Some(window_days)),
+            Status::PendingDeletion { at, window_days } => {
+                ("PendingDeletion", Some(at.as_secs_f64()), Some(window_days))
+            }
         };
         KeyMetadata {
             aws_account_id: self.inner.account_id.clone(),
@@ -590,8 +761,16 @@ impl MockKms {
             pending_deletion_window_in_days: window,
             origin: "AWS_KMS".into(),
             key_manager: "CUSTOMER".into(),
-            key_spec: if k.usage == ENCRYPT_DECRYPT { SYMMETRIC_DEFAULT.into() } else { "HMAC_256".into() },
-            encryption_algorithms: if k.usage == ENCRYPT_DECRYPT { vec![SYMMETRIC_DEFAULT.into()] } else { Vec::new() },
+            key_spec: if k.usage == ENCRYPT_DECRYPT {
+                SYMMETRIC_DEFAULT.into()
+            } else {
+                "HMAC_256".into()
+            },
+            encryption_algorithms: if k.usage == ENCRYPT_DECRYPT {
+                vec![SYMMETRIC_DEFAULT.into()]
+            } else {
+                Vec::new()
+            },
             multi_region: false,
         }
     }
@@ -606,7 +785,10 @@ impl MockKms {
         let now = self.now();
         self.mutate(|s| {
             let id = self.resolve(s, key_id, false)?;
-            let k = s.keys.get_mut(&id).ok_or_else(|| KmsError::not_found(key_id))?;
+            let k = s
+                .keys
+                .get_mut(&id)
+                .ok_or_else(|| KmsError::not_found(key_id))?;
             call.key_arn = Some(k.arn.clone());
             k.policy.check(&self.caller, call.op.action, &k.arn)?;
             f(k, now)
@@ -620,7 +802,10 @@ fn internal() -> KmsError {
 
 fn store_failed(e: StoreError) -> KmsError {
     eprintln!("s3crypt: KMS state could not be saved: {e}");
-    KmsError::new(KmsErrorKind::KmsInternal, "The key store could not be updated.")
+    KmsError::new(
+        KmsErrorKind::KmsInternal,
+        "The key store could not be updated.",
+    )
 }
 
 fn new_material() -> Result<KeyEncryptionKey, KmsError> {
@@ -629,10 +814,18 @@ fn new_material() -> Result<KeyEncryptionKey, KmsError> {
 
 fn check_grant_tokens(tokens: &[String]) -> Result<(), KmsError> {
     if tokens.len() > 10 {
-        return Err(KmsError::validation("grantTokens: Member must have length less than or equal to 10"));
+        return Err(KmsError::validation(
+            "grantTokens: Member must have length less than or equal to 10",
+        ));
     }
-    if tokens.iter().any(|t| t.is_empty() || t.len() > 8192 || !t.bytes().all(|b| b.is_ascii_graphic())) {
-        return Err(KmsError::new(KmsErrorKind::InvalidGrantToken, "The grant token is not valid."));
+    if tokens
+        .iter()
+        .any(|t| t.is_empty() || t.len() > 8192 || !t.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(KmsError::new(
+            KmsErrorKind::InvalidGrantToken,
+            "The grant token is not valid.",
+        ));
     }
     Ok(())
 }
@@ -665,18 +858,34 @@ fn data_key_len(req: &GenerateDataKeyRequest) -> Result<usize, KmsError> {
         (None, Some(_)) => Err(KmsError::validation(
             "1 validation error detected: Value at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024",
         )),
-        _ => Err(KmsError::validation("Please specify either number of bytes or key spec.")),
+        _ => Err(KmsError::validation(
+            "Please specify either number of bytes or key spec.",
+        )),
     }
 }
 
 fn check_alias_name(name: &str) -> Result<(), KmsError> {
-    let bad = |why: &str| KmsError::new(KmsErrorKind::InvalidAliasName, format!("Alias {name} {why}"));
-    let rest = name.strip_prefix("alias/").ok_or_else(|| bad("must begin with 'alias/'"))?;
+    let bad = |why: &str| {
+        KmsError::new(
+            KmsErrorKind::InvalidAliasName,
+            format!("Alias {name} {why}"),
+        )
+    };
+    let rest = name
+        .strip_prefix("alias/")
+        .ok_or_else(|| bad("must begin with 'alias/'"))?;
     if rest.is_empty() || name.len() > 256 {
-        return Err(KmsError::validation("aliasName: Member must have length between 1 and 256"));
+        return Err(KmsError::validation(
+            "aliasName: Member must have length between 1 and 256",
+        ));
     }
-    if !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)) {
-        return Err(bad("contains characters other than letters, digits, '/', '_' and '-'"));
+    if !rest
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+    {
+        return Err(bad(
+            "contains characters other than letters, digits, '/', '_' and '-'",
+        ));
     }
     if rest.starts_with("aws/") {
         return Err(bad("is reserved for AWS managed keys"));
@@ -684,25 +893,48 @@ fn check_alias_name(name: &str) -> Result<(), KmsError> {
     Ok(())
 }
 
-fn page<T: Clone>(items: &[T], limit: Option<u32>, default: u32, max: u32, marker: Option<&str>, key: impl Fn(&T) -> &str) -> Result<(Vec<T>, Option<String>), KmsError> {
+fn page<T: Clone>(
+    items: &[T],
+    limit: Option<u32>,
+    default: u32,
+    max: u32,
+    marker: Option<&str>,
+    key: impl Fn(&T) -> &str,
+) -> Result<(Vec<T>, Option<String>), KmsError> {
     let limit = limit.unwrap_or(default);
     if limit == 0 || limit > max {
-        return Err(KmsError::validation(format!("limit: Member must have value between 1 and {max}")));
+        return Err(KmsError::validation(format!(
+            "limit: Member must have value between 1 and {max}"
+        )));
     }
     let start = match marker {
         None => 0,
         Some(m) => items.iter().position(|i| key(i) > m).unwrap_or(items.len()),
     };
-    let page: Vec<T> = items.iter().skip(start).take(limit as usize).cloned().collect();
-    let next = (start + page.len() < items.len()).then(|| page.last().map(|p| key(p).to_owned())).flatten();
+    let page: Vec<T> = items
+        .iter()
+        .skip(start)
+        .take(limit as usize)
+        .cloned()
+        .collect();
+    let next = (start + page.len() < items.len())
+        .then(|| page.last().map(|p| key(p).to_owned()))
+        .flatten();
     Ok((page, next))
 }
 
 impl Kms for MockKms {
-    fn generate_data_key(&self, req: &GenerateDataKeyRequest) -> Result<GenerateDataKeyResponse, KmsError> {
+    fn generate_data_key(
+        &self,
+        req: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
         self.call(GDK, Some(&req.encryption_context), |call| {
             let (blob, plaintext, arn) = self.gdk(call, req, GDK.action)?;
-            Ok(GenerateDataKeyResponse { ciphertext_blob: blob, plaintext, key_id: arn })
+            Ok(GenerateDataKeyResponse {
+                ciphertext_blob: blob,
+                plaintext,
+                key_id: arn,
+            })
         })
     }
 
@@ -712,7 +944,10 @@ impl Kms for MockKms {
     ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
         self.call(GDK_NP, Some(&req.encryption_context), |call| {
             let (blob, _, arn) = self.gdk(call, req, GDK_NP.action)?;
-            Ok(GenerateDataKeyWithoutPlaintextResponse { ciphertext_blob: blob, key_id: arn })
+            Ok(GenerateDataKeyWithoutPlaintextResponse {
+                ciphertext_blob: blob,
+                key_id: arn,
+            })
         })
     }
 
@@ -740,56 +975,87 @@ impl Kms for MockKms {
             check_grant_tokens(&req.grant_tokens)?;
             check_algorithm(req.encryption_algorithm.as_deref())?;
             let state = self.read()?;
-            let (arn, plaintext) =
-                self.open(&state, call, &req.ciphertext_blob, &req.encryption_context, req.key_id.as_deref(), DECRYPT.action)?;
-            dry_run(req.dry_run)?;
-            Ok(DecryptResponse { key_id: arn, plaintext, encryption_algorithm: SYMMETRIC_DEFAULT.into() })
-        })
-    }
-
-    fn re_encrypt(&self, req: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
-        self.call(REENCRYPT, Some(&req.destination_encryption_context), |call| {
-            check_grant_tokens(&req.grant_tokens)?;
-            context::validate(&req.destination_encryption_context)?;
-            self.rotate_if_due(&req.destination_key_id)?;
-            let state = self.read()?;
-            let (source_arn, plaintext) = self.open(
+            let (arn, plaintext) = self.open(
                 &state,
                 call,
                 &req.ciphertext_blob,
-                &req.source_encryption_context,
-                req.source_key_id.as_deref(),
-                "kms:ReEncryptFrom",
+                &req.encryption_context,
+                req.key_id.as_deref(),
+                DECRYPT.action,
             )?;
-            let dest = self.usable(&state, call, &req.destination_key_id, "kms:ReEncryptTo")?;
             dry_run(req.dry_run)?;
-            let blob = self.seal(dest, &req.destination_encryption_context, plaintext.expose_secret())?;
-            Ok(ReEncryptResponse {
-                ciphertext_blob: blob,
-                source_key_id: source_arn,
-                key_id: dest.arn.clone(),
-                source_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-                destination_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+            Ok(DecryptResponse {
+                key_id: arn,
+                plaintext,
+                encryption_algorithm: SYMMETRIC_DEFAULT.into(),
             })
         })
     }
 
+    fn re_encrypt(&self, req: &ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        self.call(
+            REENCRYPT,
+            Some(&req.destination_encryption_context),
+            |call| {
+                check_grant_tokens(&req.grant_tokens)?;
+                context::validate(&req.destination_encryption_context)?;
+                self.rotate_if_due(&req.destination_key_id)?;
+                let state = self.read()?;
+                let (source_arn, plaintext) = self.open(
+                    &state,
+                    call,
+                    &req.ciphertext_blob,
+                    &req.source_encryption_context,
+                    req.source_key_id.as_deref(),
+                    "kms:ReEncryptFrom",
+                )?;
+                let dest = self.usable(&state, call, &req.destination_key_id, "kms:ReEncryptTo")?;
+                dry_run(req.dry_run)?;
+                let blob = self.seal(
+                    dest,
+                    &req.destination_encryption_context,
+                    plaintext.expose_secret(),
+                )?;
+                Ok(ReEncryptResponse {
+                    ciphertext_blob: blob,
+                    source_key_id: source_arn,
+                    key_id: dest.arn.clone(),
+                    source_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+                    destination_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+                })
+            },
+        )
+    }
+
     fn create_key(&self, req: &CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
         self.call(CREATE_KEY, None, |call| {
-            let usage = req.key_usage.clone().unwrap_or_else(|| ENCRYPT_DECRYPT.into());
+            let usage = req
+                .key_usage
+                .clone()
+                .unwrap_or_else(|| ENCRYPT_DECRYPT.into());
             match (usage.as_str(), req.key_spec.as_deref()) {
-                (ENCRYPT_DECRYPT, None | Some(SYMMETRIC_DEFAULT)) | (GENERATE_VERIFY_MAC, Some("HMAC_256")) => {}
+                (ENCRYPT_DECRYPT, None | Some(SYMMETRIC_DEFAULT))
+                | (GENERATE_VERIFY_MAC, Some("HMAC_256")) => {}
                 (ENCRYPT_DECRYPT | GENERATE_VERIFY_MAC, spec) => {
                     return Err(KmsError::new(
                         KmsErrorKind::UnsupportedOperation,
-                        format!("KeySpec {} with KeyUsage {usage} is not supported by s3crypt's KMS.", spec.unwrap_or("(none)")),
+                        format!(
+                            "KeySpec {} with KeyUsage {usage} is not supported by s3crypt's KMS.",
+                            spec.unwrap_or("(none)")
+                        ),
                     ));
                 }
-                _ => return Err(KmsError::validation(format!("KeyUsage {usage} is not valid."))),
+                _ => {
+                    return Err(KmsError::validation(format!(
+                        "KeyUsage {usage} is not valid."
+                    )));
+                }
             }
             let description = req.description.clone().unwrap_or_default();
             if description.chars().count() > 8192 {
-                return Err(KmsError::validation("description: Member must have length less than or equal to 8192"));
+                return Err(KmsError::validation(
+                    "description: Member must have length less than or equal to 8192",
+                ));
             }
             let policy = match &req.policy {
                 Some(doc) => KeyPolicy::parse(doc)?,
@@ -824,10 +1090,15 @@ impl Kms for MockKms {
         self.call(DESCRIBE, None, |call| {
             let state = self.read()?;
             let id = self.resolve(&state, &req.key_id, true)?;
-            let k = state.keys.get(&id).ok_or_else(|| KmsError::not_found(&req.key_id))?;
+            let k = state
+                .keys
+                .get(&id)
+                .ok_or_else(|| KmsError::not_found(&req.key_id))?;
             call.key_arn = Some(k.arn.clone());
             k.policy.check(&self.caller, DESCRIBE.action, &k.arn)?;
-            Ok(DescribeKeyResponse { key_metadata: self.key_metadata(k) })
+            Ok(DescribeKeyResponse {
+                key_metadata: self.key_metadata(k),
+            })
         })
     }
 
@@ -838,10 +1109,19 @@ impl Kms for MockKms {
                 .keys
                 .values()
                 .filter(|k| !self.deleted(k))
-                .map(|k| KeyListEntry { key_id: k.id.clone(), key_arn: k.arn.clone() })
+                .map(|k| KeyListEntry {
+                    key_id: k.id.clone(),
+                    key_arn: k.arn.clone(),
+                })
                 .collect();
-            let (keys, next) = page(&all, req.limit, 100, 1000, req.marker.as_deref(), |e| &e.key_id)?;
-            Ok(ListKeysResponse { keys, truncated: next.is_some(), next_marker: next })
+            let (keys, next) = page(&all, req.limit, 100, 1000, req.marker.as_deref(), |e| {
+                &e.key_id
+            })?;
+            Ok(ListKeysResponse {
+                keys,
+                truncated: next.is_some(),
+                next_marker: next,
+            })
         })
     }
 
@@ -850,11 +1130,17 @@ impl Kms for MockKms {
             check_alias_name(&req.alias_name)?;
             self.mutate(|s| {
                 let id = self.resolve(s, &req.target_key_id, false)?;
-                let k = s.keys.get(&id).ok_or_else(|| KmsError::not_found(&req.target_key_id))?;
+                let k = s
+                    .keys
+                    .get(&id)
+                    .ok_or_else(|| KmsError::not_found(&req.target_key_id))?;
                 call.key_arn = Some(k.arn.clone());
                 k.policy.check(&self.caller, CREATE_ALIAS.action, &k.arn)?;
                 if matches!(k.status, Status::PendingDeletion { .. }) {
-                    return Err(KmsError::new(KmsErrorKind::KmsInvalidState, format!("{} is pending deletion.", k.arn)));
+                    return Err(KmsError::new(
+                        KmsErrorKind::KmsInvalidState,
+                        format!("{} is pending deletion.", k.arn),
+                    ));
                 }
                 if s.aliases.contains_key(&req.alias_name) {
                     return Err(KmsError::new(
@@ -874,7 +1160,11 @@ impl Kms for MockKms {
     fn list_aliases(&self, req: &ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
         self.call(LIST_ALIASES, None, |_| {
             let state = self.read()?;
-            let filter = req.key_id.as_deref().map(|k| self.resolve(&state, k, false)).transpose()?;
+            let filter = req
+                .key_id
+                .as_deref()
+                .map(|k| self.resolve(&state, k, false))
+                .transpose()?;
             let all: Vec<AliasListEntry> = state
                 .aliases
                 .iter()
@@ -882,21 +1172,31 @@ impl Kms for MockKms {
                 .filter(|(_, target)| state.keys.get(*target).is_some_and(|k| !self.deleted(k)))
                 .map(|(name, target)| AliasListEntry {
                     alias_name: name.clone(),
-                    alias_arn: format!("arn:aws:kms:{}:{}:{name}", self.inner.region, self.inner.account_id),
+                    alias_arn: format!(
+                        "arn:aws:kms:{}:{}:{name}",
+                        self.inner.region, self.inner.account_id
+                    ),
                     target_key_id: target.clone(),
                 })
                 .collect();
-            let (aliases, next) = page(&all, req.limit, 50, 100, req.marker.as_deref(), |e| &e.alias_name)?;
-            Ok(ListAliasesResponse { aliases, truncated: next.is_some(), next_marker: next })
+            let (aliases, next) = page(&all, req.limit, 50, 100, req.marker.as_deref(), |e| {
+                &e.alias_name
+            })?;
+            Ok(ListAliasesResponse {
+                aliases,
+                truncated: next.is_some(),
+                next_marker: next,
+            })
         })
     }
 
     fn enable_key(&self, req: &KeyIdRequest) -> Result<Empty, KmsError> {
         self.call(ENABLE, None, |call| {
             self.admin(call, &req.key_id, |k, _| match k.status {
-                Status::PendingDeletion { .. } => {
-                    Err(KmsError::new(KmsErrorKind::KmsInvalidState, format!("{} is pending deletion.", k.arn)))
-                }
+                Status::PendingDeletion { .. } => Err(KmsError::new(
+                    KmsErrorKind::KmsInvalidState,
+                    format!("{} is pending deletion.", k.arn),
+                )),
                 _ => {
                     k.status = Status::Enabled;
                     Ok(Empty {})
@@ -908,9 +1208,10 @@ impl Kms for MockKms {
     fn disable_key(&self, req: &KeyIdRequest) -> Result<Empty, KmsError> {
         self.call(DISABLE, None, |call| {
             self.admin(call, &req.key_id, |k, _| match k.status {
-                Status::PendingDeletion { .. } => {
-                    Err(KmsError::new(KmsErrorKind::KmsInvalidState, format!("{} is pending deletion.", k.arn)))
-                }
+                Status::PendingDeletion { .. } => Err(KmsError::new(
+                    KmsErrorKind::KmsInvalidState,
+                    format!("{} is pending deletion.", k.arn),
+                )),
                 _ => {
                     k.status = Status::Disabled;
                     Ok(Empty {})
@@ -919,7 +1220,10 @@ impl Kms for MockKms {
         })
     }
 
-    fn schedule_key_deletion(&self, req: &ScheduleKeyDeletionRequest) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+    fn schedule_key_deletion(
+        &self,
+        req: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
         self.call(SCHEDULE, None, |call| {
             let days = req.pending_window_in_days.unwrap_or(30);
             if !(7..=30).contains(&days) {
@@ -947,10 +1251,15 @@ impl Kms for MockKms {
         self.call(CANCEL, None, |call| {
             self.admin(call, &req.key_id, |k, _| {
                 if !matches!(k.status, Status::PendingDeletion { .. }) {
-                    return Err(KmsError::new(KmsErrorKind::KmsInvalidState, format!("{} is not pending deletion.", k.arn)));
+                    return Err(KmsError::new(
+                        KmsErrorKind::KmsInvalidState,
+                        format!("{} is not pending deletion.", k.arn),
+                    ));
                 }
                 k.status = Status::Disabled;
-                Ok(KeyIdResponse { key_id: k.arn.clone() })
+                Ok(KeyIdResponse {
+                    key_id: k.arn.clone(),
+                })
             })
         })
     }
@@ -976,7 +1285,9 @@ impl Kms for MockKms {
             self.admin(call, &req.key_id, |k, now| {
                 state_allows_rotation(k)?;
                 k.materials.push(Material::new(new_material()?, now));
-                Ok(KeyIdResponse { key_id: k.arn.clone() })
+                Ok(KeyIdResponse {
+                    key_id: k.arn.clone(),
+                })
             })
         })
     }
@@ -985,16 +1296,28 @@ impl Kms for MockKms {
 fn state_allows_rotation(k: &KeyRecord) -> Result<(), KmsError> {
     match k.status {
         Status::Enabled if k.usage == ENCRYPT_DECRYPT => Ok(()),
-        Status::Enabled => Err(KmsError::new(KmsErrorKind::UnsupportedOperation, format!("{} cannot be rotated.", k.arn))),
-        Status::Disabled => Err(KmsError::new(KmsErrorKind::Disabled, format!("{} is disabled.", k.arn))),
-        Status::PendingDeletion { .. } => {
-            Err(KmsError::new(KmsErrorKind::KmsInvalidState, format!("{} is pending deletion.", k.arn)))
-        }
+        Status::Enabled => Err(KmsError::new(
+            KmsErrorKind::UnsupportedOperation,
+            format!("{} cannot be rotated.", k.arn),
+        )),
+        Status::Disabled => Err(KmsError::new(
+            KmsErrorKind::Disabled,
+            format!("{} is disabled.", k.arn),
+        )),
+        Status::PendingDeletion { .. } => Err(KmsError::new(
+            KmsErrorKind::KmsInvalidState,
+            format!("{} is pending deletion.", k.arn),
+        )),
     }
 }
 
 impl MockKms {
-    fn gdk(&self, call: &mut Call<'_>, req: &GenerateDataKeyRequest, action: &str) -> Result<(Vec<u8>, SecretBytes, String), KmsError> {
+    fn gdk(
+        &self,
+        call: &mut Call<'_>,
+        req: &GenerateDataKeyRequest,
+        action: &str,
+    ) -> Result<(Vec<u8>, SecretBytes, String), KmsError> {
         let len = data_key_len(req)?;
         context::validate(&req.encryption_context)?;
         check_grant_tokens(&req.grant_tokens)?;

@@ -66,7 +66,12 @@ impl KeyPolicy {
     /// # Errors
     /// `MalformedPolicyDocumentException` naming what is wrong.
     pub fn parse(document: &str) -> Result<Self, KmsError> {
-        let malformed = |why: &str| KmsError::new(KmsErrorKind::MalformedPolicyDocument, format!("Malformed policy: {why}"));
+        let malformed = |why: &str| {
+            KmsError::new(
+                KmsErrorKind::MalformedPolicyDocument,
+                format!("Malformed policy: {why}"),
+            )
+        };
         let doc: Value = serde_json::from_str(document).map_err(|_| malformed("not valid JSON"))?;
         let stmts = match doc.get("Statement") {
             Some(Value::Array(a)) => a.clone(),
@@ -78,15 +83,24 @@ impl KeyPolicy {
                 Value::String(s) => Ok(vec![s.clone()]),
                 Value::Array(a) => a
                     .iter()
-                    .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| malformed(&format!("{what} must be strings"))))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| malformed(&format!("{what} must be strings")))
+                    })
                     .collect(),
                 _ => Err(malformed(&format!("{what} must be a string or a list"))),
             }
         };
         let mut statements = Vec::new();
         for s in &stmts {
-            if s.get("Condition").is_some() || s.get("NotAction").is_some() || s.get("NotPrincipal").is_some() {
-                return Err(malformed("Condition, NotAction and NotPrincipal are not supported"));
+            if s.get("Condition").is_some()
+                || s.get("NotAction").is_some()
+                || s.get("NotPrincipal").is_some()
+            {
+                return Err(malformed(
+                    "Condition, NotAction and NotPrincipal are not supported",
+                ));
             }
             let allow = match s.get("Effect").and_then(Value::as_str) {
                 Some("Allow") => true,
@@ -95,19 +109,33 @@ impl KeyPolicy {
             };
             let principals = match s.get("Principal") {
                 Some(Value::String(star)) if star == "*" => vec!["*".to_owned()],
-                Some(Value::Object(o)) => strings(o.get("AWS").ok_or_else(|| malformed("Principal needs AWS"))?, "Principal")?,
+                Some(Value::Object(o)) => strings(
+                    o.get("AWS")
+                        .ok_or_else(|| malformed("Principal needs AWS"))?,
+                    "Principal",
+                )?,
                 _ => return Err(malformed("missing Principal")),
             };
-            let actions = strings(s.get("Action").ok_or_else(|| malformed("missing Action"))?, "Action")?;
+            let actions = strings(
+                s.get("Action").ok_or_else(|| malformed("missing Action"))?,
+                "Action",
+            )?;
             if actions.iter().any(|a| !a.starts_with("kms:")) {
                 return Err(malformed("actions must start with kms:"));
             }
-            statements.push(Statement { allow, principals, actions });
+            statements.push(Statement {
+                allow,
+                principals,
+                actions,
+            });
         }
         if statements.is_empty() {
             return Err(malformed("no statements"));
         }
-        Ok(Self { statements, document: document.to_owned() })
+        Ok(Self {
+            statements,
+            document: document.to_owned(),
+        })
     }
 
     /// The policy document as given.
@@ -130,10 +158,16 @@ impl KeyPolicy {
         if allowed && !denied {
             return Ok(());
         }
-        let how = if denied { "with an explicit deny in a resource-based policy" } else { "because no resource-based policy allows the action" };
+        let how = if denied {
+            "with an explicit deny in a resource-based policy"
+        } else {
+            "because no resource-based policy allows the action"
+        };
         Err(KmsError::new(
             KmsErrorKind::AccessDenied,
-            format!("User: {principal} is not authorized to perform: {action} on resource: {key_arn} {how}"),
+            format!(
+                "User: {principal} is not authorized to perform: {action} on resource: {key_arn} {how}"
+            ),
         ))
     }
 }
@@ -143,7 +177,10 @@ fn principal_matches(pattern: &str, principal: &str) -> bool {
         return true;
     }
     // arn:aws:iam::ACCOUNT:root stands for every principal of the account.
-    if let Some(account) = pattern.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_suffix(":root")) {
+    if let Some(account) = pattern
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.strip_suffix(":root"))
+    {
         return principal_account(principal) == Some(account);
     }
     false
@@ -151,7 +188,13 @@ fn principal_matches(pattern: &str, principal: &str) -> bool {
 
 fn principal_account(principal: &str) -> Option<&str> {
     let mut parts = principal.splitn(6, ':');
-    let (arn, _partition, _service, _region, account) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (arn, _partition, _service, _region, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     (arn == "arn").then_some(account)
 }
 

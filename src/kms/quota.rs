@@ -24,8 +24,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The mid-tier regions of the KMS quota tables.
-pub const MID_TIER_REGIONS: &[&str] =
-    &["us-east-2", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "eu-central-1", "eu-west-2"];
+pub const MID_TIER_REGIONS: &[&str] = &[
+    "us-east-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "eu-central-1",
+    "eu-west-2",
+];
 /// The top-tier regions.
 pub const TOP_TIER_REGIONS: &[&str] = &["us-east-1", "us-west-2", "eu-west-1"];
 
@@ -93,7 +99,10 @@ impl QuotaPreset {
     /// The preset of `era` for `region`.
     #[must_use]
     pub fn for_region(era: QuotaEra, region: &str) -> Self {
-        Self { era, tier: RegionTier::of(region) }
+        Self {
+            era,
+            tier: RegionTier::of(region),
+        }
     }
 
     /// Requests per second.
@@ -139,7 +148,12 @@ pub struct UnknownPreset(pub String);
 
 impl fmt::Display for UnknownPreset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown quota preset {:?}; expected one of {}", self.0, QuotaPreset::NAMES.join(", "))
+        write!(
+            f,
+            "unknown quota preset {:?}; expected one of {}",
+            self.0,
+            QuotaPreset::NAMES.join(", ")
+        )
     }
 }
 
@@ -149,7 +163,9 @@ impl FromStr for QuotaPreset {
     type Err = UnknownPreset;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (era, tier) = s.split_once('-').ok_or_else(|| UnknownPreset(s.to_owned()))?;
+        let (era, tier) = s
+            .split_once('-')
+            .ok_or_else(|| UnknownPreset(s.to_owned()))?;
         let era = match era {
             "2019" => QuotaEra::Y2019,
             "2022" => QuotaEra::Y2022,
@@ -203,7 +219,11 @@ impl TokenBucket {
     /// A full bucket.
     #[must_use]
     pub fn new(config: QuotaConfig) -> Self {
-        Self { config, tokens: config.burst, last: None }
+        Self {
+            config,
+            tokens: config.burst,
+            last: None,
+        }
     }
 
     /// The configuration.
@@ -227,7 +247,9 @@ impl TokenBucket {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.config.rate))
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / self.config.rate,
+            ))
         }
     }
 }
@@ -246,9 +268,18 @@ mod tests {
         assert_eq!(rate("current-default"), 10_000);
         assert_eq!(rate("current-mid"), 20_000);
         assert_eq!(rate("current-top"), 100_000);
-        assert_eq!(QuotaPreset::for_region(QuotaEra::Current, "eu-central-1").rate(), 20_000);
-        assert_eq!(QuotaPreset::for_region(QuotaEra::Y2019, "us-east-1").rate(), 30_000);
-        assert_eq!(QuotaPreset::for_region(QuotaEra::Y2019, "sa-east-1").rate(), 5_500);
+        assert_eq!(
+            QuotaPreset::for_region(QuotaEra::Current, "eu-central-1").rate(),
+            20_000
+        );
+        assert_eq!(
+            QuotaPreset::for_region(QuotaEra::Y2019, "us-east-1").rate(),
+            30_000
+        );
+        assert_eq!(
+            QuotaPreset::for_region(QuotaEra::Y2019, "sa-east-1").rate(),
+            5_500
+        );
         for n in QuotaPreset::NAMES {
             assert_eq!(n.parse::<QuotaPreset>().expect("preset").to_string(), *n);
         }
@@ -263,10 +294,14 @@ mod tests {
             let calls = 2 * u64::from(rate) * 10;
             let step = Duration::from_secs(10).as_nanos() as u64 / calls;
             let start = Duration::from_secs(1_000);
-            let accepted =
-                (0..calls).filter(|i| b.try_take(start + Duration::from_nanos(i * step)).is_ok()).count() as f64;
+            let accepted = (0..calls)
+                .filter(|i| b.try_take(start + Duration::from_nanos(i * step)).is_ok())
+                .count() as f64;
             let expected = f64::from(rate) * 10.0 + f64::from(rate);
-            assert!((accepted - expected).abs() <= expected * 0.01, "rate {rate}: accepted {accepted}, expected {expected}");
+            assert!(
+                (accepted - expected).abs() <= expected * 0.01,
+                "rate {rate}: accepted {accepted}, expected {expected}"
+            );
         }
     }
 
@@ -277,7 +312,10 @@ mod tests {
         assert!(b.try_take(t).is_ok());
         let wait = b.try_take(t).expect_err("empty");
         assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9);
-        assert!(b.try_take(t - Duration::from_secs(1)).is_err(), "a clock stepping back refills nothing");
+        assert!(
+            b.try_take(t - Duration::from_secs(1)).is_err(),
+            "a clock stepping back refills nothing"
+        );
         assert!(b.try_take(t + Duration::from_millis(100)).is_ok());
     }
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::Kms;
 use super::api::*;
 use super::error::{KmsError, KmsErrorKind};
-use super::Kms;
 
 /// How many attempts and how long to back off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 3, base: Duration::from_millis(100), cap: Duration::from_secs(20) }
+        Self {
+            max_attempts: 3,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(20),
+        }
     }
 }
 
@@ -35,7 +39,10 @@ impl RetryPolicy {
     /// The backoff before retry number `retry` (0-based), given a jitter draw in `[0, 1)`.
     #[must_use]
     pub fn backoff(&self, retry: u32, jitter: f64) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX)).min(self.cap);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.cap);
         ceiling.mul_f64(jitter.clamp(0.0, 1.0))
     }
 }
@@ -100,7 +107,10 @@ pub struct RetryingKms<K> {
 
 impl<K: std::fmt::Debug> std::fmt::Debug for RetryingKms<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RetryingKms").field("inner", &self.inner).field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("RetryingKms")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,7 +163,10 @@ impl<K: Kms> RetryingKms<K> {
                         return Err(e);
                     }
                     let d = self.policy.backoff(retry, (self.jitter)());
-                    s.backoff_micros.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                    s.backoff_micros.fetch_add(
+                        u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
                     self.sleeper.sleep(d);
                     retry += 1;
                     s.retried.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +177,10 @@ impl<K: Kms> RetryingKms<K> {
 }
 
 impl<K: Kms> Kms for RetryingKms<K> {
-    fn generate_data_key(&self, req: &GenerateDataKeyRequest) -> Result<GenerateDataKeyResponse, KmsError> {
+    fn generate_data_key(
+        &self,
+        req: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
         self.run(|k| k.generate_data_key(req))
     }
     fn generate_data_key_without_plaintext(
@@ -203,7 +219,10 @@ impl<K: Kms> Kms for RetryingKms<K> {
     fn disable_key(&self, req: &KeyIdRequest) -> Result<Empty, KmsError> {
         self.run(|k| k.disable_key(req))
     }
-    fn schedule_key_deletion(&self, req: &ScheduleKeyDeletionRequest) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+    fn schedule_key_deletion(
+        &self,
+        req: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
         self.run(|k| k.schedule_key_deletion(req))
     }
     fn cancel_key_deletion(&self, req: &KeyIdRequest) -> Result<KeyIdResponse, KmsError> {
@@ -218,7 +237,10 @@ impl<K: Kms> Kms for RetryingKms<K> {
 }
 
 impl<K: Kms + ?Sized> Kms for Arc<K> {
-    fn generate_data_key(&self, req: &GenerateDataKeyRequest) -> Result<GenerateDataKeyResponse, KmsError> {
+    fn generate_data_key(
+        &self,
+        req: &GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
         (**self).generate_data_key(req)
     }
     fn generate_data_key_without_plaintext(
@@ -257,7 +279,10 @@ impl<K: Kms + ?Sized> Kms for Arc<K> {
     fn disable_key(&self, req: &KeyIdRequest) -> Result<Empty, KmsError> {
         (**self).disable_key(req)
     }
-    fn schedule_key_deletion(&self, req: &ScheduleKeyDeletionRequest) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+    fn schedule_key_deletion(
+        &self,
+        req: &ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
         (**self).schedule_key_deletion(req)
     }
     fn cancel_key_deletion(&self, req: &KeyIdRequest) -> Result<KeyIdResponse, KmsError> {
@@ -277,12 +302,20 @@ mod tests {
 
     #[test]
     fn backoff_is_full_jitter_under_an_exponential_cap() {
-        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), cap: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
         assert_eq!(p.backoff(0, 1.0), Duration::from_millis(100));
         assert_eq!(p.backoff(2, 1.0), Duration::from_millis(400));
         assert_eq!(p.backoff(10, 1.0), Duration::from_secs(1), "capped");
         assert_eq!(p.backoff(3, 0.0), Duration::ZERO);
         assert_eq!(p.backoff(1, 0.5), Duration::from_millis(100));
-        assert_eq!(p.backoff(u32::MAX, 1.0), Duration::from_secs(1), "no overflow");
+        assert_eq!(
+            p.backoff(u32::MAX, 1.0),
+            Duration::from_secs(1),
+            "no overflow"
+        );
     }
 }

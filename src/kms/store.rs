@@ -69,9 +69,15 @@ impl fmt::Display for StoreError {
                 "{} is corrupt ({reason}); refusing to start with an empty key store. Restore it from a backup or move it away.",
                 path.display()
             ),
-            Self::InUse { path } => write!(f, "{} is in use by another s3crypt process", path.display()),
+            Self::InUse { path } => {
+                write!(f, "{} is in use by another s3crypt process", path.display())
+            }
             Self::Permissions { path, mode } => {
-                write!(f, "{} has mode {mode:o}; it must be readable by its owner only (chmod 600)", path.display())
+                write!(
+                    f,
+                    "{} has mode {mode:o}; it must be readable by its owner only (chmod 600)",
+                    path.display()
+                )
             }
         }
     }
@@ -87,7 +93,10 @@ impl std::error::Error for StoreError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_owned(), source }
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// The serialized state.
@@ -134,25 +143,42 @@ impl Store {
     pub(super) fn open(dir: &Path) -> Result<(Self, Option<StoredState>), StoreError> {
         create_private_dir(dir)?;
         let lock_path = dir.join("lock");
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { path: dir.to_owned() }),
-            Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::Io { path: lock_path, source: e }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse {
+                    path: dir.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source: e,
+                });
+            }
         }
         let root_path = dir.join("root.key");
         let state_path = dir.join("state.json");
         let root = match fs::read(&root_path) {
             Ok(bytes) => {
                 check_private(&root_path)?;
-                RootKey::try_from_slice(&bytes)
-                    .map_err(|_| StoreError::Corrupt { path: root_path.clone(), reason: format!("{} bytes, expected 32", bytes.len()) })?
+                RootKey::try_from_slice(&bytes).map_err(|_| StoreError::Corrupt {
+                    path: root_path.clone(),
+                    reason: format!("{} bytes, expected 32", bytes.len()),
+                })?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if state_path.exists() {
                     return Err(StoreError::Corrupt {
                         path: root_path,
-                        reason: "missing, but state.json exists: its keys cannot be unwrapped".into(),
+                        reason: "missing, but state.json exists: its keys cannot be unwrapped"
+                            .into(),
                     });
                 }
                 let key = RootKey::generate().map_err(|e| StoreError::Io {
@@ -162,20 +188,40 @@ impl Store {
                 write_atomic(dir, &root_path, key.expose_secret())?;
                 key
             }
-            Err(e) => return Err(StoreError::Io { path: root_path, source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: root_path,
+                    source: e,
+                });
+            }
         };
-        let store = Self { dir: dir.to_owned(), root: Aes256Gcm::new(root.expose_secret()), _lock: lock };
+        let store = Self {
+            dir: dir.to_owned(),
+            root: Aes256Gcm::new(root.expose_secret()),
+            _lock: lock,
+        };
         let state = match fs::read(&state_path) {
             Ok(bytes) => {
-                let s: StoredState = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt { path: state_path.clone(), reason: e.to_string() })?;
+                let s: StoredState =
+                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                        path: state_path.clone(),
+                        reason: e.to_string(),
+                    })?;
                 if s.format != FORMAT {
-                    return Err(StoreError::Corrupt { path: state_path, reason: format!("unknown format {:?}", s.format) });
+                    return Err(StoreError::Corrupt {
+                        path: state_path,
+                        reason: format!("unknown format {:?}", s.format),
+                    });
                 }
                 Some(s)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(StoreError::Io { path: state_path, source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: state_path,
+                    source: e,
+                });
+            }
         };
         Ok((store, state))
     }
@@ -187,28 +233,48 @@ impl Store {
     /// Atomically replaces `state.json`.
     pub(super) fn save(&self, state: &StoredState) -> Result<(), StoreError> {
         let path = self.dir.join("state.json");
-        let bytes = serde_json::to_vec_pretty(state)
-            .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         write_atomic(&self.dir, &path, &bytes)
     }
 
-    pub(super) fn wrap(&self, key_id: &str, version: u32, material: &KeyEncryptionKey) -> Result<String, StoreError> {
+    pub(super) fn wrap(
+        &self,
+        key_id: &str,
+        version: u32,
+        material: &KeyEncryptionKey,
+    ) -> Result<String, StoreError> {
         use base64::Engine as _;
         let path = self.dir.join("state.json");
-        let iv = random_array::<12>()
-            .map_err(|e| StoreError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+        let iv = random_array::<12>().map_err(|e| StoreError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let sealed = self
             .root
             .seal(&iv, &aad(key_id, version), material.expose_secret())
-            .map_err(|e| StoreError::Io { path, source: std::io::Error::other(e.to_string()) })?;
+            .map_err(|e| StoreError::Io {
+                path,
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let mut out = iv.to_vec();
         out.extend_from_slice(&sealed);
         Ok(base64::engine::general_purpose::STANDARD.encode(out))
     }
 
-    pub(super) fn unwrap(&self, key_id: &str, version: u32, wrapped: &str) -> Result<KeyEncryptionKey, StoreError> {
+    pub(super) fn unwrap(
+        &self,
+        key_id: &str,
+        version: u32,
+        wrapped: &str,
+    ) -> Result<KeyEncryptionKey, StoreError> {
         use base64::Engine as _;
-        let corrupt = |reason: &str| StoreError::Corrupt { path: self.dir.join("state.json"), reason: reason.to_owned() };
+        let corrupt = |reason: &str| StoreError::Corrupt {
+            path: self.dir.join("state.json"),
+            reason: reason.to_owned(),
+        };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(wrapped)
             .map_err(|_| corrupt("wrapped key material is not base64"))?;
@@ -217,12 +283,16 @@ impl Store {
         }
         let (iv, sealed) = bytes.split_at(12);
         let iv: [u8; 12] = iv.try_into().map_err(|_| corrupt("bad IV"))?;
-        let plain = zeroize::Zeroizing::new(
-            self.root
-                .open(&iv, &aad(key_id, version), sealed)
-                .map_err(|_| corrupt(&format!("key material of {key_id} v{version} does not authenticate under root.key")))?,
-        );
-        KeyEncryptionKey::try_from_slice(&plain).map_err(|_| corrupt("key material has the wrong length"))
+        let plain =
+            zeroize::Zeroizing::new(self.root.open(&iv, &aad(key_id, version), sealed).map_err(
+                |_| {
+                    corrupt(&format!(
+                        "key material of {key_id} v{version} does not authenticate under root.key"
+                    ))
+                },
+            )?);
+        KeyEncryptionKey::try_from_slice(&plain)
+            .map_err(|_| corrupt("key material has the wrong length"))
     }
 }
 
@@ -251,7 +321,10 @@ fn check_private(path: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = fs::metadata(path).map_err(io(path))?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(StoreError::Permissions { path: path.to_owned(), mode });
+            return Err(StoreError::Permissions {
+                path: path.to_owned(),
+                mode,
+            });
         }
     }
     #[cfg(not(unix))]
@@ -262,8 +335,13 @@ fn check_private(path: &Path) -> Result<(), StoreError> {
 /// Writes `bytes` to `path` atomically with owner-only permissions: temporary file in the same
 /// directory, fsync, rename, fsync of the directory.
 pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let suffix = random_array::<6>().map(hex::encode).unwrap_or_else(|_| "tmp".into());
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let suffix = random_array::<6>()
+        .map(hex::encode)
+        .unwrap_or_else(|_| "tmp".into());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
     let result = (|| {
         let mut opts = OpenOptions::new();

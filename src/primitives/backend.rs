@@ -245,7 +245,10 @@ mod tests {
         let software = gcm.contains("AES: software");
         assert_eq!(software, !aes::hardware_accelerated(), "{gcm}");
         if cfg!(aes_backend = "soft") {
-            assert!(software, "--cfg aes_backend=\"soft\" must select the software AES: {gcm}");
+            assert!(
+                software,
+                "--cfg aes_backend=\"soft\" must select the software AES: {gcm}"
+            );
         }
         if cfg!(polyval_backend = "soft") {
             assert!(gcm.contains("GHASH: software"), "{gcm}");

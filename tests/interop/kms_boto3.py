@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import secrets
@@ -143,7 +144,7 @@ class Scenario:
     # -- plumbing -----------------------------------------------------------
 
     def client(self, *, access_key: str | None = None, secret: str | None = None,
-               retries: dict | None = None):
+               retries: dict | None = None, pool: int = 32):
         # NB: in a botocore Config, retries["max_attempts"] counts RETRIES
         # (total attempts = max_attempts + 1); "total_max_attempts" counts
         # attempts.  (AWS_MAX_ATTEMPTS / the config file's max_attempts count
@@ -153,7 +154,7 @@ class Scenario:
             retries=retries or {"mode": "standard", "total_max_attempts": 5},
             connect_timeout=5,
             read_timeout=30,
-            max_pool_connections=32,
+            max_pool_connections=pool,
         )
         return self.session.client(
             "kms",
@@ -553,10 +554,11 @@ class Scenario:
     def throttling_under_load(self):
         a = self.args
         key = self.need("key_a")
+        nthreads = a.throttle_threads or max(8, math.ceil(2.5 * a.quota_rps))
         # As specified: standard mode, max_attempts 3 (= 3 retries, 4 attempts).
-        client = self.client(retries={"mode": "standard", "max_attempts": 3})
+        client = self.client(retries={"mode": "standard", "max_attempts": 3}, pool=nthreads + 4)
         client.describe_key(KeyId=key["KeyId"])  # open a connection, resolve the endpoint
-        barrier = threading.Barrier(a.throttle_threads + 1)
+        barrier = threading.Barrier(nthreads + 1)
         records: list[tuple] = []
         lock = threading.Lock()
         box = {}
@@ -580,7 +582,7 @@ class Scenario:
             with lock:
                 records.extend(local)
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.throttle_threads)]
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(nthreads)]
         for t in threads:
             t.start()
         box["t0"] = t0 = time.monotonic()
@@ -602,7 +604,7 @@ class Scenario:
         retries_err = sum(r[2] for r in throttled)
         fig = {
             "quota_rps": a.quota_rps,
-            "threads": a.throttle_threads,
+            "threads": nthreads,
             "window_s": a.throttle_seconds,
             "warmup_s": a.throttle_warmup,
             "calls": len(records),
@@ -677,7 +679,10 @@ def main() -> int:
     ap.add_argument("--quota-rps", type=float, default=50.0,
                     help="the server's request quota, calls/s (default 50)")
     ap.add_argument("--throttle-seconds", type=float, default=3.0)
-    ap.add_argument("--throttle-threads", type=int, default=8)
+    ap.add_argument("--throttle-threads", type=int, default=0,
+                    help="client threads of the load phase; 0 (default) = max(8, 2.5 x quota): "
+                         "see README, with 8 threads botocore's backoff almost never lets a "
+                         "ThrottlingException through its 3 retries")
     ap.add_argument("--throttle-warmup", type=float, default=1.0,
                     help="seconds at the start of the window left out of the rate "
                          "(the quota's initial burst), default 1.0")
