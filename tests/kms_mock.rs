@@ -934,7 +934,7 @@ fn responses_never_print_plaintext() {
     for s in [format!("{g:?}"), format!("{d:?}")] {
         assert!(s.contains("REDACTED"));
         assert!(!s.contains(
-            &format!("{:?}", &g.plaintext.expose_secret()[..4]).trim_matches(['[', ']'])
+            format!("{:?}", &g.plaintext.expose_secret()[..4]).trim_matches(['[', ']'])
         ));
     }
 }
