@@ -24,10 +24,10 @@ mod error;
 mod mock;
 pub mod policy;
 pub mod quota;
-// pub mod remote;
+pub mod remote;
 pub mod retry;
-// pub mod server;
-// pub mod sigv4;
+pub mod server;
+pub mod sigv4;
 mod store;
 
 pub use api::*;

@@ -933,8 +933,10 @@ fn responses_never_print_plaintext() {
         .expect("d");
     for s in [format!("{g:?}"), format!("{d:?}")] {
         assert!(s.contains("REDACTED"));
-        assert!(!s.contains(
-            format!("{:?}", &g.plaintext.expose_secret()[..4]).trim_matches(['[', ']'])
-        ));
+        assert!(
+            !s.contains(
+                format!("{:?}", &g.plaintext.expose_secret()[..4]).trim_matches(['[', ']'])
+            )
+        );
     }
 }

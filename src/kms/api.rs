@@ -140,7 +140,8 @@ pub struct EncryptResponse {
     pub ciphertext_blob: Vec<u8>,
     /// The key ARN.
     pub key_id: String,
-    /// `SYMMETRIC_DEFAULT`.
+    /// `SYMMETRIC_DEFAULT` (optional in the AWS model; absent from some implementations).
+    #[serde(default)]
     pub encryption_algorithm: String,
 }
 
@@ -191,7 +192,8 @@ pub struct DecryptResponse {
     /// The plaintext. Zeroized on drop; redacted in `Debug`.
     #[serde(with = "b64_secret")]
     pub plaintext: SecretBytes,
-    /// `SYMMETRIC_DEFAULT`.
+    /// `SYMMETRIC_DEFAULT` (optional in the AWS model; absent from some implementations).
+    #[serde(default)]
     pub encryption_algorithm: String,
 }
 
@@ -234,9 +236,11 @@ pub struct ReEncryptResponse {
     pub source_key_id: String,
     /// The destination key ARN.
     pub key_id: String,
-    /// `SYMMETRIC_DEFAULT`.
+    /// `SYMMETRIC_DEFAULT` (optional in the AWS model; absent from some implementations).
+    #[serde(default)]
     pub source_encryption_algorithm: String,
-    /// `SYMMETRIC_DEFAULT`.
+    /// `SYMMETRIC_DEFAULT` (optional in the AWS model; absent from some implementations).
+    #[serde(default)]
     pub destination_encryption_algorithm: String,
 }
 
@@ -277,13 +281,16 @@ pub struct KeyMetadata {
     /// Seconds since the epoch.
     pub creation_date: f64,
     /// Whether the key is enabled.
+    #[serde(default, deserialize_with = "null_default")]
     pub enabled: bool,
     /// The description.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub description: String,
     /// `ENCRYPT_DECRYPT` or `GENERATE_VERIFY_MAC`.
+    #[serde(default, deserialize_with = "null_default")]
     pub key_usage: String,
     /// `Enabled`, `Disabled` or `PendingDeletion`.
+    #[serde(default, deserialize_with = "null_default")]
     pub key_state: String,
     /// When a key pending deletion will be deleted (seconds since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,16 +299,19 @@ pub struct KeyMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
     /// `AWS_KMS`.
+    #[serde(default, deserialize_with = "null_default")]
     pub origin: String,
     /// `CUSTOMER`.
+    #[serde(default, deserialize_with = "null_default")]
     pub key_manager: String,
     /// `SYMMETRIC_DEFAULT`.
+    #[serde(default, deserialize_with = "null_default")]
     pub key_spec: String,
     /// `["SYMMETRIC_DEFAULT"]`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub encryption_algorithms: Vec<String>,
     /// Always `false`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub multi_region: bool,
 }
 
@@ -536,6 +546,15 @@ impl EnableKeyRotationRequest {
             rotation_period_in_days: days,
         }
     }
+}
+
+/// Other KMS implementations (moto) send `null` for fields they do not model; read those as the default.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 mod b64 {

@@ -27,6 +27,8 @@ use crate::primitives::{Aes256Gcm, random_array};
 
 pub(super) const FORMAT: &str = "s3crypt/mock-kms/v1";
 const MATERIAL_AAD: &[u8] = b"s3crypt/mock-kms/material/v1";
+/// How long to wait for another process to release the state directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A state directory problem.
 #[derive(Debug)]
@@ -143,24 +145,34 @@ impl Store {
     pub(super) fn open(dir: &Path) -> Result<(Self, Option<StoredState>), StoreError> {
         create_private_dir(dir)?;
         let lock_path = dir.join("lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::InUse {
-                    path: dir.to_owned(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StoreError::Io {
-                    path: lock_path,
-                    source: e,
-                });
+        let mut opts = OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let lock = opts.open(&lock_path).map_err(io(&lock_path))?;
+        // Short-lived CLI commands wait briefly for each other; a long-running owner (`kms serve`) makes
+        // others fail with a clear error instead of hanging.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::InUse {
+                        path: dir.to_owned(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::Io {
+                        path: lock_path,
+                        source: e,
+                    });
+                }
             }
         }
         let root_path = dir.join("root.key");

@@ -451,7 +451,8 @@ class Scenario:
             check(md.get("KeyState") == "PendingDeletion", f"KeyState {md.get('KeyState')!r}, want PendingDeletion")
             check("DeletionDate" in md, "KeyMetadata has no DeletionDate")
             days = (md["DeletionDate"].timestamp() - time.time()) / 86400
-            check(6.9 < days <= 7.01, f"DeletionDate is {days:.2f} days away, want 7")
+            # AWS may round DeletionDate to a day boundary: accept 7 days +/- 1.
+            check(6.0 < days <= 8.0, f"DeletionDate is {days:.2f} days away, want about 7")
             self.state["key_c_pending"] = True
             return f"DeletionDate in {days:.2f} days"
 
@@ -554,7 +555,7 @@ class Scenario:
     def throttling_under_load(self):
         a = self.args
         key = self.need("key_a")
-        nthreads = a.throttle_threads or max(8, math.ceil(2.5 * a.quota_rps))
+        nthreads = a.throttle_threads or default_threads(a.quota_rps)
         # As specified: standard mode, max_attempts 3 (= 3 retries, 4 attempts).
         client = self.client(retries={"mode": "standard", "max_attempts": 3}, pool=nthreads + 4)
         client.describe_key(KeyId=key["KeyId"])  # open a connection, resolve the endpoint
@@ -634,7 +635,8 @@ class Scenario:
         check(lo <= steady_rps <= hi,
               f"accepted {steady_rps:.1f} calls/s over [{a.throttle_warmup:g}s, {a.throttle_seconds:g}s], "
               f"want {a.quota_rps:g} +/- {a.throttle_tolerance:.0%} ({lo:.1f}..{hi:.1f})")
-        return (f"{len(ok)} ok, {len(throttled)} throttled, {retries_ok + retries_err} retries, "
+        return (f"{len(ok)} ok, {len(throttled)} throttled ({fig['max_attempts_reached']} after 4 attempts, "
+                f"{fig['retry_quota_reached']} on botocore's retry quota), {retries_ok + retries_err} retries, "
                 f"{steady_rps:.1f} calls/s steady ({raw_rps:.1f} over the whole window) vs quota {a.quota_rps:g}")
 
     def throttled_response_is_http_400(self):
@@ -664,6 +666,21 @@ class Scenario:
         raise AssertionError(f"no ThrottlingException in {n} sequential calls")
 
 
+def default_threads(quota_rps: float) -> int:
+    """Load-phase threads when --throttle-threads is 0.
+
+    All threads share ONE client (as an application would), so they share
+    botocore's standard-mode retry quota: 500 units, 5 per throttled retry,
+    refunded on success.  A ThrottlingException reaches the caller only when
+    4 attempts in a row are throttled (rare: the jittered 1 s / 2 s / 4 s
+    backoff lets tokens pile up) or when that retry quota runs dry.  With 8
+    threads at 50 rps neither happens in 3 s (about 1 run in 300 sees one, by
+    simulation and by runs against moto); from about 48 threads at 50 rps the
+    retry quota runs dry within the window every time.
+    """
+    return max(64, math.ceil(0.75 * quota_rps))
+
+
 def _s(v):
     return v.decode() if isinstance(v, bytes) else v
 
@@ -680,7 +697,7 @@ def main() -> int:
                     help="the server's request quota, calls/s (default 50)")
     ap.add_argument("--throttle-seconds", type=float, default=3.0)
     ap.add_argument("--throttle-threads", type=int, default=0,
-                    help="client threads of the load phase; 0 (default) = max(8, 2.5 x quota): "
+                    help="client threads of the load phase; 0 (default) = max(64, 0.75 x quota): "
                          "see README, with 8 threads botocore's backoff almost never lets a "
                          "ThrottlingException through its 3 retries")
     ap.add_argument("--throttle-warmup", type=float, default=1.0,

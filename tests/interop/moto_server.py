@@ -101,6 +101,13 @@ class ThrottlingMiddleware:
     def __call__(self, environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("TrentService.") and not self.bucket.take():
+            # Consume the request body so a keep-alive connection stays in sync.
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > 0:
+                environ["wsgi.input"].read(length)
             body = json.dumps(
                 {"__type": "ThrottlingException", "message": THROTTLING_MESSAGE}
             ).encode()

@@ -4,17 +4,9 @@ use std::process::ExitCode;
 
 use s3crypt::primitives::BackendReport;
 
-/// Arguments of `s3crypt cpu`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-}
-
-pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(json: bool) -> anyhow::Result<ExitCode> {
     let report = BackendReport::current();
-    if args.json {
+    if json {
         let features: serde_json::Map<String, serde_json::Value> = report
             .features
             .list()

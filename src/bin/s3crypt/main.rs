@@ -3,6 +3,7 @@
 //! The binary only parses arguments and prints; all behaviour lives in the library.
 
 mod cpu;
+mod kms;
 mod selftest;
 
 use std::process::ExitCode;
@@ -13,6 +14,12 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "s3crypt", version, about)]
 struct Cli {
+    /// State directory (keys, KMS state, buckets); created on first use.
+    #[arg(long, global = true, env = "S3CRYPT_HOME", default_value = ".s3crypt")]
+    home: std::path::PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,16 +27,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Print the detected CPU features and the implementation each primitive uses.
-    Cpu(cpu::Args),
+    Cpu,
     /// Run every published test vector through this build and print the counts.
     Selftest(selftest::Args),
+    /// The built-in KMS: keys, data keys, the HTTP server and load generator.
+    Kms(kms::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Cpu(args) => cpu::run(&args),
+        Command::Cpu => cpu::run(cli.json),
         Command::Selftest(args) => selftest::run(&args),
+        Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,
