@@ -363,7 +363,7 @@ fn serve(a: &ServeArgs, home: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
-    if a.clients == 0 || !(a.seconds > 0.0) {
+    if a.clients == 0 || a.seconds.is_nan() || a.seconds <= 0.0 {
         bail!("--clients must be at least 1 and --seconds positive");
     }
     let target: Arc<dyn Kms> = match &a.endpoint {
