@@ -93,7 +93,7 @@ impl KmsServer {
     #[must_use]
     pub fn with_clock(kms: MockKms, keys: Vec<AccessKey>, clock: Arc<dyn Clock>) -> Self {
         let mut policy = VerifyPolicy::new(kms.region(), "kms");
-        policy.required_signed_headers = vec!["x-amz-target".into()];
+        policy.required_signed_headers = vec!["x-amz-target".into(), "content-type".into()];
         let keys = keys
             .into_iter()
             .map(|k| (k.credentials.access_key_id.clone(), k))

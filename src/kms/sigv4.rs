@@ -305,6 +305,9 @@ impl SigningSettings {
 }
 
 /// Everything [`sign_with`] computed.
+///
+/// `Debug` shows everything, the session token included when it was signed (it is a request header
+/// and part of the canonical request); the secret access key and the signing key never appear.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningOutput {
     /// The headers to add to the request: `X-Amz-Date`, then `X-Amz-Security-Token` and
