@@ -84,6 +84,10 @@ fn moto() -> Server {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "interop tests spawn host processes (Python, servers); they run on the x86_64 legs"
+)]
 fn boto3_against_s3crypt_kms_serve() {
     let py = python();
     let home = tempfile::tempdir().expect("tmp");
@@ -140,6 +144,10 @@ fn boto3_against_s3crypt_kms_serve() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "interop tests spawn host processes (Python, servers); they run on the x86_64 legs"
+)]
 fn remote_client_against_moto() {
     let server = moto();
     let kms = RemoteKms::new(
@@ -184,6 +192,10 @@ fn remote_client_against_moto() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "interop tests spawn host processes (Python, servers); they run on the x86_64 legs"
+)]
 fn remote_client_against_s3crypt_across_a_restart() {
     let home = tempfile::tempdir().expect("tmp");
     let creds = || Credentials::new("AKIDRUST", "rust-secret", None);

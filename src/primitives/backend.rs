@@ -37,6 +37,8 @@ pub struct CpuFeatures {
     pub armv8_pmull: bool,
     /// ARMv8 SHA-256 instructions.
     pub armv8_sha2: bool,
+    /// ARMv8.2 SHA3 extension (includes the SHA-512 instructions).
+    pub armv8_sha3: bool,
 }
 
 impl CpuFeatures {
@@ -63,6 +65,7 @@ impl CpuFeatures {
             f.armv8_aes = std::arch::is_aarch64_feature_detected!("aes");
             f.armv8_pmull = std::arch::is_aarch64_feature_detected!("pmull");
             f.armv8_sha2 = std::arch::is_aarch64_feature_detected!("sha2");
+            f.armv8_sha3 = std::arch::is_aarch64_feature_detected!("sha3");
         }
         f
     }
@@ -75,6 +78,7 @@ impl CpuFeatures {
                 ("ARMv8 AES", self.armv8_aes),
                 ("ARMv8 PMULL", self.armv8_pmull),
                 ("ARMv8 SHA2", self.armv8_sha2),
+                ("ARMv8 SHA3/SHA512", self.armv8_sha3),
             ]
         } else if cfg!(any(target_arch = "x86_64", target_arch = "x86")) {
             vec![
@@ -148,6 +152,7 @@ impl BackendReport {
         let aes = aes_impl(&features);
         let ghash = ghash_impl(&features);
         let sha256 = sha256_impl(&features);
+        let sha512 = sha512_impl(&features);
         let primitives = vec![
             (
                 "aes-256-gcm",
@@ -160,7 +165,7 @@ impl BackendReport {
                 "hmac-sha256 / hkdf-sha256",
                 format!("hmac + hkdf over sha2 ({sha256})"),
             ),
-            ("hkdf-sha512", "hkdf over sha2 (software)".to_owned()),
+            ("hkdf-sha512", format!("hkdf over sha2 ({sha512})")),
             ("md5", "md-5 (software)".to_owned()),
             ("random", "operating system (getrandom)".to_owned()),
         ];
@@ -205,6 +210,20 @@ fn ghash_impl(f: &CpuFeatures) -> &'static str {
     // polyval keys its ARMv8 path on the "aes" feature, which implies PMULL.
     if cfg!(target_arch = "aarch64") && f.armv8_aes {
         return "ARMv8 PMULL";
+    }
+    "software"
+}
+
+/// The SHA-512 compression function `sha2` selects (AVX2 on x86, the SHA3 extension on ARMv8.2).
+fn sha512_impl(f: &CpuFeatures) -> &'static str {
+    if cfg!(sha2_backend = "soft") {
+        return "software (forced)";
+    }
+    if cfg!(any(target_arch = "x86_64", target_arch = "x86")) && f.avx2 {
+        return "AVX2";
+    }
+    if cfg!(target_arch = "aarch64") && f.armv8_sha3 {
+        return "ARMv8 SHA512";
     }
     "software"
 }
