@@ -9,7 +9,8 @@
 //! |---|---|---|
 //! | AES-256-GCM (96-bit nonce, 128-bit tag) | [`Aes256Gcm`] | in place with detached tag, or combined `ct ‖ tag`; one opaque [`AeadError::Authentication`] |
 //! | AES-256-CTR | [`Aes256Ctr`] | any block offset; full 128-bit counter (SP 800-38A) or GCM's `inc32` layout |
-//! | GHASH | [`Ghash`] | the universal hash of GCM, for authenticate-then-decrypt of streams |
+//! | GHASH | [`Ghash`], [`gf128_mul`] | the universal hash of GCM, and the field product that combines partial hashes |
+//! | AES-256-GCM in pieces, parallel | [`GcmStream`] | one GCM message fed incrementally (S3EC objects), chunks hashed on all cores |
 //! | HKDF-SHA256/512, HMAC-SHA256 | [`kdf`] | |
 //! | SHA-256, MD5 | [`hash`] | MD5 only for the SSE-C key digest header |
 //! | random bytes | [`fill_random`], [`random_array`] | operating-system RNG |
@@ -19,6 +20,7 @@ mod aead;
 mod backend;
 pub mod chunked;
 mod ctr;
+mod gcm_stream;
 mod ghash;
 pub mod hash;
 pub mod kdf;
@@ -27,7 +29,8 @@ mod rng;
 pub use aead::{AeadError, Aes256Gcm, GCM_MAX_PLAINTEXT, KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use backend::{Backend, BackendReport, CpuFeatures, active_backend};
 pub use ctr::{Aes256Ctr, CtrError};
-pub use ghash::{GHASH_BLOCK_LEN, Ghash};
+pub use gcm_stream::{GcmStream, PARALLEL_THRESHOLD};
+pub use ghash::{GHASH_BLOCK_LEN, Ghash, gf128_mul, gf128_pow};
 pub use rng::{RngError, fill_random, random_array};
 
 /// Compares two byte strings in constant time (in the length of the inputs).

@@ -56,10 +56,66 @@ impl Ghash {
     }
 }
 
+/// Multiplication in GCM's field GF(2^128) (SP 800-38D Algorithm 1), on blocks read as big-endian
+/// `u128` (bit 127 is the coefficient of x^0). Constant time: every bit is processed with masks, never
+/// branches. Used to combine partial GHASH values; the bulk hashing runs on the [`Ghash`] backend.
+#[must_use]
+pub fn gf128_mul(x: u128, y: u128) -> u128 {
+    const R: u128 = 0xE1 << 120;
+    let mut z = 0u128;
+    let mut v = y;
+    for i in 0..128 {
+        let bit = (x >> (127 - i)) & 1;
+        z ^= v & 0u128.wrapping_sub(bit);
+        let lsb = v & 1;
+        v = (v >> 1) ^ (R & 0u128.wrapping_sub(lsb));
+    }
+    z
+}
+
+/// `h^n` in GF(2^128) (`h^0` = 1, which is `1 << 127` in this bit order), by square-and-multiply.
+#[must_use]
+pub fn gf128_pow(h: u128, mut n: u64) -> u128 {
+    let mut result = 1u128 << 127;
+    let mut base = h;
+    while n > 0 {
+        if n & 1 == 1 {
+            result = gf128_mul(result, base);
+        }
+        base = gf128_mul(base, base);
+        n >>= 1;
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::primitives::{Aes256Ctr, Aes256Gcm};
+
+    #[test]
+    fn software_multiply_matches_the_backend() {
+        // GHASH of one block X under H is X·H; of two blocks, X1·H^2 ⊕ X2·H.
+        let h = [0x66u8; 16];
+        let hx = u128::from_be_bytes(h);
+        let (x1, x2) = ([0x13u8; 16], [0xA7u8; 16]);
+        let mut g = Ghash::new(&h);
+        g.update_padded(&x1);
+        assert_eq!(
+            u128::from_be_bytes(g.finalize()),
+            gf128_mul(u128::from_be_bytes(x1), hx)
+        );
+        let mut g = Ghash::new(&h);
+        g.update_padded(&[x1, x2].concat());
+        let want = gf128_mul(u128::from_be_bytes(x1), gf128_pow(hx, 2))
+            ^ gf128_mul(u128::from_be_bytes(x2), hx);
+        assert_eq!(u128::from_be_bytes(g.finalize()), want);
+        assert_eq!(gf128_pow(hx, 0), 1u128 << 127);
+        assert_eq!(
+            gf128_pow(hx, 5),
+            (0..5).fold(1u128 << 127, |a, _| gf128_mul(a, hx))
+        );
+    }
 
     /// Recomputes a GCM tag from GHASH and the CTR keystream, which proves the two building blocks agree
     /// with the AEAD: tag = GHASH_H(A, C, len) XOR AES_K(J0).
