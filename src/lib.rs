@@ -35,9 +35,11 @@
 //!
 //! `unsafe` code is forbidden everywhere in this crate.
 
+pub mod envelope;
 pub mod keys;
 pub mod kms;
 pub mod primitives;
+pub mod range;
 pub mod selftest;
 
 /// The README's code blocks, compiled and run as doctests.

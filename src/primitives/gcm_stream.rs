@@ -87,6 +87,11 @@ impl GcmStream {
         self
     }
 
+    /// As [`GcmStream::parallel`], in place.
+    pub fn set_parallel(&mut self, parallel: bool) {
+        self.parallel = parallel;
+    }
+
     /// Bytes processed so far.
     #[must_use]
     pub fn len(&self) -> u64 {

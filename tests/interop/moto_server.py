@@ -6,6 +6,12 @@ of the AWS APIs; its KMS speaks the same JSON 1.1 protocol as `s3crypt kms
 serve`, so the interop scenarios (kms_boto3.py, and the Rust SigV4 client) are
 first proven against it.
 
+The same port also serves moto's S3 (and every other moto service): moto picks
+the service from the SigV4 credential scope (`.../us-east-1/s3/aws4_request`),
+so an S3 client with `endpoint_url=<this URL>` and path-style addressing works
+unchanged.  s3ec_interop.py uses it as the S3 for the official S3 Encryption
+Client.  The --throttle-rps quota only ever counts KMS calls.
+
 Protocol with the parent process (a Rust test, or a person):
 
   * stdout gets exactly ONE line, then nothing else:
