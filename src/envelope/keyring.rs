@@ -63,16 +63,23 @@ pub trait Keyring: Send + Sync {
 #[derive(Debug)]
 pub struct KmsKeyring<K> {
     kms: K,
-    key_id: String,
+    key_id: Option<String>,
 }
 
 impl<K: Kms> KmsKeyring<K> {
-    /// A keyring using `key_id` (id, ARN, alias or alias ARN) of `kms`.
+    /// A keyring using `key_id` (id, ARN, alias or alias ARN) of `kms`. Decryption sends it as `KeyId`, so
+    /// objects of other keys fail with `IncorrectKeyException`, as with the official clients.
     pub fn new(kms: K, key_id: impl Into<String>) -> Self {
         Self {
             kms,
-            key_id: key_id.into(),
+            key_id: Some(key_id.into()),
         }
+    }
+
+    /// A decrypt-only keyring that lets the KMS find the key from the ciphertext blob (symmetric keys
+    /// need no `KeyId`).
+    pub fn discovery(kms: K) -> Self {
+        Self { kms, key_id: None }
     }
 }
 
@@ -93,7 +100,12 @@ impl<K: Kms> Keyring for KmsKeyring<K> {
         }
         let mut ec = context.clone();
         ec.insert(RESERVED_CEK_ALG.into(), cek_alg(format).into());
-        let mut req = GenerateDataKeyRequest::aes256(&self.key_id, ec.clone());
+        let key_id = self.key_id.as_deref().ok_or_else(|| {
+            EnvelopeError::UnsupportedFormat(
+                "encrypting with a discovery keyring (no KMS key given)".into(),
+            )
+        })?;
+        let mut req = GenerateDataKeyRequest::aes256(key_id, ec.clone());
         req.key_spec = Some(DataKeySpec::Aes256);
         let r = self.kms.generate_data_key(&req)?;
         let data_key = DataKey::try_from_slice(r.plaintext.expose_secret())
@@ -144,7 +156,7 @@ impl<K: Kms> Keyring for KmsKeyring<K> {
             }
         }
         let mut req = DecryptRequest::new(md.encrypted_key.clone(), md.context.clone());
-        req.key_id = Some(self.key_id.clone());
+        req.key_id.clone_from(&self.key_id);
         let r = self.kms.decrypt(&req)?;
         DataKey::try_from_slice(r.plaintext.expose_secret()).map_err(|_| EnvelopeError::BadDataKey)
     }

@@ -3,6 +3,7 @@
 //! The binary only parses arguments and prints; all behaviour lives in the library.
 
 mod cpu;
+mod envelope;
 mod kms;
 mod selftest;
 
@@ -26,6 +27,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Encrypt a file client-side (S3 Encryption Client format) with a KMS key or a wrapping key.
+    Encrypt(envelope::EncryptArgs),
+    /// Decrypt a client-side encrypted file (whole, or a byte range); nothing is written unless it authenticates.
+    Decrypt(envelope::DecryptArgs),
+    /// Write a new random AES-256 wrapping key (hex) to FILE.
+    GenKey {
+        /// The key file to create (must not exist).
+        file: std::path::PathBuf,
+    },
     /// Print the detected CPU features and the implementation each primitive uses.
     Cpu,
     /// Run every published test vector through this build and print the counts.
@@ -38,6 +48,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Cpu => cpu::run(cli.json),
+        Command::Encrypt(args) => envelope::encrypt(&args, &cli.home, cli.json),
+        Command::Decrypt(args) => envelope::decrypt(&args, &cli.home, cli.json),
+        Command::GenKey { file } => envelope::gen_key(&file),
         Command::Selftest(args) => selftest::run(&args),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
     };

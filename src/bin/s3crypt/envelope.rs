@@ -1,0 +1,332 @@
+//! `s3crypt encrypt`, `s3crypt decrypt`, `s3crypt gen-key`: client-side envelope encryption of files.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, IsTerminal as _, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use s3crypt::envelope::file::{self, METADATA_SUFFIX, with_suffix};
+use s3crypt::envelope::{
+    AesKeyring, CommitmentPolicy, Decryptor, Encryptor, Format, Keyring, KmsKeyring, MetadataMap,
+};
+use s3crypt::keys::KeyEncryptionKey;
+use s3crypt::kms::remote::RemoteKms;
+use s3crypt::kms::sigv4::Credentials;
+use s3crypt::kms::{CreateAliasRequest, CreateKeyRequest, DescribeKeyRequest, Kms};
+use s3crypt::range::ByteRange;
+
+/// The alias of the key the built-in KMS creates on first use.
+pub(crate) const DEFAULT_KEY_ALIAS: &str = "alias/s3crypt-default";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeyArgs {
+    /// KMS key (id, ARN, alias) for the data key. Default: the built-in KMS's alias/s3crypt-default,
+    /// created on first use.
+    #[arg(long, value_name = "KEY", conflicts_with = "wrapping_key")]
+    kms_key: Option<String>,
+    /// A raw AES-256 wrapping key file (32 bytes, or 64 hex characters), as the official clients' AES keyring.
+    #[arg(long, value_name = "FILE")]
+    wrapping_key: Option<PathBuf>,
+    /// Use a remote KMS (AWS KMS, moto, `s3crypt kms serve`) at this URL instead of the built-in one.
+    #[arg(long, value_name = "URL", requires = "access_key")]
+    kms_endpoint: Option<String>,
+    /// Credentials for --kms-endpoint: ID:SECRET.
+    #[arg(long, value_name = "ID:SECRET")]
+    access_key: Option<String>,
+    /// Region for --kms-endpoint.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct EncryptArgs {
+    /// Input file, or - for stdin.
+    input: String,
+    /// Output body file (its metadata goes to OUT.metadata.json), or - for stdout (then --metadata is required).
+    output: String,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Object format: v3 (committing, the default) or v2.
+    #[arg(long, value_enum, default_value = "v3")]
+    format: FormatArg,
+    /// Encryption context pairs (KMS keys only).
+    #[arg(long = "context", value_name = "K=V")]
+    context: Vec<String>,
+    /// Also write an instruction file (OUT.instruction) with the V3 split rules.
+    #[arg(long)]
+    instruction_file: bool,
+    /// Where to write the metadata JSON (default: OUT.metadata.json).
+    #[arg(long, value_name = "FILE")]
+    metadata: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DecryptArgs {
+    /// Encrypted body file, or - for stdin (then --metadata is required).
+    input: String,
+    /// Output file, or - for stdout. Written only after the whole object authenticates.
+    output: String,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Decrypt only this range of the plaintext: bytes=A-B, bytes=A- or bytes=-N.
+    #[arg(long, value_name = "RANGE")]
+    range: Option<ByteRange>,
+    /// With --range: skip authenticating the whole object (faster, as S3EC's ranged GET; the range is
+    /// then NOT authenticated).
+    #[arg(long, requires = "range")]
+    skip_authentication: bool,
+    /// The encryption context the object must have been encrypted with.
+    #[arg(long = "context", value_name = "K=V")]
+    context: Vec<String>,
+    /// Accept V2 (non-committing) objects.
+    #[arg(long)]
+    allow_v2: bool,
+    /// The metadata JSON (default: IN.metadata.json, merged with IN.instruction if present).
+    #[arg(long, value_name = "FILE")]
+    metadata: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FormatArg {
+    V3,
+    V2,
+}
+
+pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let keyring = keyring(&a.key, home, true)?;
+    let context = parse_context(&a.context)?;
+    let (format, policy) = match a.format {
+        FormatArg::V3 => (Format::V3, CommitmentPolicy::RequireEncryptRequireDecrypt),
+        FormatArg::V2 => (Format::V2, CommitmentPolicy::ForbidEncryptAllowDecrypt),
+    };
+    let encryptor = Encryptor::new(keyring.as_ref(), format, &context, policy)?;
+    let mut input = open_input(&a.input)?;
+    let n = if a.output == "-" {
+        let meta_path = a
+            .metadata
+            .as_ref()
+            .context("--metadata FILE is required when the output is stdout")?;
+        write_metadata(meta_path, &encryptor.metadata())?;
+        let stdout = io::stdout();
+        file::encrypt_stream(encryptor, &mut input, &mut stdout.lock())?
+    } else {
+        let out = Path::new(&a.output);
+        let md = encryptor.metadata();
+        let n = file::encrypt_file(encryptor, &mut input, out, a.instruction_file)?;
+        if let Some(m) = &a.metadata {
+            write_metadata(m, &file::read_metadata(out)?)?;
+        }
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"output": a.output, "plaintext_bytes": n, "metadata": md})
+            );
+        } else {
+            eprintln!(
+                "encrypted {n} bytes to {} (metadata in {})",
+                a.output,
+                with_suffix(out, METADATA_SUFFIX).display()
+            );
+        }
+        n
+    };
+    let _ = n;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let metadata: MetadataMap = match (&a.metadata, a.input.as_str()) {
+        (Some(m), _) => file::parse_map(
+            &std::fs::read_to_string(m).with_context(|| format!("reading {}", m.display()))?,
+            m,
+        )?,
+        (None, "-") => bail!("--metadata FILE is required when the input is stdin"),
+        (None, path) => file::read_metadata(Path::new(path))?,
+    };
+    let keyring = keyring(&a.key, home, false)?;
+    let context = (!a.context.is_empty())
+        .then(|| parse_context(&a.context))
+        .transpose()?;
+    let policy = if a.allow_v2 {
+        CommitmentPolicy::RequireEncryptAllowDecrypt
+    } else {
+        CommitmentPolicy::RequireEncryptRequireDecrypt
+    };
+    let d = Decryptor::new(keyring.as_ref(), &metadata, policy, context.as_ref())?;
+    if let Some(range) = a.range {
+        if a.input == "-" {
+            bail!("--range needs a file input (it reads only the bytes of the range)");
+        }
+        let body = File::open(&a.input).with_context(|| format!("opening {}", a.input))?;
+        let bytes = if a.skip_authentication {
+            let len = body.metadata()?.len();
+            d.decrypt_range(body, len, range)?
+        } else {
+            d.decrypt_range_authenticated(body, range)?
+        };
+        write_output(&a.output, &bytes)?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"output": a.output, "range": range.to_string(), "bytes": bytes.len(), "authenticated": !a.skip_authentication})
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut input = open_input(&a.input)?;
+    let n = if a.output == "-" {
+        let stdout = io::stdout();
+        file::decrypt_to_stream(&d, &mut input, &mut stdout.lock())?
+    } else {
+        file::decrypt_file(&d, &mut input, Path::new(&a.output))?
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"output": a.output, "plaintext_bytes": n, "format": format!("{:?}", d.format())})
+        );
+    } else if a.output != "-" {
+        eprintln!("decrypted and authenticated {n} bytes to {}", a.output);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `s3crypt gen-key FILE`: a random AES-256 wrapping key, owner-readable only.
+pub(crate) fn gen_key(path: &Path) -> anyhow::Result<ExitCode> {
+    let key = KeyEncryptionKey::generate()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist)", path.display()))?;
+    f.write_all(hex::encode(key.expose_secret()).as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    eprintln!("wrote a new AES-256 wrapping key to {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn Keyring>> {
+    if let Some(path) = &k.wrapping_key {
+        let raw = zeroize::Zeroizing::new(
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        let key = match raw.len() {
+            32 => KeyEncryptionKey::try_from_slice(&raw)?,
+            _ => {
+                let text = std::str::from_utf8(&raw).unwrap_or_default().trim();
+                let bytes = zeroize::Zeroizing::new(
+                    hex::decode(text)
+                        .context("a wrapping key file holds 32 raw bytes or 64 hex characters")?,
+                );
+                KeyEncryptionKey::try_from_slice(&bytes)
+                    .context("a wrapping key must be 32 bytes")?
+            }
+        };
+        return Ok(Box::new(AesKeyring::new(key, BTreeMap::new())));
+    }
+    let kms: std::sync::Arc<dyn Kms> = match &k.kms_endpoint {
+        Some(url) => {
+            let spec = k.access_key.as_deref().unwrap_or_default();
+            let (id, secret) = spec
+                .split_once(':')
+                .context("--access-key must be ID:SECRET")?;
+            std::sync::Arc::new(RemoteKms::new(
+                url,
+                &k.region,
+                Credentials::new(id, secret, None),
+            )?)
+        }
+        None => std::sync::Arc::new(crate::kms::open(home)?),
+    };
+    match (&k.kms_key, encrypting, &k.kms_endpoint) {
+        (Some(key), _, _) => Ok(Box::new(KmsKeyring::new(kms, key.clone()))),
+        (None, true, None) => {
+            ensure_default_key(kms.as_ref())?;
+            Ok(Box::new(KmsKeyring::new(kms, DEFAULT_KEY_ALIAS)))
+        }
+        (None, true, Some(_)) => bail!("--kms-key is required with --kms-endpoint"),
+        (None, false, _) => Ok(Box::new(KmsKeyring::discovery(kms))),
+    }
+}
+
+/// Creates `alias/s3crypt-default` in the built-in KMS on first use.
+fn ensure_default_key(kms: &dyn Kms) -> anyhow::Result<()> {
+    if kms
+        .describe_key(&DescribeKeyRequest::new(DEFAULT_KEY_ALIAS))
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let mut req = CreateKeyRequest::default();
+    req.description = Some("s3crypt default key (created on first use)".into());
+    let key = kms.create_key(&req)?.key_metadata;
+    kms.create_alias(&CreateAliasRequest::new(DEFAULT_KEY_ALIAS, &key.key_id))?;
+    eprintln!(
+        "created {DEFAULT_KEY_ALIAS} ({}) in the built-in KMS",
+        key.arn
+    );
+    Ok(())
+}
+
+fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("--context {p:?} must be K=V"))
+        })
+        .collect()
+}
+
+fn open_input(path: &str) -> anyhow::Result<Box<dyn Read>> {
+    if path == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let f = File::open(path).with_context(|| format!("opening {path}"))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len >= 64 << 20 && io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        return Ok(Box::new(bar.wrap_read(f)));
+    }
+    Ok(Box::new(f))
+}
+
+fn write_metadata(path: &Path, md: &MetadataMap) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(md)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_output(path: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    if path == "-" {
+        io::stdout().write_all(bytes)?;
+        return Ok(());
+    }
+    let p = Path::new(path);
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".s3crypt-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(p).map_err(|e| e.error)?;
+    Ok(())
+}
