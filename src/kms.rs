@@ -21,6 +21,7 @@ pub mod cache;
 pub mod clock;
 mod context;
 mod error;
+mod forward;
 mod mock;
 pub mod policy;
 pub mod quota;
