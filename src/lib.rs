@@ -41,6 +41,7 @@ pub mod kms;
 pub mod primitives;
 pub mod range;
 pub mod selftest;
+pub mod sse;
 
 /// The README's code blocks, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,9 @@
+//! Server-side encryption as S3 does it: SSE-S3, SSE-KMS (with bucket keys), DSSE-KMS and SSE-C, driven by
+//! request headers, bucket configuration and bucket policy, over a local object store.
+//!
+//! Every S3-facing failure is an [`S3Error`] carrying the HTTP status, S3 error code and message S3 uses
+//! (reference: `FORMATS.md` §3–§4).
+
+mod error;
+
+pub use error::S3Error;
