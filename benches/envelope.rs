@@ -26,24 +26,45 @@ fn envelope(c: &mut Criterion) {
         b.iter(|| black_box(gcm.seal_in_place_detached(&[2; 12], b"", &mut buf)))
     });
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-        g.bench_with_input(BenchmarkId::new("encrypt", format!("{threads}-threads")), &threads, |b, _| {
-            b.iter(|| {
-                pool.install(|| {
-                    let e = Encryptor::new(&kr, Format::V3, &BTreeMap::new(), CommitmentPolicy::default()).expect("e");
-                    let mut w = e.writer(Vec::with_capacity(SIZE + 16));
-                    w.write_all(&pt).expect("write");
-                    black_box(w.finish().expect("finish"))
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        g.bench_with_input(
+            BenchmarkId::new("encrypt", format!("{threads}-threads")),
+            &threads,
+            |b, _| {
+                b.iter(|| {
+                    pool.install(|| {
+                        let e = Encryptor::new(
+                            &kr,
+                            Format::V3,
+                            &BTreeMap::new(),
+                            CommitmentPolicy::default(),
+                        )
+                        .expect("e");
+                        let mut w = e.writer(Vec::with_capacity(SIZE + 16));
+                        w.write_all(&pt).expect("write");
+                        black_box(w.finish().expect("finish"))
+                    })
                 })
-            })
-        });
-        let e = Encryptor::new(&kr, Format::V3, &BTreeMap::new(), CommitmentPolicy::default()).expect("e");
+            },
+        );
+        let e = Encryptor::new(
+            &kr,
+            Format::V3,
+            &BTreeMap::new(),
+            CommitmentPolicy::default(),
+        )
+        .expect("e");
         let md = e.metadata();
         let body = e.encrypt_to_vec(&pt).expect("body");
         let d = Decryptor::new(&kr, &md, CommitmentPolicy::default(), None).expect("d");
-        g.bench_with_input(BenchmarkId::new("decrypt", format!("{threads}-threads")), &threads, |b, _| {
-            b.iter(|| pool.install(|| black_box(d.decrypt_to_vec(&body).expect("decrypt"))))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("decrypt", format!("{threads}-threads")),
+            &threads,
+            |b, _| b.iter(|| pool.install(|| black_box(d.decrypt_to_vec(&body).expect("decrypt")))),
+        );
     }
     g.finish();
 }

@@ -142,6 +142,7 @@ def cmd_create_key(args) -> int:
 
 
 def cmd_run(args) -> int:
+    rss_before_load = rss_kib()
     with open(args.file, "rb") as f:
         data = f.read()
     n = len(data)
@@ -234,7 +235,8 @@ def cmd_run(args) -> int:
         "decrypt": side("official-decrypt", m["ec_get"], m["plain_get"], dec_crypto, dec_in,
                         "AesGcmDecryptor.finalize (AES-GCM over the buffered body + tag check)",
                         t["ec_get"], t["plain_get"]),
-        "peak_rss_kib": rss_kib(), "rss_kib_after_loading_input": rss_after_load,
+        "peak_rss_kib": rss_kib(), "rss_kib_before_loading_input": rss_before_load,
+        "rss_kib_after_loading_input": rss_after_load,
     }
     print(json.dumps(out), flush=True)
     return 0

@@ -321,6 +321,213 @@ pub fn open_header(
     Ok(key)
 }
 
+/// Chunks sealed or opened per parallel batch (1 MiB of plaintext).
+const BATCH: usize = 64;
+
+/// Streams a chunked message (header included) into `W`, sealing 1 MiB batches on all cores. `finish`
+/// MUST be called: it writes the short final chunk that marks the end.
+pub struct ChunkedWriter<W: std::io::Write> {
+    key: ChunkKey,
+    inner: W,
+    buf: Vec<u8>,
+    index: u64,
+    written: u64,
+}
+
+impl<W: std::io::Write> std::fmt::Debug for ChunkedWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkedWriter")
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: std::io::Write> ChunkedWriter<W> {
+    /// Starts a message under `input_key` and `context` with a fresh salt, writing the header.
+    ///
+    /// # Errors
+    /// [`ChunkedError::Rng`]; I/O errors are reported as `std::io::Error` by the writes.
+    pub fn new(input_key: &[u8; KEY_LEN], context: &[u8], mut inner: W) -> std::io::Result<Self> {
+        let salt =
+            rng::random_array::<SALT_LEN>().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (key, commitment) = ChunkKey::derive(input_key, &salt, context);
+        inner.write_all(&salt)?;
+        inner.write_all(&commitment)?;
+        Ok(Self {
+            key,
+            inner,
+            buf: Vec::with_capacity(BATCH * CHUNK_SIZE + 1),
+            index: 0,
+            written: 0,
+        })
+    }
+
+    /// Plaintext bytes accepted so far.
+    #[must_use]
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Seals and writes every full chunk buffered, keeping any partial chunk.
+    fn flush_full(&mut self) -> std::io::Result<()> {
+        use rayon::prelude::*;
+        let full = self.buf.len() / CHUNK_SIZE;
+        if full == 0 {
+            return Ok(());
+        }
+        let mut out = vec![0u8; full * ENCRYPTED_CHUNK_SIZE];
+        let key = &self.key;
+        let base = self.index;
+        out.par_chunks_mut(ENCRYPTED_CHUNK_SIZE)
+            .zip(self.buf[..full * CHUNK_SIZE].par_chunks(CHUNK_SIZE))
+            .enumerate()
+            .try_for_each(|(i, (o, p))| {
+                let (ct, tag) = o.split_at_mut(CHUNK_SIZE);
+                ct.copy_from_slice(p);
+                let t = key.seal_chunk(base + i as u64, ct)?;
+                tag.copy_from_slice(&t);
+                Ok::<(), ChunkedError>(())
+            })
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.inner.write_all(&out)?;
+        self.index += full as u64;
+        self.buf.drain(..full * CHUNK_SIZE);
+        Ok(())
+    }
+
+    /// Seals the final (short, possibly empty) chunk, flushes, and returns the inner writer.
+    ///
+    /// # Errors
+    /// I/O errors, or a message past 2^38 chunks.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.flush_full()?;
+        let mut last = std::mem::take(&mut self.buf);
+        let tag = self
+            .key
+            .seal_chunk(self.index, &mut last)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.inner.write_all(&last)?;
+        self.inner.write_all(&tag)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for ChunkedWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        // Keep at most one batch plus one byte buffered: a chunk is sealed as full only once a later byte
+        // proves it is not the final one.
+        let room = (BATCH * CHUNK_SIZE + 1).saturating_sub(self.buf.len());
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        self.written += n as u64;
+        if self.buf.len() > BATCH * CHUNK_SIZE {
+            // Seal all full chunks except a trailing exact-full one, which may yet be followed by EOF.
+            let keep = self.buf.len() % CHUNK_SIZE;
+            let keep = if keep == 0 { CHUNK_SIZE } else { keep };
+            let cut = self.buf.len() - keep;
+            let tail: Vec<u8> = self.buf.split_off(cut);
+            self.flush_full()?;
+            self.buf.extend_from_slice(&tail);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Decrypts plaintext bytes `[start, end)` of a chunked message into `out`, reading only the chunks that
+/// cover the range (plus the final chunk, which authenticates the message length) from `body`, whose
+/// chunk data begins at byte `chunks_at` and is `chunks_len` bytes long. Chunks are opened in parallel
+/// batches, and each is authenticated before any of its bytes reach `out`. The final chunk is checked
+/// first, so a truncated or extended message fails before anything is written.
+///
+/// # Errors
+/// `InvalidData` for a truncated, extended, reordered or tampered message; `InvalidInput` for a range
+/// outside the message; other I/O errors.
+pub fn open_range<R: std::io::Read + std::io::Seek, W: std::io::Write>(
+    key: &ChunkKey,
+    body: &mut R,
+    chunks_at: u64,
+    chunks_len: u64,
+    start: u64,
+    end: u64,
+    out: &mut W,
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    use std::io::{Error, ErrorKind, SeekFrom};
+    let bad = |e: ChunkedError| Error::new(ErrorKind::InvalidData, e.to_string());
+    let total = plaintext_len_of_body(chunks_len).map_err(bad)?;
+    if start > end || end > total {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "range outside the message",
+        ));
+    }
+    let cs = CHUNK_SIZE as u64;
+    let ecs = ENCRYPTED_CHUNK_SIZE as u64;
+    let last = total / cs;
+    // The final chunk proves the length before any plaintext is released.
+    let last_len = chunks_len - last * ecs;
+    let mut fin =
+        vec![0u8; usize::try_from(last_len).map_err(|_| Error::other("chunk too large"))?];
+    body.seek(SeekFrom::Start(chunks_at + last * ecs))?;
+    body.read_exact(&mut fin)?;
+    let split = fin
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or_else(|| bad(ChunkedError::Truncated))?;
+    let (ct, tag) = fin.split_at_mut(split);
+    let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| Error::other("tag"))?;
+    key.open_chunk(last, ct, &tag).map_err(bad)?;
+    let final_plain = ct.to_vec();
+    if start == end {
+        return Ok(());
+    }
+    let first = start / cs;
+    let stop = (end - 1) / cs; // inclusive
+    let mut idx = first;
+    body.seek(SeekFrom::Start(chunks_at + first * ecs))?;
+    while idx <= stop {
+        let batch_end = (idx + BATCH as u64 - 1).min(stop);
+        let upto = batch_end.min(last.saturating_sub(1)); // the final chunk is already open
+        let mut plain: Vec<u8> = Vec::new();
+        if idx <= upto && idx < last {
+            let n = usize::try_from(upto - idx + 1).map_err(|_| Error::other("batch"))?;
+            let mut buf = vec![0u8; n * ENCRYPTED_CHUNK_SIZE];
+            body.read_exact(&mut buf)?;
+            buf.par_chunks_mut(ENCRYPTED_CHUNK_SIZE)
+                .enumerate()
+                .try_for_each(|(i, c)| {
+                    let (ct, tag) = c.split_at_mut(CHUNK_SIZE);
+                    let tag: [u8; TAG_LEN] =
+                        (&*tag).try_into().map_err(|_| ChunkedError::Truncated)?;
+                    key.open_chunk(idx + i as u64, ct, &tag)
+                })
+                .map_err(bad)?;
+            plain = buf
+                .chunks(ENCRYPTED_CHUNK_SIZE)
+                .flat_map(|c| c[..CHUNK_SIZE].iter().copied())
+                .collect();
+        }
+        if batch_end >= last {
+            plain.extend_from_slice(&final_plain);
+        }
+        // `plain` holds chunks idx..=batch_end; write the part inside [start, end).
+        let base = idx * cs;
+        let lo = usize::try_from(start.saturating_sub(base)).map_err(|_| Error::other("range"))?;
+        let hi = usize::try_from((end - base).min(plain.len() as u64))
+            .map_err(|_| Error::other("range"))?;
+        if lo < hi {
+            out.write_all(&plain[lo..hi])?;
+        }
+        idx = batch_end + 1;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +590,68 @@ mod tests {
             open(&KEY[..31], b"", &ct),
             Err(ChunkedError::InvalidKeyLength)
         );
+    }
+
+    #[test]
+    fn streaming_writer_and_ranged_open_agree_with_one_shot() {
+        use std::io::{Cursor, Write as _};
+        for len in [
+            0usize,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            64 * CHUNK_SIZE,
+            64 * CHUNK_SIZE + 5,
+            130 * CHUNK_SIZE,
+        ] {
+            let m = msg(len);
+            let mut w = ChunkedWriter::new(&KEY, b"ctx", Vec::new()).expect("writer");
+            for part in m.chunks(7777) {
+                w.write_all(part).expect("write");
+            }
+            let ct = w.finish().expect("finish");
+            assert_eq!(open(&KEY, b"ctx", &ct).expect("open"), m, "len {len}");
+            let key = open_header(&KEY, b"ctx", &ct).expect("header");
+            let body_len = (ct.len() - HEADER_LEN) as u64;
+            for (a, b) in [
+                (0, len),
+                (0, len.min(1)),
+                (len / 3, len / 2),
+                (len.saturating_sub(1), len),
+                (CHUNK_SIZE.min(len), len),
+            ] {
+                let mut out = Vec::new();
+                open_range(
+                    &key,
+                    &mut Cursor::new(&ct),
+                    HEADER_LEN as u64,
+                    body_len,
+                    a as u64,
+                    b as u64,
+                    &mut out,
+                )
+                .expect("range");
+                assert_eq!(out, m[a..b], "len {len} range {a}..{b}");
+            }
+            let mut t = ct.clone();
+            let last = t.len() - 1;
+            t[last] ^= 1;
+            let mut out = Vec::new();
+            assert!(
+                open_range(
+                    &key,
+                    &mut Cursor::new(&t),
+                    HEADER_LEN as u64,
+                    body_len,
+                    0,
+                    0,
+                    &mut out
+                )
+                .is_err()
+            );
+            assert!(out.is_empty());
+        }
     }
 
     #[test]

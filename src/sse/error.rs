@@ -17,7 +17,11 @@ impl S3Error {
     /// An error with `status`, `code` and `message`.
     #[must_use]
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into() }
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// 400 `InvalidArgument`.
@@ -41,7 +45,11 @@ impl S3Error {
     /// 400 `MalformedXML`.
     #[must_use]
     pub fn malformed_xml() -> Self {
-        Self::new(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.")
+        Self::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        )
     }
 
     /// 400 `MalformedPolicy`.
@@ -59,7 +67,11 @@ impl S3Error {
     /// The S3 XML error document.
     #[must_use]
     pub fn to_xml(&self) -> String {
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
             esc(&self.code),
