@@ -36,6 +36,7 @@
 //! `unsafe` code is forbidden everywhere in this crate.
 
 pub mod envelope;
+mod fsutil;
 pub mod keys;
 pub mod kms;
 pub mod primitives;

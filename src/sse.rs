@@ -5,5 +5,7 @@
 //! (reference: `FORMATS.md` §3–§4).
 
 mod error;
+pub mod object;
+pub mod roots;
 
 pub use error::S3Error;
