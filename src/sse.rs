@@ -4,6 +4,7 @@
 //! Every S3-facing failure is an [`S3Error`] carrying the HTTP status, S3 error code and message S3 uses
 //! (reference: `FORMATS.md` §3–§4).
 
+pub mod bucket;
 mod error;
 pub mod object;
 pub mod roots;
