@@ -5,5 +5,10 @@
 //! (reference: `FORMATS.md` §3–§4).
 
 mod error;
+pub mod headers;
 
 pub use error::S3Error;
+pub use headers::{
+    CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport, customer_key_headers,
+    parse_copy_source, parse_read, parse_write, response_headers,
+};
