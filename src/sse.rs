@@ -6,7 +6,13 @@
 
 pub mod bucket;
 mod error;
+pub mod engine;
+pub mod headers;
 pub mod object;
 pub mod roots;
 
 pub use error::S3Error;
+pub use headers::{
+    CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport, customer_key_headers,
+    parse_copy_source, parse_read, parse_write, response_headers,
+};

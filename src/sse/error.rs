@@ -42,6 +42,53 @@ impl S3Error {
         Self::new(403, "AccessDenied", message)
     }
 
+    /// 400 `InvalidEncryptionAlgorithmError`: an SSE-C algorithm header other than `AES256` (FORMATS.md §3.3).
+    ///
+    /// The text is the one S3 sends (LocalStack's AWS captures, aws-sdk-go#2724); S3's error-code
+    /// documentation words it differently ("The encryption request that you specified is not valid. The
+    /// valid value is AES256.").
+    #[must_use]
+    pub fn invalid_encryption_algorithm() -> Self {
+        Self::new(
+            400,
+            "InvalidEncryptionAlgorithmError",
+            "The Encryption request you specified is not valid. Supported value: AES256.",
+        )
+    }
+
+    /// 403 `AccessDenied`: an SSE-C read (GET, HEAD, copy source) whose key is not the one the object was
+    /// stored with (FORMATS.md §3.3). Return this, and nothing more precise, whenever the customer key
+    /// fails to authenticate, however that is detected.
+    #[must_use]
+    pub fn customer_key_mismatch() -> Self {
+        Self::access_denied(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.",
+        )
+    }
+
+    /// 403 `AccessDenied`: an SSE-C write (`action` such as `s3:PutObject` or `s3:CopyObject`) to a bucket
+    /// whose encryption configuration blocks SSE-C (`BlockedEncryptionTypes` = `SSE-C`, FORMATS.md §3.2,
+    /// §3.3; AWS UG troubleshoot-403-errors, primary). `principal` is the caller's ARN, `resource` the
+    /// object ARN.
+    #[must_use]
+    pub fn sse_c_blocked(principal: &str, action: &str, resource: &str) -> Self {
+        Self::access_denied(format!(
+            "User: {principal} is not authorized to perform: {action} on resource: \"{resource}\" because this bucket \
+             has blocked upload requests that specify Server Side Encryption with Customer provided keys (SSE-C). \
+             Please specify a different server-side encryption type"
+        ))
+    }
+
+    /// 400 `InvalidArgument`: an SSE-KMS or DSSE-KMS request (or a GET/HEAD of such an object) that is not
+    /// signed with SigV4 or not made over TLS (FORMATS.md §4). AWS's text names SigV4 only; s3crypt sends
+    /// the same answer for plain HTTP, where AWS's exact answer is unverified.
+    #[must_use]
+    pub fn kms_requires_sigv4() -> Self {
+        Self::invalid_argument(
+            "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.",
+        )
+    }
+
     /// 400 `MalformedXML`.
     #[must_use]
     pub fn malformed_xml() -> Self {
