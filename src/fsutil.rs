@@ -8,7 +8,10 @@ use crate::kms::StoreError;
 use crate::primitives::random_array;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_owned(), source }
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Creates `dir` (and parents) with mode 0700 if it does not exist.
@@ -22,7 +25,6 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     }
     b.create(dir).map_err(io(dir))
 }
-
 
 /// Writes `bytes` to `path` atomically with owner-only permissions: temporary file in the same
 /// directory, fsync, rename, fsync of the directory.

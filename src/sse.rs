@@ -5,8 +5,8 @@
 //! (reference: `FORMATS.md` §3–§4).
 
 pub mod bucket;
-mod error;
 pub mod engine;
+mod error;
 pub mod headers;
 pub mod object;
 pub mod roots;

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeyEncryptionKey, RootKey};
 use crate::fsutil::{create_private_dir, write_atomic};
+use crate::keys::{KeyEncryptionKey, RootKey};
 use crate::primitives::{Aes256Gcm, random_array};
 
 pub(super) const FORMAT: &str = "s3crypt/mock-kms/v1";
@@ -331,4 +331,3 @@ fn check_private(path: &Path) -> Result<(), StoreError> {
     let _ = path;
     Ok(())
 }
-

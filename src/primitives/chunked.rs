@@ -447,7 +447,7 @@ impl<W: std::io::Write> std::io::Write for ChunkedWriter<W> {
 /// # Errors
 /// `InvalidData` for a truncated, extended, reordered or tampered message; `InvalidInput` for a range
 /// outside the message; other I/O errors.
-pub fn open_range<R: std::io::Read + std::io::Seek, W: std::io::Write>(
+pub fn open_range<R: std::io::Read + std::io::Seek, W: std::io::Write + ?Sized>(
     key: &ChunkKey,
     body: &mut R,
     chunks_at: u64,

@@ -121,6 +121,11 @@ impl Headers {
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
+
+    /// The header lines, in request order (values untrimmed).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
 }
 
 impl From<&[(&str, &str)]> for Headers {

@@ -59,6 +59,7 @@ impl Mode {
 
 /// An object key sealed under a KEK.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Seal {
     /// HKDF salt, base64.
     pub salt: String,
@@ -68,6 +69,7 @@ pub struct Seal {
 
 /// How a KMS data key was obtained.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KmsSeal {
     /// The KMS key ARN.
     pub key_arn: String,
@@ -81,6 +83,7 @@ pub struct KmsSeal {
 
 /// The object header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Header {
     /// Format version, 1.
     pub version: u32,
@@ -119,7 +122,9 @@ pub struct Header {
 }
 
 fn corrupt(what: &str) -> S3Error {
-    S3Error::internal(format!("stored object is corrupt or was tampered with ({what})"))
+    S3Error::internal(format!(
+        "stored object is corrupt or was tampered with ({what})"
+    ))
 }
 
 impl Header {
@@ -159,15 +164,20 @@ impl Header {
     /// # Errors
     /// 500 if the RNG fails.
     pub fn seal(&self, source: &[u8], object_key: &ObjectKey) -> Result<Seal, S3Error> {
-        let salt = random_array::<32>().map_err(|_| S3Error::internal("random number generator failed"))?;
-        let iv = random_array::<12>().map_err(|_| S3Error::internal("random number generator failed"))?;
+        let salt = random_array::<32>()
+            .map_err(|_| S3Error::internal("random number generator failed"))?;
+        let iv = random_array::<12>()
+            .map_err(|_| S3Error::internal("random number generator failed"))?;
         let kek = self.kek(source, &salt)?;
         let sealed = Aes256Gcm::new(&kek)
             .seal(&iv, &self.aad(), object_key.expose_secret())
             .map_err(|_| S3Error::internal("sealing failed"))?;
         let mut out = iv.to_vec();
         out.extend_from_slice(&sealed);
-        Ok(Seal { salt: B64.encode(salt), sealed: B64.encode(out) })
+        Ok(Seal {
+            salt: B64.encode(salt),
+            sealed: B64.encode(out),
+        })
     }
 
     /// Unseals an object key; `None` if `source` is the wrong key or anything bound to the seal changed.
@@ -180,13 +190,23 @@ impl Header {
         }
         let (iv, ct) = raw.split_at(12);
         let kek = self.kek(source, &salt).ok()?;
-        let key = zeroize::Zeroizing::new(Aes256Gcm::new(&kek).open(iv.try_into().ok()?, &self.aad(), ct).ok()?);
+        let key = zeroize::Zeroizing::new(
+            Aes256Gcm::new(&kek)
+                .open(iv.try_into().ok()?, &self.aad(), ct)
+                .ok()?,
+        );
         ObjectKey::try_from_slice(&key).ok()
     }
 
     fn kek(&self, source: &[u8], salt: &[u8]) -> Result<[u8; 32], S3Error> {
         let mut k = [0u8; 32];
-        kdf::hkdf_sha256(Some(salt), source, &self.info(b"s3crypt/sse/v1/kek"), &mut k).map_err(|_| S3Error::internal("kdf"))?;
+        kdf::hkdf_sha256(
+            Some(salt),
+            source,
+            &self.info(b"s3crypt/sse/v1/kek"),
+            &mut k,
+        )
+        .map_err(|_| S3Error::internal("kdf"))?;
         Ok(k)
     }
 
@@ -205,15 +225,20 @@ impl Header {
     /// # Errors
     /// 500 `InternalError` if the file is not a valid object file.
     pub fn read<R: Read + Seek>(f: &mut R) -> Result<(Self, u64, u64), S3Error> {
-        let len = f.seek(SeekFrom::End(0)).map_err(|_| corrupt("unreadable"))?;
+        let len = f
+            .seek(SeekFrom::End(0))
+            .map_err(|_| corrupt("unreadable"))?;
         if len < 8 + 4 + 8 {
             return Err(corrupt("too short"));
         }
         let mut start = [0u8; 8];
-        f.seek(SeekFrom::Start(0)).map_err(|_| corrupt("unreadable"))?;
-        f.read_exact(&mut start).map_err(|_| corrupt("unreadable"))?;
+        f.seek(SeekFrom::Start(0))
+            .map_err(|_| corrupt("unreadable"))?;
+        f.read_exact(&mut start)
+            .map_err(|_| corrupt("unreadable"))?;
         let mut tail = [0u8; 12];
-        f.seek(SeekFrom::End(-12)).map_err(|_| corrupt("unreadable"))?;
+        f.seek(SeekFrom::End(-12))
+            .map_err(|_| corrupt("unreadable"))?;
         f.read_exact(&mut tail).map_err(|_| corrupt("unreadable"))?;
         if &start != MAGIC || &tail[4..] != MAGIC {
             return Err(corrupt("bad magic"));
@@ -224,7 +249,8 @@ impl Header {
         }
         let body_len = len - 20 - u64::from(hlen);
         let mut json = vec![0u8; hlen as usize];
-        f.seek(SeekFrom::Start(8 + body_len)).map_err(|_| corrupt("unreadable"))?;
+        f.seek(SeekFrom::Start(8 + body_len))
+            .map_err(|_| corrupt("unreadable"))?;
         f.read_exact(&mut json).map_err(|_| corrupt("unreadable"))?;
         let h: Self = serde_json::from_slice(&json).map_err(|_| corrupt("bad header"))?;
         if h.version != 1 {

@@ -28,17 +28,27 @@ impl RootKeys {
         let path = dir.join("roots.json");
         let versions = match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| S3Error::internal(format!("{} is corrupt", path.display())))?;
-                let list = doc["versions"].as_array().ok_or_else(|| S3Error::internal(format!("{} is corrupt", path.display())))?;
+                let doc: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|_| S3Error::internal(format!("{} is corrupt", path.display())))?;
+                let list = doc["versions"]
+                    .as_array()
+                    .ok_or_else(|| S3Error::internal(format!("{} is corrupt", path.display())))?;
                 let mut v = Vec::new();
                 for k in list {
                     let raw = zeroize::Zeroizing::new(
-                        B64.decode(k.as_str().unwrap_or_default()).map_err(|_| S3Error::internal(format!("{} is corrupt", path.display())))?,
+                        B64.decode(k.as_str().unwrap_or_default()).map_err(|_| {
+                            S3Error::internal(format!("{} is corrupt", path.display()))
+                        })?,
                     );
-                    v.push(RootKey::try_from_slice(&raw).map_err(|_| S3Error::internal(format!("{} is corrupt", path.display())))?);
+                    v.push(RootKey::try_from_slice(&raw).map_err(|_| {
+                        S3Error::internal(format!("{} is corrupt", path.display()))
+                    })?);
                 }
                 if v.is_empty() {
-                    return Err(S3Error::internal(format!("{} has no root key", path.display())));
+                    return Err(S3Error::internal(format!(
+                        "{} has no root key",
+                        path.display()
+                    )));
                 }
                 v
             }
@@ -69,7 +79,9 @@ impl RootKeys {
     /// # Errors
     /// 500 on RNG or I/O failure (the old state stays).
     pub fn rotate(&mut self) -> Result<u32, S3Error> {
-        self.versions.push(RootKey::generate().map_err(|_| S3Error::internal("random number generator failed"))?);
+        self.versions.push(
+            RootKey::generate().map_err(|_| S3Error::internal("random number generator failed"))?,
+        );
         let doc = serde_json::json!({"versions": self.versions.iter().map(|k| B64.encode(k.expose_secret())).collect::<Vec<_>>()});
         let text = zeroize::Zeroizing::new(doc.to_string());
         let dir = self.path.parent().unwrap_or(Path::new("."));

@@ -6,6 +6,7 @@ mod cpu;
 mod envelope;
 mod kms;
 mod selftest;
+mod sse;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,49 @@ enum Command {
         /// The key file to create (must not exist).
         file: std::path::PathBuf,
     },
+    /// Buckets of the local object store: create, default encryption, policy.
+    #[command(subcommand)]
+    Bucket(sse::BucketCommand),
+    /// PutObject: encrypt FILE into the local store as the SSE headers and bucket say.
+    Put {
+        /// BUCKET/KEY.
+        target: String,
+        /// The object data.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        req: sse::RequestArgs,
+    },
+    /// GetObject into OUTFILE (written only if the request succeeds).
+    Get {
+        /// BUCKET/KEY.
+        target: String,
+        /// Where to write the object.
+        outfile: std::path::PathBuf,
+        /// A byte range, bytes=A-B, bytes=A- or bytes=-N.
+        #[arg(long)]
+        range: Option<s3crypt::range::ByteRange>,
+        #[command(flatten)]
+        req: sse::RequestArgs,
+    },
+    /// HeadObject.
+    Head {
+        /// BUCKET/KEY.
+        target: String,
+        #[command(flatten)]
+        req: sse::RequestArgs,
+    },
+    /// CopyObject (re-encrypts between any two modes; copy-source SSE-C headers for an SSE-C source).
+    Cp {
+        /// SRC_BUCKET/KEY.
+        src: String,
+        /// DST_BUCKET/KEY.
+        dst: String,
+        #[command(flatten)]
+        req: sse::RequestArgs,
+    },
+    /// SSE-S3 root keys: rotate, reseal.
+    #[command(subcommand)]
+    Sse(sse::SseCommand),
     /// Print the detected CPU features and the implementation each primitive uses.
     Cpu,
     /// Run every published test vector through this build and print the counts.
@@ -51,6 +95,17 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => envelope::encrypt(&args, &cli.home, cli.json),
         Command::Decrypt(args) => envelope::decrypt(&args, &cli.home, cli.json),
         Command::GenKey { file } => envelope::gen_key(&file),
+        Command::Bucket(cmd) => sse::bucket(&cmd, &cli.home, cli.json),
+        Command::Put { target, file, req } => sse::put(&target, &file, &req, &cli.home, cli.json),
+        Command::Get {
+            target,
+            outfile,
+            range,
+            req,
+        } => sse::get(&target, &outfile, range, &req, &cli.home, cli.json),
+        Command::Head { target, req } => sse::head(&target, &req, &cli.home, cli.json),
+        Command::Cp { src, dst, req } => sse::cp(&src, &dst, &req, &cli.home, cli.json),
+        Command::Sse(cmd) => sse::sse(&cmd, &cli.home, cli.json),
         Command::Selftest(args) => selftest::run(&args),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
     };

@@ -1,0 +1,277 @@
+//! `s3crypt bucket …`, `put`, `get`, `head`, `cp`, `sse …`: the server-side encryption engine on the local
+//! object store, with S3's headers in and out.
+
+use std::fs::File;
+use std::io::{BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use s3crypt::range::ByteRange;
+use s3crypt::sse::S3Error;
+use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
+use s3crypt::sse::engine::{Response, SseEngine};
+use s3crypt::sse::headers::{Headers, Transport};
+
+/// `s3crypt bucket`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum BucketCommand {
+    /// Create a bucket (new buckets default to SSE-S3 and block SSE-C writes, as S3 since April 2026).
+    Create {
+        /// Bucket name.
+        bucket: String,
+        /// Default encryption: AES256 or aws:kms.
+        #[arg(long, value_name = "ALG")]
+        default_sse: Option<String>,
+        /// KMS key for the aws:kms default.
+        #[arg(long, value_name = "ID")]
+        kms_key_id: Option<String>,
+        /// Use S3 Bucket Keys for the aws:kms default.
+        #[arg(long)]
+        bucket_key: bool,
+        /// Allow SSE-C writes (BlockedEncryptionTypes NONE).
+        #[arg(long)]
+        allow_sse_c: bool,
+    },
+    /// PutBucketEncryption from an XML file.
+    PutEncryption {
+        /// Bucket name.
+        bucket: String,
+        /// ServerSideEncryptionConfiguration XML.
+        file: PathBuf,
+    },
+    /// PutBucketPolicy from a JSON file.
+    PutPolicy {
+        /// Bucket name.
+        bucket: String,
+        /// Policy JSON.
+        file: PathBuf,
+    },
+}
+
+/// `s3crypt sse`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum SseCommand {
+    /// Add a new SSE-S3 root key version.
+    RotateRoot,
+    /// Move a bucket's SSE-S3 objects to the newest root key (headers only, data not re-encrypted).
+    Reseal {
+        /// Bucket name.
+        bucket: String,
+    },
+}
+
+/// Options shared by put/get/head/cp.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RequestArgs {
+    /// A request header, 'Name: value' (repeatable), e.g. -H 'x-amz-server-side-encryption: aws:kms'.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// Treat the request as arriving over plain HTTP (SSE-C and SSE-KMS are then refused, as by S3).
+    #[arg(long)]
+    insecure_transport: bool,
+}
+
+impl RequestArgs {
+    fn parse(&self) -> anyhow::Result<(Headers, Transport)> {
+        let pairs = self
+            .headers
+            .iter()
+            .map(|h| {
+                h.split_once(':')
+                    .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                    .with_context(|| format!("header {h:?} must be 'Name: value'"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok((
+            Headers::new(pairs),
+            if self.insecure_transport {
+                Transport::Insecure
+            } else {
+                Transport::Secure
+            },
+        ))
+    }
+}
+
+fn split(path: &str) -> anyhow::Result<(&str, &str)> {
+    path.split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .with_context(|| format!("{path:?} must be BUCKET/KEY"))
+}
+
+fn engine(home: &Path) -> anyhow::Result<SseEngine> {
+    let kms = crate::kms::open(home)?;
+    Ok(SseEngine::new(home, Arc::new(kms))?)
+}
+
+/// Prints a response (headers) or an S3 error, and returns the exit code.
+fn report(result: Result<Response, S3Error>, json: bool) -> ExitCode {
+    match result {
+        Ok(r) => {
+            if json {
+                let hs: serde_json::Map<String, serde_json::Value> = r
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.clone().into()))
+                    .collect();
+                println!("{}", serde_json::json!({"status": r.status, "headers": hs}));
+            } else {
+                println!("HTTP {}", r.status);
+                for (n, v) in &r.headers {
+                    println!("{n}: {v}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"status": e.status, "code": e.code, "message": e.message})
+                );
+            } else {
+                eprintln!("HTTP {} {}: {}", e.status, e.code, e.message);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let e = engine(home)?;
+    let r = match cmd {
+        BucketCommand::Create {
+            bucket,
+            default_sse,
+            kms_key_id,
+            bucket_key,
+            allow_sse_c,
+        } => {
+            let mut enc = BucketEncryption::new_bucket_default();
+            match default_sse.as_deref() {
+                None | Some("AES256") => {}
+                Some("aws:kms") => {
+                    enc.default = DefaultSse::Kms {
+                        key_id: kms_key_id.clone(),
+                        bucket_key: *bucket_key,
+                    }
+                }
+                Some(other) => {
+                    anyhow::bail!("--default-sse must be AES256 or aws:kms, not {other:?}")
+                }
+            }
+            if *allow_sse_c {
+                enc.blocked = vec![BlockedType::None];
+            }
+            e.create_bucket(bucket, Some(enc)).map(|()| Response {
+                status: 200,
+                headers: vec![("Location".into(), format!("/{bucket}"))],
+            })
+        }
+        BucketCommand::PutEncryption { bucket, file } => {
+            let xml = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            e.put_bucket_encryption(bucket, &xml).map(|()| Response {
+                status: 200,
+                headers: Vec::new(),
+            })
+        }
+        BucketCommand::PutPolicy { bucket, file } => {
+            let p = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            e.put_bucket_policy(bucket, &p).map(|()| Response {
+                status: 204,
+                headers: Vec::new(),
+            })
+        }
+    };
+    Ok(report(r, json))
+}
+
+pub(crate) fn sse(cmd: &SseCommand, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let e = engine(home)?;
+    let r = match cmd {
+        SseCommand::RotateRoot => e.rotate_root().map(|v| Response {
+            status: 200,
+            headers: vec![("x-s3crypt-root-version".into(), v.to_string())],
+        }),
+        SseCommand::Reseal { bucket } => e.reseal(bucket).map(|n| Response {
+            status: 200,
+            headers: vec![("x-s3crypt-resealed-objects".into(), n.to_string())],
+        }),
+    };
+    Ok(report(r, json))
+}
+
+pub(crate) fn put(
+    target: &str,
+    file: &Path,
+    req: &RequestArgs,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (b, k) = split(target)?;
+    let (h, t) = req.parse()?;
+    let mut f =
+        BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
+    Ok(report(engine(home)?.put_object(b, k, &h, t, &mut f), json))
+}
+
+pub(crate) fn get(
+    target: &str,
+    out: &Path,
+    range: Option<ByteRange>,
+    req: &RequestArgs,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (b, k) = split(target)?;
+    let (h, t) = req.parse()?;
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".s3crypt-get-")
+        .tempfile_in(dir)?;
+    let r = {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        let r = engine(home)?.get_object(b, k, &h, t, range, &mut w);
+        w.flush()?;
+        r
+    };
+    if r.is_ok() {
+        tmp.as_file().sync_all()?;
+        tmp.persist(out).map_err(|e| e.error)?;
+    }
+    Ok(report(r, json))
+}
+
+pub(crate) fn head(
+    target: &str,
+    req: &RequestArgs,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (b, k) = split(target)?;
+    let (h, t) = req.parse()?;
+    Ok(report(engine(home)?.head_object(b, k, &h, t), json))
+}
+
+pub(crate) fn cp(
+    src: &str,
+    dst: &str,
+    req: &RequestArgs,
+    home: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (sb, sk) = split(src)?;
+    let (db, dk) = split(dst)?;
+    let (h, t) = req.parse()?;
+    Ok(report(
+        engine(home)?.copy_object((sb, sk), (db, dk), &h, t),
+        json,
+    ))
+}
