@@ -55,6 +55,26 @@ proptest! {
     }
 
     #[test]
+    fn sse_headers_never_panic(lines in proptest::collection::vec("(x-amz-server-side-encryption[a-z-]{0,30}|x-amz-copy-source-server-side-encryption-customer-(algorithm|key|key-MD5)|[A-Za-z-]{1,20}):[ -~]{0,60}", 0..6)) {
+        fuzz_bodies::sse_headers(lines.join("\n").as_bytes());
+    }
+
+    #[test]
+    fn sse_bucket_config_never_panics(data in "[ -~]{0,300}") {
+        fuzz_bodies::sse_bucket_config(data.as_bytes());
+    }
+
+    #[test]
+    fn sse_object_reader_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), magic in any::<bool>()) {
+        let mut d = data;
+        if magic {
+            d.splice(0..0, b"S3CRSSE1".iter().copied());
+            d.extend_from_slice(&[0, 0, 0, 2, b'{', b'}', b'S', b'3', b'C', b'R', b'S', b'S', b'E', b'1']);
+        }
+        fuzz_bodies::sse_object(&d);
+    }
+
+    #[test]
     fn chunked_open_rejects_random(data in proptest::collection::vec(any::<u8>(), 0..400)) {
         fuzz_bodies::chunked_open(&data);
     }

@@ -135,3 +135,37 @@ pub fn range(data: &[u8]) {
 pub fn chunked_open(data: &[u8]) {
     assert!(chunked::open(&[3u8; 32], b"ctx", data).is_err());
 }
+
+/// SSE request headers: arbitrary header lines through every parser.
+pub fn sse_headers(data: &[u8]) {
+    use s3crypt::sse::headers::{Headers, Transport, parse_copy_source, parse_read, parse_write};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let h = Headers::new(
+        text.lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.to_owned(), v.to_owned())),
+    );
+    for t in [Transport::Secure, Transport::Insecure] {
+        let _ = parse_write(&h, t);
+        let _ = parse_read(&h, t);
+        let _ = parse_copy_source(&h, t);
+    }
+}
+
+/// Bucket policies and PutBucketEncryption XML.
+pub fn sse_bucket_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = s3crypt::sse::bucket::BucketPolicy::parse(text, "bkt");
+    if let Ok(enc) = s3crypt::sse::bucket::BucketEncryption::parse_xml(text) {
+        assert!(s3crypt::sse::bucket::BucketEncryption::parse_xml(&enc.to_xml()).is_ok());
+    }
+}
+
+/// The SSE object-file reader.
+pub fn sse_object(data: &[u8]) {
+    let _ = s3crypt::sse::object::Header::read(&mut Cursor::new(data));
+}

@@ -1,0 +1,8 @@
+//! Fuzz target `sse_bucket_config`: arbitrary bytes must give an error, never a panic. Body shared with
+//! tests/fuzz_smoke.rs.
+#![no_main]
+
+#[path = "../../tests/fuzz_bodies/mod.rs"]
+mod fuzz_bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_bodies::sse_bucket_config(data));
