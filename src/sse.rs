@@ -13,6 +13,6 @@ pub mod roots;
 
 pub use error::S3Error;
 pub use headers::{
-    CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport, customer_key_headers,
-    parse_copy_source, parse_read, parse_write, response_headers,
+    CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport, check_read, check_upload_part,
+    customer_key_headers, parse_copy_source, parse_read, parse_write, response_headers,
 };

@@ -14,7 +14,8 @@
 //! Header names are matched case-insensitively and values are trimmed of HTTP whitespace. When a header
 //! is repeated, the first occurrence counts (as `http::HeaderMap::get` does). A header that is present
 //! with an empty value counts as present: an empty `x-amz-server-side-encryption` is refused as an
-//! unsupported method (S3's recorded answer), an empty SSE-C header as a missing one.
+//! unsupported method (S3's recorded answer); an empty SSE-C header makes the request an SSE-C request
+//! and is then refused as missing (so a client never silently gets the bucket default instead).
 //!
 //! No error message ever contains a header value, so no key material can reach an error.
 //!
@@ -29,6 +30,17 @@
 //! 5. SSE-KMS or DSSE-KMS over [`Transport::Insecure`] → `InvalidArgument`;
 //! 6. the KMS headers' values (bucket key, then context), then bucket key with DSSE;
 //! 7. the SSE-C trio: algorithm present, algorithm value, key present, MD5 present, MD5 matches, key length.
+//!
+//! [`parse_read`]: SSE-C over [`Transport::Insecure`], then `x-amz-server-side-encryption`, then the KMS
+//! headers, then the trio as in 7. [`parse_copy_source`]: transport, then the trio.
+//!
+//! # Choices where AWS's answer is unverified
+//! Each is documented where it is made: SSE-C over HTTP (MinIO's `InvalidRequest`), SSE-KMS over HTTP
+//! (the SigV4 message FORMATS.md §4 gives), a missing key MD5 (MinIO's text), a key that is not base64
+//! (the key-length answer), unknown `x-amz-server-side-encryption` values (the answer recorded for an
+//! empty one), KMS headers without `aws:kms` on reads and for the context and bucket-key headers (the
+//! answer recorded for the key id), a bad bucket-key value, DSSE with a bucket key, and a caller-supplied
+//! `aws:s3:arn` context key (refused; s3crypt's messages).
 
 use std::collections::BTreeMap;
 use std::fmt;
