@@ -265,8 +265,10 @@ impl SseEngine {
             },
         )?;
         if matches!(request, SseRequest::Customer(_)) && enc.blocks_sse_c() {
-            return Err(S3Error::access_denied(
-                "Requests specifying Server Side Encryption with Customer provided keys are not allowed because this bucket has blocked upload requests that specify Server Side Encryption with Customer provided keys (SSE-C). Please remove SSE-C headers from the request or set BlockedEncryptionTypes to NONE.",
+            return Err(S3Error::sse_c_blocked(
+                "arn:aws:iam::111122223333:root",
+                "s3:PutObject",
+                &format!("arn:aws:s3:::{bucket}/{key}"),
             ));
         }
         let bucket_key_default = matches!(
