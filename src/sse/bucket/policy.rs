@@ -9,7 +9,7 @@
 //!   `arn:aws:s3:::bucket/prefix*`, with `*` and `?` wildcards after the `/`), `Condition`;
 //! - condition operators `StringEquals`, `StringNotEquals`, `StringEqualsIgnoreCase`,
 //!   `StringNotEqualsIgnoreCase`, `StringLike`, `StringNotLike`, `Bool`, each also with the `IfExists`
-//!   suffix, and `Null`;
+//!   suffix (IAM: an absent key makes an `…IfExists` condition true), and `Null` (`true`: the key is absent);
 //! - condition keys (case-insensitive, as in IAM) `s3:x-amz-server-side-encryption`,
 //!   `s3:x-amz-server-side-encryption-aws-kms-key-id`, `s3:x-amz-server-side-encryption-customer-algorithm`
 //!   and `aws:SecureTransport`. A condition value is a string (or a JSON boolean or number, read as its text)
