@@ -1017,6 +1017,21 @@ fn malformed_policies_are_malformed_policy() {
             "Missing required field Statement",
         ),
         (
+            "repeated key",
+            stmt("").replace(r#""Effect":"Deny""#, r#""Effect":"Deny","Effect":"Allow""#),
+            "This policy contains invalid Json",
+        ),
+        (
+            "repeated top-level key",
+            stmt("").replacen('{', r#"{"Statement":[],"#, 1),
+            "This policy contains invalid Json",
+        ),
+        (
+            "deep nesting",
+            format!("{{\"Statement\":{}{}}}", "[".repeat(5000), "]".repeat(5000)),
+            "This policy contains invalid Json",
+        ),
+        (
             "empty Statement",
             r#"{"Statement":[]}"#.into(),
             "Could not parse the policy: Statement is empty!",
