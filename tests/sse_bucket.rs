@@ -343,6 +343,24 @@ fn aes256_with_kms_key_is_invalid_argument() {
 }
 
 #[test]
+fn schema_errors_come_before_the_kms_key_error() {
+    let aes_with_key = "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+                        <KMSMasterKeyID>k</KMSMasterKeyID></ApplyServerSideEncryptionByDefault>";
+    for extra in [
+        "<BucketKeyEnabled>maybe</BucketKeyEnabled>",
+        "<BlockedEncryptionTypes><EncryptionType>SSE-S3</EncryptionType></BlockedEncryptionTypes>",
+        "<Unknown/>",
+    ] {
+        let xml = doc(&format!("<Rule>{aes_with_key}{extra}</Rule>"));
+        assert_eq!(parse_err(&xml), S3Error::malformed_xml(), "{xml}");
+    }
+    let xml = doc(&format!(
+        "<Rule>{aes_with_key}</Rule><Rule>{aes_with_key}</Rule>"
+    ));
+    assert_eq!(parse_err(&xml), S3Error::malformed_xml());
+}
+
+#[test]
 fn malformed_documents_are_malformed_xml() {
     let aes = "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>";
     let rule = format!("<Rule>{aes}</Rule>");

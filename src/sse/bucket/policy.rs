@@ -26,12 +26,18 @@
 //! two things.
 //!
 //! # Messages
-//! S3's own texts where they are known (`Policies must be valid JSON and the first byte must be '{'`,
-//! `This policy contains invalid Json`, `Missing required field …`, `Policy has invalid action`,
-//! `Policy has invalid resource`, `Invalid principal in policy`, `Action does not apply to any resource(s)
-//! in statement`, `Policy has an invalid condition key`, `Invalid Condition type : …`, `Invalid effect: …`);
-//! they come from S3-compatible servers and SDK captures, not from `FORMATS.md`. The refusals of features
-//! S3 accepts but this module does not support say so in their message.
+//! None of these texts is in `FORMATS.md`; each is marked with where it comes from.
+//! - Copied by S3-compatible servers (versitygw, CORTX) from AWS: `Policies must be valid JSON and the first
+//!   byte must be '{'`, `This policy contains invalid Json`, `Missing required field Statement` (and
+//!   `… Resource`), `Could not parse the policy: Statement is empty!`, `The policy must contain a valid
+//!   version string`, `Policy has invalid action`, `Policy has invalid resource`, `Invalid principal in
+//!   policy`, `Action does not apply to any resource(s) in statement`.
+//! - Recalled from AWS answers, not verified against a capture: `Missing required field Effect` /
+//!   `Principal` / `Action`, `Invalid effect: …`, `Invalid Condition type : …`, `Policy has an invalid
+//!   condition key`, `Policy exceeds the maximum allowed document size.`
+//! - This module's own, where S3 would accept the policy or its answer is unknown: `Unknown field …`,
+//!   `Policy element … is not supported by this server`, and the `Bool` / `Null` value and empty-value
+//!   refusals. They name the offending field so the user can fix it.
 //!
 //! # Evaluation
 //! A statement applies when its principal, action, resource and every condition match. Any applying
@@ -120,6 +126,7 @@ impl BucketPolicy {
                 "Policy exceeds the maximum allowed document size.",
             ));
         }
+        // S3 checks the first byte; leading whitespace (a pretty-printing client's) is tolerated here.
         if !json.trim_start().starts_with('{') {
             return Err(S3Error::malformed_policy(
                 "Policies must be valid JSON and the first byte must be '{'",
