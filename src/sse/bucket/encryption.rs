@@ -4,7 +4,8 @@
 //! The XML is tokenised by `quick-xml` (with namespace resolution); this module only walks the events
 //! against the schema, so every element, namespace and character reference is handled by the XML library.
 //!
-//! Validation, in the order S3 answers (status / code):
+//! What is refused (status / code). Every schema error (`MalformedXML`) is reported before the one semantic
+//! error (`InvalidArgument`), so a document with both gets `MalformedXML`:
 //! 1. not well-formed XML, a DTD, a wrong root element, an element outside the S3 namespace (a document
 //!    with no namespace is accepted, as S3 does), an unknown or repeated element, text inside a container
 //!    → 400 `MalformedXML`;
@@ -13,12 +14,12 @@
 //!    `aws:kms`, `aws:kms:dsse` → 400 `MalformedXML` (the value fails the schema enum: LocalStack and
 //!    Scality, which copy AWS, answer so; `aws:fsx` and `aws:backup` are in the API enum but are not defaults
 //!    a general-purpose bucket can have, so they are refused the same way);
-//! 4. `AES256` with a `<KMSMasterKeyID>`, even an empty one → 400 `InvalidArgument` "a KMSMasterKeyID is not
+//! 4. a `<BucketKeyEnabled>` that is not an `xs:boolean`, an `<EncryptionType>` other than `SSE-C` / `NONE`,
+//!    an empty `<BlockedEncryptionTypes/>`, `SSE-C` together with `NONE`, or an empty `<KMSMasterKeyID/>`
+//!    with a KMS algorithm → 400 `MalformedXML`;
+//! 5. `AES256` with a `<KMSMasterKeyID>`, even an empty one → 400 `InvalidArgument` "a KMSMasterKeyID is not
 //!    applicable if the default sse algorithm is not aws:kms or aws:kms:dsse" (AWS's text as captured by
-//!    LocalStack, 2026-02-21);
-//! 5. an empty `<KMSMasterKeyID/>` with a KMS algorithm, a `<BucketKeyEnabled>` that is not an `xs:boolean`,
-//!    an `<EncryptionType>` other than `SSE-C` / `NONE`, an empty `<BlockedEncryptionTypes/>`, or `SSE-C`
-//!    together with `NONE` → 400 `MalformedXML`.
+//!    LocalStack, 2026-02-21).
 
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
@@ -278,10 +279,6 @@ impl RawRule {
             None => false,
             Some(value) => parse_xs_boolean(value).ok_or_else(S3Error::malformed_xml)?,
         };
-        let default = match self.apply_default {
-            None => DefaultSse::S3,
-            Some(raw) => raw.validate(bucket_key)?,
-        };
         let mut blocked = Vec::new();
         if let Some(values) = self.blocked {
             if values.is_empty() {
@@ -298,6 +295,11 @@ impl RawRule {
                 return Err(S3Error::malformed_xml());
             }
         }
+        // Schema errors (MalformedXML) above come before the one semantic error (InvalidArgument) here.
+        let default = match self.apply_default {
+            None => DefaultSse::S3,
+            Some(raw) => raw.validate(bucket_key)?,
+        };
         Ok(BucketEncryption { default, blocked })
     }
 }

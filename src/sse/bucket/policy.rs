@@ -9,7 +9,7 @@
 //!   `arn:aws:s3:::bucket/prefix*`, with `*` and `?` wildcards after the `/`), `Condition`;
 //! - condition operators `StringEquals`, `StringNotEquals`, `StringEqualsIgnoreCase`,
 //!   `StringNotEqualsIgnoreCase`, `StringLike`, `StringNotLike`, `Bool`, each also with the `IfExists`
-//!   suffix, and `Null`;
+//!   suffix (IAM: an absent key makes an `…IfExists` condition true), and `Null` (`true`: the key is absent);
 //! - condition keys (case-insensitive, as in IAM) `s3:x-amz-server-side-encryption`,
 //!   `s3:x-amz-server-side-encryption-aws-kms-key-id`, `s3:x-amz-server-side-encryption-customer-algorithm`
 //!   and `aws:SecureTransport`. A condition value is a string (or a JSON boolean or number, read as its text)
@@ -20,15 +20,24 @@
 //! stored and half-enforced: a statement that would silently never match (or always match) is a security
 //! hole either way. That covers unknown condition operators (including `ForAnyValue:` / `ForAllValues:` and
 //! the numeric, date and ARN families), unknown condition keys, `Bool` on a key that is not boolean,
-//! `NotPrincipal`, `NotAction`, `NotResource`, and resources that name another bucket (as S3 does).
+//! `NotPrincipal`, `NotAction`, `NotResource`, principal types other than `AWS` and `Service`, and resources
+//! that name another bucket (as S3 does). A JSON object with a repeated key (`"Effect":"Allow","Effect":
+//! "Deny"`) is refused as invalid JSON: parsers disagree on which one counts, and a policy must not mean
+//! two things.
 //!
 //! # Messages
-//! S3's own texts where they are known (`Policies must be valid JSON and the first byte must be '{'`,
-//! `This policy contains invalid Json`, `Missing required field …`, `Policy has invalid action`,
-//! `Policy has invalid resource`, `Invalid principal in policy`, `Action does not apply to any resource(s)
-//! in statement`, `Policy has an invalid condition key`, `Invalid Condition type : …`, `Invalid effect: …`);
-//! they come from S3-compatible servers and SDK captures, not from `FORMATS.md`. The refusals of features
-//! S3 accepts but this module does not support say so in their message.
+//! None of these texts is in `FORMATS.md`; each is marked with where it comes from.
+//! - Copied by S3-compatible servers (versitygw, CORTX) from AWS: `Policies must be valid JSON and the first
+//!   byte must be '{'`, `This policy contains invalid Json`, `Missing required field Statement` (and
+//!   `… Resource`), `Could not parse the policy: Statement is empty!`, `The policy must contain a valid
+//!   version string`, `Policy has invalid action`, `Policy has invalid resource`, `Invalid principal in
+//!   policy`, `Action does not apply to any resource(s) in statement`.
+//! - Recalled from AWS answers, not verified against a capture: `Missing required field Effect` /
+//!   `Principal` / `Action`, `Invalid effect: …`, `Invalid Condition type : …`, `Policy has an invalid
+//!   condition key`, `Policy exceeds the maximum allowed document size.`
+//! - This module's own, where S3 would accept the policy or its answer is unknown: `Unknown field …`,
+//!   `Policy element … is not supported by this server`, and the `Bool` / `Null` value and empty-value
+//!   refusals. They name the offending field so the user can fix it.
 //!
 //! # Evaluation
 //! A statement applies when its principal, action, resource and every condition match. Any applying
@@ -38,6 +47,7 @@
 
 use std::borrow::Cow;
 
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::sse::S3Error;
@@ -116,12 +126,13 @@ impl BucketPolicy {
                 "Policy exceeds the maximum allowed document size.",
             ));
         }
+        // S3 checks the first byte; leading whitespace (a pretty-printing client's) is tolerated here.
         if !json.trim_start().starts_with('{') {
             return Err(S3Error::malformed_policy(
                 "Policies must be valid JSON and the first byte must be '{'",
             ));
         }
-        let document: Value = serde_json::from_str(json).map_err(|_| invalid_json())?;
+        let StrictJson(document) = serde_json::from_str(json).map_err(|_| invalid_json())?;
         let Value::Object(document) = document else {
             return Err(invalid_json());
         };
@@ -680,6 +691,74 @@ fn wildcard_match(pattern: &str, input: &str) -> bool {
         }
     }
     pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// A JSON value whose objects have no repeated key (`serde_json::Value` would keep the last one silently).
+/// serde_json's nesting limit still applies, so no document recurses deeply.
+struct StrictJson(Value);
+
+impl<'de> Deserialize<'de> for StrictJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut list = Vec::new();
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            list.push(item);
+        }
+        Ok(Value::Array(list))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictJson(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(de::Error::custom("repeated key"));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 fn invalid_json() -> S3Error {
