@@ -16,7 +16,7 @@
 //! | decrypt a pure stream | [`Decryptor::reader_buffered`] (bounded) or, explicitly, [`Decryptor::reader_delayed_authentication`] |
 //! | decrypt a byte range | [`Decryptor::decrypt_range`] (unauthenticated, like S3EC's ranged GET) or [`Decryptor::decrypt_range_authenticated`] |
 //! | small buffers | [`Encryptor::encrypt_to_vec`], [`Decryptor::decrypt_to_vec`] |
-//! | files with a metadata sidecar | [`file`] |
+//! | files with a metadata sidecar | [`file`](mod@file) |
 //!
 //! No plaintext is released before authentication unless the caller opts into it by name: the one-shot,
 //! seekable and buffered paths verify the tag first, and the file helpers write to a temporary file that

@@ -208,8 +208,9 @@ impl SseEngine {
     /// # Errors
     /// S3's errors for malformed XML; 404 `NoSuchBucket`.
     pub fn put_bucket_encryption(&self, bucket: &str, xml: &str) -> Result<(), S3Error> {
-        let (mut f, _, _) = self.load_bucket(bucket)?;
-        let enc = BucketEncryption::parse_xml(xml)?;
+        let (mut f, current, _) = self.load_bucket(bucket)?;
+        // Omitting BlockedEncryptionTypes keeps the bucket's current block, as S3 does.
+        let enc = BucketEncryption::parse_xml(xml)?.applied_over(&current);
         f.encryption_xml = enc.to_xml();
         self.save_bucket(bucket, &f)
     }
