@@ -32,7 +32,8 @@ use std::fmt;
 pub use keyring::{AesKeyring, Keyring, KmsKeyring, Materials, RESERVED_CEK_ALG};
 pub use metadata::{ContentMetadata, Format, MetadataMap, WrapAlg};
 pub use stream::{
-    DecryptReader, Decryptor, DelayedAuthReader, EncryptWriter, Encryptor, STREAM_CHUNK,
+    DecryptReader, Decryptor, DelayedAuthReader, EncryptWriter, Encryptor, LegacyV1Decryptor,
+    STREAM_CHUNK,
 };
 
 use crate::kms::KmsError;

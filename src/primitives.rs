@@ -24,6 +24,7 @@ mod gcm_stream;
 mod ghash;
 pub mod hash;
 pub mod kdf;
+pub mod legacy;
 mod rng;
 
 pub use aead::{AeadError, Aes256Gcm, GCM_MAX_PLAINTEXT, KEY_LEN, NONCE_LEN, TAG_LEN};

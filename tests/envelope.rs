@@ -322,6 +322,7 @@ fn formats_policies_and_mixed_metadata() {
     ));
     let mut v1 = BTreeMap::new();
     v1.insert("x-amz-key".to_owned(), "AAAA".to_owned());
+    v1.insert("x-amz-iv".to_owned(), "AAAAAAAAAAAAAAAAAAAAAA==".to_owned());
     assert!(matches!(
         decryptor(&kr, &v1),
         Err(EnvelopeError::UnsupportedFormat(_))

@@ -123,6 +123,14 @@ impl<K: Kms> Keyring for KmsKeyring<K> {
         md: &ContentMetadata,
         context: Option<&EncryptionContext>,
     ) -> Result<DataKey, EnvelopeError> {
+        if md.wrap == WrapAlg::KmsLegacy {
+            // V1 `kms`: the stored material description ({"kms_cmk_id": …}) is the encryption context.
+            let mut req = DecryptRequest::new(md.encrypted_key.clone(), md.context.clone());
+            req.key_id.clone_from(&self.key_id);
+            let r = self.kms.decrypt(&req)?;
+            return DataKey::try_from_slice(r.plaintext.expose_secret())
+                .map_err(|_| EnvelopeError::BadDataKey);
+        }
         if md.wrap != WrapAlg::KmsContext {
             return Err(EnvelopeError::WrongKeyring {
                 object: "AES/GCM (raw AES key)",
@@ -204,6 +212,30 @@ impl Keyring for AesKeyring {
         md: &ContentMetadata,
         _context: Option<&EncryptionContext>,
     ) -> Result<DataKey, EnvelopeError> {
+        match md.wrap {
+            WrapAlg::AesWrap | WrapAlg::AesEcb => {
+                let legacy = if md.wrap == WrapAlg::AesWrap {
+                    crate::primitives::legacy::aes256_key_unwrap(
+                        self.key.expose_secret(),
+                        &md.encrypted_key,
+                    )
+                } else {
+                    crate::primitives::legacy::aes256_ecb_unwrap_key(
+                        self.key.expose_secret(),
+                        &md.encrypted_key,
+                    )
+                };
+                let key = legacy.map_err(|_| EnvelopeError::WrongKey)?;
+                return Ok(DataKey::from_bytes(*key));
+            }
+            WrapAlg::KmsLegacy => {
+                return Err(EnvelopeError::WrongKeyring {
+                    object: "kms (KMS key)",
+                    keyring: "raw AES",
+                });
+            }
+            _ => {}
+        }
         if md.wrap != WrapAlg::AesGcm {
             return Err(EnvelopeError::WrongKeyring {
                 object: "kms+context (KMS key)",

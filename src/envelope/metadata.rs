@@ -13,6 +13,7 @@ pub type MetadataMap = BTreeMap<String, String>;
 
 /// V1 (legacy) mapkeys.
 const V1_KEY: &str = "x-amz-key";
+const V1_IV: &str = "x-amz-iv";
 /// V2 mapkeys.
 pub(super) const V2_KEY: &str = "x-amz-key-v2";
 pub(super) const V2_WRAP: &str = "x-amz-wrap-alg";
@@ -52,6 +53,12 @@ pub enum WrapAlg {
     KmsContext,
     /// `AES/GCM` (V3 `02`): a raw AES-256 wrapping key.
     AesGcm,
+    /// V1 `kms`: KMS `Encrypt` with the context `{"kms_cmk_id": key}` (read-only, legacy).
+    KmsLegacy,
+    /// V1 `AESWrap`: RFC 3394 key wrap under a raw AES key (read-only, legacy).
+    AesWrap,
+    /// V1 without `x-amz-wrap-alg`: the data key AES/ECB-encrypted under a raw AES key (read-only, legacy).
+    AesEcb,
 }
 
 impl WrapAlg {
@@ -59,13 +66,16 @@ impl WrapAlg {
         match self {
             Self::KmsContext => "kms+context",
             Self::AesGcm => "AES/GCM",
+            Self::KmsLegacy => "kms",
+            Self::AesWrap => "AESWrap",
+            Self::AesEcb => "AES",
         }
     }
 
     fn v3_code(self) -> &'static str {
         match self {
-            Self::KmsContext => "12",
             Self::AesGcm => "02",
+            _ => "12",
         }
     }
 }
@@ -84,6 +94,8 @@ pub struct ContentMetadata {
     pub context: BTreeMap<String, String>,
     /// V2: the 12-byte IV.
     pub iv: Option<[u8; 12]>,
+    /// V1: the 16-byte CBC IV.
+    pub iv16: Option<[u8; 16]>,
     /// V3: the 28-byte key commitment.
     pub commitment: Option<[u8; 28]>,
     /// V3: the 28-byte message id (HKDF salt).
@@ -132,7 +144,9 @@ fn json_map(m: &MetadataMap, key: &'static str) -> Result<BTreeMap<String, Strin
 /// [`EnvelopeError::MixedFormats`], or [`EnvelopeError::NotEncrypted`] if no format's keys are present.
 pub fn detect(m: &MetadataMap) -> Result<Format, EnvelopeError> {
     let v1 = m.contains_key(V1_KEY);
-    let v2 = [V2_KEY, V2_WRAP, V2_CEK, V2_IV, V2_TAG_LEN]
+    let v2 = m.contains_key(V2_KEY) || m.contains_key(V2_TAG_LEN);
+    // x-amz-iv, x-amz-wrap-alg, x-amz-cek-alg and x-amz-matdesc are shared by V1 and V2.
+    let shared = [V2_WRAP, V2_CEK, V2_IV, V2_MATDESC]
         .iter()
         .any(|k| m.contains_key(*k));
     let v3 = [
@@ -149,7 +163,8 @@ pub fn detect(m: &MetadataMap) -> Result<Format, EnvelopeError> {
     match (v1, v2, v3) {
         (true, false, false) => Ok(Format::V1),
         (false, true, false) => Ok(Format::V2),
-        (false, false, true) => Ok(Format::V3),
+        (false, false, true) if !shared => Ok(Format::V3),
+        (false, false, false) if shared => Err(EnvelopeError::MissingMetadata(V2_KEY)),
         (false, false, false) => Err(EnvelopeError::NotEncrypted),
         _ => Err(EnvelopeError::MixedFormats),
     }
@@ -162,13 +177,41 @@ impl ContentMetadata {
     /// [`EnvelopeError`] naming the missing or malformed mapkey.
     pub fn parse(m: &MetadataMap) -> Result<Self, EnvelopeError> {
         match detect(m)? {
-            Format::V1 => Err(EnvelopeError::UnsupportedFormat(
-                "V1 (AES/CBC) objects are legacy; re-encrypt them with an S3EC client that reads V1".into(),
-            )),
+            Format::V1 => {
+                if let Some(cek) = m.get(V2_CEK)
+                    && cek != "AES/CBC/PKCS5Padding"
+                {
+                    return Err(EnvelopeError::UnsupportedFormat(format!(
+                        "V1 content algorithm {cek:?}"
+                    )));
+                }
+                let wrap = match m.get(V2_WRAP).map(String::as_str) {
+                    Some("kms") => WrapAlg::KmsLegacy,
+                    Some("AESWrap") => WrapAlg::AesWrap,
+                    None | Some("AES") => WrapAlg::AesEcb,
+                    Some(other) => {
+                        return Err(EnvelopeError::UnsupportedFormat(format!(
+                            "V1 wrapping algorithm {other:?}"
+                        )));
+                    }
+                };
+                Ok(Self {
+                    format: Format::V1,
+                    encrypted_key: b64(m, V1_KEY)?,
+                    wrap,
+                    context: json_map(m, V2_MATDESC)?,
+                    iv: None,
+                    iv16: Some(fixed::<16>(m, V1_IV)?),
+                    commitment: None,
+                    message_id: None,
+                })
+            }
             Format::V2 => {
                 let cek = get(m, V2_CEK)?;
                 if cek != "AES/GCM/NoPadding" {
-                    return Err(EnvelopeError::UnsupportedFormat(format!("content algorithm {cek:?}")));
+                    return Err(EnvelopeError::UnsupportedFormat(format!(
+                        "content algorithm {cek:?}"
+                    )));
                 }
                 if let Some(t) = m.get(V2_TAG_LEN)
                     && t != "128"
@@ -178,7 +221,11 @@ impl ContentMetadata {
                 let wrap = match get(m, V2_WRAP)? {
                     "kms+context" => WrapAlg::KmsContext,
                     "AES/GCM" => WrapAlg::AesGcm,
-                    other => return Err(EnvelopeError::UnsupportedFormat(format!("wrapping algorithm {other:?}"))),
+                    other => {
+                        return Err(EnvelopeError::UnsupportedFormat(format!(
+                            "wrapping algorithm {other:?}"
+                        )));
+                    }
                 };
                 Ok(Self {
                     format: Format::V2,
@@ -186,6 +233,7 @@ impl ContentMetadata {
                     wrap,
                     context: json_map(m, V2_MATDESC)?,
                     iv: Some(fixed::<12>(m, V2_IV)?),
+                    iv16: None,
                     commitment: None,
                     message_id: None,
                 })
@@ -193,7 +241,9 @@ impl ContentMetadata {
             Format::V3 => {
                 let cek = get(m, V3_CEK)?;
                 if cek != "115" {
-                    return Err(EnvelopeError::UnsupportedFormat(format!("content algorithm suite {cek:?}")));
+                    return Err(EnvelopeError::UnsupportedFormat(format!(
+                        "content algorithm suite {cek:?}"
+                    )));
                 }
                 let (wrap, context) = match get(m, V3_WRAP)? {
                     "12" => {
@@ -208,7 +258,11 @@ impl ContentMetadata {
                         }
                         (WrapAlg::AesGcm, json_map(m, V3_MATDESC)?)
                     }
-                    other => return Err(EnvelopeError::UnsupportedFormat(format!("wrapping algorithm code {other:?}"))),
+                    other => {
+                        return Err(EnvelopeError::UnsupportedFormat(format!(
+                            "wrapping algorithm code {other:?}"
+                        )));
+                    }
                 };
                 let message_id = fixed::<28>(m, V3_MESSAGE_ID)?;
                 if message_id == [0u8; 28] {
@@ -220,6 +274,7 @@ impl ContentMetadata {
                     wrap,
                     context,
                     iv: None,
+                    iv16: None,
                     commitment: Some(fixed::<28>(m, V3_COMMITMENT)?),
                     message_id: Some(message_id),
                 })

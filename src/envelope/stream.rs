@@ -122,6 +122,7 @@ impl Encryptor {
             wrap: materials.wrap,
             context: materials.context,
             iv,
+            iv16: None,
             commitment,
             message_id,
         };
@@ -262,6 +263,11 @@ impl Decryptor {
         context: Option<&EncryptionContext>,
     ) -> Result<Self, EnvelopeError> {
         let md = ContentMetadata::parse(metadata)?;
+        if md.format == Format::V1 {
+            return Err(EnvelopeError::UnsupportedFormat(
+                "V1 (AES/CBC, unauthenticated) objects need the explicit legacy opt-in (LegacyV1Decryptor, --allow-legacy-v1)".into(),
+            ));
+        }
         if !policy.allows_decrypt(md.format) {
             return Err(EnvelopeError::CommitmentPolicy {
                 format: md.format,
@@ -460,6 +466,51 @@ impl Decryptor {
         let mut out = vec![0u8; len];
         reader.read_exact(&mut out)?;
         Ok(out)
+    }
+}
+
+/// Decrypts legacy V1 objects (AES-256-CBC, PKCS#7): read-only and behind this explicit opt-in, as the
+/// official clients gate them behind `enableLegacyUnauthenticatedModes`. **V1 has no integrity
+/// protection**: a tampered body is detected only if its padding breaks.
+pub struct LegacyV1Decryptor {
+    key: DataKey,
+    iv: [u8; 16],
+}
+
+impl std::fmt::Debug for LegacyV1Decryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LegacyV1Decryptor { .. }")
+    }
+}
+
+impl LegacyV1Decryptor {
+    /// Parses V1 `metadata` and unwraps its data key with `keyring` (`kms`, `AESWrap` or ECB-wrapped).
+    ///
+    /// # Errors
+    /// [`EnvelopeError`]: not a V1 object, malformed metadata, or a keyring/KMS failure.
+    pub fn new(keyring: &dyn Keyring, metadata: &MetadataMap) -> Result<Self, EnvelopeError> {
+        let md = ContentMetadata::parse(metadata)?;
+        if md.format != Format::V1 {
+            return Err(EnvelopeError::UnsupportedFormat(
+                "the legacy decryptor reads V1 objects only".into(),
+            ));
+        }
+        let iv = md.iv16.ok_or(EnvelopeError::MissingMetadata("x-amz-iv"))?;
+        let key = keyring.on_decrypt(&md, None)?;
+        Ok(Self { key, iv })
+    }
+
+    /// Decrypts a whole V1 body.
+    ///
+    /// # Errors
+    /// [`EnvelopeError::Authentication`] for a wrong key or corrupt body (when the padding reveals it).
+    pub fn decrypt_to_vec(&self, body: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        crate::primitives::legacy::aes256_cbc_pkcs7_decrypt(
+            self.key.expose_secret(),
+            &self.iv,
+            body,
+        )
+        .map_err(|_| EnvelopeError::Authentication)
     }
 }
 

@@ -83,6 +83,9 @@ pub(crate) struct DecryptArgs {
     /// Accept V2 (non-committing) objects.
     #[arg(long)]
     allow_v2: bool,
+    /// Accept legacy V1 (AES/CBC) objects, which have NO integrity protection (whole objects only).
+    #[arg(long, conflicts_with = "range")]
+    allow_legacy_v1: bool,
     /// The metadata JSON (default: IN.metadata.json, merged with IN.instruction if present).
     #[arg(long, value_name = "FILE")]
     metadata: Option<PathBuf>,
@@ -149,6 +152,27 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
     let context = (!a.context.is_empty())
         .then(|| parse_context(&a.context))
         .transpose()?;
+    if a.allow_legacy_v1
+        && matches!(
+            s3crypt::envelope::metadata::detect(&metadata),
+            Ok(Format::V1)
+        )
+    {
+        if a.input == "-" {
+            bail!("--allow-legacy-v1 needs a file input");
+        }
+        let body = std::fs::read(&a.input).with_context(|| format!("reading {}", a.input))?;
+        let pt = zeroize::Zeroizing::new(
+            s3crypt::envelope::LegacyV1Decryptor::new(keyring.as_ref(), &metadata)?
+                .decrypt_to_vec(&body)?,
+        );
+        write_output(&a.output, &pt)?;
+        eprintln!(
+            "decrypted {} bytes of a legacy V1 object (AES/CBC: not authenticated)",
+            pt.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let policy = if a.allow_v2 {
         CommitmentPolicy::RequireEncryptAllowDecrypt
     } else {
