@@ -7,12 +7,13 @@
 //! `RemoteKms`), and again with both sides using moto's KMS on loopback. S3 is moto's. The Python side is
 //! `tests/interop/s3ec_interop.py`; the venv comes from `scripts/venv.sh`.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Cursor};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+mod common;
 
+use std::io::Cursor;
+use std::path::Path;
+use std::process::Command;
+
+use common::{moto, python, root};
 use s3crypt::envelope::file::{METADATA_SUFFIX, parse_map, with_suffix};
 use s3crypt::envelope::{CommitmentPolicy, Decryptor, Encryptor, Format, KmsKeyring};
 use s3crypt::kms::remote::RemoteKms;
@@ -21,72 +22,11 @@ use s3crypt::kms::{CreateKeyRequest, EncryptionContext, Kms};
 use s3crypt::primitives::hash::sha256;
 use s3crypt::range::ByteRange;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn python() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let status = Command::new("bash")
-            .arg(root().join("scripts/venv.sh"))
-            .status()
-            .expect("run scripts/venv.sh");
-        assert!(status.success(), "scripts/venv.sh failed");
-        root().join(".venv/bin/python")
-    })
-    .clone()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(mut cmd: Command) -> Server {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected {line:?}"))
-        .to_owned();
-    Server { child, url }
-}
-
-fn moto() -> Server {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("tests/interop/moto_server.py"));
-    spawn(cmd)
-}
-
-fn s3crypt_kms(home: &Path) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3crypt"));
-    cmd.arg("--home").arg(home).args([
-        "kms",
-        "serve",
-        "--in-memory",
-        "--listen",
-        "127.0.0.1:0",
-        "--access-key",
-        "AKIDS3EC:s3ec-secret",
-    ]);
-    spawn(cmd)
+fn s3crypt_kms(home: &Path) -> common::Server {
+    common::s3crypt_kms(
+        home,
+        &["--in-memory", "--access-key", "AKIDS3EC:s3ec-secret"],
+    )
 }
 
 fn ctx() -> EncryptionContext {
@@ -350,5 +290,4 @@ fn official_client_and_s3crypt_with_moto_kms() {
     ]);
     args.extend(context_args());
     run_py(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let _: BTreeMap<(), ()> = BTreeMap::new();
 }

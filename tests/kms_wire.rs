@@ -6,82 +6,13 @@
 //!
 //! The Python side lives in `tests/interop/`; the venv is created by `scripts/venv.sh` from PyPI.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+mod common;
 
+use common::{moto, python, root, s3crypt_kms as s3crypt_serve};
 use s3crypt::kms::remote::RemoteKms;
 use s3crypt::kms::sigv4::Credentials;
 use s3crypt::kms::*;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The venv's python, creating the venv once per test run.
-fn python() -> PathBuf {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let status = Command::new("bash")
-            .arg(root().join("scripts/venv.sh"))
-            .status()
-            .expect("run scripts/venv.sh");
-        assert!(
-            status.success(),
-            "scripts/venv.sh failed: the interop tests need Python packages from PyPI"
-        );
-        root().join(".venv/bin/python")
-    })
-    .clone()
-}
-
-/// A child process killed on drop, with the URL it printed.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(mut cmd: Command) -> Server {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the listening line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server { child, url }
-}
-
-fn s3crypt_serve(home: &Path, extra: &[&str]) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3crypt"));
-    cmd.arg("--home")
-        .arg(home)
-        .args(["kms", "serve", "--listen", "127.0.0.1:0"])
-        .args(extra);
-    spawn(cmd)
-}
-
-fn moto() -> Server {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("tests/interop/moto_server.py"));
-    spawn(cmd)
-}
+use std::process::Command;
 
 #[test]
 #[cfg_attr(
