@@ -120,6 +120,13 @@ aarch64_ci() {
     nice -n 10 cargo clippy --target "$AARCH64_TARGET" --all-targets -- -D warnings || return 1
     aarch64_leg hardware "${AARCH64_HW_CPU:-max}" "" -- "$@" || return 1
     hw=$AARCH64_LAST_PASSED
+    aarch64_banner "aarch64: s3crypt cpu and s3crypt bench --json under qemu (emulated timings are not performance figures)"
+    (
+        export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu ${AARCH64_HW_CPU:-max} -L $AARCH64_SYSROOT"
+        if [ -n "${AARCH64_OPT_LEVEL:-}" ]; then export CARGO_PROFILE_DEV_OPT_LEVEL=$AARCH64_OPT_LEVEL; fi
+        nice -n 10 cargo run --quiet --target "$AARCH64_TARGET" -- cpu &&
+            nice -n 10 cargo run --quiet --target "$AARCH64_TARGET" -- bench --json --seconds 0.2 --kib 16 --file-mib 2
+    ) || return 1
     aarch64_leg software "${AARCH64_SOFT_CPU:-cortex-a53}" soft -- "$@" || return 1
     sw=$AARCH64_LAST_PASSED
     aarch64_banner "aarch64 done in $((SECONDS - t0)) s: hardware leg $hw tests, software leg $sw tests"

@@ -2,6 +2,7 @@
 //!
 //! The binary only parses arguments and prints; all behaviour lives in the library.
 
+mod bench;
 mod cpu;
 mod envelope;
 mod kms;
@@ -80,6 +81,8 @@ enum Command {
     /// SSE-S3 root keys: rotate, reseal.
     #[command(subcommand)]
     Sse(sse::SseCommand),
+    /// Measure the primitives and the file paths on this machine (GB/s, cycles/byte, tier).
+    Bench(bench::Args),
     /// Print the detected CPU features and the implementation each primitive uses.
     Cpu,
     /// Run every published test vector through this build and print the counts.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Cpu => cpu::run(cli.json),
+        Command::Bench(args) => bench::run(&args, cli.json),
         Command::Encrypt(args) => envelope::encrypt(&args, &cli.home, cli.json),
         Command::Decrypt(args) => envelope::decrypt(&args, &cli.home, cli.json),
         Command::GenKey { file } => envelope::gen_key(&file),
