@@ -153,6 +153,15 @@ fn write_s3crypt(dir: &Path, kms: &dyn Kms, key: &str) {
     .expect("manifest");
 }
 
+/// `s3ec_interop.py CMD` arguments: the endpoints and credentials, `extra`, and the context.
+fn py_args(cmd: &str, common: &[&str], extra: Vec<String>) -> Vec<String> {
+    let mut args = vec![cmd.to_owned()];
+    args.extend(common.iter().map(|s| (*s).to_owned()));
+    args.extend(extra);
+    args.extend(context_args());
+    args
+}
+
 fn context_args() -> Vec<String> {
     ctx()
         .iter()
@@ -192,36 +201,32 @@ fn official_client_with_s3crypt_kms_both_ways() {
         "--secret",
         "s3ec-secret",
     ];
-    let mut args: Vec<String> = ["write"]
-        .iter()
-        .chain(common.iter())
-        .map(|s| (*s).to_owned())
-        .collect();
-    args.extend([
-        "--key-id".into(),
-        key.clone(),
-        "--out".into(),
-        official.display().to_string(),
-    ]);
-    args.extend(context_args());
+    let args = py_args(
+        "write",
+        &common,
+        vec![
+            "--key-id".into(),
+            key.clone(),
+            "--out".into(),
+            official.display().to_string(),
+        ],
+    );
     run_py(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let n = read_official(&official, &kms, &key);
     assert!(n >= 18, "expected V3 and V2 objects of 9 sizes, got {n}");
 
     let ours = work.path().join("s3crypt");
     write_s3crypt(&ours, &kms, &key);
-    let mut args: Vec<String> = ["read"]
-        .iter()
-        .chain(common.iter())
-        .map(|s| (*s).to_owned())
-        .collect();
-    args.extend([
-        "--key-id".into(),
-        key,
-        "--in".into(),
-        ours.display().to_string(),
-    ]);
-    args.extend(context_args());
+    let args = py_args(
+        "read",
+        &common,
+        vec![
+            "--key-id".into(),
+            key,
+            "--in".into(),
+            ours.display().to_string(),
+        ],
+    );
     let out = run_py(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(
         out.lines().filter(|l| l.starts_with("ok read ")).count() >= 16,
@@ -259,35 +264,31 @@ fn official_client_and_s3crypt_with_moto_kms() {
         "moto-secret",
     ];
     let official = work.path().join("official");
-    let mut args: Vec<String> = ["write"]
-        .iter()
-        .chain(common.iter())
-        .map(|s| (*s).to_owned())
-        .collect();
-    args.extend([
-        "--key-id".into(),
-        key.clone(),
-        "--out".into(),
-        official.display().to_string(),
-        "--sizes".into(),
-        "0,17,65536".into(),
-    ]);
-    args.extend(context_args());
+    let args = py_args(
+        "write",
+        &common,
+        vec![
+            "--key-id".into(),
+            key.clone(),
+            "--out".into(),
+            official.display().to_string(),
+            "--sizes".into(),
+            "0,17,65536".into(),
+        ],
+    );
     run_py(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(read_official(&official, &kms, &key) >= 6);
     let ours = work.path().join("s3crypt");
     write_s3crypt(&ours, &kms, &key);
-    let mut args: Vec<String> = ["read"]
-        .iter()
-        .chain(common.iter())
-        .map(|s| (*s).to_owned())
-        .collect();
-    args.extend([
-        "--key-id".into(),
-        key,
-        "--in".into(),
-        ours.display().to_string(),
-    ]);
-    args.extend(context_args());
+    let args = py_args(
+        "read",
+        &common,
+        vec![
+            "--key-id".into(),
+            key,
+            "--in".into(),
+            ours.display().to_string(),
+        ],
+    );
     run_py(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }

@@ -701,17 +701,11 @@ impl SseEngine {
         range: Option<ByteRange>,
         out: &mut dyn Write,
     ) -> Result<Response, S3Error> {
-        let Opened {
-            file: mut f,
-            header,
-            body_at,
-            body_len,
-            k1,
-            k2,
-        } = self.open(bucket, key, h, transport, false)?;
+        let mut o = self.open(bucket, key, h, transport, false)?;
+        let size = o.header.size;
         let (start, end) = match range {
-            None => (0, header.size),
-            Some(r) => r.resolve(header.size).map_err(|_| {
+            None => (0, size),
+            Some(r) => r.resolve(size).map_err(|_| {
                 S3Error::new(
                     416,
                     "InvalidRange",
@@ -719,23 +713,13 @@ impl SseEngine {
                 )
             })?,
         };
-        self.read_body(
-            &mut f,
-            &header,
-            body_at,
-            body_len,
-            &k1,
-            k2.as_ref(),
-            start,
-            end,
-            out,
-        )?;
-        let mut hs = response_headers(&header);
+        self.read_body(&mut o, start, end, out)?;
+        let mut hs = response_headers(&o.header);
         hs.push(("Content-Length".into(), (end - start).to_string()));
         let status = if range.is_some() {
             hs.push((
                 "Content-Range".into(),
-                format!("bytes {}-{}/{}", start, end.saturating_sub(1), header.size),
+                format!("bytes {}-{}/{}", start, end.saturating_sub(1), size),
             ));
             206
         } else {
@@ -747,19 +731,22 @@ impl SseEngine {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes plaintext bytes `[start, end)` of an opened object to `out`.
     fn read_body(
         &self,
-        f: &mut File,
-        header: &Header,
-        body_at: u64,
-        body_len: u64,
-        k1: &ObjectKey,
-        k2: Option<&ObjectKey>,
+        o: &mut Opened,
         start: u64,
         end: u64,
         out: &mut dyn Write,
     ) -> Result<(), S3Error> {
+        let (f, header, body_at, body_len, k1, k2) = (
+            &mut o.file,
+            &o.header,
+            o.body_at,
+            o.body_len,
+            &o.k1,
+            o.k2.as_ref(),
+        );
         let mut hdr = [0u8; HEADER_LEN];
         f.seek(SeekFrom::Start(body_at)).map_err(io_err)?;
         f.read_exact(&mut hdr)
@@ -864,25 +851,9 @@ impl SseEngine {
         transport: Transport,
     ) -> Result<Response, S3Error> {
         let mut plain = tempfile::tempfile().map_err(io_err)?;
-        let Opened {
-            file: mut f,
-            header,
-            body_at,
-            body_len,
-            k1,
-            k2,
-        } = self.open(src.0, src.1, h, transport, true)?;
-        self.read_body(
-            &mut f,
-            &header,
-            body_at,
-            body_len,
-            &k1,
-            k2.as_ref(),
-            0,
-            header.size,
-            &mut io::BufWriter::new(&mut plain),
-        )?;
+        let mut o = self.open(src.0, src.1, h, transport, true)?;
+        let size = o.header.size;
+        self.read_body(&mut o, 0, size, &mut io::BufWriter::new(&mut plain))?;
         plain.seek(SeekFrom::Start(0)).map_err(io_err)?;
         // The destination sees only the non-copy-source headers.
         let dest_headers = Headers::new(
@@ -897,7 +868,7 @@ impl SseEngine {
         {
             dh = Headers::new(
                 dh.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).chain(
-                    header
+                    o.header
                         .user_metadata
                         .iter()
                         .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone())),
