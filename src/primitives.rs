@@ -26,9 +26,14 @@ pub mod hash;
 pub mod kdf;
 pub mod legacy;
 mod rng;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 pub use aead::{AeadError, Aes256Gcm, GCM_MAX_PLAINTEXT, KEY_LEN, NONCE_LEN, TAG_LEN};
-pub use backend::{Backend, BackendReport, CpuFeatures, active_backend};
+pub use backend::{
+    BACKEND_ENV, Backend, BackendChoice, BackendReport, CpuFeatures, UnsupportedBackend,
+    active_backend, backend_choice,
+};
 pub use ctr::{Aes256Ctr, CtrError};
 pub use gcm_stream::{GcmStream, PARALLEL_THRESHOLD};
 pub use ghash::{GHASH_BLOCK_LEN, Ghash, gf128_mul, gf128_pow};

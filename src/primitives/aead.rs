@@ -5,7 +5,9 @@ use std::fmt;
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::{AeadInOut, KeyInit};
 
-use super::backend::{Backend, active_backend};
+use super::backend::{Backend, UnsupportedBackend, active_backend};
+#[cfg(target_arch = "x86_64")]
+use super::simd::{self, InOut};
 
 /// AES-256 key length in bytes.
 pub const KEY_LEN: usize = 32;
@@ -55,6 +57,68 @@ pub struct Aes256Gcm {
 #[derive(Clone)]
 enum Inner {
     RustCrypto(Box<aes_gcm::Aes256Gcm>),
+    #[cfg(target_arch = "x86_64")]
+    Kernel(Box<Kernel>),
+}
+
+/// AES-256-GCM on s3crypt's x86-64 kernels: the expanded key and the GHASH key powers.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone)]
+struct Kernel {
+    aes: simd::AesKernel,
+    hk: simd::HashKey,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Kernel {
+    /// `J0 = IV ‖ 1` (encrypts the tag) and the first data counter `IV ‖ 2`.
+    fn counters(nonce: &[u8; NONCE_LEN]) -> ([u8; 16], [u8; 16]) {
+        let mut j0 = [0u8; 16];
+        j0[..NONCE_LEN].copy_from_slice(nonce);
+        let mut c = j0;
+        j0[15] = 1;
+        c[15] = 2;
+        (j0, c)
+    }
+
+    /// Runs the GCM body over `io` and returns the tag.
+    fn run(&self, nonce: &[u8; NONCE_LEN], aad: &[u8], io: InOut<'_>, encrypt: bool) -> [u8; 16] {
+        let tier = self.aes.tier();
+        let (mut j0, ctr) = Self::counters(nonce);
+        let mut s = [0u8; 16];
+        if !aad.is_empty() {
+            simd::ghash(tier, &self.hk, &mut s, aad);
+        }
+        let len = io.len();
+        self.aes.gcm(&self.hk, &ctr, &mut s, io, encrypt);
+        let mut lens = [0u8; 16];
+        lens[..8].copy_from_slice(&(aad.len() as u64 * 8).to_be_bytes());
+        lens[8..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
+        simd::ghash(tier, &self.hk, &mut s, &lens);
+        self.aes.encrypt_block(&mut j0);
+        for (t, k) in s.iter_mut().zip(j0) {
+            *t ^= k;
+        }
+        s
+    }
+
+    /// Decrypts in place, then checks the tag; on failure re-applies the keystream, so the caller gets
+    /// its ciphertext back and never sees unauthenticated plaintext.
+    fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), AeadError> {
+        let computed = self.run(nonce, aad, InOut::InPlace(buf), false);
+        if super::ct_eq(&computed, tag) {
+            return Ok(());
+        }
+        let (_, ctr) = Self::counters(nonce);
+        self.aes.ctr32(&ctr, InOut::InPlace(buf));
+        Err(AeadError::Authentication)
+    }
 }
 
 impl fmt::Debug for Aes256Gcm {
@@ -66,21 +130,44 @@ impl fmt::Debug for Aes256Gcm {
 }
 
 impl Aes256Gcm {
-    /// Expands `key` for the active [`Backend`].
+    /// Expands `key` for the active [`Backend`] (see [`super::active_backend`]).
     #[must_use]
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        match active_backend() {
-            Backend::RustCrypto => Self {
-                inner: Inner::RustCrypto(Box::new(aes_gcm::Aes256Gcm::new(&(*key).into()))),
-            },
+        Self::with_backend(key, active_backend()).unwrap_or_else(|_| Self::rustcrypto(key))
+    }
+
+    /// Expands `key` for a specific backend (differential tests and benchmarks use this to run every
+    /// tier in one process).
+    ///
+    /// # Errors
+    /// [`UnsupportedBackend`] if this CPU cannot run `backend`.
+    pub fn with_backend(key: &[u8; KEY_LEN], backend: Backend) -> Result<Self, UnsupportedBackend> {
+        if backend == Backend::RustCrypto {
+            return Ok(Self::rustcrypto(key));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(aes) = backend.tier().and_then(|t| simd::AesKernel::new(t, key)) {
+            let hk = aes.hash_key();
+            return Ok(Self {
+                inner: Inner::Kernel(Box::new(Kernel { aes, hk })),
+            });
+        }
+        Err(UnsupportedBackend(backend))
+    }
+
+    fn rustcrypto(key: &[u8; KEY_LEN]) -> Self {
+        Self {
+            inner: Inner::RustCrypto(Box::new(aes_gcm::Aes256Gcm::new(&(*key).into()))),
         }
     }
 
     /// The backend this key schedule runs on.
     #[must_use]
     pub fn backend(&self) -> Backend {
-        match self.inner {
+        match &self.inner {
             Inner::RustCrypto(_) => Backend::RustCrypto,
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => k.aes.tier().backend(),
         }
     }
 
@@ -100,12 +187,15 @@ impl Aes256Gcm {
                 .encrypt_inout_detached(&(*nonce).into(), aad, InOutBuf::from(buf))
                 .map(Into::into)
                 .map_err(|_| AeadError::PlaintextTooLong),
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => Ok(k.run(nonce, aad, InOut::InPlace(buf), true)),
         }
     }
 
     /// Decrypts `buf` in place after verifying `tag` (in constant time) over `aad` and the ciphertext.
     ///
-    /// The tag is checked before any plaintext is produced: on error `buf` still holds the ciphertext.
+    /// No plaintext is released unless the tag verifies: on error `buf` holds the ciphertext (the RustCrypto
+    /// backend checks the tag first; the kernels decrypt and hash in one pass and re-encrypt on failure).
     ///
     /// # Errors
     /// [`AeadError::Authentication`] if the tag does not verify or the lengths exceed GCM's limits.
@@ -121,6 +211,8 @@ impl Aes256Gcm {
             Inner::RustCrypto(c) => c
                 .decrypt_inout_detached(&(*nonce).into(), aad, InOutBuf::from(buf), &(*tag).into())
                 .map_err(|_| AeadError::Authentication),
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => k.open_in_place(nonce, aad, buf, tag),
         }
     }
 
@@ -151,6 +243,8 @@ impl Aes256Gcm {
                     .map(Into::into)
                     .map_err(|_| AeadError::PlaintextTooLong)
             }
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => Ok(k.run(nonce, aad, InOut::Split(plaintext, out), true)),
         }
     }
 
@@ -182,6 +276,15 @@ impl Aes256Gcm {
                 let io = InOutBuf::new(ciphertext, out).map_err(|_| AeadError::Authentication)?;
                 c.decrypt_inout_detached(&(*nonce).into(), aad, io, &(*tag).into())
                     .map_err(|_| AeadError::Authentication)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => {
+                let computed = k.run(nonce, aad, InOut::Split(ciphertext, out), false);
+                if super::ct_eq(&computed, tag) {
+                    Ok(())
+                } else {
+                    Err(AeadError::Authentication)
+                }
             }
         };
         if res.is_err() {

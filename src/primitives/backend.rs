@@ -99,24 +99,119 @@ impl CpuFeatures {
     }
 }
 
+/// The environment variable that forces a [`Backend`] for the whole process (`vaes512`, `vaes256`, `aesni`,
+/// `rustcrypto`, or `auto`). CI uses it to run the test suite on every tier of this machine.
+pub const BACKEND_ENV: &str = "S3CRYPT_BACKEND";
+
 /// An implementation of the hot-path primitives ([`super::Aes256Gcm`], [`super::Aes256Ctr`],
-/// [`super::Ghash`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// [`super::Ghash`]), fastest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
+    /// s3crypt's x86-64 kernels on 512-bit vectors: VAES + VPCLMULQDQ with AVX-512F/BW, 16 blocks per
+    /// stitched iteration.
+    Vaes512,
+    /// s3crypt's x86-64 kernels on 256-bit vectors: VAES + VPCLMULQDQ with AVX2.
+    Vaes256,
+    /// s3crypt's x86-64 kernels on 128-bit vectors: AES-NI + PCLMULQDQ, 8 blocks per iteration.
+    AesNi,
     /// The RustCrypto crates (`aes-gcm`, `aes`, `ctr`, `ghash`). Portable: uses AES-NI/VAES/PCLMULQDQ on
     /// x86 and AES/PMULL on ARMv8 when present, constant-time software otherwise.
     RustCrypto,
 }
 
+/// A [`Backend`] was requested that this CPU (or build) cannot run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnsupportedBackend(pub Backend);
+
+impl fmt::Display for UnsupportedBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "backend {} is not supported on this CPU", self.0)
+    }
+}
+
+impl std::error::Error for UnsupportedBackend {}
+
 impl Backend {
-    /// The backend's stable name, as printed by `s3crypt cpu`.
+    /// Every backend, fastest first.
+    pub const ALL: [Self; 4] = [Self::Vaes512, Self::Vaes256, Self::AesNi, Self::RustCrypto];
+
+    /// The backend's stable name, as printed by `s3crypt cpu` and accepted by [`BACKEND_ENV`].
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
+            Self::Vaes512 => "vaes512",
+            Self::Vaes256 => "vaes256",
+            Self::AesNi => "aesni",
             Self::RustCrypto => "rustcrypto",
         }
     }
+
+    /// Parses a name printed by [`Backend::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Whether this CPU and build can run the backend.
+    #[must_use]
+    pub fn is_supported(self) -> bool {
+        match self.tier() {
+            Some(t) => simd_supported(t),
+            None => matches!(self, Self::RustCrypto),
+        }
+    }
+
+    /// The backends this machine can run, fastest first (always ends with [`Backend::RustCrypto`]).
+    #[must_use]
+    pub fn available() -> Vec<Self> {
+        Self::ALL.into_iter().filter(|b| b.is_supported()).collect()
+    }
+
+    /// The fastest backend this machine can run.
+    #[must_use]
+    pub fn best() -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.is_supported())
+            .unwrap_or(Self::RustCrypto)
+    }
+
+    /// The hand-written kernel tier behind this backend, if it is one.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn tier(self) -> Option<super::simd::Tier> {
+        use super::simd::Tier;
+        match self {
+            Self::Vaes512 => Some(Tier::Vaes512),
+            Self::Vaes256 => Some(Tier::Vaes256),
+            Self::AesNi => Some(Tier::AesNi),
+            Self::RustCrypto => None,
+        }
+    }
+
+    /// No hand-written kernels off x86-64.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(crate) fn tier(self) -> Option<NoTier> {
+        match self {
+            Self::RustCrypto => None,
+            _ => Some(NoTier),
+        }
+    }
+}
+
+/// Stands in for the kernel tier on targets without hand-written kernels.
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NoTier;
+
+#[cfg(target_arch = "x86_64")]
+fn simd_supported(t: super::simd::Tier) -> bool {
+    t.supported()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_supported(_: NoTier) -> bool {
+    false
 }
 
 impl fmt::Display for Backend {
@@ -125,10 +220,46 @@ impl fmt::Display for Backend {
     }
 }
 
-/// The backend the hot-path primitives use in this process.
+/// What [`BACKEND_ENV`] asked for, and what this process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendChoice {
+    /// The variable is unset, empty or `auto`: the fastest supported backend.
+    Auto,
+    /// A supported backend was forced.
+    Forced(Backend),
+    /// The variable names a backend this CPU cannot run, or no backend at all; the fastest supported
+    /// backend runs instead, and `s3crypt cpu` says so.
+    Ignored,
+}
+
+fn choose() -> (Backend, BackendChoice) {
+    match std::env::var(BACKEND_ENV) {
+        Err(_) => (Backend::best(), BackendChoice::Auto),
+        Ok(v) if v.is_empty() || v == "auto" => (Backend::best(), BackendChoice::Auto),
+        Ok(v) => match Backend::from_name(&v) {
+            Some(b) if b.is_supported() => (b, BackendChoice::Forced(b)),
+            _ => (Backend::best(), BackendChoice::Ignored),
+        },
+    }
+}
+
+fn chosen() -> (Backend, BackendChoice) {
+    static CHOICE: std::sync::OnceLock<(Backend, BackendChoice)> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(choose)
+}
+
+/// The backend the hot-path primitives use in this process: the one [`BACKEND_ENV`] forces, else the
+/// fastest this CPU supports. Decided once, on first use.
 #[must_use]
 pub fn active_backend() -> Backend {
-    Backend::RustCrypto
+    chosen().0
+}
+
+/// How [`active_backend`] was chosen.
+#[must_use]
+pub fn backend_choice() -> BackendChoice {
+    chosen().1
 }
 
 /// Which implementation each primitive uses on this machine and build.
@@ -153,13 +284,33 @@ impl BackendReport {
         let ghash = ghash_impl(&features);
         let sha256 = sha256_impl(&features);
         let sha512 = sha512_impl(&features);
-        let primitives = vec![
-            (
-                "aes-256-gcm",
-                format!("{backend} (AES: {aes}; GHASH: {ghash})"),
+        let choice = match backend_choice() {
+            BackendChoice::Auto => "fastest supported".to_owned(),
+            BackendChoice::Forced(b) => format!("forced by {BACKEND_ENV}={b}"),
+            BackendChoice::Ignored => format!(
+                "{BACKEND_ENV}={} is not supported here; fastest supported",
+                std::env::var(BACKEND_ENV).unwrap_or_default()
             ),
-            ("aes-256-ctr", format!("{backend} (AES: {aes})")),
-            ("ghash", format!("{backend} ({ghash})")),
+        };
+        let (gcm, ctr, gh) = match kernel_description(backend) {
+            Some(k) => (
+                format!("{backend} (s3crypt kernels: {k}, stitched AES + GHASH)"),
+                format!("{backend} (s3crypt kernels: {k})"),
+                format!("{backend} (s3crypt kernels: {k})"),
+            ),
+            None => (
+                format!("{backend} (AES: {aes}; GHASH: {ghash})"),
+                format!("{backend} (AES: {aes})"),
+                format!("{backend} ({ghash})"),
+            ),
+        };
+        let available: Vec<_> = Backend::available().iter().map(|b| b.name()).collect();
+        let primitives = vec![
+            ("hot-path backend", format!("{backend} ({choice})")),
+            ("backends available", available.join(", ")),
+            ("aes-256-gcm", gcm),
+            ("aes-256-ctr", ctr),
+            ("ghash", gh),
             ("sha-256", format!("sha2 ({sha256})")),
             (
                 "hmac-sha256 / hkdf-sha256",
@@ -174,6 +325,16 @@ impl BackendReport {
             backend,
             primitives,
         }
+    }
+}
+
+/// What the hand-written kernels of `b` run on, or `None` for the RustCrypto backend.
+fn kernel_description(b: Backend) -> Option<&'static str> {
+    match b {
+        Backend::Vaes512 => Some("VAES + VPCLMULQDQ, 512-bit vectors, 16 blocks per iteration"),
+        Backend::Vaes256 => Some("VAES + VPCLMULQDQ, 256-bit vectors, 16 blocks per iteration"),
+        Backend::AesNi => Some("AES-NI + PCLMULQDQ, 8 blocks per iteration"),
+        Backend::RustCrypto => None,
     }
 }
 
@@ -252,15 +413,28 @@ mod tests {
         for want in ["aes-256-gcm", "aes-256-ctr", "ghash", "sha-256", "md5"] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
-        assert_eq!(r.backend, Backend::RustCrypto);
+        assert!(r.backend.is_supported());
+        assert!(Backend::RustCrypto.is_supported());
     }
 
     /// The report mirrors the `aes` crate's dispatch; check it against the crate's own answer, so a
     /// forced-software build (CI step 4) provably runs the software path.
     #[test]
     fn report_agrees_with_the_aes_crate() {
+        if cfg!(aes_backend = "soft") {
+            // CI's software leg also sets S3CRYPT_BACKEND=rustcrypto, so the software AES really runs.
+            assert_eq!(active_backend(), Backend::RustCrypto);
+        }
         let r = BackendReport::current();
-        let gcm = &r.primitives[0].1;
+        if r.backend != Backend::RustCrypto {
+            return;
+        }
+        let gcm = &r
+            .primitives
+            .iter()
+            .find(|(n, _)| *n == "aes-256-gcm")
+            .expect("gcm row")
+            .1;
         let software = gcm.contains("AES: software");
         assert_eq!(software, !aes::hardware_accelerated(), "{gcm}");
         if cfg!(aes_backend = "soft") {
@@ -271,6 +445,36 @@ mod tests {
         }
         if cfg!(polyval_backend = "soft") {
             assert!(gcm.contains("GHASH: software"), "{gcm}");
+        }
+    }
+
+    /// When CI forces a backend, the process really runs it (a typo or an unsupported tier fails here
+    /// instead of silently testing the default).
+    #[test]
+    fn forced_backend_is_the_active_one() {
+        if let Ok(v) = std::env::var(BACKEND_ENV)
+            && !v.is_empty()
+            && v != "auto"
+        {
+            assert_eq!(
+                active_backend().name(),
+                v,
+                "{BACKEND_ENV}={v} did not take effect"
+            );
+            assert_eq!(backend_choice(), BackendChoice::Forced(active_backend()));
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_best_is_supported() {
+        for b in Backend::ALL {
+            assert_eq!(Backend::from_name(b.name()), Some(b));
+        }
+        assert_eq!(Backend::from_name("nope"), None);
+        assert!(Backend::best().is_supported());
+        assert_eq!(Backend::available().last(), Some(&Backend::RustCrypto));
+        if !cfg!(target_arch = "x86_64") {
+            assert_eq!(Backend::available(), vec![Backend::RustCrypto]);
         }
     }
 

@@ -12,7 +12,9 @@ use std::fmt;
 use aes::cipher::{InnerIvInit, KeyInit, StreamCipher, StreamCipherSeek};
 
 use super::aead::{KEY_LEN, NONCE_LEN};
-use super::backend::{Backend, active_backend};
+use super::backend::{Backend, UnsupportedBackend, active_backend};
+#[cfg(target_arch = "x86_64")]
+use super::simd::{AesKernel, InOut};
 
 const BLOCK: u64 = 16;
 
@@ -46,6 +48,8 @@ pub struct Aes256Ctr {
 #[derive(Clone)]
 enum Inner {
     RustCrypto(Box<aes::Aes256>),
+    #[cfg(target_arch = "x86_64")]
+    Kernel(Box<AesKernel>),
 }
 
 impl fmt::Debug for Aes256Ctr {
@@ -60,18 +64,39 @@ impl Aes256Ctr {
     /// Expands `key` for the active backend.
     #[must_use]
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        match active_backend() {
-            Backend::RustCrypto => Self {
-                inner: Inner::RustCrypto(Box::new(aes::Aes256::new(&(*key).into()))),
-            },
+        Self::with_backend(key, active_backend()).unwrap_or_else(|_| Self::rustcrypto(key))
+    }
+
+    /// Expands `key` for a specific backend.
+    ///
+    /// # Errors
+    /// [`UnsupportedBackend`] if this CPU cannot run `backend`.
+    pub fn with_backend(key: &[u8; KEY_LEN], backend: Backend) -> Result<Self, UnsupportedBackend> {
+        if backend == Backend::RustCrypto {
+            return Ok(Self::rustcrypto(key));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(k) = backend.tier().and_then(|t| AesKernel::new(t, key)) {
+            return Ok(Self {
+                inner: Inner::Kernel(Box::new(k)),
+            });
+        }
+        Err(UnsupportedBackend(backend))
+    }
+
+    fn rustcrypto(key: &[u8; KEY_LEN]) -> Self {
+        Self {
+            inner: Inner::RustCrypto(Box::new(aes::Aes256::new(&(*key).into()))),
         }
     }
 
     /// The backend this key schedule runs on.
     #[must_use]
     pub fn backend(&self) -> Backend {
-        match self.inner {
+        match &self.inner {
             Inner::RustCrypto(_) => Backend::RustCrypto,
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => k.tier().backend(),
         }
     }
 
@@ -88,6 +113,12 @@ impl Aes256Ctr {
                 // The 128-bit flavor wraps modulo 2^128 and accepts any u64 byte position.
                 c.seek(byte_offset);
                 c.apply_keystream(buf);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => {
+                let start = u128::from_be_bytes(*counter_block)
+                    .wrapping_add(u128::from(byte_offset / BLOCK));
+                kernel_keystream(k, start, (byte_offset % BLOCK) as usize, buf);
             }
         }
     }
@@ -128,7 +159,43 @@ impl Aes256Ctr {
                 c.try_apply_keystream(buf)
                     .map_err(|_| CtrError::KeystreamExhausted)
             }
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => {
+                // The range was checked to end inside the 32-bit counter space, so the 128-bit increment
+                // below never carries out of the low 32 bits: it is GCM's inc32.
+                let start = u128::from_be_bytes(j) + u128::from(byte_offset / BLOCK);
+                kernel_keystream(k, start, (byte_offset % BLOCK) as usize, buf);
+                Ok(())
+            }
         }
+    }
+}
+
+/// XORs `buf` with the keystream of the 128-bit big-endian counter `start` (wrapping modulo 2^128), skipping
+/// the first `skip` (< 16) keystream bytes. The kernels count in the low 32 bits only, so the buffer is
+/// cut where those wrap and the upper 96 bits are carried here.
+#[cfg(target_arch = "x86_64")]
+fn kernel_keystream(k: &AesKernel, mut ctr: u128, skip: usize, mut buf: &mut [u8]) {
+    use zeroize::Zeroize;
+    if skip != 0 && !buf.is_empty() {
+        let mut ks = ctr.to_be_bytes();
+        k.encrypt_block(&mut ks);
+        let take = (16 - skip).min(buf.len());
+        let (head, rest) = buf.split_at_mut(take);
+        for (b, s) in head.iter_mut().zip(&ks[skip..]) {
+            *b ^= s;
+        }
+        ks.zeroize();
+        buf = rest;
+        ctr = ctr.wrapping_add(1);
+    }
+    while !buf.is_empty() {
+        let until_wrap = (1u64 << 32) - u64::from(ctr as u32); // blocks before the low 32 bits wrap
+        let n = usize::try_from(until_wrap * BLOCK).map_or(buf.len(), |m| m.min(buf.len()));
+        let (now, rest) = buf.split_at_mut(n);
+        k.ctr32(&ctr.to_be_bytes(), InOut::InPlace(now));
+        buf = rest;
+        ctr = ctr.wrapping_add(u128::from(until_wrap));
     }
 }
 

@@ -4,7 +4,9 @@ use std::fmt;
 
 use ghash::universal_hash::UniversalHash;
 
-use super::backend::{Backend, active_backend};
+use super::backend::{Backend, UnsupportedBackend, active_backend};
+#[cfg(target_arch = "x86_64")]
+use super::simd;
 
 /// GHASH block length in bytes.
 pub const GHASH_BLOCK_LEN: usize = 16;
@@ -21,6 +23,18 @@ pub struct Ghash {
 #[derive(Clone)]
 enum Inner {
     RustCrypto(Box<ghash::GHash>),
+    #[cfg(target_arch = "x86_64")]
+    Kernel(Box<KernelGhash>),
+}
+
+/// GHASH on s3crypt's kernels: the key powers and the running state (GCM byte order).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct KernelGhash {
+    #[zeroize(skip)]
+    tier: simd::Tier,
+    hk: simd::HashKey,
+    state: [u8; 16],
 }
 
 impl fmt::Debug for Ghash {
@@ -33,10 +47,46 @@ impl Ghash {
     /// Starts a GHASH with hash key `h` (in GCM, `H = AES_K(0^128)`).
     #[must_use]
     pub fn new(h: &[u8; GHASH_BLOCK_LEN]) -> Self {
-        match active_backend() {
-            Backend::RustCrypto => Self {
-                inner: Inner::RustCrypto(Box::new(ghash::GHash::new(&(*h).into()))),
-            },
+        Self::with_backend(h, active_backend()).unwrap_or_else(|_| Self::rustcrypto(h))
+    }
+
+    /// Starts a GHASH on a specific backend.
+    ///
+    /// # Errors
+    /// [`UnsupportedBackend`] if this CPU cannot run `backend`.
+    pub fn with_backend(
+        h: &[u8; GHASH_BLOCK_LEN],
+        backend: Backend,
+    ) -> Result<Self, UnsupportedBackend> {
+        if backend == Backend::RustCrypto {
+            return Ok(Self::rustcrypto(h));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(tier) = backend.tier().filter(|t| t.supported()) {
+            return Ok(Self {
+                inner: Inner::Kernel(Box::new(KernelGhash {
+                    tier,
+                    hk: simd::hash_key(tier, h),
+                    state: [0; 16],
+                })),
+            });
+        }
+        Err(UnsupportedBackend(backend))
+    }
+
+    fn rustcrypto(h: &[u8; GHASH_BLOCK_LEN]) -> Self {
+        Self {
+            inner: Inner::RustCrypto(Box::new(ghash::GHash::new(&(*h).into()))),
+        }
+    }
+
+    /// The backend this hash runs on.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            Inner::RustCrypto(_) => Backend::RustCrypto,
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => k.tier.backend(),
         }
     }
 
@@ -44,6 +94,11 @@ impl Ghash {
     pub fn update_padded(&mut self, data: &[u8]) {
         match &mut self.inner {
             Inner::RustCrypto(g) => g.update_padded(data),
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => {
+                let KernelGhash { tier, hk, state } = &mut **k;
+                simd::ghash(*tier, hk, state, data);
+            }
         }
     }
 
@@ -52,6 +107,8 @@ impl Ghash {
     pub fn finalize(self) -> [u8; GHASH_BLOCK_LEN] {
         match self.inner {
             Inner::RustCrypto(g) => g.finalize().into(),
+            #[cfg(target_arch = "x86_64")]
+            Inner::Kernel(k) => k.state,
         }
     }
 }

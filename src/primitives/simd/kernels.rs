@@ -1,0 +1,344 @@
+//! The kernel algorithm, written once and instantiated per vector width by [`kernels!`].
+//!
+//! `kernels!(features, LANES, REGS)` expands, inside a module that has imported one of the
+//! [`super::ops`] modules, to `ctr32`, `ghash` and `gcm` compiled for `features`, processing
+//! `BATCH = LANES · REGS` blocks per loop iteration.
+
+/// Instantiates the kernels for the vector type `V` and operations in scope. See the module docs.
+macro_rules! kernels {
+    ($feat:literal, $lanes:literal, $regs:literal) => {
+        use std::arch::x86_64::__m128i;
+
+        use zeroize::Zeroize as _;
+
+        use super::{HashKey, MAX_BATCH, RoundKeys};
+
+        /// Blocks per vector.
+        const LANES: usize = $lanes;
+        /// Vectors per batch.
+        const REGS: usize = $regs;
+        /// Blocks per batch.
+        const BATCH: usize = LANES * REGS;
+        /// Bytes per vector.
+        const VB: usize = 16 * LANES;
+        /// Bytes per batch.
+        const BB: usize = 16 * BATCH;
+
+        /// Loads a vector from the start of `b`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ld(b: &[u8]) -> V {
+            assert!(b.len() >= VB);
+            // SAFETY: `b` has at least one vector's worth of readable bytes (asserted).
+            unsafe { loadu(b.as_ptr()) }
+        }
+
+        /// Stores a vector at the start of `b`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn st(b: &mut [u8], v: V) {
+            assert!(b.len() >= VB);
+            // SAFETY: `b` has at least one vector's worth of writable bytes (asserted).
+            unsafe { storeu(b.as_mut_ptr(), v) }
+        }
+
+        /// The round keys, each broadcast to every lane.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn round_keys(rk: &RoundKeys) -> [V; 15] {
+            let mut k = [zero(); 15];
+            for (v, b) in k.iter_mut().zip(rk.0.iter()) {
+                *v = bcast(super::load128(b));
+            }
+            k
+        }
+
+        /// The powers `H^BATCH … H^1`, `LANES` per vector.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn batch_powers(hk: &HashKey) -> [V; REGS] {
+            let flat = hk.0.as_flattened();
+            let mut p = [zero(); REGS];
+            for (r, v) in p.iter_mut().enumerate() {
+                *v = ld(&flat[(MAX_BATCH - BATCH + r * LANES) * 16..]);
+            }
+            p
+        }
+
+        /// Encrypts each vector of counter blocks in `x` (all AES-256 rounds, round by round across the
+        /// vectors so the AES units pipeline).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn aes(k: &[V; 15], x: &mut [V]) {
+            for v in x.iter_mut() {
+                *v = xor(*v, k[0]);
+            }
+            for rk in &k[1..14] {
+                for v in x.iter_mut() {
+                    *v = aesenc(*v, *rk);
+                }
+            }
+            for v in x.iter_mut() {
+                *v = aesenclast(*v, k[14]);
+            }
+        }
+
+        /// The counter blocks of the next `x.len()` vectors (byte order restored), advancing `c`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn counters(c: &mut V, x: &mut [V]) {
+            let inc = bcast(super::load128(&(LANES as u128).to_le_bytes()));
+            for v in x.iter_mut() {
+                *v = bswap(*c);
+                *c = add32(*c, inc);
+            }
+        }
+
+        /// The first counter vector in the kernels' byte-reversed form: lane `i` holds `ctr + i`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn counter_start(ctr: &[u8; 16]) -> V {
+            add32(bcast(super::bswap128(super::load128(ctr))), lane_index())
+        }
+
+        /// Unreduced 256-bit products, summed lane by lane.
+        #[derive(Clone, Copy)]
+        struct Acc {
+            lo: V,
+            mid: V,
+            hi: V,
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn acc_new(d: V, p: V) -> Acc {
+            Acc {
+                lo: clmul::<0x00>(d, p),
+                mid: xor(clmul::<0x01>(d, p), clmul::<0x10>(d, p)),
+                hi: clmul::<0x11>(d, p),
+            }
+        }
+
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn acc_add(a: &mut Acc, d: V, p: V) {
+            a.lo = xor(a.lo, clmul::<0x00>(d, p));
+            a.mid = xor3(a.mid, clmul::<0x01>(d, p), clmul::<0x10>(d, p));
+            a.hi = xor(a.hi, clmul::<0x11>(d, p));
+        }
+
+        /// Montgomery-reduces each lane (`lo·x^−128 + mid·x^−64 + hi`, two folds by `x^63 + x^62 + x^57`)
+        /// and XORs the lanes together.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn acc_reduce(a: Acc) -> __m128i {
+            let p = bcast(super::poly128());
+            let mid = xor3(a.mid, swap(a.lo), clmul::<0x10>(a.lo, p));
+            fold(xor3(a.hi, swap(mid), clmul::<0x10>(mid, p)))
+        }
+
+        /// `s` updated with one full batch `d` (byte-reversed blocks).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_batch(s: __m128i, d: &[V; REGS], pw: &[V; REGS]) -> __m128i {
+            let mut a = acc_new(xor(d[0], zext(s)), pw[0]);
+            for r in 1..REGS {
+                acc_add(&mut a, d[r], pw[r]);
+            }
+            acc_reduce(a)
+        }
+
+        /// `s` updated with the first `nb` (1 ..= BATCH) blocks of `buf`, which is zero past them.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn ghash_tail(s: __m128i, hk: &HashKey, buf: &[u8; BB], nb: usize) -> __m128i {
+            let flat = hk.0.as_flattened();
+            let base = (MAX_BATCH - nb) * 16;
+            let mut a = acc_new(xor(bswap(ld(buf)), zext(s)), ld(&flat[base..]));
+            for r in 1..nb.div_ceil(LANES) {
+                acc_add(
+                    &mut a,
+                    bswap(ld(&buf[r * VB..])),
+                    ld(&flat[base + r * VB..]),
+                );
+            }
+            acc_reduce(a)
+        }
+
+        /// XORs the first `nb` blocks of `buf` with the keystream from `c`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn keystream_tail(k: &[V; 15], c: &mut V, buf: &mut [u8; BB], nb: usize) {
+            let nv = nb.div_ceil(LANES);
+            let mut x = [zero(); REGS];
+            counters(c, &mut x[..nv]);
+            aes(k, &mut x[..nv]);
+            for (r, ks) in x[..nv].iter().enumerate() {
+                let v = xor(ld(&buf[r * VB..]), *ks);
+                st(&mut buf[r * VB..], v);
+            }
+        }
+
+        /// Copies the `rem` (< BB) trailing bytes at `src` into a zeroed batch buffer.
+        ///
+        /// # Safety
+        /// `src` must be valid for reading `rem` bytes.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn tail_in(src: *const u8, rem: usize) -> [u8; BB] {
+            let mut buf = [0u8; BB];
+            assert!(rem <= BB);
+            // SAFETY: `src` is readable for `rem` bytes (contract), `buf` holds `rem` ≤ BB bytes
+            // (asserted), and a stack array never overlaps the caller's buffer.
+            unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), rem) };
+            buf
+        }
+
+        /// XORs `len` bytes from `src` with the keystream `ctr, inc32(ctr), …` into `dst`.
+        ///
+        /// # Safety
+        /// The CPU must support `$feat`; `src` readable and `dst` writable for `len` bytes, and either
+        /// equal or non-overlapping.
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn ctr32(
+            rk: &RoundKeys,
+            ctr: &[u8; 16],
+            src: *const u8,
+            dst: *mut u8,
+            len: usize,
+        ) {
+            let k = round_keys(rk);
+            let mut c = counter_start(ctr);
+            let nfull = len / BB;
+            let mut x = [zero(); REGS];
+            for b in 0..nfull {
+                counters(&mut c, &mut x);
+                aes(&k, &mut x);
+                for (r, ks) in x.iter().enumerate() {
+                    let off = b * BB + r * VB;
+                    // SAFETY: `off + VB ≤ nfull·BB ≤ len`, so the vector lies inside both buffers;
+                    // each vector is loaded before it is stored, so `src == dst` is fine.
+                    unsafe { storeu(dst.add(off), xor(loadu(src.add(off)), *ks)) };
+                }
+            }
+            let done = nfull * BB;
+            let rem = len - done;
+            if rem > 0 {
+                // SAFETY: `done + rem = len` bytes are readable at `src`.
+                let mut buf = unsafe { tail_in(src.add(done), rem) };
+                keystream_tail(&k, &mut c, &mut buf, rem.div_ceil(16));
+                // SAFETY: `dst` is writable for `len = done + rem` bytes; `buf` is a separate array.
+                unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(done), rem) };
+                buf.zeroize();
+            }
+        }
+
+        /// Absorbs `len` bytes at `src` into the GHASH `state`, zero-padding a final partial block.
+        ///
+        /// # Safety
+        /// The CPU must support `$feat`; `src` readable for `len` bytes.
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn ghash(hk: &HashKey, state: &mut [u8; 16], src: *const u8, len: usize) {
+            let pw = batch_powers(hk);
+            let mut s = super::bswap128(super::load128(state));
+            let nfull = len / BB;
+            let mut d = [zero(); REGS];
+            for b in 0..nfull {
+                for (r, v) in d.iter_mut().enumerate() {
+                    // SAFETY: `b·BB + r·VB + VB ≤ len`.
+                    *v = bswap(unsafe { loadu(src.add(b * BB + r * VB)) });
+                }
+                s = ghash_batch(s, &d, &pw);
+            }
+            let done = nfull * BB;
+            let rem = len - done;
+            if rem > 0 {
+                // SAFETY: `done + rem = len` bytes are readable at `src`.
+                let buf = unsafe { tail_in(src.add(done), rem) };
+                s = ghash_tail(s, hk, &buf, rem.div_ceil(16));
+            }
+            super::store128(state, super::bswap128(s));
+        }
+
+        /// GCM's body over `len` bytes: XOR with the keystream from `ctr` (inc32) into `dst`, and absorb
+        /// the ciphertext (`dst` when `ENC`, `src` otherwise) into `state`. Stitched: while one batch goes
+        /// through the AES rounds, the previous batch's ciphertext is multiplied by the key powers.
+        ///
+        /// # Safety
+        /// As [`ctr32`].
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = $feat)]
+        pub(super) unsafe fn gcm<const ENC: bool>(
+            rk: &RoundKeys,
+            hk: &HashKey,
+            ctr: &[u8; 16],
+            state: &mut [u8; 16],
+            src: *const u8,
+            dst: *mut u8,
+            len: usize,
+        ) {
+            let k = round_keys(rk);
+            let pw = batch_powers(hk);
+            let mut s = super::bswap128(super::load128(state));
+            let mut c = counter_start(ctr);
+            let nfull = len / BB;
+            let mut x = [zero(); REGS];
+            let mut d = [zero(); REGS];
+            for b in 0..nfull {
+                counters(&mut c, &mut x);
+                if ENC {
+                    // Hash the previous batch's ciphertext (kept byte-reversed in `d`) while this
+                    // batch's counters go through the rounds.
+                    if b > 0 {
+                        s = ghash_batch(s, &d, &pw);
+                    }
+                    aes(&k, &mut x);
+                    for (r, (ks, h)) in x.iter().zip(d.iter_mut()).enumerate() {
+                        let off = b * BB + r * VB;
+                        // SAFETY: `off + VB ≤ len`; loaded before stored, so `src == dst` is fine.
+                        let ct = unsafe { xor(loadu(src.add(off)), *ks) };
+                        // SAFETY: as above.
+                        unsafe { storeu(dst.add(off), ct) };
+                        *h = bswap(ct);
+                    }
+                } else {
+                    let mut input = [zero(); REGS];
+                    for (r, (v, h)) in input.iter_mut().zip(d.iter_mut()).enumerate() {
+                        // SAFETY: `b·BB + r·VB + VB ≤ len`.
+                        *v = unsafe { loadu(src.add(b * BB + r * VB)) };
+                        *h = bswap(*v);
+                    }
+                    aes(&k, &mut x);
+                    s = ghash_batch(s, &d, &pw);
+                    for (r, (ks, v)) in x.iter().zip(input.iter()).enumerate() {
+                        // SAFETY: as above; the whole batch was loaded before any store.
+                        unsafe { storeu(dst.add(b * BB + r * VB), xor(*v, *ks)) };
+                    }
+                }
+            }
+            if ENC && nfull > 0 {
+                s = ghash_batch(s, &d, &pw);
+            }
+            let done = nfull * BB;
+            let rem = len - done;
+            if rem > 0 {
+                let nb = rem.div_ceil(16);
+                // SAFETY: `done + rem = len` bytes are readable at `src`.
+                let mut buf = unsafe { tail_in(src.add(done), rem) };
+                if !ENC {
+                    s = ghash_tail(s, hk, &buf, nb);
+                }
+                keystream_tail(&k, &mut c, &mut buf, nb);
+                if ENC {
+                    // The keystream past the message must not be hashed: GCM pads with zeros.
+                    buf[rem..].fill(0);
+                    s = ghash_tail(s, hk, &buf, nb);
+                }
+                // SAFETY: `dst` is writable for `len = done + rem` bytes; `buf` is a separate array.
+                unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(done), rem) };
+                buf.zeroize();
+            }
+            super::store128(state, super::bswap128(s));
+        }
+    };
+}
