@@ -75,13 +75,17 @@ impl Tier {
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct RoundKeys([[u8; 16]; 15]);
 
-/// Powers of the GHASH key in the POLYVAL domain, highest first: `pow[i] = H^(16 − i)` for `i < 16`,
-/// then zero blocks so a partial batch can load whole vectors. Zeroized on drop (`H` forges tags).
+/// Powers of the GHASH key in the POLYVAL domain, highest first: `pow[i] = H^(32 − i)` for `i < 32`,
+/// then zero blocks so a partial batch can load whole vectors; `kara[i]` holds `lo ⊕ hi` of `pow[i]` in
+/// both halves, the third operand of a Karatsuba multiplication. Zeroized on drop (`H` forges tags).
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub(crate) struct HashKey([[u8; 16]; HASH_TABLE_LEN]);
+pub(crate) struct HashKey {
+    pow: [[u8; 16]; HASH_TABLE_LEN],
+    kara: [[u8; 16]; HASH_TABLE_LEN],
+}
 
 /// The largest batch (blocks per loop iteration) of any tier.
-const MAX_BATCH: usize = 16;
+const MAX_BATCH: usize = 32;
 /// Zero padding after the powers: up to one vector (four blocks) can overrun the table.
 const HASH_TABLE_LEN: usize = MAX_BATCH + 4;
 
@@ -205,21 +209,54 @@ fn poly128() -> __m128i {
     _mm_set_epi64x((POLY >> 64) as i64, 1)
 }
 
-/// Precomputes `H^16 … H^1` in the POLYVAL domain from the GCM hash key `h = AES_K(0^128)`.
+/// Precomputes `H^32 … H^1` in the POLYVAL domain from the GCM hash key `h = AES_K(0^128)`.
 #[target_feature(enable = "pclmulqdq,sse2")]
 fn hash_key_clmul(h: &[u8; 16]) -> HashKey {
     // rev(H) as a little-endian integer is H read big-endian; mulX turns GHASH's key into POLYVAL's.
     let r = u128::from_be_bytes(*h);
     let mut hx = r << 1;
     hx ^= POLY & 0u128.wrapping_sub(r >> 127);
-    let h1 = load128(&hx.to_le_bytes());
-    let mut out = HashKey([[0; 16]; HASH_TABLE_LEN]);
-    let mut p = h1;
-    for i in (0..MAX_BATCH).rev() {
-        store128(&mut out.0[i], p);
-        p = dot128(p, h1);
+    let mut p = [load128(&hx.to_le_bytes()); MAX_BATCH + 1];
+    // H^2..H^8 in a chain, then two rounds of independent products (H^(8+k) = H^8·H^k, H^(16+k) =
+    // H^16·H^k), so the table costs a short dependency chain.
+    for k in 2..=8 {
+        p[k] = dot128(p[k - 1], p[1]);
     }
+    for k in 9..=16 {
+        p[k] = dot128(p[8], p[k - 8]);
+    }
+    for k in 17..=MAX_BATCH {
+        p[k] = dot128(p[16], p[k - 16]);
+    }
+    let mut out = HashKey {
+        pow: [[0; 16]; HASH_TABLE_LEN],
+        kara: [[0; 16]; HASH_TABLE_LEN],
+    };
+    for k in 1..=MAX_BATCH {
+        let i = MAX_BATCH - k;
+        store128(&mut out.pow[i], p[k]);
+        let v = u128::from_le_bytes(out.pow[i]);
+        let mut folded = (v ^ (v >> 64)) as u64;
+        out.kara[i] = (u128::from(folded) | (u128::from(folded) << 64)).to_le_bytes();
+        folded.zeroize();
+    }
+    p.zeroize_vectors();
     out
+}
+
+/// Clears key-dependent vectors kept in a stack array.
+trait ZeroizeVectors {
+    fn zeroize_vectors(&mut self);
+}
+
+impl<const N: usize> ZeroizeVectors for [__m128i; N] {
+    fn zeroize_vectors(&mut self) {
+        for v in self.iter_mut() {
+            // SAFETY: `__m128i` is plain data; writing a zero vector through a valid `&mut` is sound, and
+            // `write_volatile` keeps the compiler from eliding the wipe.
+            unsafe { std::ptr::write_volatile(v, std::mem::zeroed()) };
+        }
+    }
 }
 
 #[inline]
@@ -350,13 +387,13 @@ pub(crate) fn ghash(tier: Tier, hk: &HashKey, state: &mut [u8; 16], data: &[u8])
     }
 }
 
-/// AVX-512 + VAES + VPCLMULQDQ: four blocks per vector, four vectors per batch.
+/// AVX-512 + VAES + VPCLMULQDQ: four blocks per vector, eight vectors per batch.
 mod zmm {
     use super::ops::zmm::*;
     kernels!(
         "avx512f,avx512bw,avx2,avx,vaes,vpclmulqdq,aes,pclmulqdq,ssse3,sse2",
         4,
-        4
+        8
     );
 }
 

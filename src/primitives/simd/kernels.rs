@@ -53,16 +53,27 @@ macro_rules! kernels {
             k
         }
 
-        /// The powers `H^BATCH … H^1`, `LANES` per vector.
+        /// The powers `H^BATCH … H^1`, `LANES` per vector, and their Karatsuba halves.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn batch_powers(hk: &HashKey) -> [V; REGS] {
-            let flat = hk.0.as_flattened();
-            let mut p = [zero(); REGS];
-            for (r, v) in p.iter_mut().enumerate() {
-                *v = ld(&flat[(MAX_BATCH - BATCH + r * LANES) * 16..]);
+        fn batch_powers(hk: &HashKey) -> Powers {
+            let (pow, kara) = (hk.pow.as_flattened(), hk.kara.as_flattened());
+            let mut p = Powers {
+                pow: [zero(); REGS],
+                kara: [zero(); REGS],
+            };
+            for r in 0..REGS {
+                let at = (MAX_BATCH - BATCH + r * LANES) * 16;
+                p.pow[r] = ld(&pow[at..]);
+                p.kara[r] = ld(&kara[at..]);
             }
             p
+        }
+
+        /// Key powers for one full batch.
+        struct Powers {
+            pow: [V; REGS],
+            kara: [V; REGS],
         }
 
         /// Encrypts each vector of counter blocks in `x` (all AES-256 rounds, round by round across the
@@ -109,21 +120,23 @@ macro_rules! kernels {
             hi: V,
         }
 
+        /// Karatsuba: `lo = d_lo·p_lo`, `hi = d_hi·p_hi`, `mid = (d_lo ⊕ d_hi)·(p_lo ⊕ p_hi)`; the true
+        /// middle term is `mid ⊕ lo ⊕ hi`, recovered once per batch in [`acc_reduce`].
         #[inline]
         #[target_feature(enable = $feat)]
-        fn acc_new(d: V, p: V) -> Acc {
+        fn acc_new(d: V, p: V, k: V) -> Acc {
             Acc {
                 lo: clmul::<0x00>(d, p),
-                mid: xor(clmul::<0x01>(d, p), clmul::<0x10>(d, p)),
+                mid: clmul::<0x00>(xor(d, swap(d)), k),
                 hi: clmul::<0x11>(d, p),
             }
         }
 
         #[inline]
         #[target_feature(enable = $feat)]
-        fn acc_add(a: &mut Acc, d: V, p: V) {
+        fn acc_add(a: &mut Acc, d: V, p: V, k: V) {
             a.lo = xor(a.lo, clmul::<0x00>(d, p));
-            a.mid = xor3(a.mid, clmul::<0x01>(d, p), clmul::<0x10>(d, p));
+            a.mid = xor(a.mid, clmul::<0x00>(xor(d, swap(d)), k));
             a.hi = xor(a.hi, clmul::<0x11>(d, p));
         }
 
@@ -133,33 +146,88 @@ macro_rules! kernels {
         #[target_feature(enable = $feat)]
         fn acc_reduce(a: Acc) -> __m128i {
             let p = bcast(super::poly128());
-            let mid = xor3(a.mid, swap(a.lo), clmul::<0x10>(a.lo, p));
+            let mid = xor3(a.mid, a.lo, a.hi);
+            let mid = xor3(mid, swap(a.lo), clmul::<0x10>(a.lo, p));
             fold(xor3(a.hi, swap(mid), clmul::<0x10>(mid, p)))
         }
 
         /// `s` updated with one full batch `d` (byte-reversed blocks).
         #[inline]
         #[target_feature(enable = $feat)]
-        fn ghash_batch(s: __m128i, d: &[V; REGS], pw: &[V; REGS]) -> __m128i {
-            let mut a = acc_new(xor(d[0], zext(s)), pw[0]);
+        fn ghash_batch(s: __m128i, d: &[V; REGS], pw: &Powers) -> __m128i {
+            let mut a = acc_new(xor(d[0], zext(s)), pw.pow[0], pw.kara[0]);
             for r in 1..REGS {
-                acc_add(&mut a, d[r], pw[r]);
+                acc_add(&mut a, d[r], pw.pow[r], pw.kara[r]);
             }
             acc_reduce(a)
+        }
+
+        /// One batch of AES rounds on the counter blocks `x`, with the GHASH of the batch `d` (byte-reversed
+        /// ciphertext) woven in: one vector of `d` is multiplied after each of the first `REGS` rounds and
+        /// the reduction runs during the last rounds. Interleaving in program order matters: the
+        /// out-of-order window is too small to find the multiplications behind 100+ AES instructions.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn aes_ghash(
+            k: &[V; 15],
+            x: &mut [V; REGS],
+            s: __m128i,
+            d: &[V; REGS],
+            pw: &Powers,
+        ) -> __m128i {
+            const { assert!(REGS <= 8, "the reduction needs rounds left after the multiplications") };
+            for v in x.iter_mut() {
+                *v = xor(*v, k[0]);
+            }
+            let mut a = acc_new(xor(d[0], zext(s)), pw.pow[0], pw.kara[0]);
+            for v in x.iter_mut() {
+                *v = aesenc(*v, k[1]);
+            }
+            for r in 1..REGS {
+                for v in x.iter_mut() {
+                    *v = aesenc(*v, k[r + 1]);
+                }
+                acc_add(&mut a, d[r], pw.pow[r], pw.kara[r]);
+            }
+            for v in x.iter_mut() {
+                *v = aesenc(*v, k[REGS + 1]);
+            }
+            let p = bcast(super::poly128());
+            let mid = xor3(a.mid, a.lo, a.hi);
+            let mid = xor3(mid, swap(a.lo), clmul::<0x10>(a.lo, p));
+            for v in x.iter_mut() {
+                *v = aesenc(*v, k[REGS + 2]);
+            }
+            let folded = xor3(a.hi, swap(mid), clmul::<0x10>(mid, p));
+            for rk in &k[REGS + 3..14] {
+                for v in x.iter_mut() {
+                    *v = aesenc(*v, *rk);
+                }
+            }
+            for v in x.iter_mut() {
+                *v = aesenclast(*v, k[14]);
+            }
+            fold(folded)
         }
 
         /// `s` updated with the first `nb` (1 ..= BATCH) blocks of `buf`, which is zero past them.
         #[inline]
         #[target_feature(enable = $feat)]
         fn ghash_tail(s: __m128i, hk: &HashKey, buf: &[u8; BB], nb: usize) -> __m128i {
-            let flat = hk.0.as_flattened();
+            let (pow, kara) = (hk.pow.as_flattened(), hk.kara.as_flattened());
             let base = (MAX_BATCH - nb) * 16;
-            let mut a = acc_new(xor(bswap(ld(buf)), zext(s)), ld(&flat[base..]));
+            let mut a = acc_new(
+                xor(bswap(ld(buf)), zext(s)),
+                ld(&pow[base..]),
+                ld(&kara[base..]),
+            );
             for r in 1..nb.div_ceil(LANES) {
+                let at = base + r * VB;
                 acc_add(
                     &mut a,
                     bswap(ld(&buf[r * VB..])),
-                    ld(&flat[base + r * VB..]),
+                    ld(&pow[at..]),
+                    ld(&kara[at..]),
                 );
             }
             acc_reduce(a)
@@ -284,18 +352,27 @@ macro_rules! kernels {
             let nfull = len / BB;
             let mut x = [zero(); REGS];
             let mut d = [zero(); REGS];
-            for b in 0..nfull {
+            if ENC && nfull > 0 {
+                // The first batch has no previous ciphertext to hash.
+                counters(&mut c, &mut x);
+                aes(&k, &mut x);
+                for (r, (ks, h)) in x.iter().zip(d.iter_mut()).enumerate() {
+                    // SAFETY: `r·VB + VB ≤ BB ≤ len`; loaded before stored, so `src == dst` is fine.
+                    let ct = unsafe { xor(loadu(src.add(r * VB)), *ks) };
+                    // SAFETY: as above.
+                    unsafe { storeu(dst.add(r * VB), ct) };
+                    *h = bswap(ct);
+                }
+            }
+            for b in usize::from(ENC)..nfull {
                 counters(&mut c, &mut x);
                 if ENC {
-                    // Hash the previous batch's ciphertext (kept byte-reversed in `d`) while this
-                    // batch's counters go through the rounds.
-                    if b > 0 {
-                        s = ghash_batch(s, &d, &pw);
-                    }
-                    aes(&k, &mut x);
+                    // This batch's rounds run while the previous batch's ciphertext (in `d`) is hashed.
+                    s = aes_ghash(&k, &mut x, s, &d, &pw);
                     for (r, (ks, h)) in x.iter().zip(d.iter_mut()).enumerate() {
                         let off = b * BB + r * VB;
-                        // SAFETY: `off + VB ≤ len`; loaded before stored, so `src == dst` is fine.
+                        // SAFETY: `off + VB ≤ nfull·BB ≤ len`; loaded before stored, so `src == dst`
+                        // is fine.
                         let ct = unsafe { xor(loadu(src.add(off)), *ks) };
                         // SAFETY: as above.
                         unsafe { storeu(dst.add(off), ct) };
@@ -308,8 +385,7 @@ macro_rules! kernels {
                         *v = unsafe { loadu(src.add(b * BB + r * VB)) };
                         *h = bswap(*v);
                     }
-                    aes(&k, &mut x);
-                    s = ghash_batch(s, &d, &pw);
+                    s = aes_ghash(&k, &mut x, s, &d, &pw);
                     for (r, (ks, v)) in x.iter().zip(input.iter()).enumerate() {
                         // SAFETY: as above; the whole batch was loaded before any store.
                         unsafe { storeu(dst.add(b * BB + r * VB), xor(*v, *ks)) };
