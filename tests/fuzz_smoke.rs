@@ -78,4 +78,9 @@ proptest! {
     fn chunked_open_rejects_random(data in proptest::collection::vec(any::<u8>(), 0..400)) {
         fuzz_bodies::chunked_open(&data);
     }
+
+    #[test]
+    fn kernel_tiers_agree_with_rustcrypto(data in proptest::collection::vec(any::<u8>(), 48..900)) {
+        fuzz_bodies::gcm_tiers(&data);
+    }
 }

@@ -175,7 +175,12 @@ macro_rules! kernels {
             d: &[V; REGS],
             pw: &Powers,
         ) -> __m128i {
-            const { assert!(REGS <= 8, "the reduction needs rounds left after the multiplications") };
+            const {
+                assert!(
+                    REGS <= 8,
+                    "the reduction needs rounds left after the multiplications"
+                )
+            };
             for v in x.iter_mut() {
                 *v = xor(*v, k[0]);
             }
