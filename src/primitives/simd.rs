@@ -232,9 +232,9 @@ fn hash_key_clmul(h: &[u8; 16]) -> HashKey {
         pow: [[0; 16]; HASH_TABLE_LEN],
         kara: [[0; 16]; HASH_TABLE_LEN],
     };
-    for k in 1..=MAX_BATCH {
+    for (k, pk) in p.iter().enumerate().skip(1) {
         let i = MAX_BATCH - k;
-        store128(&mut out.pow[i], p[k]);
+        store128(&mut out.pow[i], *pk);
         let v = u128::from_le_bytes(out.pow[i]);
         let mut folded = (v ^ (v >> 64)) as u64;
         out.kara[i] = (u128::from(folded) | (u128::from(folded) << 64)).to_le_bytes();
