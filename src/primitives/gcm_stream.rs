@@ -22,8 +22,11 @@
 use rayon::prelude::*;
 
 use super::aead::{AeadError, GCM_MAX_PLAINTEXT, KEY_LEN, NONCE_LEN, TAG_LEN};
+use super::backend::active_backend;
 use super::ctr::Aes256Ctr;
 use super::ghash::{Ghash, gf128_mul, gf128_pow};
+#[cfg(target_arch = "x86_64")]
+use super::simd::{AesKernel, HashKey, InOut};
 
 /// Updates at least this long are split over rayon workers.
 pub const PARALLEL_THRESHOLD: usize = 1 << 20;
@@ -43,6 +46,10 @@ pub struct GcmStream {
     aad_len: u64,
     len: u64,
     parallel: bool,
+    /// The stitched kernel, when the active backend has one: block-aligned updates then run AES and GHASH
+    /// in one pass per chunk instead of a CTR pass and a GHASH pass.
+    #[cfg(target_arch = "x86_64")]
+    fused: Option<Box<(AesKernel, HashKey)>>,
 }
 
 impl std::fmt::Debug for GcmStream {
@@ -70,6 +77,14 @@ impl GcmStream {
             aad_len: aad.len() as u64,
             len: 0,
             parallel: true,
+            #[cfg(target_arch = "x86_64")]
+            fused: active_backend()
+                .tier()
+                .and_then(|t| AesKernel::new(t, key))
+                .map(|k| {
+                    let hk = k.hash_key();
+                    Box::new((k, hk))
+                }),
         };
         if !aad.is_empty() {
             let mut g = Ghash::new(&s.h);
@@ -178,6 +193,69 @@ impl GcmStream {
     }
 
     fn process(&mut self, buf: &mut [u8], encrypt: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if self.pending_len == 0 && self.fused.is_some() {
+            let whole = buf.len() - buf.len() % 16;
+            let (blocks, rest) = buf.split_at_mut(whole);
+            self.process_fused(blocks, encrypt);
+            if rest.is_empty() {
+                return;
+            }
+            return self.process_split(rest, encrypt);
+        }
+        self.process_split(buf, encrypt);
+    }
+
+    /// Whole blocks at a block-aligned position, on the stitched kernel: each chunk is encrypted and hashed
+    /// in one pass. The first chunk continues the running hash; every later chunk hashes from zero and is
+    /// folded in by Horner's rule, `Y ← Y·H^(blocks in chunk) ⊕ P_chunk`.
+    #[cfg(target_arch = "x86_64")]
+    fn process_fused(&mut self, blocks: &mut [u8], encrypt: bool) {
+        let Some(fused) = self.fused.as_deref() else {
+            return;
+        };
+        let (aes, hk) = fused;
+        let offset = self.len;
+        let counter = |at: u64| {
+            let mut c = [0u8; 16];
+            c[..NONCE_LEN].copy_from_slice(&self.iv);
+            // Checked against GCM's limit, so the block index fits the 32-bit counter.
+            c[NONCE_LEN..].copy_from_slice(&((2 + at / 16) as u32).to_be_bytes());
+            c
+        };
+        let y0 = self.y.to_be_bytes();
+        if blocks.len() < PARALLEL_THRESHOLD || !self.parallel {
+            let mut y = y0;
+            aes.gcm(hk, &counter(offset), &mut y, InOut::InPlace(blocks), encrypt);
+            self.y = u128::from_be_bytes(y);
+        } else {
+            let partials: Vec<(u64, u128)> = blocks
+                .par_chunks_mut(PAR_CHUNK)
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut y = if i == 0 { y0 } else { [0u8; 16] };
+                    let at = offset + (i * PAR_CHUNK) as u64;
+                    aes.gcm(hk, &counter(at), &mut y, InOut::InPlace(c), encrypt);
+                    ((c.len() / 16) as u64, u128::from_be_bytes(y))
+                })
+                .collect();
+            let h = u128::from_be_bytes(self.h);
+            let step = gf128_pow(h, (PAR_CHUNK / 16) as u64);
+            let mut acc = partials[0].1;
+            for (n, p) in &partials[1..] {
+                let mult = if *n == (PAR_CHUNK / 16) as u64 {
+                    step
+                } else {
+                    gf128_pow(h, *n)
+                };
+                acc = gf128_mul(acc, mult) ^ p;
+            }
+            self.y = acc;
+        }
+        self.len += blocks.len() as u64;
+    }
+
+    fn process_split(&mut self, buf: &mut [u8], encrypt: bool) {
         let offset = self.len;
         let parallel = buf.len() >= PARALLEL_THRESHOLD && self.parallel;
         if !parallel {
