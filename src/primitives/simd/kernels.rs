@@ -162,59 +162,6 @@ macro_rules! kernels {
             acc_reduce(a)
         }
 
-        /// One batch of AES rounds on the counter blocks `x`, with the GHASH of the batch `d` (byte-reversed
-        /// ciphertext) woven in: one vector of `d` is multiplied after each of the first `REGS` rounds and
-        /// the reduction runs during the last rounds. Interleaving in program order matters: the
-        /// out-of-order window is too small to find the multiplications behind 100+ AES instructions.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn aes_ghash(
-            k: &[V; 15],
-            x: &mut [V; REGS],
-            s: __m128i,
-            d: &[V; REGS],
-            pw: &Powers,
-        ) -> __m128i {
-            const {
-                assert!(
-                    REGS <= 8,
-                    "the reduction needs rounds left after the multiplications"
-                )
-            };
-            for v in x.iter_mut() {
-                *v = xor(*v, k[0]);
-            }
-            let mut a = acc_new(xor(d[0], zext(s)), pw.pow[0], pw.kara[0]);
-            for v in x.iter_mut() {
-                *v = aesenc(*v, k[1]);
-            }
-            for r in 1..REGS {
-                for v in x.iter_mut() {
-                    *v = aesenc(*v, k[r + 1]);
-                }
-                acc_add(&mut a, d[r], pw.pow[r], pw.kara[r]);
-            }
-            for v in x.iter_mut() {
-                *v = aesenc(*v, k[REGS + 1]);
-            }
-            let p = bcast(super::poly128());
-            let mid = xor3(a.mid, a.lo, a.hi);
-            let mid = xor3(mid, swap(a.lo), clmul::<0x10>(a.lo, p));
-            for v in x.iter_mut() {
-                *v = aesenc(*v, k[REGS + 2]);
-            }
-            let folded = xor3(a.hi, swap(mid), clmul::<0x10>(mid, p));
-            for rk in &k[REGS + 3..14] {
-                for v in x.iter_mut() {
-                    *v = aesenc(*v, *rk);
-                }
-            }
-            for v in x.iter_mut() {
-                *v = aesenclast(*v, k[14]);
-            }
-            fold(folded)
-        }
-
         /// `s` updated with the first `nb` (1 ..= BATCH) blocks of `buf`, which is zero past them.
         #[inline]
         #[target_feature(enable = $feat)]
@@ -369,11 +316,56 @@ macro_rules! kernels {
                     *h = bswap(ct);
                 }
             }
+            // The stitched loop. One vector of `d` (byte-reversed ciphertext: the previous batch when
+            // encrypting, this batch when decrypting) is multiplied after each of the first REGS rounds and
+            // the reduction runs in the last rounds. The interleaving is written out in program order
+            // because the out-of-order window is too small to find the multiplications behind 100+ AES
+            // instructions; it lives in this loop rather than in a helper so nothing round-trips through
+            // memory (`#[inline(always)]` is not allowed with `#[target_feature]`).
+            const { assert!(REGS <= 8, "the reduction needs rounds left after the multiplications") };
+            let poly = bcast(super::poly128());
             for b in usize::from(ENC)..nfull {
                 counters(&mut c, &mut x);
+                let mut input = [zero(); REGS];
+                if !ENC {
+                    for (r, (v, h)) in input.iter_mut().zip(d.iter_mut()).enumerate() {
+                        // SAFETY: `b·BB + r·VB + VB ≤ nfull·BB ≤ len`.
+                        *v = unsafe { loadu(src.add(b * BB + r * VB)) };
+                        *h = bswap(*v);
+                    }
+                }
+                for v in x.iter_mut() {
+                    *v = xor(*v, k[0]);
+                }
+                let mut a = acc_new(xor(d[0], zext(s)), pw.pow[0], pw.kara[0]);
+                for v in x.iter_mut() {
+                    *v = aesenc(*v, k[1]);
+                }
+                for r in 1..REGS {
+                    for v in x.iter_mut() {
+                        *v = aesenc(*v, k[r + 1]);
+                    }
+                    acc_add(&mut a, d[r], pw.pow[r], pw.kara[r]);
+                }
+                for v in x.iter_mut() {
+                    *v = aesenc(*v, k[REGS + 1]);
+                }
+                let mid = xor3(a.mid, a.lo, a.hi);
+                let mid = xor3(mid, swap(a.lo), clmul::<0x10>(a.lo, poly));
+                for v in x.iter_mut() {
+                    *v = aesenc(*v, k[REGS + 2]);
+                }
+                let folded = xor3(a.hi, swap(mid), clmul::<0x10>(mid, poly));
+                for rk in &k[REGS + 3..14] {
+                    for v in x.iter_mut() {
+                        *v = aesenc(*v, *rk);
+                    }
+                }
+                for v in x.iter_mut() {
+                    *v = aesenclast(*v, k[14]);
+                }
+                s = fold(folded);
                 if ENC {
-                    // This batch's rounds run while the previous batch's ciphertext (in `d`) is hashed.
-                    s = aes_ghash(&k, &mut x, s, &d, &pw);
                     for (r, (ks, h)) in x.iter().zip(d.iter_mut()).enumerate() {
                         let off = b * BB + r * VB;
                         // SAFETY: `off + VB ≤ nfull·BB ≤ len`; loaded before stored, so `src == dst`
@@ -384,13 +376,6 @@ macro_rules! kernels {
                         *h = bswap(ct);
                     }
                 } else {
-                    let mut input = [zero(); REGS];
-                    for (r, (v, h)) in input.iter_mut().zip(d.iter_mut()).enumerate() {
-                        // SAFETY: `b·BB + r·VB + VB ≤ len`.
-                        *v = unsafe { loadu(src.add(b * BB + r * VB)) };
-                        *h = bswap(*v);
-                    }
-                    s = aes_ghash(&k, &mut x, s, &d, &pw);
                     for (r, (ks, v)) in x.iter().zip(input.iter()).enumerate() {
                         // SAFETY: as above; the whole batch was loaded before any store.
                         unsafe { storeu(dst.add(b * BB + r * VB), xor(*v, *ks)) };
