@@ -94,22 +94,51 @@ macro_rules! kernels {
             }
         }
 
-        /// The counter blocks of the next `x.len()` vectors (byte order restored), advancing `c`.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn counters(c: &mut V, x: &mut [V]) {
-            let inc = bcast(super::load128(&(LANES as u128).to_le_bytes()));
-            for v in x.iter_mut() {
-                *v = bswap(*c);
-                *c = add32(*c, inc);
-            }
+        /// The running counter: `le` holds lane `i` = counter `n + i` byte-reversed (so a 32-bit add
+        /// increments it, wrapping like GCM's inc32), `n` the low 32 bits of lane 0 (public data).
+        struct Counter {
+            le: V,
+            n: u32,
         }
 
-        /// The first counter vector in the kernels' byte-reversed form: lane `i` holds `ctr + i`.
+        /// The counter blocks of the next `x.len()` vectors (byte order restored), advancing `c`.
+        ///
+        /// When the counter's low byte cannot overflow within these blocks, only the first vector is
+        /// byte-swapped and the rest are derived by adding to the last byte in big-endian form, which
+        /// saves a shuffle per vector; otherwise every vector is swapped from the little-endian form.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn counter_start(ctr: &[u8; 16]) -> V {
-            add32(bcast(super::bswap128(super::load128(ctr))), lane_index())
+        fn counters(c: &mut Counter, x: &mut [V]) {
+            let blocks = x.len() * LANES;
+            let inc = bcast(super::load128(&(LANES as u128).to_le_bytes()));
+            if (c.n & 0xff) as usize + blocks <= 256 {
+                let inc_be = bcast(super::load128(&((LANES as u128) << 120).to_le_bytes()));
+                let mut v = bswap(c.le);
+                for o in x.iter_mut() {
+                    *o = v;
+                    v = add32(v, inc_be);
+                }
+                c.le = add32(
+                    c.le,
+                    bcast(super::load128(&(blocks as u128).to_le_bytes())),
+                );
+            } else {
+                for o in x.iter_mut() {
+                    *o = bswap(c.le);
+                    c.le = add32(c.le, inc);
+                }
+            }
+            c.n = c.n.wrapping_add(blocks as u32);
+        }
+
+        /// The first counter vector: lane `i` holds `ctr + i`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn counter_start(ctr: &[u8; 16]) -> Counter {
+            Counter {
+                le: add32(bcast(super::bswap128(super::load128(ctr))), lane_index()),
+                n: u32::from_be_bytes([ctr[12], ctr[13], ctr[14], ctr[15]]),
+            }
         }
 
         /// Unreduced 256-bit products, summed lane by lane.
@@ -138,6 +167,19 @@ macro_rules! kernels {
             a.lo = xor(a.lo, clmul::<0x00>(d, p));
             a.mid = xor(a.mid, clmul::<0x00>(xor(d, swap(d)), k));
             a.hi = xor(a.hi, clmul::<0x11>(d, p));
+        }
+
+        /// [`acc_add`] for two vectors, with three-way XORs.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn acc_add2(a: &mut Acc, d: [V; 2], p: [V; 2], k: [V; 2]) {
+            a.lo = xor3(a.lo, clmul::<0x00>(d[0], p[0]), clmul::<0x00>(d[1], p[1]));
+            a.mid = xor3(
+                a.mid,
+                clmul::<0x00>(xor(d[0], swap(d[0])), k[0]),
+                clmul::<0x00>(xor(d[1], swap(d[1])), k[1]),
+            );
+            a.hi = xor3(a.hi, clmul::<0x11>(d[0], p[0]), clmul::<0x11>(d[1], p[1]));
         }
 
         /// Montgomery-reduces each lane (`lo·x^−128 + mid·x^−64 + hi`, two folds by `x^63 + x^62 + x^57`)
@@ -188,7 +230,7 @@ macro_rules! kernels {
         /// XORs the first `nb` blocks of `buf` with the keystream from `c`.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn keystream_tail(k: &[V; 15], c: &mut V, buf: &mut [u8; BB], nb: usize) {
+        fn keystream_tail(k: &[V; 15], c: &mut Counter, buf: &mut [u8; BB], nb: usize) {
             let nv = nb.div_ceil(LANES);
             let mut x = [zero(); REGS];
             counters(c, &mut x[..nv]);
@@ -322,7 +364,7 @@ macro_rules! kernels {
             // because the out-of-order window is too small to find the multiplications behind 100+ AES
             // instructions; it lives in this loop rather than in a helper so nothing round-trips through
             // memory (`#[inline(always)]` is not allowed with `#[target_feature]`).
-            const { assert!(REGS <= 8, "the reduction needs rounds left after the multiplications") };
+            const { assert!(REGS <= 16, "the reduction needs rounds left after the multiplications") };
             let poly = bcast(super::poly128());
             for b in usize::from(ENC)..nfull {
                 counters(&mut c, &mut x);
@@ -341,22 +383,39 @@ macro_rules! kernels {
                 for v in x.iter_mut() {
                     *v = aesenc(*v, k[1]);
                 }
-                for r in 1..REGS {
+                // Two vectors per round (three-way XORs), then an odd one out.
+                let mut round = 2;
+                let mut r = 1;
+                while r + 1 < REGS {
                     for v in x.iter_mut() {
-                        *v = aesenc(*v, k[r + 1]);
+                        *v = aesenc(*v, k[round]);
+                    }
+                    acc_add2(
+                        &mut a,
+                        [d[r], d[r + 1]],
+                        [pw.pow[r], pw.pow[r + 1]],
+                        [pw.kara[r], pw.kara[r + 1]],
+                    );
+                    round += 1;
+                    r += 2;
+                }
+                if r < REGS {
+                    for v in x.iter_mut() {
+                        *v = aesenc(*v, k[round]);
                     }
                     acc_add(&mut a, d[r], pw.pow[r], pw.kara[r]);
+                    round += 1;
                 }
                 for v in x.iter_mut() {
-                    *v = aesenc(*v, k[REGS + 1]);
+                    *v = aesenc(*v, k[round]);
                 }
                 let mid = xor3(a.mid, a.lo, a.hi);
                 let mid = xor3(mid, swap(a.lo), clmul::<0x10>(a.lo, poly));
                 for v in x.iter_mut() {
-                    *v = aesenc(*v, k[REGS + 2]);
+                    *v = aesenc(*v, k[round + 1]);
                 }
                 let folded = xor3(a.hi, swap(mid), clmul::<0x10>(mid, poly));
-                for rk in &k[REGS + 3..14] {
+                for rk in &k[round + 2..14] {
                     for v in x.iter_mut() {
                         *v = aesenc(*v, *rk);
                     }
