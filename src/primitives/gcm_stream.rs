@@ -226,7 +226,13 @@ impl GcmStream {
         let y0 = self.y.to_be_bytes();
         if blocks.len() < PARALLEL_THRESHOLD || !self.parallel {
             let mut y = y0;
-            aes.gcm(hk, &counter(offset), &mut y, InOut::InPlace(blocks), encrypt);
+            aes.gcm(
+                hk,
+                &counter(offset),
+                &mut y,
+                InOut::InPlace(blocks),
+                encrypt,
+            );
             self.y = u128::from_be_bytes(y);
         } else {
             let partials: Vec<(u64, u128)> = blocks

@@ -24,8 +24,8 @@
 
 use std::arch::x86_64::{
     __m128i, _mm_aesenc_si128, _mm_aesenclast_si128, _mm_aeskeygenassist_si128,
-    _mm_clmulepi64_si128, _mm_loadu_si128, _mm_set_epi8, _mm_set_epi64x, _mm_shuffle_epi8,
-    _mm_shuffle_epi32, _mm_slli_si128, _mm_storeu_si128, _mm_xor_si128,
+    _mm_clmulepi64_si128, _mm_loadu_si128, _mm_set_epi8, _mm_set_epi64x, _mm_setzero_si128,
+    _mm_shuffle_epi8, _mm_shuffle_epi32, _mm_slli_si128, _mm_storeu_si128, _mm_xor_si128,
 };
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -72,17 +72,64 @@ impl Tier {
 }
 
 /// The 15 round keys of AES-256. Zeroized on drop.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub(crate) struct RoundKeys([[u8; 16]; 15]);
 
 /// Powers of the GHASH key in the POLYVAL domain, highest first: `pow[i] = H^(32 − i)` for `i < 32`,
 /// then zero blocks so a partial batch can load whole vectors; `kara[i]` holds `lo ⊕ hi` of `pow[i]` in
 /// both halves, the third operand of a Karatsuba multiplication. Zeroized on drop (`H` forges tags).
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub(crate) struct HashKey {
     pow: [[u8; 16]; HASH_TABLE_LEN],
     kara: [[u8; 16]; HASH_TABLE_LEN],
 }
+
+/// Overwrites `a` with zeros through a volatile store the compiler cannot elide. One wide store per
+/// array, where `zeroize`'s byte-by-byte loop costs hundreds of cycles on the small-message path.
+#[inline]
+pub(crate) fn wipe<const N: usize>(a: &mut [u8; N]) {
+    // SAFETY: `a` is a valid, exclusive reference to `N` initialised bytes; a volatile write of a fresh
+    // array through it is an ordinary (if unelidable) store.
+    unsafe { std::ptr::write_volatile(a, [0u8; N]) };
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+impl Zeroize for RoundKeys {
+    fn zeroize(&mut self) {
+        self.0.iter_mut().for_each(wipe);
+    }
+}
+
+impl Drop for RoundKeys {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for RoundKeys {}
+
+impl Zeroize for HashKey {
+    fn zeroize(&mut self) {
+        self.pow
+            .iter_mut()
+            .chain(self.kara.iter_mut())
+            .for_each(wipe);
+    }
+}
+
+impl Drop for HashKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for HashKey {}
+
+/// A table of zeros, for kernels that take a hash key they do not use (plain CTR).
+static EMPTY_HASH_KEY: HashKey = HashKey {
+    pow: [[0; 16]; HASH_TABLE_LEN],
+    kara: [[0; 16]; HASH_TABLE_LEN],
+};
 
 /// The largest batch (blocks per loop iteration) of any tier.
 const MAX_BATCH: usize = 32;
@@ -204,6 +251,12 @@ fn dot128(a: __m128i, b: __m128i) -> __m128i {
 
 #[inline]
 #[target_feature(enable = "sse2")]
+fn zero128() -> __m128i {
+    _mm_setzero_si128()
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
 fn poly128() -> __m128i {
     // Low qword 1, high qword x^63 + x^62 + x^57; the kernels only read the high qword.
     _mm_set_epi64x((POLY >> 64) as i64, 1)
@@ -317,7 +370,7 @@ impl AesKernel {
         let mut h = [0u8; 16];
         self.encrypt_block(&mut h);
         let t = hash_key(self.tier, &h);
-        h.zeroize();
+        wipe(&mut h);
         t
     }
 
@@ -372,6 +425,23 @@ pub(crate) fn hash_key(tier: Tier, h: &[u8; 16]) -> HashKey {
     assert!(tier.supported(), "hash_key called for an unsupported tier");
     // SAFETY: every tier requires PCLMULQDQ and SSE2, and the tier is supported (asserted).
     unsafe { hash_key_clmul(h) }
+}
+
+/// Absorbs one 16-byte block into the GHASH `state` with a single multiplication (GCM's length block).
+pub(crate) fn ghash_block(tier: Tier, hk: &HashKey, state: &mut [u8; 16], block: &[u8; 16]) {
+    assert!(
+        tier.supported(),
+        "ghash_block called for an unsupported tier"
+    );
+    // SAFETY: every tier requires PCLMULQDQ, SSSE3 and SSE2, and the tier is supported (asserted).
+    unsafe { ghash_block_clmul(hk, state, block) }
+}
+
+#[target_feature(enable = "pclmulqdq,ssse3,sse2")]
+fn ghash_block_clmul(hk: &HashKey, state: &mut [u8; 16], block: &[u8; 16]) {
+    let x = _mm_xor_si128(bswap128(load128(state)), bswap128(load128(block)));
+    let y = dot128(x, load128(&hk.pow[MAX_BATCH - 1]));
+    store128(state, bswap128(y));
 }
 
 /// Absorbs `data` into the GHASH `state` (GCM's byte order), zero-padding a final partial block.

@@ -9,8 +9,6 @@ macro_rules! kernels {
     ($feat:literal, $lanes:literal, $regs:literal) => {
         use std::arch::x86_64::__m128i;
 
-        use zeroize::Zeroize as _;
-
         use super::{HashKey, MAX_BATCH, RoundKeys};
 
         /// Blocks per vector.
@@ -31,15 +29,6 @@ macro_rules! kernels {
             assert!(b.len() >= VB);
             // SAFETY: `b` has at least one vector's worth of readable bytes (asserted).
             unsafe { loadu(b.as_ptr()) }
-        }
-
-        /// Stores a vector at the start of `b`.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn st(b: &mut [u8], v: V) {
-            assert!(b.len() >= VB);
-            // SAFETY: `b` has at least one vector's worth of writable bytes (asserted).
-            unsafe { storeu(b.as_mut_ptr(), v) }
         }
 
         /// The round keys, each broadcast to every lane.
@@ -118,10 +107,7 @@ macro_rules! kernels {
                     *o = v;
                     v = add32(v, inc_be);
                 }
-                c.le = add32(
-                    c.le,
-                    bcast(super::load128(&(blocks as u128).to_le_bytes())),
-                );
+                c.le = add32(c.le, bcast(super::load128(&(blocks as u128).to_le_bytes())));
             } else {
                 for o in x.iter_mut() {
                     *o = bswap(c.le);
@@ -204,56 +190,74 @@ macro_rules! kernels {
             acc_reduce(a)
         }
 
-        /// `s` updated with the first `nb` (1 ..= BATCH) blocks of `buf`, which is zero past them.
+        /// The keystream of the next `N` vectors of counter blocks into `x[..N]`.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn ghash_tail(s: __m128i, hk: &HashKey, buf: &[u8; BB], nb: usize) -> __m128i {
-            let (pow, kara) = (hk.pow.as_flattened(), hk.kara.as_flattened());
-            let base = (MAX_BATCH - nb) * 16;
-            let mut a = acc_new(
-                xor(bswap(ld(buf)), zext(s)),
-                ld(&pow[base..]),
-                ld(&kara[base..]),
-            );
-            for r in 1..nb.div_ceil(LANES) {
-                let at = base + r * VB;
-                acc_add(
-                    &mut a,
-                    bswap(ld(&buf[r * VB..])),
-                    ld(&pow[at..]),
-                    ld(&kara[at..]),
-                );
-            }
-            acc_reduce(a)
+        fn keystream<const N: usize>(k: &[V; 15], c: &mut Counter, x: &mut [V; REGS]) {
+            let mut y = [zero(); N];
+            counters(c, &mut y);
+            aes(k, &mut y);
+            x[..N].copy_from_slice(&y);
         }
 
-        /// XORs the first `nb` blocks of `buf` with the keystream from `c`.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn keystream_tail(k: &[V; 15], c: &mut Counter, buf: &mut [u8; BB], nb: usize) {
-            let nv = nb.div_ceil(LANES);
-            let mut x = [zero(); REGS];
-            counters(c, &mut x[..nv]);
-            aes(k, &mut x[..nv]);
-            for (r, ks) in x[..nv].iter().enumerate() {
-                let v = xor(ld(&buf[r * VB..]), *ks);
-                st(&mut buf[r * VB..], v);
-            }
-        }
-
-        /// Copies the `rem` (< BB) trailing bytes at `src` into a zeroed batch buffer.
+        /// The last `rem` (1 ..= BB − 1) bytes of a message, vector by vector straight from memory (only a
+        /// final partial vector goes through a stack buffer). With `CTR`, XORs the keystream from `c` into
+        /// `dst`; with `HASH`, absorbs the ciphertext (the output when `ENC`, else the input) into `s`.
         ///
         /// # Safety
-        /// `src` must be valid for reading `rem` bytes.
+        /// `src` readable and `dst` writable (when `CTR`) for `rem` bytes, equal or disjoint.
+        #[allow(clippy::too_many_arguments)]
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn tail_in(src: *const u8, rem: usize) -> [u8; BB] {
-            let mut buf = [0u8; BB];
-            assert!(rem <= BB);
-            // SAFETY: `src` is readable for `rem` bytes (contract), `buf` holds `rem` ≤ BB bytes
-            // (asserted), and a stack array never overlaps the caller's buffer.
-            unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), rem) };
-            buf
+        unsafe fn tail<const CTR: bool, const HASH: bool, const ENC: bool>(
+            k: &[V; 15],
+            hk: &HashKey,
+            c: &mut Counter,
+            s: __m128i,
+            src: *const u8,
+            dst: *mut u8,
+            rem: usize,
+        ) -> __m128i {
+            let nb = rem.div_ceil(16);
+            let nv = nb.div_ceil(LANES);
+            let mut x = [zero(); REGS];
+            if CTR {
+                // Fixed-size batches keep the rounds unrolled in registers (a run-time length would
+                // round-trip every round through memory); the spare counter blocks are discarded.
+                match nv {
+                    1 => keystream::<1>(k, c, &mut x),
+                    2 => keystream::<2>(k, c, &mut x),
+                    3 | 4 => keystream::<4>(k, c, &mut x),
+                    _ => keystream::<REGS>(k, c, &mut x),
+                }
+            }
+            let (pow, kara) = (hk.pow.as_flattened(), hk.kara.as_flattened());
+            let base = (MAX_BATCH - nb) * 16;
+            let mut a = Acc {
+                lo: zero(),
+                mid: zero(),
+                hi: zero(),
+            };
+            for (r, ks) in x[..nv].iter().enumerate() {
+                let m = rem - r * VB;
+                // SAFETY: `r·VB < rem`, and `load_partial` reads at most `rem − r·VB` bytes.
+                let input = unsafe { load_partial(src.add(r * VB), m) };
+                let out = xor(input, *ks);
+                if HASH {
+                    let hashed = if ENC { keep_first(out, m) } else { input };
+                    let mut d = bswap(hashed);
+                    if r == 0 {
+                        d = xor(d, zext(s));
+                    }
+                    let at = base + r * VB;
+                    acc_add(&mut a, d, ld(&pow[at..]), ld(&kara[at..]));
+                }
+                if CTR {
+                    // SAFETY: as for the load; the vector was read before this write.
+                    unsafe { store_partial(dst.add(r * VB), m, out) };
+                }
+            }
+            if HASH { acc_reduce(a) } else { s }
         }
 
         /// XORs `len` bytes from `src` with the keystream `ctr, inc32(ctr), …` into `dst`.
@@ -284,14 +288,19 @@ macro_rules! kernels {
                 }
             }
             let done = nfull * BB;
-            let rem = len - done;
-            if rem > 0 {
-                // SAFETY: `done + rem = len` bytes are readable at `src`.
-                let mut buf = unsafe { tail_in(src.add(done), rem) };
-                keystream_tail(&k, &mut c, &mut buf, rem.div_ceil(16));
-                // SAFETY: `dst` is writable for `len = done + rem` bytes; `buf` is a separate array.
-                unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(done), rem) };
-                buf.zeroize();
+            if len > done {
+                // SAFETY: `src`/`dst` are valid for the `len − done` bytes after `done`.
+                unsafe {
+                    tail::<true, false, true>(
+                        &k,
+                        &super::EMPTY_HASH_KEY,
+                        &mut c,
+                        super::zero128(),
+                        src.add(done),
+                        dst.add(done),
+                        len - done,
+                    )
+                };
             }
         }
 
@@ -313,11 +322,21 @@ macro_rules! kernels {
                 s = ghash_batch(s, &d, &pw);
             }
             let done = nfull * BB;
-            let rem = len - done;
-            if rem > 0 {
-                // SAFETY: `done + rem = len` bytes are readable at `src`.
-                let buf = unsafe { tail_in(src.add(done), rem) };
-                s = ghash_tail(s, hk, &buf, rem.div_ceil(16));
+            if len > done {
+                let k = [zero(); 15];
+                let mut c = Counter { le: zero(), n: 0 };
+                // SAFETY: `src` is readable for the `len − done` bytes after `done`; nothing is written.
+                s = unsafe {
+                    tail::<false, true, false>(
+                        &k,
+                        hk,
+                        &mut c,
+                        s,
+                        src.add(done),
+                        std::ptr::null_mut(),
+                        len - done,
+                    )
+                };
             }
             super::store128(state, super::bswap128(s));
         }
@@ -364,7 +383,12 @@ macro_rules! kernels {
             // because the out-of-order window is too small to find the multiplications behind 100+ AES
             // instructions; it lives in this loop rather than in a helper so nothing round-trips through
             // memory (`#[inline(always)]` is not allowed with `#[target_feature]`).
-            const { assert!(REGS <= 16, "the reduction needs rounds left after the multiplications") };
+            const {
+                assert!(
+                    REGS <= 16,
+                    "the reduction needs rounds left after the multiplications"
+                )
+            };
             let poly = bcast(super::poly128());
             for b in usize::from(ENC)..nfull {
                 counters(&mut c, &mut x);
@@ -445,23 +469,19 @@ macro_rules! kernels {
                 s = ghash_batch(s, &d, &pw);
             }
             let done = nfull * BB;
-            let rem = len - done;
-            if rem > 0 {
-                let nb = rem.div_ceil(16);
-                // SAFETY: `done + rem = len` bytes are readable at `src`.
-                let mut buf = unsafe { tail_in(src.add(done), rem) };
-                if !ENC {
-                    s = ghash_tail(s, hk, &buf, nb);
-                }
-                keystream_tail(&k, &mut c, &mut buf, nb);
-                if ENC {
-                    // The keystream past the message must not be hashed: GCM pads with zeros.
-                    buf[rem..].fill(0);
-                    s = ghash_tail(s, hk, &buf, nb);
-                }
-                // SAFETY: `dst` is writable for `len = done + rem` bytes; `buf` is a separate array.
-                unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(done), rem) };
-                buf.zeroize();
+            if len > done {
+                // SAFETY: `src`/`dst` are valid for the `len − done` bytes after `done`.
+                s = unsafe {
+                    tail::<true, true, ENC>(
+                        &k,
+                        hk,
+                        &mut c,
+                        s,
+                        src.add(done),
+                        dst.add(done),
+                        len - done,
+                    )
+                };
             }
             super::store128(state, super::bswap128(s));
         }

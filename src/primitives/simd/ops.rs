@@ -111,6 +111,42 @@ pub(super) mod zmm {
     pub(crate) fn lane_index() -> V {
         _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)
     }
+
+    fn mask(m: usize) -> __mmask64 {
+        if m >= 64 { !0 } else { (1u64 << m) - 1 }
+    }
+
+    /// Loads `m` bytes at `p` (all 64 when `m ≥ 64`), zero-filling the rest; masked-off bytes are not
+    /// accessed.
+    ///
+    /// # Safety
+    /// `p` must be readable for `min(m, 64)` bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(crate) unsafe fn load_partial(p: *const u8, m: usize) -> V {
+        // SAFETY: only the first `min(m, 64)` bytes are read (masked load with fault suppression), and the
+        // caller guarantees they are readable.
+        unsafe { _mm512_maskz_loadu_epi8(mask(m), p.cast()) }
+    }
+
+    /// Stores the first `m` bytes of `v` at `p` (all 64 when `m ≥ 64`); masked-off bytes are not touched.
+    ///
+    /// # Safety
+    /// `p` must be writable for `min(m, 64)` bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(crate) unsafe fn store_partial(p: *mut u8, m: usize, v: V) {
+        // SAFETY: only the first `min(m, 64)` bytes are written (masked store), and the caller guarantees
+        // they are writable.
+        unsafe { _mm512_mask_storeu_epi8(p.cast(), mask(m), v) }
+    }
+
+    /// `v` with bytes `m..` zeroed.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(crate) fn keep_first(v: V, m: usize) -> V {
+        _mm512_maskz_mov_epi8(mask(m), v)
+    }
 }
 
 /// 256-bit vectors: two blocks per vector (AVX2, VAES, VPCLMULQDQ).
@@ -218,6 +254,66 @@ pub(super) mod ymm {
     #[target_feature(enable = "avx")]
     pub(crate) fn lane_index() -> V {
         _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0)
+    }
+
+    /// Loads `m` bytes at `p` (all of them when `m ≥ VB`), zero-filling the rest, through a stack buffer.
+    ///
+    /// # Safety
+    /// `p` must be readable for `min(m, VB)` bytes.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(crate) unsafe fn load_partial(p: *const u8, m: usize) -> V {
+        if m >= 32 {
+            // SAFETY: `p` is readable for a whole vector (contract).
+            return unsafe { loadu(p) };
+        }
+        let mut t = [0u8; 32];
+        // SAFETY: `p` is readable for `m` bytes (contract), `t` holds `m < VB` bytes, and a stack array
+        // never overlaps the caller's buffer.
+        unsafe { std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), m) };
+        // SAFETY: `t` is a whole vector of readable bytes.
+        let v = unsafe { loadu(t.as_ptr()) };
+        super::super::wipe(&mut t);
+        v
+    }
+
+    /// Stores the first `m` bytes of `v` at `p` (all of them when `m ≥ VB`).
+    ///
+    /// # Safety
+    /// `p` must be writable for `min(m, VB)` bytes.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(crate) unsafe fn store_partial(p: *mut u8, m: usize, v: V) {
+        if m >= 32 {
+            // SAFETY: `p` is writable for a whole vector (contract).
+            return unsafe { storeu(p, v) };
+        }
+        let mut t = [0u8; 32];
+        // SAFETY: `t` is a whole vector of writable bytes; then `m` bytes go to `p`, writable by contract
+        // and disjoint from the stack array.
+        unsafe {
+            storeu(t.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), p, m);
+        }
+        super::super::wipe(&mut t);
+    }
+
+    /// `v` with bytes `m..` zeroed.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(crate) fn keep_first(v: V, m: usize) -> V {
+        if m >= 32 {
+            return v;
+        }
+        let mut t = [0u8; 32];
+        // SAFETY: `t` is a whole vector of writable, then readable, bytes.
+        let r = unsafe {
+            storeu(t.as_mut_ptr(), v);
+            t[m..].fill(0);
+            loadu(t.as_ptr())
+        };
+        super::super::wipe(&mut t);
+        r
     }
 }
 
@@ -327,5 +423,64 @@ pub(super) mod xmm {
     #[target_feature(enable = "sse2")]
     pub(crate) fn lane_index() -> V {
         _mm_setzero_si128()
+    }
+    /// Loads `m` bytes at `p` (all of them when `m ≥ VB`), zero-filling the rest, through a stack buffer.
+    ///
+    /// # Safety
+    /// `p` must be readable for `min(m, VB)` bytes.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(crate) unsafe fn load_partial(p: *const u8, m: usize) -> V {
+        if m >= 16 {
+            // SAFETY: `p` is readable for a whole vector (contract).
+            return unsafe { loadu(p) };
+        }
+        let mut t = [0u8; 16];
+        // SAFETY: `p` is readable for `m` bytes (contract), `t` holds `m < VB` bytes, and a stack array
+        // never overlaps the caller's buffer.
+        unsafe { std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), m) };
+        // SAFETY: `t` is a whole vector of readable bytes.
+        let v = unsafe { loadu(t.as_ptr()) };
+        super::super::wipe(&mut t);
+        v
+    }
+
+    /// Stores the first `m` bytes of `v` at `p` (all of them when `m ≥ VB`).
+    ///
+    /// # Safety
+    /// `p` must be writable for `min(m, VB)` bytes.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(crate) unsafe fn store_partial(p: *mut u8, m: usize, v: V) {
+        if m >= 16 {
+            // SAFETY: `p` is writable for a whole vector (contract).
+            return unsafe { storeu(p, v) };
+        }
+        let mut t = [0u8; 16];
+        // SAFETY: `t` is a whole vector of writable bytes; then `m` bytes go to `p`, writable by contract
+        // and disjoint from the stack array.
+        unsafe {
+            storeu(t.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), p, m);
+        }
+        super::super::wipe(&mut t);
+    }
+
+    /// `v` with bytes `m..` zeroed.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(crate) fn keep_first(v: V, m: usize) -> V {
+        if m >= 16 {
+            return v;
+        }
+        let mut t = [0u8; 16];
+        // SAFETY: `t` is a whole vector of writable, then readable, bytes.
+        let r = unsafe {
+            storeu(t.as_mut_ptr(), v);
+            t[m..].fill(0);
+            loadu(t.as_ptr())
+        };
+        super::super::wipe(&mut t);
+        r
     }
 }
