@@ -109,6 +109,7 @@ def probe_tier(extra_env):
 
 def run(args):
     started = time.time()
+    rev = revision()
     times = QUICK if args.quick else NORMAL
     print("== building benches/peers.rs", flush=True)
     build = ["cargo", "bench", *CONFIG, "--bench", "peers", "--no-run"]
@@ -141,6 +142,7 @@ def run(args):
 
     argv = ["scripts/benchmarks.py"] + [a for a in sys.argv[1:] if a not in ("--check",)]
     meta = {
+        "rev": rev,
         "started": started,
         "finished": time.time(),
         "default_tier": default,
@@ -235,6 +237,15 @@ def capture(cmd):
         return None
 
 
+def revision():
+    """The commit, and whether the code that is measured (not BENCHMARKS.md) has uncommitted changes."""
+    rev = capture(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
+    if capture(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "benches", "Cargo.toml",
+                "Cargo.lock"]):
+        rev += " with uncommitted changes"
+    return rev
+
+
 def render(results, meta):
     functions = {f for (_, f) in results}
     tiers = sorted({f[len("s3crypt-"):] for f in functions
@@ -244,9 +255,7 @@ def render(results, meta):
     out, checks = [], []
 
     when = datetime.datetime.fromtimestamp(max(r[4] for r in results.values()), datetime.timezone.utc)
-    rev = capture(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
-    if capture(["git", "status", "--porcelain", "--untracked-files=no"]):
-        rev += " with uncommitted changes"
+    rev = meta.get("rev") or revision()
     out.append("## s3crypt against aws-lc-rs, ring and RustCrypto")
     out.append("")
     if meta.get("label"):
