@@ -26,7 +26,7 @@ use super::backend::active_backend;
 use super::ctr::Aes256Ctr;
 use super::ghash::{Ghash, gf128_mul, gf128_pow};
 #[cfg(target_arch = "x86_64")]
-use super::simd::{AesKernel, HashKey, InOut};
+use super::simd::{self, AesKernel, HashKey, InOut};
 
 /// Updates at least this long are split over rayon workers.
 pub const PARALLEL_THRESHOLD: usize = 1 << 20;
@@ -245,16 +245,28 @@ impl GcmStream {
                     ((c.len() / 16) as u64, u128::from_be_bytes(y))
                 })
                 .collect();
-            let h = u128::from_be_bytes(self.h);
-            let step = gf128_pow(h, (PAR_CHUNK / 16) as u64);
+            let tier = aes.tier();
+            let mul = |a, b| simd::gf128_mul(tier, a, b);
+            let pow = |mut n: u64| {
+                let (mut r, mut base) = (1u128 << 127, u128::from_be_bytes(self.h));
+                while n > 0 {
+                    if n & 1 == 1 {
+                        r = mul(r, base);
+                    }
+                    base = mul(base, base);
+                    n >>= 1;
+                }
+                r
+            };
+            let step = pow((PAR_CHUNK / 16) as u64);
             let mut acc = partials[0].1;
             for (n, p) in &partials[1..] {
                 let mult = if *n == (PAR_CHUNK / 16) as u64 {
                     step
                 } else {
-                    gf128_pow(h, *n)
+                    pow(*n)
                 };
-                acc = gf128_mul(acc, mult) ^ p;
+                acc = mul(acc, mult) ^ p;
             }
             self.y = acc;
         }

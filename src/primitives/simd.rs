@@ -427,6 +427,25 @@ pub(crate) fn hash_key(tier: Tier, h: &[u8; 16]) -> HashKey {
     unsafe { hash_key_clmul(h) }
 }
 
+/// GCM's field product of two blocks read as big-endian `u128` (the convention of
+/// [`super::gf128_mul`]), with carry-less multiplication: `x·y = dot(x, mulX(y))` in the POLYVAL domain,
+/// where a block's byte-reversed value is the same integer.
+pub(crate) fn gf128_mul(tier: Tier, x: u128, y: u128) -> u128 {
+    assert!(tier.supported(), "gf128_mul called for an unsupported tier");
+    // SAFETY: every tier requires PCLMULQDQ and SSE2, and the tier is supported (asserted).
+    unsafe { gf128_mul_clmul(x, y) }
+}
+
+#[target_feature(enable = "pclmulqdq,sse2")]
+fn gf128_mul_clmul(x: u128, y: u128) -> u128 {
+    let mut yx = y << 1;
+    yx ^= POLY & 0u128.wrapping_sub(y >> 127);
+    let r = dot128(load128(&x.to_le_bytes()), load128(&yx.to_le_bytes()));
+    let mut out = [0u8; 16];
+    store128(&mut out, r);
+    u128::from_le_bytes(out)
+}
+
 /// Absorbs one 16-byte block into the GHASH `state` with a single multiplication (GCM's length block).
 pub(crate) fn ghash_block(tier: Tier, hk: &HashKey, state: &mut [u8; 16], block: &[u8; 16]) {
     assert!(
