@@ -31,8 +31,8 @@ mod simd;
 
 pub use aead::{AeadError, Aes256Gcm, GCM_MAX_PLAINTEXT, KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use backend::{
-    BACKEND_ENV, Backend, BackendChoice, BackendReport, CpuFeatures, UnsupportedBackend,
-    active_backend, backend_choice,
+    BACKEND_ENV, Backend, BackendChoice, BackendReport, CpuFeatures, KernelCeiling,
+    UnsupportedBackend, active_backend, backend_choice, kernel_ceiling,
 };
 pub use ctr::{Aes256Ctr, CtrError};
 pub use gcm_stream::{GcmStream, PARALLEL_THRESHOLD};

@@ -108,7 +108,7 @@ pub const BACKEND_ENV: &str = "S3CRYPT_BACKEND";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
-    /// s3crypt's x86-64 kernels on 512-bit vectors: VAES + VPCLMULQDQ with AVX-512F/BW, 16 blocks per
+    /// s3crypt's x86-64 kernels on 512-bit vectors: VAES + VPCLMULQDQ with AVX-512F/BW, 32 blocks per
     /// stitched iteration.
     Vaes512,
     /// s3crypt's x86-64 kernels on 256-bit vectors: VAES + VPCLMULQDQ with AVX2.
@@ -262,6 +262,37 @@ pub fn backend_choice() -> BackendChoice {
     chosen().1
 }
 
+/// The arithmetic ceiling of AES-256-GCM on this CPU's 512-bit vector units, from
+/// [`kernel_ceiling`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct KernelCeiling {
+    /// Bytes per second of AES-256 rounds alone (the most any AES-256 mode can reach).
+    pub aes_bytes_per_sec: f64,
+    /// Bytes per second of AES-256 rounds with the interleaved GHASH multiplies of the stitched kernel
+    /// (the most an AES-256-GCM built that way can reach).
+    pub aes_ghash_bytes_per_sec: f64,
+}
+
+/// Measures, for about `seconds` each, how fast this CPU's VAES/VPCLMULQDQ units can run the arithmetic of
+/// AES-256 and of stitched AES-256-GCM with no memory traffic. `None` without VAES-512 (and off x86-64).
+/// `s3crypt bench` prints it beside the real kernels.
+#[must_use]
+pub fn kernel_ceiling(seconds: f64) -> Option<KernelCeiling> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::simd::vaes512_ceiling(seconds).map(|(a, g)| KernelCeiling {
+            aes_bytes_per_sec: a,
+            aes_ghash_bytes_per_sec: g,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = seconds;
+        None
+    }
+}
+
 /// Which implementation each primitive uses on this machine and build.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -331,7 +362,7 @@ impl BackendReport {
 /// What the hand-written kernels of `b` run on, or `None` for the RustCrypto backend.
 fn kernel_description(b: Backend) -> Option<&'static str> {
     match b {
-        Backend::Vaes512 => Some("VAES + VPCLMULQDQ, 512-bit vectors, 16 blocks per iteration"),
+        Backend::Vaes512 => Some("VAES + VPCLMULQDQ, 512-bit vectors, 32 blocks per iteration"),
         Backend::Vaes256 => Some("VAES + VPCLMULQDQ, 256-bit vectors, 16 blocks per iteration"),
         Backend::AesNi => Some("AES-NI + PCLMULQDQ, 8 blocks per iteration"),
         Backend::RustCrypto => None,
