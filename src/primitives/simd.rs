@@ -541,8 +541,7 @@ fn ceiling_probe(iters: u64, ghash: bool) -> [u8; 64] {
             for v in x.iter_mut() {
                 *v = _mm512_aesenc_epi128(*v, k);
             }
-            if ghash && round < 8 {
-                let dd = d[round];
+            if let Some(&dd) = d.get(round).filter(|_| ghash) {
                 let kara = _mm512_xor_si512(dd, _mm512_shuffle_epi32::<0x4e>(dd));
                 acc[0] = _mm512_xor_si512(acc[0], _mm512_clmulepi64_epi128::<0x00>(dd, k));
                 acc[1] = _mm512_xor_si512(acc[1], _mm512_clmulepi64_epi128::<0x11>(dd, k));
