@@ -22,6 +22,7 @@
 use rayon::prelude::*;
 
 use super::aead::{AeadError, GCM_MAX_PLAINTEXT, KEY_LEN, NONCE_LEN, TAG_LEN};
+#[cfg(target_arch = "x86_64")]
 use super::backend::active_backend;
 use super::ctr::Aes256Ctr;
 use super::ghash::{Ghash, gf128_mul, gf128_pow};
