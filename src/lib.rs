@@ -33,7 +33,8 @@
 //! # }
 //! ```
 //!
-//! `unsafe` code is forbidden everywhere in this crate.
+//! `unsafe` code is denied everywhere in this crate except the x86-64 SIMD kernels
+//! (`primitives::simd`, private), where every block states why it is sound.
 
 pub mod envelope;
 mod fsutil;
