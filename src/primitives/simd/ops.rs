@@ -1,8 +1,74 @@
 //! The vector operations the kernels are written in, once per width. Each function is a thin
 //! `#[target_feature]` wrapper over one or two intrinsics, inlined into the kernels.
 //!
-//! Only `loadu`/`storeu` are `unsafe` (they take raw pointers); their callers state why the pointer is
-//! valid.
+//! Only the loads and stores (`loadu`, `storeu`, `load_partial`, `store_partial`) are `unsafe`: they take
+//! raw pointers, and their callers state why the pointer is valid.
+
+/// The partial-vector operations of the tiers without byte masks (AVX2, SSE): through a stack buffer that
+/// is wiped afterwards. `$feat` is the tier's load/store feature, `$vb` its vector size in bytes.
+macro_rules! buffered_partial {
+    ($feat:literal, $vb:literal) => {
+        /// Loads `m` bytes at `p` (all of them when `m ≥ VB`), zero-filling the rest, through a stack buffer.
+        ///
+        /// # Safety
+        /// `p` must be readable for `min(m, VB)` bytes.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn load_partial(p: *const u8, m: usize) -> V {
+            if m >= $vb {
+                // SAFETY: `p` is readable for a whole vector (contract).
+                return unsafe { loadu(p) };
+            }
+            let mut t = [0u8; $vb];
+            // SAFETY: `p` is readable for `m` bytes (contract), `t` holds `m < VB` bytes, and a stack array
+            // never overlaps the caller's buffer.
+            unsafe { std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), m) };
+            // SAFETY: `t` is a whole vector of readable bytes.
+            let v = unsafe { loadu(t.as_ptr()) };
+            super::super::wipe(&mut t);
+            v
+        }
+
+        /// Stores the first `m` bytes of `v` at `p` (all of them when `m ≥ VB`).
+        ///
+        /// # Safety
+        /// `p` must be writable for `min(m, VB)` bytes.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn store_partial(p: *mut u8, m: usize, v: V) {
+            if m >= $vb {
+                // SAFETY: `p` is writable for a whole vector (contract).
+                return unsafe { storeu(p, v) };
+            }
+            let mut t = [0u8; $vb];
+            // SAFETY: `t` is a whole vector of writable bytes; then `m` bytes go to `p`, writable by contract
+            // and disjoint from the stack array.
+            unsafe {
+                storeu(t.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(t.as_ptr(), p, m);
+            }
+            super::super::wipe(&mut t);
+        }
+
+        /// `v` with bytes `m..` zeroed.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        pub(crate) fn keep_first(v: V, m: usize) -> V {
+            if m >= $vb {
+                return v;
+            }
+            let mut t = [0u8; $vb];
+            // SAFETY: `t` is a whole vector of writable, then readable, bytes.
+            let r = unsafe {
+                storeu(t.as_mut_ptr(), v);
+                t[m..].fill(0);
+                loadu(t.as_ptr())
+            };
+            super::super::wipe(&mut t);
+            r
+        }
+    };
+}
 
 /// 512-bit vectors: four blocks per vector (AVX-512F/BW, VAES, VPCLMULQDQ).
 pub(super) mod zmm {
@@ -256,65 +322,7 @@ pub(super) mod ymm {
         _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0)
     }
 
-    /// Loads `m` bytes at `p` (all of them when `m ≥ VB`), zero-filling the rest, through a stack buffer.
-    ///
-    /// # Safety
-    /// `p` must be readable for `min(m, VB)` bytes.
-    #[inline]
-    #[target_feature(enable = "avx")]
-    pub(crate) unsafe fn load_partial(p: *const u8, m: usize) -> V {
-        if m >= 32 {
-            // SAFETY: `p` is readable for a whole vector (contract).
-            return unsafe { loadu(p) };
-        }
-        let mut t = [0u8; 32];
-        // SAFETY: `p` is readable for `m` bytes (contract), `t` holds `m < VB` bytes, and a stack array
-        // never overlaps the caller's buffer.
-        unsafe { std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), m) };
-        // SAFETY: `t` is a whole vector of readable bytes.
-        let v = unsafe { loadu(t.as_ptr()) };
-        super::super::wipe(&mut t);
-        v
-    }
-
-    /// Stores the first `m` bytes of `v` at `p` (all of them when `m ≥ VB`).
-    ///
-    /// # Safety
-    /// `p` must be writable for `min(m, VB)` bytes.
-    #[inline]
-    #[target_feature(enable = "avx")]
-    pub(crate) unsafe fn store_partial(p: *mut u8, m: usize, v: V) {
-        if m >= 32 {
-            // SAFETY: `p` is writable for a whole vector (contract).
-            return unsafe { storeu(p, v) };
-        }
-        let mut t = [0u8; 32];
-        // SAFETY: `t` is a whole vector of writable bytes; then `m` bytes go to `p`, writable by contract
-        // and disjoint from the stack array.
-        unsafe {
-            storeu(t.as_mut_ptr(), v);
-            std::ptr::copy_nonoverlapping(t.as_ptr(), p, m);
-        }
-        super::super::wipe(&mut t);
-    }
-
-    /// `v` with bytes `m..` zeroed.
-    #[inline]
-    #[target_feature(enable = "avx")]
-    pub(crate) fn keep_first(v: V, m: usize) -> V {
-        if m >= 32 {
-            return v;
-        }
-        let mut t = [0u8; 32];
-        // SAFETY: `t` is a whole vector of writable, then readable, bytes.
-        let r = unsafe {
-            storeu(t.as_mut_ptr(), v);
-            t[m..].fill(0);
-            loadu(t.as_ptr())
-        };
-        super::super::wipe(&mut t);
-        r
-    }
+    buffered_partial!("avx", 32);
 }
 
 /// 128-bit vectors: one block per vector (AES-NI, PCLMULQDQ, SSSE3).
@@ -424,63 +432,5 @@ pub(super) mod xmm {
     pub(crate) fn lane_index() -> V {
         _mm_setzero_si128()
     }
-    /// Loads `m` bytes at `p` (all of them when `m ≥ VB`), zero-filling the rest, through a stack buffer.
-    ///
-    /// # Safety
-    /// `p` must be readable for `min(m, VB)` bytes.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    pub(crate) unsafe fn load_partial(p: *const u8, m: usize) -> V {
-        if m >= 16 {
-            // SAFETY: `p` is readable for a whole vector (contract).
-            return unsafe { loadu(p) };
-        }
-        let mut t = [0u8; 16];
-        // SAFETY: `p` is readable for `m` bytes (contract), `t` holds `m < VB` bytes, and a stack array
-        // never overlaps the caller's buffer.
-        unsafe { std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), m) };
-        // SAFETY: `t` is a whole vector of readable bytes.
-        let v = unsafe { loadu(t.as_ptr()) };
-        super::super::wipe(&mut t);
-        v
-    }
-
-    /// Stores the first `m` bytes of `v` at `p` (all of them when `m ≥ VB`).
-    ///
-    /// # Safety
-    /// `p` must be writable for `min(m, VB)` bytes.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    pub(crate) unsafe fn store_partial(p: *mut u8, m: usize, v: V) {
-        if m >= 16 {
-            // SAFETY: `p` is writable for a whole vector (contract).
-            return unsafe { storeu(p, v) };
-        }
-        let mut t = [0u8; 16];
-        // SAFETY: `t` is a whole vector of writable bytes; then `m` bytes go to `p`, writable by contract
-        // and disjoint from the stack array.
-        unsafe {
-            storeu(t.as_mut_ptr(), v);
-            std::ptr::copy_nonoverlapping(t.as_ptr(), p, m);
-        }
-        super::super::wipe(&mut t);
-    }
-
-    /// `v` with bytes `m..` zeroed.
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    pub(crate) fn keep_first(v: V, m: usize) -> V {
-        if m >= 16 {
-            return v;
-        }
-        let mut t = [0u8; 16];
-        // SAFETY: `t` is a whole vector of writable, then readable, bytes.
-        let r = unsafe {
-            storeu(t.as_mut_ptr(), v);
-            t[m..].fill(0);
-            loadu(t.as_ptr())
-        };
-        super::super::wipe(&mut t);
-        r
-    }
+    buffered_partial!("sse2", 16);
 }
