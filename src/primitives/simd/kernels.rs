@@ -179,6 +179,26 @@ macro_rules! kernels {
             fold(xor3(a.hi, swap(mid), clmul::<0x10>(mid, p)))
         }
 
+        /// One AES round on every vector of `x`, each pinned (see [`pin`]) so the rounds stay round-major.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn aes_round(x: &mut [V; REGS], k: V) {
+            for v in x.iter_mut() {
+                *v = aesenc(*v, k);
+                pin(v);
+            }
+        }
+
+        /// Pins the accumulator (see [`pin`]), so its multiplications stay between the rounds they were
+        /// written between.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn acc_pin(a: &mut Acc) {
+            pin(&mut a.lo);
+            pin(&mut a.mid);
+            pin(&mut a.hi);
+        }
+
         /// `s` updated with one full batch `d` (byte-reversed blocks).
         #[inline]
         #[target_feature(enable = $feat)]
@@ -377,8 +397,8 @@ macro_rules! kernels {
                     *h = bswap(ct);
                 }
             }
-            // The stitched loop. One vector of `d` (byte-reversed ciphertext: the previous batch when
-            // encrypting, this batch when decrypting) is multiplied after each of the first REGS rounds and
+            // The stitched loop. One vector of byte-reversed ciphertext (the previous batch's, `d`, when
+            // encrypting; this batch's when decrypting) is multiplied after each of the first REGS rounds and
             // the reduction runs in the last rounds. The interleaving is written out in program order
             // because the out-of-order window is too small to find the multiplications behind 100+ AES
             // instructions; it lives in this loop rather than in a helper so nothing round-trips through
@@ -392,57 +412,51 @@ macro_rules! kernels {
             let poly = bcast(super::poly128());
             for b in usize::from(ENC)..nfull {
                 counters(&mut c, &mut x);
-                let mut input = [zero(); REGS];
-                if !ENC {
-                    for (r, (v, h)) in input.iter_mut().zip(d.iter_mut()).enumerate() {
-                        // SAFETY: `b·BB + r·VB + VB ≤ nfull·BB ≤ len`.
-                        *v = unsafe { loadu(src.add(b * BB + r * VB)) };
-                        *h = bswap(*v);
+                // The r-th vector to hash, byte-reversed. Decrypting, it is loaded where it is multiplied
+                // (this batch's ciphertext, not yet overwritten even in place) rather than held in
+                // registers across the rounds: the 16-register tiers would spill it.
+                let hv = |r: usize| -> V {
+                    if ENC {
+                        d[r]
+                    } else {
+                        // SAFETY: `b·BB + r·VB + VB ≤ nfull·BB ≤ len`; stores to this batch come later.
+                        bswap(unsafe { loadu(src.add(b * BB + r * VB)) })
                     }
-                }
+                };
                 for v in x.iter_mut() {
                     *v = xor(*v, k[0]);
                 }
-                let mut a = acc_new(xor(d[0], zext(s)), pw.pow[0], pw.kara[0]);
-                for v in x.iter_mut() {
-                    *v = aesenc(*v, k[1]);
-                }
+                let mut a = acc_new(xor(hv(0), zext(s)), pw.pow[0], pw.kara[0]);
+                acc_pin(&mut a);
+                aes_round(&mut x, k[1]);
                 // Two vectors per round (three-way XORs), then an odd one out.
                 let mut round = 2;
                 let mut r = 1;
                 while r + 1 < REGS {
-                    for v in x.iter_mut() {
-                        *v = aesenc(*v, k[round]);
-                    }
+                    aes_round(&mut x, k[round]);
                     acc_add2(
                         &mut a,
-                        [d[r], d[r + 1]],
+                        [hv(r), hv(r + 1)],
                         [pw.pow[r], pw.pow[r + 1]],
                         [pw.kara[r], pw.kara[r + 1]],
                     );
+                    acc_pin(&mut a);
                     round += 1;
                     r += 2;
                 }
                 if r < REGS {
-                    for v in x.iter_mut() {
-                        *v = aesenc(*v, k[round]);
-                    }
-                    acc_add(&mut a, d[r], pw.pow[r], pw.kara[r]);
+                    aes_round(&mut x, k[round]);
+                    acc_add(&mut a, hv(r), pw.pow[r], pw.kara[r]);
+                    acc_pin(&mut a);
                     round += 1;
                 }
-                for v in x.iter_mut() {
-                    *v = aesenc(*v, k[round]);
-                }
+                aes_round(&mut x, k[round]);
                 let mid = xor3(a.mid, a.lo, a.hi);
                 let mid = xor3(mid, swap(a.lo), clmul::<0x10>(a.lo, poly));
-                for v in x.iter_mut() {
-                    *v = aesenc(*v, k[round + 1]);
-                }
+                aes_round(&mut x, k[round + 1]);
                 let folded = xor3(a.hi, swap(mid), clmul::<0x10>(mid, poly));
                 for rk in &k[round + 2..14] {
-                    for v in x.iter_mut() {
-                        *v = aesenc(*v, *rk);
-                    }
+                    aes_round(&mut x, *rk);
                 }
                 for v in x.iter_mut() {
                     *v = aesenclast(*v, k[14]);
@@ -459,9 +473,11 @@ macro_rules! kernels {
                         *h = bswap(ct);
                     }
                 } else {
-                    for (r, (ks, v)) in x.iter().zip(input.iter()).enumerate() {
-                        // SAFETY: as above; the whole batch was loaded before any store.
-                        unsafe { storeu(dst.add(b * BB + r * VB), xor(*v, *ks)) };
+                    for (r, ks) in x.iter().enumerate() {
+                        let off = b * BB + r * VB;
+                        // SAFETY: `off + VB ≤ nfull·BB ≤ len`; every vector of this batch was hashed
+                        // above, and this one is loaded before it is stored, so `src == dst` is fine.
+                        unsafe { storeu(dst.add(off), xor(loadu(src.add(off)), *ks)) };
                     }
                 }
             }

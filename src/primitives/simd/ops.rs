@@ -76,6 +76,24 @@ pub(super) mod zmm {
 
     pub(crate) type V = __m512i;
 
+    /// An optimisation barrier: leaves `v` as it is, but the compiler can neither see through it nor move
+    /// it past another barrier. The kernels pin each vector after each AES round, which keeps the round-major,
+    /// GHASH-interleaved program order that LLVM otherwise rewrites into vector-major order (fewer live
+    /// registers, but the AES and multiply latencies no longer overlap).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) fn pin(v: &mut V) {
+        // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is touched
+        // (as the options declare); `v` stays in a register of its own type.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(zmm_reg) * v,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+    }
+
     #[inline]
     #[target_feature(enable = "avx512f")]
     pub(crate) fn zero() -> V {
@@ -221,6 +239,24 @@ pub(super) mod ymm {
 
     pub(crate) type V = __m256i;
 
+    /// An optimisation barrier: leaves `v` as it is, but the compiler can neither see through it nor move
+    /// it past another barrier. The kernels pin each vector after each AES round, which keeps the round-major,
+    /// GHASH-interleaved program order that LLVM otherwise rewrites into vector-major order (fewer live
+    /// registers, but the AES and multiply latencies no longer overlap).
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(crate) fn pin(v: &mut V) {
+        // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is touched
+        // (as the options declare); `v` stays in a register of its own type.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(ymm_reg) * v,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+    }
+
     #[inline]
     #[target_feature(enable = "avx")]
     pub(crate) fn zero() -> V {
@@ -330,6 +366,24 @@ pub(super) mod xmm {
     use std::arch::x86_64::*;
 
     pub(crate) type V = __m128i;
+
+    /// An optimisation barrier: leaves `v` as it is, but the compiler can neither see through it nor move
+    /// it past another barrier. The kernels pin each vector after each AES round, which keeps the round-major,
+    /// GHASH-interleaved program order that LLVM otherwise rewrites into vector-major order (fewer live
+    /// registers, but the AES and multiply latencies no longer overlap).
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(crate) fn pin(v: &mut V) {
+        // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is touched
+        // (as the options declare); `v` stays in a register of its own type.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(xmm_reg) * v,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+    }
 
     #[inline]
     #[target_feature(enable = "sse2")]
