@@ -3,7 +3,6 @@
 //! and the implementation tier; `--json` prints one object per line.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -43,6 +42,18 @@ fn rate(bytes: usize, secs: f64, mut f: impl FnMut()) -> f64 {
     rates[2]
 }
 
+/// The median duration of `run` (which returns its own duration in seconds), run at least three times
+/// and until about `secs` have passed.
+fn median_secs(secs: f64, mut run: impl FnMut() -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < 3 || (start.elapsed().as_secs_f64() < secs && times.len() < 15) {
+        times.push(run()?);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 /// The nominal CPU clock in Hz, where the OS reports one (Linux x86 `cpu MHz`; ARM usually has none).
 fn cpu_hz() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
@@ -80,19 +91,28 @@ pub(crate) fn run(a: &Args, json: bool) -> anyhow::Result<ExitCode> {
             let _ = gcm.seal_in_place_detached(&[1; 12], b"", &mut buf);
         }),
     ));
-    let mut ct = vec![0x5a_u8; n];
-    let tag = gcm.seal_in_place_detached(&[1; 12], b"", &mut ct)?;
-    let mut work = ct.clone();
+    // Open without copying the ciphertext back each time: sealing `ct` under the same key and nonce
+    // gives the plaintext back (CTR is an XOR) with a tag `back` over it, so opening alternates
+    // ct → pt (with `tag`) and pt → ct (with `back`), each a full decryption of a valid message.
+    let mut work = vec![0x5a_u8; n];
+    let tag = gcm.seal_in_place_detached(&[1; 12], b"", &mut work)?;
+    let back = gcm.seal_in_place_detached(&[1; 12], b"", &mut work.clone())?;
+    let tags = [tag, back];
+    let mut which = 0;
+    let mut open_failed = false;
     rows.push((
         "gcm-open",
         tier("aes-256-gcm"),
         n,
         1,
         rate(n, a.seconds, || {
-            work.copy_from_slice(&ct);
-            let _ = gcm.open_in_place_detached(&[1; 12], b"", &mut work, &tag);
+            open_failed |= gcm
+                .open_in_place_detached(&[1; 12], b"", &mut work, &tags[which])
+                .is_err();
+            which ^= 1;
         }),
     ));
+    anyhow::ensure!(!open_failed, "gcm-open: a benchmark message failed to open");
     rows.push((
         "ctr",
         tier("aes-256-ctr"),
@@ -124,37 +144,44 @@ pub(crate) fn run(a: &Args, json: bool) -> anyhow::Result<ExitCode> {
     std::fs::write(&input, vec![0x11_u8; size])?;
     let kr = AesKeyring::new(KeyEncryptionKey::from_bytes([9; 32]), Default::default());
     let enc_path = dir.path().join("in.s3ec");
-    let t = Instant::now();
-    let e = Encryptor::new(
-        &kr,
-        Format::V3,
-        &Default::default(),
-        CommitmentPolicy::default(),
-    )?;
-    file::encrypt_file(e, &mut std::fs::File::open(&input)?, &enc_path, false)?;
+    // File I/O (page cache, writeback, fsync) varies far more than the crypto: take the median of
+    // at least three whole runs.
+    let encrypt = || -> anyhow::Result<f64> {
+        let t = Instant::now();
+        let e = Encryptor::new(
+            &kr,
+            Format::V3,
+            &Default::default(),
+            CommitmentPolicy::default(),
+        )?;
+        file::encrypt_file(e, &mut std::fs::File::open(&input)?, &enc_path, false)?;
+        Ok(t.elapsed().as_secs_f64())
+    };
     rows.push((
         "file-encrypt",
         tier("aes-256-gcm"),
         size,
         threads,
-        size as f64 / t.elapsed().as_secs_f64(),
+        size as f64 / median_secs(a.seconds, encrypt)?,
     ));
     let md = file::read_metadata(&enc_path)?;
-    let t = Instant::now();
-    let d = Decryptor::new(&kr, &md, CommitmentPolicy::default(), None)?;
-    file::decrypt_file(
-        &d,
-        &mut std::fs::File::open(&enc_path)?,
-        &dir.path().join("out"),
-    )?;
+    let decrypt = || -> anyhow::Result<f64> {
+        let t = Instant::now();
+        let d = Decryptor::new(&kr, &md, CommitmentPolicy::default(), None)?;
+        file::decrypt_file(
+            &d,
+            &mut std::fs::File::open(&enc_path)?,
+            &dir.path().join("out"),
+        )?;
+        Ok(t.elapsed().as_secs_f64())
+    };
     rows.push((
         "file-decrypt",
         tier("aes-256-gcm"),
         size,
         threads,
-        size as f64 / t.elapsed().as_secs_f64(),
+        size as f64 / median_secs(a.seconds, decrypt)?,
     ));
-    let _ = Path::new("");
 
     let mut out = std::io::stdout().lock();
     if !json {
