@@ -488,15 +488,25 @@ pub fn open_range<R: std::io::Read + std::io::Seek, W: std::io::Write + ?Sized>(
     }
     let first = start / cs;
     let stop = (end - 1) / cs; // inclusive
+    // Writes the part of `plain` (plaintext bytes `[at, at + len)`) that lies inside `[start, end)`.
+    let mut emit = |plain: &[u8], at: u64| -> std::io::Result<()> {
+        let (lo, hi) = (start.max(at), end.min(at + plain.len() as u64));
+        if lo < hi {
+            // Both offsets are within `plain`, whose length fits in usize.
+            out.write_all(&plain[(lo - at) as usize..(hi - at) as usize])?;
+        }
+        Ok(())
+    };
     let mut idx = first;
     body.seek(SeekFrom::Start(chunks_at + first * ecs))?;
+    // One buffer for every batch: opened in place, then written straight from it.
+    let mut buf: Vec<u8> = Vec::new();
     while idx <= stop {
         let batch_end = (idx + BATCH as u64 - 1).min(stop);
         let upto = batch_end.min(last.saturating_sub(1)); // the final chunk is already open
-        let mut plain: Vec<u8> = Vec::new();
         if idx <= upto && idx < last {
             let n = usize::try_from(upto - idx + 1).map_err(|_| Error::other("batch"))?;
-            let mut buf = vec![0u8; n * ENCRYPTED_CHUNK_SIZE];
+            buf.resize(n * ENCRYPTED_CHUNK_SIZE, 0);
             body.read_exact(&mut buf)?;
             buf.par_chunks_mut(ENCRYPTED_CHUNK_SIZE)
                 .enumerate()
@@ -507,21 +517,13 @@ pub fn open_range<R: std::io::Read + std::io::Seek, W: std::io::Write + ?Sized>(
                     key.open_chunk(idx + i as u64, ct, &tag)
                 })
                 .map_err(bad)?;
-            plain = buf
-                .chunks(ENCRYPTED_CHUNK_SIZE)
-                .flat_map(|c| c[..CHUNK_SIZE].iter().copied())
-                .collect();
+            // Every chunk of the batch is authenticated: release its plaintext.
+            for (i, c) in buf.chunks(ENCRYPTED_CHUNK_SIZE).enumerate() {
+                emit(&c[..CHUNK_SIZE], (idx + i as u64) * cs)?;
+            }
         }
         if batch_end >= last {
-            plain.extend_from_slice(&final_plain);
-        }
-        // `plain` holds chunks idx..=batch_end; write the part inside [start, end).
-        let base = idx * cs;
-        let lo = usize::try_from(start.saturating_sub(base)).map_err(|_| Error::other("range"))?;
-        let hi = usize::try_from((end - base).min(plain.len() as u64))
-            .map_err(|_| Error::other("range"))?;
-        if lo < hi {
-            out.write_all(&plain[lo..hi])?;
+            emit(&final_plain, last * cs)?;
         }
         idx = batch_end + 1;
     }
@@ -651,6 +653,26 @@ mod tests {
                 .is_err()
             );
             assert!(out.is_empty());
+            if len > (BATCH + 1) * CHUNK_SIZE {
+                // A tampered chunk in the second batch: the first batch (authenticated) may have been
+                // released, nothing of the second.
+                let mut t = ct.clone();
+                t[HEADER_LEN + (BATCH + 1) * ENCRYPTED_CHUNK_SIZE + 100] ^= 1;
+                let mut out = Vec::new();
+                assert!(
+                    open_range(
+                        &key,
+                        &mut Cursor::new(&t),
+                        HEADER_LEN as u64,
+                        body_len,
+                        0,
+                        len as u64,
+                        &mut out
+                    )
+                    .is_err()
+                );
+                assert_eq!(out, m[..BATCH * CHUNK_SIZE], "len {len}");
+            }
         }
     }
 
