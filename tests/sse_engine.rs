@@ -517,3 +517,37 @@ fn bucket_keys_cut_kms_calls() {
         s3crypt::sse::engine::MANAGED_KEY_ALIAS,
     ));
 }
+
+#[test]
+fn etag_is_the_md5_of_the_data_only_for_sse_s3() {
+    let (_d, e, _) = setup();
+    // Large enough that the PUT hashes several 1 MiB reads on one core while the other encrypts.
+    let body = data(3 * (1 << 20) + 17);
+    let md5 = format!("\"{}\"", hex::encode(s3crypt::primitives::hash::md5(&body)));
+    let s3 = put(
+        &e,
+        "s3",
+        &h(&[("x-amz-server-side-encryption", "AES256")]),
+        &body,
+    )
+    .expect("put");
+    assert_eq!(header(&s3, "ETag"), Some(md5.as_str()));
+    let kms = put(
+        &e,
+        "kms",
+        &h(&[("x-amz-server-side-encryption", "aws:kms")]),
+        &body,
+    )
+    .expect("put");
+    let etag = header(&kms, "ETag").expect("ETag");
+    assert_ne!(
+        etag, md5,
+        "an SSE-KMS ETag must not reveal the MD5 of the data"
+    );
+    assert_eq!(etag.len(), 34, "a quoted 32-digit hex ETag: {etag}");
+    let empty = put(&e, "empty", &h(&[]), b"").expect("put");
+    assert_eq!(
+        header(&empty, "ETag"),
+        Some("\"d41d8cd98f00b204e9800998ecf8427e\"")
+    );
+}
