@@ -611,17 +611,25 @@ impl<R: Read> Read for DelayedAuthReader<R> {
                 break;
             }
             if self.hold.len() > TAG_LEN {
+                // The two buffers trade places: everything but the last TAG_LEN bytes becomes the output
+                // (decrypted in place), and those bytes start the next `hold`. No allocation, no copy of
+                // the bulk.
                 let ready = self.hold.len() - TAG_LEN;
-                let mut chunk: Vec<u8> = self.hold.drain(..ready).collect();
-                if self.stream.decrypt_unauthenticated(&mut chunk).is_err() {
+                let mut tail = [0u8; TAG_LEN];
+                tail.copy_from_slice(&self.hold[ready..]);
+                std::mem::swap(&mut self.out, &mut self.hold);
+                self.out.truncate(ready);
+                self.hold.clear();
+                self.hold.extend_from_slice(&tail);
+                self.pos = 0;
+                if self.stream.decrypt_unauthenticated(&mut self.out).is_err() {
                     self.failed = true;
+                    self.out.clear();
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "object exceeds the AES-GCM limit",
                     ));
                 }
-                self.out = chunk;
-                self.pos = 0;
             }
         }
         let n = (self.out.len() - self.pos).min(buf.len());
