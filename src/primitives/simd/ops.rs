@@ -70,29 +70,37 @@ macro_rules! buffered_partial {
     };
 }
 
+/// `pin`, an optimisation barrier for the tier's vector type: it leaves `v` as it is, but the compiler can
+/// neither see through it nor move it past another barrier. The kernels pin each vector after each AES
+/// round, which keeps the round-major, GHASH-interleaved program order that LLVM otherwise rewrites into
+/// vector-major order (fewer live registers, but the AES and multiply latencies no longer overlap).
+/// `$feat` is the feature the register class needs, `$class` the `asm!` register class of `V`.
+macro_rules! pin {
+    ($feat:literal, $class:ident) => {
+        /// An optimisation barrier on `v`: see the `pin!` macro.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        pub(crate) fn pin(v: &mut V) {
+            // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is
+            // touched (as the options declare); `v` stays in a register of its own type.
+            unsafe {
+                core::arch::asm!(
+                    "/* {0} */",
+                    inout($class) * v,
+                    options(nomem, nostack, preserves_flags)
+                )
+            };
+        }
+    };
+}
+
 /// 512-bit vectors: four blocks per vector (AVX-512F/BW, VAES, VPCLMULQDQ).
 pub(super) mod zmm {
     use std::arch::x86_64::*;
 
     pub(crate) type V = __m512i;
 
-    /// An optimisation barrier: leaves `v` as it is, but the compiler can neither see through it nor move
-    /// it past another barrier. The kernels pin each vector after each AES round, which keeps the round-major,
-    /// GHASH-interleaved program order that LLVM otherwise rewrites into vector-major order (fewer live
-    /// registers, but the AES and multiply latencies no longer overlap).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(crate) fn pin(v: &mut V) {
-        // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is touched
-        // (as the options declare); `v` stays in a register of its own type.
-        unsafe {
-            core::arch::asm!(
-                "/* {0} */",
-                inout(zmm_reg) * v,
-                options(nomem, nostack, preserves_flags)
-            )
-        };
-    }
+    pin!("avx512f", zmm_reg);
 
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -239,23 +247,7 @@ pub(super) mod ymm {
 
     pub(crate) type V = __m256i;
 
-    /// An optimisation barrier: leaves `v` as it is, but the compiler can neither see through it nor move
-    /// it past another barrier. The kernels pin each vector after each AES round, which keeps the round-major,
-    /// GHASH-interleaved program order that LLVM otherwise rewrites into vector-major order (fewer live
-    /// registers, but the AES and multiply latencies no longer overlap).
-    #[inline]
-    #[target_feature(enable = "avx")]
-    pub(crate) fn pin(v: &mut V) {
-        // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is touched
-        // (as the options declare); `v` stays in a register of its own type.
-        unsafe {
-            core::arch::asm!(
-                "/* {0} */",
-                inout(ymm_reg) * v,
-                options(nomem, nostack, preserves_flags)
-            )
-        };
-    }
+    pin!("avx", ymm_reg);
 
     #[inline]
     #[target_feature(enable = "avx")]
@@ -367,23 +359,7 @@ pub(super) mod xmm {
 
     pub(crate) type V = __m128i;
 
-    /// An optimisation barrier: leaves `v` as it is, but the compiler can neither see through it nor move
-    /// it past another barrier. The kernels pin each vector after each AES round, which keeps the round-major,
-    /// GHASH-interleaved program order that LLVM otherwise rewrites into vector-major order (fewer live
-    /// registers, but the AES and multiply latencies no longer overlap).
-    #[inline]
-    #[target_feature(enable = "sse2")]
-    pub(crate) fn pin(v: &mut V) {
-        // SAFETY: the template is a comment: no instruction runs, and no memory, stack or flag is touched
-        // (as the options declare); `v` stays in a register of its own type.
-        unsafe {
-            core::arch::asm!(
-                "/* {0} */",
-                inout(xmm_reg) * v,
-                options(nomem, nostack, preserves_flags)
-            )
-        };
-    }
+    pin!("sse2", xmm_reg);
 
     #[inline]
     #[target_feature(enable = "sse2")]
