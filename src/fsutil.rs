@@ -1,11 +1,33 @@
-//! Filesystem helpers shared by every persistent store: private directories and atomic replacement.
+//! Filesystem helpers shared by every persistent store and every file output: private directories,
+//! atomic replacement of one file or of a group of files, destinations that are not regular files,
+//! outputs that alias inputs, and the temporary files an interrupted run leaves behind.
+//!
+//! # Temporary files
+//! Every temporary file s3crypt creates is named `.s3crypt-tmp-<random>` and lives in the directory of
+//! the file it will replace, so that it is renamed into place without copying and never holds data
+//! outside the destination's directory. While a process writes one it holds an exclusive advisory lock
+//! on it ([`File::try_lock`]); a file of that name that nobody holds was left by a killed run, and
+//! [`clean_stale`] removes it.
+//!
+//! # Group commits
+//! An encrypted object is a body and its sidecar(s). [`commit_group`] replaces all of them so that at
+//! every instant the old group or the new group is on disk: the new files are written and synced as
+//! temporary files, then a journal `.s3crypt-commit-<hash of the first destination's name>` naming every
+//! rename is written atomically (the commit point), then the renames run and the journal is removed.
+//! A run that dies after the commit point leaves the journal; [`recover`] (called before any read or
+//! write of the group) and [`clean_stale`] roll it forward.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
-use std::path::Path;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 
 use crate::kms::StoreError;
-use crate::primitives::random_array;
+use crate::primitives::hash::sha256;
+
+/// The name prefix of every temporary file s3crypt creates.
+pub const TEMP_PREFIX: &str = ".s3crypt-tmp-";
+/// The name prefix of a group commit's journal.
+pub const JOURNAL_PREFIX: &str = ".s3crypt-commit-";
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
@@ -29,31 +51,543 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 /// Writes `bytes` to `path` atomically with owner-only permissions: temporary file in the same
 /// directory, fsync, rename, fsync of the directory.
 pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let suffix = random_array::<6>()
-        .map(hex::encode)
-        .unwrap_or_else(|_| "tmp".into());
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
+    let _ = dir;
+    let mut staged = Staged::new_private(path).map_err(io(path))?;
+    staged.file_mut().write_all(bytes).map_err(io(path))?;
+    staged.commit().map_err(io(path))
+}
+
+/// The directory a path's file lives in (`.` for a bare file name).
+#[must_use]
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// What is at a destination path, after following symbolic links.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// Nothing: a new regular file will be created at this path.
+    Missing(PathBuf),
+    /// A regular file at this path (the link target if the given path was a symbolic link): it is
+    /// replaced atomically.
+    Regular(PathBuf),
+    /// A device, FIFO or socket: it is opened and written through, never replaced.
+    Special(PathBuf),
+}
+
+impl Destination {
+    /// Classifies `path`. A symbolic link is followed, so the link itself is never replaced.
+    ///
+    /// # Errors
+    /// `IsADirectory` for a directory; `NotFound` for a dangling symbolic link (s3crypt does not create
+    /// files through links); other I/O errors.
+    pub fn of(path: &Path) -> io::Result<Self> {
+        let link = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Self::Missing(path.to_owned()));
+            }
+            Err(e) => return Err(e),
+        };
+        let (resolved, meta) = if link.file_type().is_symlink() {
+            let target = fs::canonicalize(path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{} is a symbolic link whose target cannot be resolved ({e}); \
+                         s3crypt writes through links but does not create files through them",
+                        path.display()
+                    ),
+                )
+            })?;
+            let meta = fs::metadata(&target)?;
+            (target, meta)
+        } else {
+            (path.to_owned(), link)
+        };
+        if meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{} is a directory", path.display()),
+            ));
+        }
+        Ok(if meta.is_file() {
+            Self::Regular(resolved)
+        } else {
+            Self::Special(resolved)
+        })
+    }
+
+    /// The path that is written (the link target for a link).
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Missing(p) | Self::Regular(p) | Self::Special(p) => p,
+        }
+    }
+}
+
+/// The identity of an open or existing file: device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    /// The identity of the file at `path` (following links), or `None` if nothing is there.
+    ///
+    /// # Errors
+    /// I/O errors other than `NotFound`.
+    pub fn of_path(path: &Path) -> io::Result<Option<Self>> {
+        match fs::metadata(path) {
+            Ok(m) => Ok(Some(Self::of_metadata(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The identity of an open file.
+    ///
+    /// # Errors
+    /// I/O errors of `fstat`.
+    pub fn of_file(f: &File) -> io::Result<Self> {
+        Ok(Self::of_metadata(&f.metadata()?))
+    }
+
+    #[cfg(unix)]
+    fn of_metadata(m: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of_metadata(m: &fs::Metadata) -> Self {
+        let _ = m;
+        Self { dev: 0, ino: 0 }
+    }
+}
+
+/// Refuses a set of outputs that would overwrite one of the inputs (or each other): the same file by
+/// device and inode, not just by name, so links and `./x` vs `x` are caught. Each entry is a role for the
+/// message and the identity of what is there now (`None` for a file that does not exist yet).
+///
+/// # Errors
+/// `InvalidInput`, naming both roles, before anything has been written.
+pub fn refuse_aliases(
+    inputs: &[(String, Option<FileId>)],
+    outputs: &[(String, Option<FileId>)],
+) -> io::Result<()> {
+    for (i, (out_role, out_id)) in outputs.iter().enumerate() {
+        let Some(out_id) = out_id else { continue };
+        for (in_role, in_id) in inputs {
+            if in_id.as_ref() == Some(out_id) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "the {out_role} is the same file as the {in_role}; refusing to overwrite it"
+                    ),
+                ));
+            }
+        }
+        for (other_role, other_id) in &outputs[i + 1..] {
+            if other_id.as_ref() == Some(out_id) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("the {out_role} and the {other_role} are the same file"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A new version of a file, written to a locked temporary file beside it and renamed over it by
+/// [`Staged::commit`]. Dropped without a commit, the temporary file is deleted.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl Staged {
+    /// Starts a new version of `dest` (which must be a path to a regular file or to nothing; see
+    /// [`Destination`]), readable by the owner only.
+    ///
+    /// # Errors
+    /// I/O errors creating or locking the temporary file.
+    pub fn new_private(dest: &Path) -> io::Result<Self> {
+        let mut b = tempfile::Builder::new();
+        b.prefix(TEMP_PREFIX).rand_bytes(12);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
+            use std::os::unix::fs::PermissionsExt as _;
+            b.permissions(fs::Permissions::from_mode(0o600));
         }
-        let mut f = opts.open(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(io(path))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let tmp = b.tempfile_in(parent_dir(dest))?;
+        tmp.as_file().try_lock().map_err(|e| match e {
+            fs::TryLockError::Error(e) => e,
+            fs::TryLockError::WouldBlock => io::Error::other("temporary file is locked"),
+        })?;
+        Ok(Self {
+            tmp,
+            dest: dest.to_owned(),
+        })
     }
-    result
+
+    /// The temporary file, to write the new content to.
+    pub fn file_mut(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// The destination.
+    #[must_use]
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Syncs the new content and renames it over the destination, then syncs the directory.
+    ///
+    /// # Errors
+    /// I/O errors; the destination is unchanged unless the rename happened.
+    pub fn commit(self) -> io::Result<()> {
+        self.tmp.as_file().sync_all()?;
+        let dir = parent_dir(&self.dest).to_owned();
+        self.tmp.persist(&self.dest).map_err(|e| e.error)?;
+        sync_dir(&dir)
+    }
+}
+
+impl io::Write for Staged {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tmp.as_file_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.as_file_mut().flush()
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir).and_then(|d| d.sync_all())
+}
+
+/// The journal of a group commit whose first destination is `dest`.
+fn journal_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    let h = hex::encode(&sha256(name)[..16]);
+    parent_dir(dest).join(format!("{JOURNAL_PREFIX}{h}"))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Journal {
+    /// `(temporary file, destination)`, renamed in this order.
+    renames: Vec<(PathBuf, PathBuf)>,
+    /// Files removed after the renames (a stale sidecar the new group does not have).
+    removals: Vec<PathBuf>,
+}
+
+/// Replaces a group of files at once: after it returns `Ok`, every staged file is at its destination and
+/// every path in `removals` is gone; if the process dies part-way, the old group stays unless the commit
+/// point was passed, in which case [`recover`] on `staged[0]`'s destination completes the new group.
+///
+/// # Errors
+/// I/O errors. Before the commit point nothing has changed; after it, the error is reported and the
+/// journal stays for [`recover`].
+pub fn commit_group(staged: Vec<Staged>, removals: &[PathBuf]) -> io::Result<()> {
+    let Some(first) = staged.first() else {
+        return Ok(());
+    };
+    let journal_at = journal_path(first.dest());
+    let mut journal = Journal {
+        renames: Vec::with_capacity(staged.len()),
+        removals: removals
+            .iter()
+            .map(|p| absolute(p))
+            .collect::<io::Result<_>>()?,
+    };
+    let mut keep = Vec::with_capacity(staged.len());
+    for s in staged {
+        s.tmp.as_file().sync_all()?;
+        let dest = absolute(&s.dest)?;
+        // The temporary file must survive this process's drop from here on: the journal names it.
+        let (file, path) = s.tmp.keep().map_err(|e| e.error)?;
+        journal.renames.push((absolute(&path)?, dest));
+        keep.push(file);
+    }
+    let text = serde_json::to_vec(&journal).map_err(io::Error::other)?;
+    failpoint("commit-group-before-journal");
+    let mut j = Staged::new_private(&journal_at)?;
+    j.file_mut().write_all(&text)?;
+    if let Err(e) = j.commit() {
+        // Not committed: the old group stays; remove the new temporaries.
+        for (tmp, _) in &journal.renames {
+            let _ = fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    failpoint("commit-group-after-journal");
+    let result = roll_forward(&journal);
+    drop(keep);
+    result?;
+    fs::remove_file(&journal_at)?;
+    sync_dir(parent_dir(&journal_at))
+}
+
+/// Crash injection for the tests of [`commit_group`]: with `S3CRYPT_FAILPOINT` set to `name`, the
+/// process aborts here, as a `kill -9` or power loss would stop it.
+fn failpoint(name: &str) {
+    if std::env::var_os("S3CRYPT_FAILPOINT").is_some_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+fn absolute(p: &Path) -> io::Result<PathBuf> {
+    std::path::absolute(p)
+}
+
+fn roll_forward(j: &Journal) -> io::Result<()> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (tmp, dest) in &j.renames {
+        match fs::rename(tmp, dest) {
+            Ok(()) => {}
+            // Already renamed (by an earlier, interrupted roll-forward).
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !tmp.exists() => {}
+            Err(e) => return Err(e),
+        }
+        dirs.push(parent_dir(dest));
+    }
+    for r in &j.removals {
+        match fs::remove_file(r) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        dirs.push(parent_dir(r));
+    }
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        sync_dir(d)?;
+    }
+    Ok(())
+}
+
+/// Completes a group commit whose first destination is `dest` if a run died after its commit point.
+/// Returns whether there was one.
+///
+/// # Errors
+/// I/O errors, or a journal that cannot be parsed.
+pub fn recover(dest: &Path) -> io::Result<bool> {
+    recover_journal(&journal_path(dest))
+}
+
+fn recover_journal(journal_at: &Path) -> io::Result<bool> {
+    let text = match fs::read(journal_at) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let j: Journal = serde_json::from_slice(&text).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("commit journal {} is corrupt: {e}", journal_at.display()),
+        )
+    })?;
+    // Only files that an s3crypt commit can have written: temporaries by their prefix.
+    if j.renames.iter().any(|(tmp, _)| {
+        !tmp.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX))
+    }) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "commit journal {} names a file that is not an s3crypt temporary",
+                journal_at.display()
+            ),
+        ));
+    }
+    roll_forward(&j)?;
+    fs::remove_file(journal_at)?;
+    sync_dir(parent_dir(journal_at))?;
+    Ok(true)
+}
+
+/// What [`clean_stale`] did in one directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    /// Interrupted group commits completed (their journals).
+    pub completed: Vec<PathBuf>,
+    /// Temporary files removed, with their sizes.
+    pub removed: Vec<(PathBuf, u64)>,
+}
+
+/// Completes every interrupted group commit in `dir`, then removes the temporary files that no running
+/// process holds (left by a killed run; they may hold unauthenticated plaintext).
+///
+/// # Errors
+/// I/O errors listing `dir`; a file that cannot be removed is left and skipped.
+pub fn clean_stale(dir: &Path) -> io::Result<Cleanup> {
+    let mut out = Cleanup::default();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    let mut temps = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(JOURNAL_PREFIX) && !name.starts_with(TEMP_PREFIX) {
+            let path = entry.path();
+            if recover_journal(&path).unwrap_or(false) {
+                out.completed.push(path);
+            }
+        } else if name.starts_with(TEMP_PREFIX) {
+            temps.push(entry.path());
+        }
+    }
+    for path in temps {
+        let Ok(f) = OpenOptions::new().read(true).open(&path) else {
+            continue;
+        };
+        let Ok(meta) = f.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        if f.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+            out.removed.push((path, meta.len()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(dest: &Path, content: &[u8]) -> Staged {
+        let mut s = Staged::new_private(dest).expect("stage");
+        s.file_mut().write_all(content).expect("write");
+        s
+    }
+
+    #[test]
+    fn a_group_replaces_every_file_and_removes_stale_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        fs::write(&a, b"old a").expect("w");
+        fs::write(&c, b"stale").expect("w");
+        commit_group(
+            vec![staged(&a, b"new a"), staged(&b, b"new b")],
+            &[c.clone()],
+        )
+        .expect("commit");
+        assert_eq!(fs::read(&a).expect("r"), b"new a");
+        assert_eq!(fs::read(&b).expect("r"), b"new b");
+        assert!(!c.exists());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("e").file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn recovery_rolls_an_interrupted_group_forward() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"old a").expect("w");
+        fs::write(&b, b"old b").expect("w");
+        // What a process that died right after the commit point leaves: kept temporaries and a journal,
+        // one rename already done.
+        let (_, ta) = staged(&a, b"new a").tmp.keep().expect("keep");
+        let (_, tb) = staged(&b, b"new b").tmp.keep().expect("keep");
+        let j = Journal {
+            renames: vec![(ta.clone(), a.clone()), (tb.clone(), b.clone())],
+            removals: vec![],
+        };
+        fs::rename(&ta, &a).expect("first rename");
+        fs::write(journal_path(&a), serde_json::to_vec(&j).expect("json")).expect("journal");
+        assert!(recover(&a).expect("recover"));
+        assert_eq!(fs::read(&a).expect("r"), b"new a");
+        assert_eq!(fs::read(&b).expect("r"), b"new b");
+        assert!(!journal_path(&a).exists());
+        assert!(!recover(&a).expect("again"));
+    }
+
+    #[test]
+    fn a_journal_naming_other_files_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = dir.path().join("a");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").expect("w");
+        let j = Journal {
+            renames: vec![(victim.clone(), a.clone())],
+            removals: vec![],
+        };
+        fs::write(journal_path(&a), serde_json::to_vec(&j).expect("json")).expect("journal");
+        assert!(recover(&a).is_err());
+        assert_eq!(fs::read(&victim).expect("r"), b"keep");
+    }
+
+    #[test]
+    fn cleaning_removes_dead_temporaries_and_keeps_live_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let live = staged(&dir.path().join("x"), b"in progress");
+        let dead = dir.path().join(format!("{TEMP_PREFIX}deadbeef"));
+        fs::write(&dead, b"left by a killed run").expect("w");
+        let other = dir.path().join(".not-ours.tmp");
+        fs::write(&other, b"someone else's").expect("w");
+        let c = clean_stale(dir.path()).expect("clean");
+        assert_eq!(c.removed, vec![(dead.clone(), 20)]);
+        assert!(!dead.exists());
+        assert!(other.exists());
+        live.commit().expect("the live temporary survived");
+        assert_eq!(fs::read(dir.path().join("x")).expect("r"), b"in progress");
+    }
+
+    #[test]
+    fn destinations_are_classified_through_links() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("f");
+        assert_eq!(
+            Destination::of(&f).expect("missing"),
+            Destination::Missing(f.clone())
+        );
+        fs::write(&f, b"x").expect("w");
+        assert!(matches!(
+            Destination::of(&f).expect("f"),
+            Destination::Regular(_)
+        ));
+        assert!(Destination::of(dir.path()).is_err());
+        #[cfg(unix)]
+        {
+            let l = dir.path().join("l");
+            std::os::unix::fs::symlink(&f, &l).expect("link");
+            assert_eq!(
+                Destination::of(&l).expect("l"),
+                Destination::Regular(fs::canonicalize(&f).expect("canon"))
+            );
+            assert!(matches!(
+                Destination::of(Path::new("/dev/null")).expect("null"),
+                Destination::Special(_)
+            ));
+            let d = dir.path().join("d");
+            std::os::unix::fs::symlink(dir.path().join("nowhere"), &d).expect("link");
+            assert!(Destination::of(&d).is_err());
+        }
+    }
 }

@@ -37,7 +37,7 @@
 //! (`primitives::simd`, private), where every block states why it is sound.
 
 pub mod envelope;
-mod fsutil;
+pub mod fsutil;
 pub mod keys;
 pub mod kms;
 pub mod primitives;

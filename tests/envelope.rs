@@ -413,7 +413,7 @@ fn files_with_sidecars_and_instruction_files() {
         let out = dir.path().join(format!("obj-{instruction}"));
         let e = Encryptor::new(&kr, Format::V3, &ctx(), CommitmentPolicy::default()).expect("e");
         assert_eq!(
-            file::encrypt_file(e, &mut &pt[..], &out, instruction).expect("enc"),
+            file::encrypt_file(e, &mut &pt[..], &out, instruction, None).expect("enc"),
             pt.len() as u64
         );
         let object_md = file::parse_map(
@@ -450,7 +450,7 @@ fn files_with_sidecars_and_instruction_files() {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .expect("ls")
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".s3crypt-"))
             .collect();
         assert!(leftovers.is_empty(), "temporary files left behind");
         let mut sink = Vec::new();
@@ -461,4 +461,34 @@ fn files_with_sidecars_and_instruction_files() {
         );
     }
     assert!(file::read_metadata(&dir.path().join("missing")).is_err());
+}
+
+#[test]
+fn aes_keyring_stores_the_context_as_material_description_and_checks_it() {
+    let kr = aes_keyring();
+    let mut c = BTreeMap::new();
+    c.insert("tenant".to_owned(), "t1".to_owned());
+    let e = Encryptor::new(&kr, Format::V3, &c, CommitmentPolicy::default()).expect("e");
+    let md = e.metadata();
+    let body = e.encrypt_to_vec(b"matdesc").expect("enc");
+    assert!(
+        md.get("x-amz-m").is_some_and(|m| m.contains("tenant")),
+        "{md:?}"
+    );
+    let ok = Decryptor::new(&kr, &md, CommitmentPolicy::default(), Some(&c)).expect("same");
+    assert_eq!(ok.decrypt_to_vec(&body).expect("dec"), b"matdesc");
+    let mut other = c.clone();
+    other.insert("tenant".into(), "t2".into());
+    assert!(matches!(
+        Decryptor::new(&kr, &md, CommitmentPolicy::default(), Some(&other)),
+        Err(EnvelopeError::ContextMismatch)
+    ));
+    // Without a context to check, the stored description does not stand in the way.
+    assert!(Decryptor::new(&kr, &md, CommitmentPolicy::default(), None).is_ok());
+    // A keyring with its own description refuses a different context instead of dropping it.
+    let fixed = AesKeyring::new(KeyEncryptionKey::from_bytes([9; 32]), other);
+    assert!(matches!(
+        Encryptor::new(&fixed, Format::V3, &c, CommitmentPolicy::default()),
+        Err(EnvelopeError::ContextMismatch)
+    ));
 }

@@ -9,19 +9,23 @@
 //! | `OUT.metadata.json` | the S3 user metadata: a JSON object of mapkey → value, without the `x-amz-meta-` prefix |
 //! | `OUT.instruction` (optional) | the instruction file body (FORMATS §1.8): with it, the V3 keys `x-amz-c`, `x-amz-d`, `x-amz-i` stay in `OUT.metadata.json` and the rest move here |
 //!
-//! Encryption writes temporary files next to the destination and renames them into place (sidecar
-//! first, then body), so a failure never leaves a partial `OUT`. Decryption streams into a temporary file
-//! while authenticating, and renames it over the destination only if the tag verifies; on any failure the
-//! temporary file is deleted and the destination is untouched.
+//! Outputs go through [`crate::fsutil`]: a regular file (or nothing) at the destination is replaced
+//! atomically; a device, FIFO or socket is written through, never replaced; a symbolic link is followed,
+//! never replaced. Encryption stages the body and its sidecar(s) as temporary files beside them and
+//! replaces the whole group with one journaled commit ([`crate::fsutil::commit_group`]), so at every
+//! instant the old pair or the new pair is on disk. Decryption into a file streams into a temporary file
+//! while authenticating and renames it over the destination only if the tag verifies; into a stream it
+//! authenticates the whole body first and then decrypts (two passes over a seekable input), so no
+//! unauthenticated plaintext is ever released.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::EnvelopeError;
 use super::metadata::{MetadataMap, merge_instruction_file, split_for_instruction_file};
 use super::stream::{Decryptor, Encryptor, STREAM_CHUNK};
-use crate::primitives::TAG_LEN;
+use crate::fsutil::{self, Destination, Staged};
 
 /// Suffix of the metadata sidecar.
 pub const METADATA_SUFFIX: &str = ".metadata.json";
@@ -36,28 +40,37 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn temp_in(dest: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let dir = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    tempfile::Builder::new()
-        .prefix(".s3crypt-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-}
-
-fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> io::Result<()> {
-    tmp.as_file().sync_all()?;
-    tmp.persist(dest).map_err(|e| e.error)?;
-    Ok(())
-}
-
-fn write_json_atomic(dest: &Path, map: &MetadataMap) -> io::Result<tempfile::NamedTempFile> {
-    let mut tmp = temp_in(dest)?;
-    serde_json::to_writer_pretty(tmp.as_file_mut(), map).map_err(io::Error::other)?;
-    tmp.as_file_mut().write_all(b"\n")?;
+fn staged_json(dest: &Path, map: &MetadataMap) -> io::Result<Staged> {
+    let mut tmp = Staged::new_private(dest)?;
+    serde_json::to_writer_pretty(tmp.file_mut(), map).map_err(io::Error::other)?;
+    tmp.file_mut().write_all(b"\n")?;
     Ok(tmp)
+}
+
+/// A sidecar destination: nothing or a regular file (through a link), never a device or FIFO.
+fn sidecar_destination(path: &Path) -> io::Result<Destination> {
+    match Destination::of(path)? {
+        Destination::Special(p) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", p.display()),
+        )),
+        d => Ok(d),
+    }
+}
+
+/// Writes a metadata document to `dest` atomically (or through it, if it is a device or FIFO).
+///
+/// # Errors
+/// I/O errors; `dest` is unchanged on error.
+pub fn write_metadata(dest: &Path, map: &MetadataMap) -> io::Result<()> {
+    match Destination::of(dest)? {
+        Destination::Special(p) => {
+            let mut f = OpenOptions::new().write(true).open(p)?;
+            serde_json::to_writer_pretty(&mut f, map).map_err(io::Error::other)?;
+            f.write_all(b"\n")
+        }
+        d => staged_json(d.path(), map)?.commit(),
+    }
 }
 
 /// Reads the metadata of the encrypted object at `body`: its sidecar, merged with its instruction file if
@@ -66,6 +79,10 @@ fn write_json_atomic(dest: &Path, map: &MetadataMap) -> io::Result<tempfile::Nam
 /// # Errors
 /// [`EnvelopeError::Io`] if the sidecar is missing or unreadable; [`EnvelopeError::MalformedMetadata`].
 pub fn read_metadata(body: &Path) -> Result<MetadataMap, EnvelopeError> {
+    // A replacement of this object that was interrupted after its commit point is completed first.
+    if let Ok(Destination::Regular(p)) = Destination::of(body) {
+        fsutil::recover(&p)?;
+    }
     let sidecar = with_suffix(body, METADATA_SUFFIX);
     let text = std::fs::read_to_string(&sidecar).map_err(|e| {
         EnvelopeError::Io(io::Error::new(
@@ -93,42 +110,74 @@ pub fn parse_map(text: &str, origin: &Path) -> Result<MetadataMap, EnvelopeError
     })
 }
 
-/// Encrypts `input` into the body file `output` and its sidecar(s). Returns the plaintext length.
+/// Encrypts `input` into the body file `output` and its sidecar(s), plus a copy of the metadata at
+/// `metadata_copy` if given. Returns the plaintext length.
+///
+/// A regular `output` is replaced together with its sidecars in one journaled commit (the old pair or the
+/// new pair, never a mix); a device or FIFO `output` is written through after the sidecars are committed.
 ///
 /// # Errors
-/// I/O errors; nothing is left at `output` on failure.
+/// I/O errors (a directory or a dangling link at a destination is refused before anything is written);
+/// on error no destination has changed.
 pub fn encrypt_file(
     encryptor: Encryptor,
     input: &mut dyn Read,
     output: &Path,
     instruction_file: bool,
+    metadata_copy: Option<&Path>,
 ) -> Result<u64, EnvelopeError> {
     let metadata = encryptor.metadata();
-    let body_tmp = temp_in(output)?;
-    let mut w = encryptor.writer(io::BufWriter::with_capacity(1 << 20, body_tmp));
-    let n = io::copy(input, &mut w)?;
-    let body_tmp = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+    let body = Destination::of(output)?;
+    let meta_path = sidecar_destination(&with_suffix(output, METADATA_SUFFIX))?;
+    let inst_path = sidecar_destination(&with_suffix(output, INSTRUCTION_SUFFIX))?;
+    let copy = metadata_copy.map(Destination::of).transpose()?;
+    if let Destination::Regular(p) = &body {
+        fsutil::recover(p)?;
+    }
     let (object, instruction) = if instruction_file {
         split_for_instruction_file(&metadata)
     } else {
-        (metadata, MetadataMap::new())
+        (metadata.clone(), MetadataMap::new())
     };
-    let meta_path = with_suffix(output, METADATA_SUFFIX);
-    let inst_path = with_suffix(output, INSTRUCTION_SUFFIX);
-    let meta_tmp = write_json_atomic(&meta_path, &object)?;
-    let inst_tmp = if instruction_file {
-        Some(write_json_atomic(&inst_path, &instruction)?)
-    } else {
-        None
-    };
-    if let Some(t) = inst_tmp {
-        persist(t, &inst_path)?;
-    } else if inst_path.exists() {
-        // A stale instruction file would be merged into the new metadata on decryption.
-        std::fs::remove_file(&inst_path)?;
+    let mut sidecars = vec![staged_json(meta_path.path(), &object)?];
+    if instruction_file {
+        sidecars.push(staged_json(inst_path.path(), &instruction)?);
     }
-    persist(meta_tmp, &meta_path)?;
-    persist(body_tmp, output)?;
+    if let Some(c) = &copy
+        && !matches!(c, Destination::Special(_))
+    {
+        sidecars.push(staged_json(c.path(), &metadata)?);
+    }
+    // A stale instruction file would be merged into the new metadata on decryption.
+    let removals: Vec<PathBuf> = match (&inst_path, instruction_file) {
+        (Destination::Regular(p), false) => vec![p.clone()],
+        _ => Vec::new(),
+    };
+    let n;
+    match body {
+        Destination::Special(p) => {
+            fsutil::commit_group(sidecars, &removals)?;
+            if let Some(Destination::Special(c)) = &copy {
+                write_metadata(c, &metadata)?;
+            }
+            let f = OpenOptions::new().write(true).open(p)?;
+            let mut w = encryptor.writer(io::BufWriter::with_capacity(1 << 20, f));
+            n = io::copy(input, &mut w)?;
+            w.finish()?.flush()?;
+        }
+        Destination::Missing(p) | Destination::Regular(p) => {
+            let staged = Staged::new_private(&p)?;
+            let mut w = encryptor.writer(io::BufWriter::with_capacity(1 << 20, staged));
+            n = io::copy(input, &mut w)?;
+            let staged = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+            if let Some(Destination::Special(c)) = &copy {
+                write_metadata(c, &metadata)?;
+            }
+            let mut group = vec![staged];
+            group.extend(sidecars);
+            fsutil::commit_group(group, &removals)?;
+        }
+    }
     Ok(n)
 }
 
@@ -147,24 +196,53 @@ pub fn encrypt_stream(
     Ok(n)
 }
 
-/// Decrypts the body read from `input` into `output`, authenticating while writing to a temporary file
-/// that replaces `output` only if the tag verifies. Returns the plaintext length.
+/// Decrypts the body read from `input` into the regular file (or new file) `output`, authenticating
+/// while writing to a temporary file that replaces `output` only if the tag verifies. Returns the
+/// plaintext length. For a device or FIFO use [`decrypt_seekable_to_stream`] or [`decrypt_to_stream`].
 ///
 /// # Errors
-/// [`EnvelopeError::Authentication`] (nothing is written to `output`); I/O errors.
+/// [`EnvelopeError::Authentication`] (nothing is written to `output`); I/O errors, including an `output`
+/// that is a directory, a dangling link or not a regular file.
 pub fn decrypt_file(
     decryptor: &Decryptor,
     input: &mut dyn Read,
     output: &Path,
 ) -> Result<u64, EnvelopeError> {
-    let mut tmp = temp_in(output)?;
-    let n = decrypt_into(decryptor, input, tmp.as_file_mut())?;
-    persist(tmp, output)?;
+    let dest = match Destination::of(output)? {
+        Destination::Special(p) => {
+            return Err(EnvelopeError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", p.display()),
+            )));
+        }
+        d => d,
+    };
+    let mut tmp = Staged::new_private(dest.path())?;
+    let n = decrypt_into(decryptor, input, tmp.file_mut())?;
+    tmp.commit()?;
     Ok(n)
 }
 
-/// Decrypts `input` to a stream (for `-`): the plaintext goes through an anonymous temporary file and is
-/// copied to `output` only after the tag verifies.
+/// Decrypts a seekable body to a stream: the whole body is authenticated first (one pass of GHASH),
+/// then decrypted and written (a second pass of CTR), so nothing unauthenticated is released and nothing
+/// is staged. Returns the plaintext length.
+///
+/// # Errors
+/// [`EnvelopeError::Authentication`] before any byte is written; I/O errors.
+pub fn decrypt_seekable_to_stream<R: Read + Seek>(
+    decryptor: &Decryptor,
+    input: R,
+    output: &mut dyn Write,
+) -> Result<u64, EnvelopeError> {
+    let mut reader = decryptor.reader_seekable(io::BufReader::with_capacity(1 << 20, input))?;
+    let n = io::copy(&mut reader, output)?;
+    output.flush()?;
+    Ok(n)
+}
+
+/// Decrypts a non-seekable `input` (stdin) to a stream: the plaintext goes through an anonymous
+/// temporary file (unlinked from the start, so nothing is left if the process dies) and is copied to
+/// `output` only after the tag verifies.
 ///
 /// # Errors
 /// As [`decrypt_file`].
@@ -205,6 +283,5 @@ fn decrypt_into(
         n += got as u64;
     }
     w.flush()?;
-    let _ = TAG_LEN;
     Ok(n)
 }

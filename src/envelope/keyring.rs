@@ -172,6 +172,13 @@ impl<K: Kms> Keyring for KmsKeyring<K> {
 
 /// Data keys wrapped with a raw AES-256 key (`AES/GCM`), as the Java/Go/.NET clients' `AesKeyring`:
 /// `IV(12) ‖ AES-256-GCM(wrapping key, IV, aad = "115" | "AES/GCM/NoPadding", data key) ‖ tag(16)`.
+///
+/// A raw keyring has no encryption context; what plays its part is the *material description*
+/// (`x-amz-m` / `x-amz-matdesc`), as in the official clients. An encryption context given to
+/// [`Keyring::on_encrypt`] is stored as the material description, and one given to
+/// [`Keyring::on_decrypt`] must equal the stored one ([`EnvelopeError::ContextMismatch`] otherwise).
+/// Unlike a KMS encryption context the material description is a label, not an input to the key
+/// wrapping (the format fixes the wrap's AAD), so it selects and checks but does not authenticate.
 #[derive(Debug)]
 pub struct AesKeyring {
     key: KeyEncryptionKey,
@@ -190,8 +197,21 @@ impl Keyring for AesKeyring {
     fn on_encrypt(
         &self,
         format: Format,
-        _context: &EncryptionContext,
+        context: &EncryptionContext,
     ) -> Result<Materials, EnvelopeError> {
+        let description = match (context.is_empty(), self.description.is_empty()) {
+            (true, _) => self.description.clone(),
+            (false, true) => context.clone(),
+            (false, false) if context == &self.description => context.clone(),
+            (false, false) => return Err(EnvelopeError::ContextMismatch),
+        };
+        // Stored in S3 user metadata, which is US-ASCII.
+        if let Some((k, _)) = description
+            .iter()
+            .find(|(k, v)| !k.is_ascii() || !v.is_ascii())
+        {
+            return Err(EnvelopeError::NonAsciiContext(k.clone()));
+        }
         let data_key = DataKey::generate().map_err(|_| EnvelopeError::Rng)?;
         let iv = random_array::<12>().map_err(|_| EnvelopeError::Rng)?;
         let sealed = Aes256Gcm::new(self.key.expose_secret())
@@ -203,15 +223,20 @@ impl Keyring for AesKeyring {
             data_key,
             encrypted_key,
             wrap: WrapAlg::AesGcm,
-            context: self.description.clone(),
+            context: description,
         })
     }
 
     fn on_decrypt(
         &self,
         md: &ContentMetadata,
-        _context: Option<&EncryptionContext>,
+        context: Option<&EncryptionContext>,
     ) -> Result<DataKey, EnvelopeError> {
+        if let Some(given) = context
+            && given != &md.context
+        {
+            return Err(EnvelopeError::ContextMismatch);
+        }
         match md.wrap {
             WrapAlg::AesWrap | WrapAlg::AesEcb => {
                 let legacy = if md.wrap == WrapAlg::AesWrap {

@@ -175,6 +175,8 @@ impl Store {
                 }
             }
         }
+        // Holding the directory lock, every s3crypt temporary file here was left by a killed run.
+        crate::fsutil::clean_stale(dir).map_err(io(dir))?;
         let root_path = dir.join("root.key");
         let state_path = dir.join("state.json");
         let root = match fs::read(&root_path) {

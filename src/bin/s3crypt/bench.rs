@@ -154,7 +154,7 @@ pub(crate) fn run(a: &Args, json: bool) -> anyhow::Result<ExitCode> {
             &Default::default(),
             CommitmentPolicy::default(),
         )?;
-        file::encrypt_file(e, &mut std::fs::File::open(&input)?, &enc_path, false)?;
+        file::encrypt_file(e, &mut std::fs::File::open(&input)?, &enc_path, false, None)?;
         Ok(t.elapsed().as_secs_f64())
     };
     rows.push((

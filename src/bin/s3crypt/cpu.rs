@@ -24,22 +24,22 @@ pub(crate) fn run(json: bool) -> anyhow::Result<ExitCode> {
             "backend": report.backend.name(),
             "primitives": primitives,
         });
-        println!("{doc}");
+        outln!("{doc}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("architecture: {}", std::env::consts::ARCH);
-    println!("CPU features:");
+    outln!("architecture: {}", std::env::consts::ARCH)?;
+    outln!("CPU features:")?;
     let list = report.features.list();
     if list.is_empty() {
-        println!("  (no feature detection for this architecture)");
+        outln!("  (no feature detection for this architecture)")?;
     }
     for (name, on) in list {
-        println!("  {name:<12} {}", if on { "yes" } else { "no" });
+        outln!("  {name:<12} {}", if on { "yes" } else { "no" })?;
     }
-    println!("hot-path backend: {}", report.backend);
-    println!("primitives:");
+    outln!("hot-path backend: {}", report.backend)?;
+    outln!("primitives:")?;
     for (name, imp) in &report.primitives {
-        println!("  {name:<26} {imp}");
+        outln!("  {name:<26} {imp}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

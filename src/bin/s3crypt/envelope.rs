@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use s3crypt::envelope::file::{self, METADATA_SUFFIX, with_suffix};
+use s3crypt::envelope::file::{self, INSTRUCTION_SUFFIX, METADATA_SUFFIX, with_suffix};
 use s3crypt::envelope::{
     AesKeyring, CommitmentPolicy, Decryptor, Encryptor, Format, Keyring, KmsKeyring, MetadataMap,
 };
+use s3crypt::fsutil::{Destination, refuse_aliases};
 use s3crypt::keys::KeyEncryptionKey;
 use s3crypt::kms::remote::RemoteKms;
 use s3crypt::kms::sigv4::Credentials;
@@ -30,11 +31,17 @@ pub(crate) struct KeyArgs {
     #[arg(long, value_name = "FILE")]
     wrapping_key: Option<PathBuf>,
     /// Use a remote KMS (AWS KMS, moto, `s3crypt kms serve`) at this URL instead of the built-in one.
-    #[arg(long, value_name = "URL", requires = "access_key")]
+    /// Credentials come from --access-key-file, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    /// (and AWS_SESSION_TOKEN) in the environment, else --access-key.
+    #[arg(long, value_name = "URL")]
     kms_endpoint: Option<String>,
-    /// Credentials for --kms-endpoint: ID:SECRET.
-    #[arg(long, value_name = "ID:SECRET")]
+    /// Credentials for --kms-endpoint as ID:SECRET. Other local users can read command lines
+    /// (/proc/PID/cmdline): prefer --access-key-file or the environment.
+    #[arg(long, value_name = "ID:SECRET", conflicts_with = "access_key_file")]
     access_key: Option<String>,
+    /// A file holding ID:SECRET (or ID:SECRET:SESSION_TOKEN) for --kms-endpoint.
+    #[arg(long, value_name = "FILE")]
+    access_key_file: Option<PathBuf>,
     /// Region for --kms-endpoint.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -51,7 +58,9 @@ pub(crate) struct EncryptArgs {
     /// Object format: v3 (committing, the default) or v2.
     #[arg(long, value_enum, default_value = "v3")]
     format: FormatArg,
-    /// Encryption context pairs (KMS keys only).
+    /// Encryption context pairs. With a KMS key they are the KMS encryption context; with
+    /// --wrapping-key they are stored as the material description (x-amz-m / x-amz-matdesc), which
+    /// decryption with --context checks, as the official clients' AES keyring does.
     #[arg(long = "context", value_name = "K=V")]
     context: Vec<String>,
     /// Also write an instruction file (OUT.instruction) with the V3 split rules.
@@ -77,7 +86,8 @@ pub(crate) struct DecryptArgs {
     /// then NOT authenticated).
     #[arg(long, requires = "range")]
     skip_authentication: bool,
-    /// The encryption context the object must have been encrypted with.
+    /// The encryption context (KMS) or material description (--wrapping-key) the object must have been
+    /// encrypted with.
     #[arg(long = "context", value_name = "K=V")]
     context: Vec<String>,
     /// Accept V2 (non-committing) objects.
@@ -98,6 +108,31 @@ enum FormatArg {
 }
 
 pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    // Refuse outputs that would overwrite an input before anything is read or written.
+    let mut inputs = vec![("input".to_owned(), crate::files::input_id(&a.input)?)];
+    if let Some(k) = &a.key.wrapping_key {
+        inputs.push(("wrapping key".into(), crate::files::regular_id(k)?));
+    }
+    let mut outputs = vec![("output".to_owned(), crate::files::output_id(&a.output)?)];
+    if a.output != "-" {
+        let out = Path::new(&a.output);
+        for (role, suffix) in [
+            ("output's metadata sidecar", METADATA_SUFFIX),
+            ("output's instruction file", INSTRUCTION_SUFFIX),
+        ] {
+            outputs.push((
+                role.into(),
+                crate::files::regular_id(&with_suffix(out, suffix))?,
+            ));
+        }
+    }
+    if let Some(m) = &a.metadata {
+        outputs.push(("--metadata file".into(), crate::files::regular_id(m)?));
+    }
+    refuse_aliases(&inputs, &outputs)?;
+    if a.output == "-" && a.metadata.is_none() {
+        bail!("--metadata FILE is required when the output is stdout");
+    }
     let keyring = keyring(&a.key, home, true)?;
     let context = parse_context(&a.context)?;
     let (format, policy) = match a.format {
@@ -106,40 +141,65 @@ pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Resul
     };
     let encryptor = Encryptor::new(keyring.as_ref(), format, &context, policy)?;
     let mut input = open_input(&a.input)?;
-    let n = if a.output == "-" {
-        let meta_path = a
-            .metadata
-            .as_ref()
-            .context("--metadata FILE is required when the output is stdout")?;
-        write_metadata(meta_path, &encryptor.metadata())?;
-        let stdout = io::stdout();
-        file::encrypt_stream(encryptor, &mut input, &mut stdout.lock())?
-    } else {
-        let out = Path::new(&a.output);
-        let md = encryptor.metadata();
-        let n = file::encrypt_file(encryptor, &mut input, out, a.instruction_file)?;
+    if a.output == "-" {
         if let Some(m) = &a.metadata {
-            write_metadata(m, &file::read_metadata(out)?)?;
+            crate::files::clean_beside(m);
+            file::write_metadata(m, &encryptor.metadata())
+                .with_context(|| format!("writing {}", m.display()))?;
         }
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({"output": a.output, "plaintext_bytes": n, "metadata": md})
-            );
-        } else {
-            eprintln!(
-                "encrypted {n} bytes to {} (metadata in {})",
-                a.output,
-                with_suffix(out, METADATA_SUFFIX).display()
-            );
-        }
-        n
-    };
-    let _ = n;
+        let stdout = io::stdout();
+        file::encrypt_stream(encryptor, &mut input, &mut stdout.lock())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = Path::new(&a.output);
+    crate::files::clean_beside(out);
+    let md = encryptor.metadata();
+    let n = file::encrypt_file(
+        encryptor,
+        &mut input,
+        out,
+        a.instruction_file,
+        a.metadata.as_deref(),
+    )?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({"output": a.output, "plaintext_bytes": n, "metadata": md})
+        )?;
+    } else {
+        eprintln!(
+            "encrypted {n} bytes to {} (metadata in {})",
+            a.output,
+            with_suffix(out, METADATA_SUFFIX).display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    // Refuse an output that is the input, its sidecar, its instruction file or a key, before anything
+    // is read or written.
+    let mut inputs = vec![("input".to_owned(), crate::files::input_id(&a.input)?)];
+    match &a.metadata {
+        Some(m) => inputs.push(("--metadata file".into(), crate::files::regular_id(m)?)),
+        None if a.input != "-" => {
+            let body = Path::new(&a.input);
+            inputs.push((
+                "input's metadata sidecar".into(),
+                crate::files::regular_id(&with_suffix(body, METADATA_SUFFIX))?,
+            ));
+            inputs.push((
+                "input's instruction file".into(),
+                crate::files::regular_id(&with_suffix(body, INSTRUCTION_SUFFIX))?,
+            ));
+        }
+        None => {}
+    }
+    if let Some(k) = &a.key.wrapping_key {
+        inputs.push(("wrapping key".into(), crate::files::regular_id(k)?));
+    }
+    let outputs = [("output".to_owned(), crate::files::output_id(&a.output)?)];
+    refuse_aliases(&inputs, &outputs)?;
     let metadata: MetadataMap = match (&a.metadata, a.input.as_str()) {
         (Some(m), _) => file::parse_map(
             &std::fs::read_to_string(m).with_context(|| format!("reading {}", m.display()))?,
@@ -166,7 +226,7 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
             s3crypt::envelope::LegacyV1Decryptor::new(keyring.as_ref(), &metadata)?
                 .decrypt_to_vec(&body)?,
         );
-        write_output(&a.output, &pt)?;
+        crate::files::write_bytes(&a.output, &pt)?;
         eprintln!(
             "decrypted {} bytes of a legacy V1 object (AES/CBC: not authenticated)",
             pt.len()
@@ -190,27 +250,40 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
         } else {
             d.decrypt_range_authenticated(body, range)?
         };
-        write_output(&a.output, &bytes)?;
+        let bytes = zeroize::Zeroizing::new(bytes);
+        crate::files::write_bytes(&a.output, &bytes)?;
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"output": a.output, "range": range.to_string(), "bytes": bytes.len(), "authenticated": !a.skip_authentication})
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut input = open_input(&a.input)?;
     let n = if a.output == "-" {
-        let stdout = io::stdout();
-        file::decrypt_to_stream(&d, &mut input, &mut stdout.lock())?
+        to_stream(&d, &a.input, &mut io::stdout().lock())?
     } else {
-        file::decrypt_file(&d, &mut input, Path::new(&a.output))?
+        match Destination::of(Path::new(&a.output))? {
+            // A device or FIFO is written through (never replaced), only after authentication.
+            Destination::Special(p) => {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .with_context(|| format!("opening {}", p.display()))?;
+                to_stream(&d, &a.input, &mut f)?
+            }
+            dest => {
+                crate::files::clean_beside(dest.path());
+                let mut input = open_input(&a.input)?;
+                file::decrypt_file(&d, &mut input, dest.path())?
+            }
+        }
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"output": a.output, "plaintext_bytes": n, "format": format!("{:?}", d.format())})
-        );
+        )?;
     } else if a.output != "-" {
         eprintln!("decrypted and authenticated {n} bytes to {}", a.output);
     }
@@ -257,17 +330,7 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         return Ok(Box::new(AesKeyring::new(key, BTreeMap::new())));
     }
     let kms: std::sync::Arc<dyn Kms> = match &k.kms_endpoint {
-        Some(url) => {
-            let spec = k.access_key.as_deref().unwrap_or_default();
-            let (id, secret) = spec
-                .split_once(':')
-                .context("--access-key must be ID:SECRET")?;
-            std::sync::Arc::new(RemoteKms::new(
-                url,
-                &k.region,
-                Credentials::new(id, secret, None),
-            )?)
-        }
+        Some(url) => std::sync::Arc::new(RemoteKms::new(url, &k.region, credentials(k)?)?),
         None => std::sync::Arc::new(crate::kms::open(home)?),
     };
     match (&k.kms_key, encrypting, &k.kms_endpoint) {
@@ -278,6 +341,62 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         }
         (None, true, Some(_)) => bail!("--kms-key is required with --kms-endpoint"),
         (None, false, _) => Ok(Box::new(KmsKeyring::discovery(kms))),
+    }
+}
+
+/// Credentials for a remote KMS: --access-key-file, else the environment, else --access-key. No error
+/// message ever contains the secret.
+fn credentials(k: &KeyArgs) -> anyhow::Result<Credentials> {
+    let from_spec = |spec: &str, origin: &str| -> anyhow::Result<Credentials> {
+        let mut parts = spec.trim().splitn(3, ':');
+        let id = parts.next().unwrap_or_default();
+        let secret = parts.next().unwrap_or_default();
+        if id.is_empty() || secret.is_empty() {
+            bail!("{origin} must hold ID:SECRET or ID:SECRET:SESSION_TOKEN");
+        }
+        let token = parts.next().filter(|t| !t.is_empty()).map(str::to_owned);
+        Ok(Credentials::new(id, secret, token))
+    };
+    if let Some(path) = &k.access_key_file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        return from_spec(&text, &format!("{}", path.display()));
+    }
+    if let Some(spec) = &k.access_key {
+        return from_spec(spec, "--access-key");
+    }
+    match (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(id), Ok(secret)) if !id.is_empty() && !secret.is_empty() => {
+            let secret = zeroize::Zeroizing::new(secret);
+            let token = std::env::var("AWS_SESSION_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+            Ok(Credentials::new(id, &secret, token))
+        }
+        _ => bail!(
+            "--kms-endpoint needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the \
+             environment, or --access-key-file FILE"
+        ),
+    }
+}
+
+/// Decrypts to a stream (stdout, a device, a FIFO), releasing nothing before the whole object
+/// authenticates: a file input is authenticated first and then decrypted (two passes, nothing staged);
+/// stdin goes through an anonymous temporary file.
+fn to_stream(d: &Decryptor, input: &str, out: &mut dyn io::Write) -> anyhow::Result<u64> {
+    if input == "-" {
+        return Ok(file::decrypt_to_stream(d, &mut io::stdin().lock(), out)?);
+    }
+    let f = File::open(input).with_context(|| format!("opening {input}"))?;
+    if f.metadata()?.is_file() {
+        Ok(file::decrypt_seekable_to_stream(d, f, out)?)
+    } else {
+        let mut r = io::BufReader::new(f);
+        Ok(file::decrypt_to_stream(d, &mut r, out)?)
     }
 }
 
@@ -328,29 +447,4 @@ fn open_input(path: &str) -> anyhow::Result<Box<dyn Read>> {
         return Ok(Box::new(bar.wrap_read(f)));
     }
     Ok(Box::new(f))
-}
-
-fn write_metadata(path: &Path, md: &MetadataMap) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(md)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
-}
-
-fn write_output(path: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    if path == "-" {
-        io::stdout().write_all(bytes)?;
-        return Ok(());
-    }
-    let p = Path::new(path);
-    let dir = p
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".s3crypt-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(p).map_err(|e| e.error)?;
-    Ok(())
 }

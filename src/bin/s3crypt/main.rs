@@ -2,13 +2,22 @@
 //!
 //! The binary only parses arguments and prints; all behaviour lives in the library.
 
+/// `println!` that returns an error instead of panicking when stdout is closed or full.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        crate::stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod cpu;
 mod envelope;
+mod files;
 mod kms;
 mod selftest;
 mod sse;
 
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -115,9 +124,47 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => {
+            // The reader went away (`| head`): stop quietly, with the status a shell reports for a
+            // process ended by SIGPIPE.
+            ExitCode::from(141)
+        }
         Err(e) => {
-            eprintln!("s3crypt: error: {e:#}");
+            eprintln!("s3crypt: error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes one line to stdout; an error (closed pipe, full disk) is returned, never a panic.
+fn stdout_line(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes, each printed once: a cause whose text its parent already includes (many
+/// errors both print their source and return it from `source()`) is skipped.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

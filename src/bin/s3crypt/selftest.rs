@@ -17,10 +17,10 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let dir = args.vectors.clone().unwrap_or_else(default_vectors_dir);
-    println!("s3crypt self-test over {}", dir.display());
-    println!("implementations under test ({}):", std::env::consts::ARCH);
+    outln!("s3crypt self-test over {}", dir.display())?;
+    outln!("implementations under test ({}):", std::env::consts::ARCH)?;
     for (name, imp) in BackendReport::current().primitives {
-        println!("  {name:<26} {imp}");
+        outln!("  {name:<26} {imp}")?;
     }
     let mut failed = 0usize;
     let mut total = 0usize;
@@ -34,25 +34,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 } else {
                     String::new()
                 };
-                println!(
+                outln!(
                     "  ok    {:<48} {:>4} cases ({} valid, {} invalid rejected{skipped}) {:>7.1} ms",
                     suite.name,
                     t.cases,
                     t.valid,
                     t.rejected,
                     start.elapsed().as_secs_f64() * 1e3
-                );
+                )?;
             }
             Err(e) => {
                 failed += 1;
-                println!("  FAIL  {:<48} {e}", suite.name);
+                outln!("  FAIL  {:<48} {e}", suite.name)?;
             }
         }
     }
     if failed > 0 {
-        println!("{failed} of {} suites FAILED", SUITES.len());
+        outln!("{failed} of {} suites FAILED", SUITES.len())?;
         return Ok(ExitCode::FAILURE);
     }
-    println!("all {} suites passed: {total} cases", SUITES.len());
+    outln!("all {} suites passed: {total} cases", SUITES.len())?;
     Ok(ExitCode::SUCCESS)
 }

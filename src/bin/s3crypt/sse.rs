@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use s3crypt::fsutil::{Destination, Staged};
 use s3crypt::range::ByteRange;
 use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
@@ -65,8 +66,10 @@ pub(crate) enum SseCommand {
 /// Options shared by put/get/head/cp.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RequestArgs {
-    /// A request header, 'Name: value' (repeatable), e.g. -H 'x-amz-server-side-encryption: aws:kms'.
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    /// A request header, 'Name: value' (repeatable), e.g. -H 'x-amz-server-side-encryption: aws:kms';
+    /// or @FILE to read 'Name: value' lines from FILE, which keeps an SSE-C key out of the process list
+    /// (/proc/PID/cmdline), where other local users can read it.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE | @FILE")]
     headers: Vec<String>,
     /// Treat the request as arriving over plain HTTP (SSE-C and SSE-KMS are then refused, as by S3).
     #[arg(long)]
@@ -75,15 +78,26 @@ pub(crate) struct RequestArgs {
 
 impl RequestArgs {
     fn parse(&self) -> anyhow::Result<(Headers, Transport)> {
-        let pairs = self
-            .headers
-            .iter()
-            .map(|h| {
-                h.split_once(':')
-                    .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-                    .with_context(|| format!("header {h:?} must be 'Name: value'"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut pairs = Vec::new();
+        for (i, h) in self.headers.iter().enumerate() {
+            if let Some(path) = h.strip_prefix('@') {
+                let text = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+                );
+                for (n, line) in text.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    pairs.push(header_pair(line).with_context(|| {
+                        format!("{path} line {}: a header must be 'Name: value'", n + 1)
+                    })?);
+                }
+            } else {
+                pairs.push(header_pair(h).with_context(|| {
+                    format!("-H number {}: a header must be 'Name: value'", i + 1)
+                })?);
+            }
+        }
         Ok((
             Headers::new(pairs),
             if self.insecure_transport {
@@ -93,6 +107,14 @@ impl RequestArgs {
             },
         ))
     }
+}
+
+/// Splits `Name: value`. The error never contains the text: a header value may be an SSE-C key.
+fn header_pair(h: &str) -> Option<(String, String)> {
+    let (n, v) = h.split_once(':')?;
+    let n = n.trim();
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| (n.to_owned(), v.trim().to_owned()))
 }
 
 fn split(path: &str) -> anyhow::Result<(&str, &str)> {
@@ -107,8 +129,8 @@ fn engine(home: &Path) -> anyhow::Result<SseEngine> {
 }
 
 /// Prints a response (headers) or an S3 error, and returns the exit code.
-fn report(result: Result<Response, S3Error>, json: bool) -> ExitCode {
-    match result {
+fn report(result: Result<Response, S3Error>, json: bool) -> anyhow::Result<ExitCode> {
+    Ok(match result {
         Ok(r) => {
             if json {
                 let hs: serde_json::Map<String, serde_json::Value> = r
@@ -116,27 +138,27 @@ fn report(result: Result<Response, S3Error>, json: bool) -> ExitCode {
                     .iter()
                     .map(|(n, v)| (n.clone(), v.clone().into()))
                     .collect();
-                println!("{}", serde_json::json!({"status": r.status, "headers": hs}));
+                outln!("{}", serde_json::json!({"status": r.status, "headers": hs}))?;
             } else {
-                println!("HTTP {}", r.status);
+                outln!("HTTP {}", r.status)?;
                 for (n, v) in &r.headers {
-                    println!("{n}: {v}");
+                    outln!("{n}: {v}")?;
                 }
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"status": e.status, "code": e.code, "message": e.message})
-                );
+                )?;
             } else {
                 eprintln!("HTTP {} {}: {}", e.status, e.code, e.message);
             }
             ExitCode::FAILURE
         }
-    }
+    })
 }
 
 pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -187,7 +209,7 @@ pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Re
             })
         }
     };
-    Ok(report(r, json))
+    report(r, json)
 }
 
 pub(crate) fn sse(cmd: &SseCommand, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -202,7 +224,7 @@ pub(crate) fn sse(cmd: &SseCommand, home: &Path, json: bool) -> anyhow::Result<E
             headers: vec![("x-s3crypt-resealed-objects".into(), n.to_string())],
         }),
     };
-    Ok(report(r, json))
+    report(r, json)
 }
 
 pub(crate) fn put(
@@ -216,7 +238,7 @@ pub(crate) fn put(
     let (h, t) = req.parse()?;
     let mut f =
         BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
-    Ok(report(engine(home)?.put_object(b, k, &h, t, &mut f), json))
+    report(engine(home)?.put_object(b, k, &h, t, &mut f), json)
 }
 
 pub(crate) fn get(
@@ -229,24 +251,36 @@ pub(crate) fn get(
 ) -> anyhow::Result<ExitCode> {
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".s3crypt-get-")
-        .tempfile_in(dir)?;
-    let r = {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        let r = engine(home)?.get_object(b, k, &h, t, range, &mut w);
-        w.flush()?;
-        r
+    let engine = engine(home)?;
+    let r = match Destination::of(out)? {
+        // A device or FIFO is written through, never replaced. Every byte GET writes is authenticated
+        // (chunk by chunk), so nothing unauthenticated reaches it.
+        Destination::Special(p) => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .with_context(|| format!("opening {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            let r = engine.get_object(b, k, &h, t, range, &mut w);
+            w.flush()?;
+            r
+        }
+        dest => {
+            crate::files::clean_beside(dest.path());
+            let mut tmp = Staged::new_private(dest.path())?;
+            let r = {
+                let mut w = std::io::BufWriter::new(tmp.file_mut());
+                let r = engine.get_object(b, k, &h, t, range, &mut w);
+                w.flush()?;
+                r
+            };
+            if r.is_ok() {
+                tmp.commit()?;
+            }
+            r
+        }
     };
-    if r.is_ok() {
-        tmp.as_file().sync_all()?;
-        tmp.persist(out).map_err(|e| e.error)?;
-    }
-    Ok(report(r, json))
+    report(r, json)
 }
 
 pub(crate) fn head(
@@ -257,7 +291,7 @@ pub(crate) fn head(
 ) -> anyhow::Result<ExitCode> {
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
-    Ok(report(engine(home)?.head_object(b, k, &h, t), json))
+    report(engine(home)?.head_object(b, k, &h, t), json)
 }
 
 pub(crate) fn cp(
@@ -270,8 +304,5 @@ pub(crate) fn cp(
     let (sb, sk) = split(src)?;
     let (db, dk) = split(dst)?;
     let (h, t) = req.parse()?;
-    Ok(report(
-        engine(home)?.copy_object((sb, sk), (db, dk), &h, t),
-        json,
-    ))
+    report(engine(home)?.copy_object((sb, sk), (db, dk), &h, t), json)
 }
