@@ -678,6 +678,7 @@ fn a_lost_roots_file_is_refused_not_replaced() {
         err.message
     );
     assert!(err.message.contains("Restore roots.json from a backup"));
+    assert!(err.message.contains("buckets exists"), "{}", err.message);
     assert!(!roots.exists(), "no new root was made");
     // Restored: everything reads again.
     std::fs::write(&roots, saved).expect("restore");

@@ -65,10 +65,9 @@ impl RootKeys {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(data) = stored_data {
+                    let (path, data) = (path.display(), data.display());
                     return Err(S3Error::internal(format!(
-                        "{} is missing, but {} exists: the SSE-S3 objects stored there cannot be opened without their root keys; refusing to start with a new root key. Restore roots.json from a backup.",
-                        path.display(),
-                        data.display()
+                        "{path} is missing, but {data} exists: the SSE-S3 objects stored there cannot be opened without their root keys; refusing to start with a new root key. Restore roots.json from a backup (or move {data} away to start over without those objects)."
                     )));
                 }
                 Vec::new()
