@@ -728,3 +728,64 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+#[test]
+fn cli_the_temporary_file_of_a_killed_put_is_removed_by_the_next_run() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let home = tempfile::tempdir().expect("home");
+    let cli = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_s3crypt"));
+        c.arg("--home").arg(home.path());
+        c
+    };
+    assert!(
+        cli()
+            .args(["bucket", "create", "bkt"])
+            .output()
+            .expect("run")
+            .status
+            .success()
+    );
+    // A PUT that reads its body from a pipe that never ends, then is killed mid-way.
+    let mut put = cli()
+        .args(["put", "bkt/k", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = put.stdin.take().expect("stdin");
+    stdin.write_all(&vec![7u8; 3 << 20]).expect("feed");
+    let dir = home.path().join("buckets/bkt/objects");
+    let temp = || {
+        std::fs::read_dir(&dir)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap_or_default().to_string_lossy();
+                n.starts_with(".s3crypt-put-") && n.ends_with(".tmp")
+            })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let path = loop {
+        if let Some(p) = temp() {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no temporary file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    put.kill().expect("kill");
+    put.wait().expect("wait");
+    drop(stdin);
+    assert!(path.exists(), "the killed PUT left its temporary file");
+    // Older than STALE_AFTER, as after a crash some time ago; no process holds its lock any more.
+    set_old(&path);
+    let out = cli().args(["head", "bkt/k"]).output().expect("run");
+    assert!(!out.status.success(), "the killed PUT stored nothing");
+    assert!(
+        !path.exists(),
+        "the next run removed the stale temporary file"
+    );
+}

@@ -126,7 +126,7 @@ const TEMP_SUFFIX: &str = ".tmp";
 /// Names of temporary files of earlier versions (never locked).
 const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
 /// An unlocked temporary file untouched for this long belongs to a writer that is gone.
-pub const STALE_AFTER: Duration = Duration::from_secs(60);
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// A new temporary file in `dir`, locked (advisory, exclusive) for as long as it is open.
 fn locked_temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, S3Error> {
