@@ -799,3 +799,52 @@ fn cli_the_temporary_file_of_a_killed_put_is_removed_by_the_next_run() {
         "the next run removed the stale temporary file"
     );
 }
+
+#[test]
+fn dsse_reads_without_staging_still_detect_tampering() {
+    let (d, e, _) = setup();
+    let dsse = h(&[("x-amz-server-side-encryption", "aws:kms:dsse")]);
+    let chunk = s3crypt::primitives::chunked::CHUNK_SIZE;
+    for (key, len, step) in [("small", 100, 1), ("large", 3 * chunk + 100, 509)] {
+        let body = data(len);
+        put(&e, key, &dsse, &body).expect("put");
+        let path = d
+            .path()
+            .join("buckets/bkt/objects")
+            .join(object_file_name(key));
+        let orig = std::fs::read(&path).expect("read");
+        for i in (0..orig.len()).step_by(step) {
+            let mut t = orig.clone();
+            t[i] ^= 0x01;
+            std::fs::write(&path, &t).expect("write");
+            let mut out = Vec::new();
+            let r = e.get_object("bkt", key, &h(&[]), Transport::Secure, None, &mut out);
+            assert!(r.is_err(), "{key}: flipping byte {i} was not detected");
+            assert!(
+                out.len() < len,
+                "{key}: byte {i}: the whole body was released"
+            );
+        }
+        // Outer chunks swapped, truncated, extended.
+        let seg = chunk + 16;
+        let a = 8 + 56;
+        let mut swapped = orig.clone();
+        if orig.len() > a + 2 * seg + 100 {
+            let first = orig[a..a + seg].to_vec();
+            swapped[a..a + seg].copy_from_slice(&orig[a + seg..a + 2 * seg]);
+            swapped[a + seg..a + 2 * seg].copy_from_slice(&first);
+        } else {
+            swapped[a] ^= 0x80;
+        }
+        for bad in [
+            swapped,
+            orig[..orig.len() - 1].to_vec(),
+            [orig.clone(), vec![0u8; 17]].concat(),
+        ] {
+            std::fs::write(&path, &bad).expect("write");
+            assert!(get(&e, key).is_err(), "{key}");
+        }
+        std::fs::write(&path, &orig).expect("restore");
+        assert_eq!(get(&e, key).expect("restored"), body);
+    }
+}
