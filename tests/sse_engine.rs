@@ -10,7 +10,7 @@ use s3crypt::primitives::chunked::CHUNK_SIZE;
 use s3crypt::range::ByteRange;
 use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
-use s3crypt::sse::engine::SseEngine;
+use s3crypt::sse::engine::{SseEngine, object_file_name};
 use s3crypt::sse::headers::{Headers, Transport, customer_key_headers};
 
 fn setup() -> (tempfile::TempDir, SseEngine, MockKms) {
@@ -282,12 +282,18 @@ fn tampering_of_stored_objects_is_detected() {
     let (d, e, _) = setup();
     let body = data(3 * CHUNK_SIZE + 100);
     put(&e, "t", &h(&[]), &body).expect("put");
-    let path = d.path().join("buckets/bkt/objects").join(hex::encode("t"));
+    let path = d
+        .path()
+        .join("buckets/bkt/objects")
+        .join(object_file_name("t"));
     let orig = std::fs::read(&path).expect("read");
     // Every byte of a small object, and a sample of a large one.
     let small = data(100);
     put(&e, "s", &h(&[]), &small).expect("put");
-    let spath = d.path().join("buckets/bkt/objects").join(hex::encode("s"));
+    let spath = d
+        .path()
+        .join("buckets/bkt/objects")
+        .join(object_file_name("s"));
     let sorig = std::fs::read(&spath).expect("read");
     for i in 0..sorig.len() {
         let mut t = sorig.clone();
@@ -327,7 +333,7 @@ fn tampering_of_stored_objects_is_detected() {
     let other = d
         .path()
         .join("buckets/bkt/objects")
-        .join(hex::encode("moved"));
+        .join(object_file_name("moved"));
     std::fs::copy(&path, &other).expect("copy");
     assert!(
         get(&e, "moved", &h(&[]), None).is_err(),
@@ -352,7 +358,7 @@ fn rotation_and_reseal() {
     let path = d
         .path()
         .join("buckets/bkt/objects")
-        .join(hex::encode("old"));
+        .join(object_file_name("old"));
     let before = std::fs::read(&path).expect("read");
     assert_eq!(e.reseal("bkt").expect("reseal"), 1);
     let after = std::fs::read(&path).expect("read");

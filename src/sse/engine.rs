@@ -1,13 +1,29 @@
 //! The SSE engine: what S3 does with an object's encryption on PUT, GET, HEAD and CopyObject, over the
-//! local store (`HOME/buckets/<bucket>/`).
+//! local store.
 //!
-//! Order of checks on a write, as S3: parse the SSE headers (exact S3 errors), evaluate the bucket policy
-//! (which sees the *request* headers, so `Null` conditions also deny PUTs relying on default encryption),
-//! refuse SSE-C on buckets that block it, then apply the request's SSE or the bucket default.
+//! ```text
+//! HOME/buckets/<bucket>/bucket.json                      encryption configuration and policy
+//! HOME/buckets/<bucket>/objects/<hex(SHA-256(key))>      one object file (object.rs); any key S3 accepts fits
+//! HOME/buckets/<bucket>/objects/.s3crypt-<what>-<random>.tmp
+//!                                                        a writer's temporary file, locked while in use
+//! HOME/sse/roots.json                                    SSE-S3 root keys (roots.rs)
+//! ```
+//!
+//! Order of checks on a write, as S3: the request's size limits (header section, key, user metadata),
+//! parse the SSE headers (exact S3 errors), evaluate the bucket policy (which sees the *request* headers,
+//! so `Null` conditions also deny PUTs relying on default encryption), refuse SSE-C on buckets that block
+//! it, then apply the request's SSE or the bucket default (an SSE-KMS or DSSE-KMS default over plain
+//! HTTP is refused as an explicit one is). Reads check the stored mode against the request with
+//! [`headers::check_read`] (SSE-KMS and DSSE-KMS objects only over TLS).
+//!
+//! No plaintext is written anywhere but to the caller: a copy streams the source's authenticated
+//! plaintext into the destination's encrypting writer through memory, and a DSSE read opens the outer
+//! layer chunk by chunk on demand. Temporary files hold ciphertext only, live next to their destination,
+//! and are removed by [`SseEngine::clean_stale_temporaries`] when their writer is gone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,9 +42,11 @@ use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
     GenerateDataKeyRequest, Kms, KmsError, KmsErrorKind,
 };
-use crate::primitives::chunked::{self, ChunkedWriter, HEADER_LEN};
+use crate::primitives::chunked::{
+    self, CHUNK_SIZE, ChunkedWriter, ENCRYPTED_CHUNK_SIZE, HEADER_LEN,
+};
 use crate::primitives::hash::Md5;
-use crate::primitives::{ct_eq, kdf, random_array};
+use crate::primitives::{TAG_LEN, ct_eq, kdf, random_array};
 use crate::range::ByteRange;
 
 /// The alias standing in for the AWS managed `aws/s3` key (`alias/aws/` is reserved), created on first use.
@@ -73,6 +91,7 @@ pub struct SseEngine {
     bucket_keys: Mutex<BucketKeyCache>,
     bucket_key_plain: Mutex<HashMap<Vec<u8>, SecretBytes>>,
     clock: Arc<dyn Clock>,
+    removed_at_open: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for SseEngine {
@@ -101,6 +120,43 @@ fn kms_error(e: KmsError) -> S3Error {
     }
 }
 
+/// The engine's temporary files are `objects/.s3crypt-<what>-<random>.tmp`.
+const TEMP_PREFIX: &str = ".s3crypt-";
+const TEMP_SUFFIX: &str = ".tmp";
+/// Names of temporary files of earlier versions (never locked).
+const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
+/// An unlocked temporary file untouched for this long belongs to a writer that is gone.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// A new temporary file in `dir`, locked (advisory, exclusive) for as long as it is open.
+fn locked_temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, S3Error> {
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{what}-"))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| S3Error::internal(e.to_string()))?;
+    tmp.as_file()
+        .try_lock()
+        .map_err(|e| S3Error::internal(format!("cannot lock a temporary file: {e}")))?;
+    Ok(tmp)
+}
+
+/// Whether a temporary file is stale: a regular file, old, and not locked by a writer.
+fn is_stale(path: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let old = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age >= STALE_AFTER);
+    if !meta.is_file() || !old {
+        return false;
+    }
+    File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+}
+
 fn io_err(e: io::Error) -> S3Error {
     if e.kind() == io::ErrorKind::InvalidData {
         return S3Error::internal("stored object failed authentication (corrupt or tampered)");
@@ -108,27 +164,142 @@ fn io_err(e: io::Error) -> S3Error {
     S3Error::internal(e.to_string())
 }
 
-fn valid_bucket_name(b: &str) -> bool {
+/// S3's limit on an object key: 1,024 bytes of UTF-8.
+pub const MAX_KEY_LEN: usize = 1024;
+/// S3's limit on user-defined metadata: the UTF-8 bytes of every name (without `x-amz-meta-`) and value.
+pub const MAX_USER_METADATA: usize = 2048;
+/// S3's limit on the request header section (S3 reports `MaxSizeAllowed` 8192).
+pub const MAX_HEADER_SECTION: usize = 8192;
+
+/// 400 `RequestHeaderSectionTooLarge` if the headers, counted as on the wire (`name: value` CRLF),
+/// exceed [`MAX_HEADER_SECTION`].
+fn check_header_section(h: &Headers) -> Result<(), S3Error> {
+    let total: usize = h.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum();
+    if total > MAX_HEADER_SECTION {
+        return Err(S3Error::new(
+            400,
+            "RequestHeaderSectionTooLarge",
+            "Your request header section exceeds the maximum allowed size.",
+        ));
+    }
+    Ok(())
+}
+
+/// 400 `MetadataTooLarge` if the `x-amz-meta-*` names (without the prefix) and values exceed
+/// [`MAX_USER_METADATA`] bytes of UTF-8.
+fn check_user_metadata(h: &Headers) -> Result<(), S3Error> {
+    let total: usize = h
+        .iter()
+        .filter_map(|(n, v)| {
+            n.to_ascii_lowercase()
+                .strip_prefix("x-amz-meta-")
+                .map(|m| m.len() + v.trim().len())
+        })
+        .sum();
+    if total > MAX_USER_METADATA {
+        return Err(S3Error::new(
+            400,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        ));
+    }
+    Ok(())
+}
+
+/// S3's naming rules for general purpose buckets.
+#[must_use]
+pub fn valid_bucket_name(b: &str) -> bool {
+    let bytes = b.as_bytes();
+    let ip_like = {
+        let parts: Vec<&str> = b.split('.').collect();
+        parts.len() == 4
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+    };
     (3..=63).contains(&b.len())
-        && b.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
-        && b.as_bytes()[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !b.contains("..")
+        && !ip_like
+        && !["xn--", "sthree-", "amzn-s3-demo-"]
+            .iter()
+            .any(|p| b.starts_with(p))
+        && !["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| b.ends_with(s))
+}
+
+/// The file name of an object in `HOME/buckets/<bucket>/objects/`: hex of the SHA-256 of its key, so
+/// every key S3 accepts (up to 1,024 bytes) fits the file system's 255-byte name limit. The header
+/// stores the bucket and key and every read checks them, so a collision could not go unnoticed.
+#[must_use]
+pub fn object_file_name(key: &str) -> String {
+    hex::encode(crate::primitives::hash::sha256(key.as_bytes()))
 }
 
 impl SseEngine {
-    /// An engine over `home` using `kms`.
+    /// An engine over `home` using `kms`. Removes the stale temporary files that crashed writers left
+    /// behind ([`SseEngine::clean_stale_temporaries`]); [`SseEngine::stale_temporaries_removed`] lists them.
     ///
     /// # Errors
-    /// 500 if the root keys cannot be opened.
+    /// 500 if the root keys cannot be opened: unreadable, corrupt, readable by other users, or missing
+    /// although buckets exist (their SSE-S3 objects would be lost, so no new root is made).
     pub fn new(home: &Path, kms: Arc<dyn Kms>) -> Result<Self, S3Error> {
-        Ok(Self {
+        let buckets = home.join("buckets");
+        let has_buckets = std::fs::read_dir(&buckets).is_ok_and(|mut d| d.next().is_some());
+        let mut engine = Self {
             home: home.to_owned(),
-            roots: Mutex::new(RootKeys::open(&home.join("sse"))?),
+            roots: Mutex::new(RootKeys::open(
+                &home.join("sse"),
+                has_buckets.then_some(buckets.as_path()),
+            )?),
             kms,
             bucket_keys: Mutex::new(HashMap::new()),
             bucket_key_plain: Mutex::new(HashMap::new()),
             clock: Arc::new(SystemClock),
-        })
+            removed_at_open: Vec::new(),
+        };
+        engine.removed_at_open = engine.clean_stale_temporaries();
+        Ok(engine)
+    }
+
+    /// The stale temporary files [`SseEngine::new`] removed.
+    #[must_use]
+    pub fn stale_temporaries_removed(&self) -> &[PathBuf] {
+        &self.removed_at_open
+    }
+
+    /// Removes the temporary files of writers that are gone (a PUT, copy or reseal killed mid-way) from
+    /// every bucket's `objects/` directory and returns their paths. A writer holds an advisory lock on its
+    /// temporary file for as long as it uses it, so a file is stale only if nobody holds its lock and it
+    /// was last modified more than [`STALE_AFTER`] ago. Files that cannot be examined are left alone.
+    #[must_use]
+    pub fn clean_stale_temporaries(&self) -> Vec<PathBuf> {
+        let mut removed = Vec::new();
+        let Ok(buckets) = std::fs::read_dir(self.home.join("buckets")) else {
+            return removed;
+        };
+        for bucket in buckets.flatten() {
+            let Ok(entries) = std::fs::read_dir(bucket.path().join("objects")) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let ours = (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
+                    || LEGACY_TEMP_PREFIXES.iter().any(|p| name.starts_with(p));
+                let path = entry.path();
+                if ours && is_stale(&path) && std::fs::remove_file(&path).is_ok() {
+                    removed.push(path);
+                }
+            }
+        }
+        removed.sort();
+        removed
     }
 
     fn bucket_dir(&self, bucket: &str) -> PathBuf {
@@ -138,7 +309,7 @@ impl SseEngine {
     fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
         self.bucket_dir(bucket)
             .join("objects")
-            .join(hex::encode(key.as_bytes()))
+            .join(object_file_name(key))
     }
 
     /// Creates a bucket with S3's defaults for new buckets (SSE-S3, SSE-C writes blocked) or `encryption`.
@@ -238,7 +409,10 @@ impl SseEngine {
     /// PutObject: encrypts `body` as the headers and bucket configuration say, and stores it atomically.
     ///
     /// # Errors
-    /// S3's errors (header validation, policy, blocked SSE-C, KMS); nothing is stored on error.
+    /// S3's errors (header validation, policy, blocked SSE-C, KMS); nothing is stored on error. Among
+    /// them: 400 `RequestHeaderSectionTooLarge` for more than 8 KiB of request headers, 400
+    /// `KeyTooLongError` for a key of more than 1,024 bytes, 400 `MetadataTooLarge` for more than 2 KiB
+    /// of user-defined metadata.
     pub fn put_object(
         &self,
         bucket: &str,
@@ -247,10 +421,24 @@ impl SseEngine {
         transport: Transport,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
+        check_header_section(h)?;
+        self.put_checked(bucket, key, h, transport, body)
+    }
+
+    /// PutObject after the request-header size check (CopyObject checks its own request's headers).
+    fn put_checked(
+        &self,
+        bucket: &str,
+        key: &str,
+        h: &Headers,
+        transport: Transport,
+        body: &mut dyn Read,
+    ) -> Result<Response, S3Error> {
         let (_, enc, policy) = self.load_bucket(bucket)?;
-        if key.is_empty() || key.len() > 1024 {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(S3Error::new(400, "KeyTooLongError", "Your key is too long"));
         }
+        check_user_metadata(h)?;
         let request = headers::parse_write(h, transport)?;
         Self::check_policy(
             policy.as_ref(),
@@ -294,6 +482,13 @@ impl SseEngine {
             },
             other => other,
         };
+        // S3 refuses SSE-KMS and DSSE-KMS requests that are not made over TLS (with SigV4), also when the
+        // KMS encryption comes from the bucket default.
+        if transport == Transport::Insecure
+            && matches!(request, SseRequest::Kms { .. } | SseRequest::DsseKms { .. })
+        {
+            return Err(S3Error::kms_requires_sigv4());
+        }
         let user_metadata: BTreeMap<String, String> = h
             .iter()
             .filter_map(|(n, v)| {
@@ -393,13 +588,12 @@ impl SseEngine {
                 sources.push(zeroize::Zeroizing::new(c.key.expose_secret().to_vec()));
             }
         }
+        // Refuse now, before any body byte is read, a header the reader would not accept.
+        header.check_fits()?;
         // Body: stream through C2SP (twice for DSSE) into a temporary file next to the destination.
         let dest = self.object_path(bucket, key);
         let dir = dest.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".put-")
-            .tempfile_in(dir)
-            .map_err(|e| S3Error::internal(e.to_string()))?;
+        let mut tmp = locked_temp(dir, "put")?;
         tmp.write_all(MAGIC).map_err(io_err)?;
         // Only SSE-S3's ETag is the MD5 of the data; the other modes' ETags are random, so they skip it.
         let mut md5 = (header.mode == Mode::S3).then(Md5::new);
@@ -452,6 +646,7 @@ impl SseEngine {
         if let (Some(k2), Some(src2)) = (&second_key, sources.get(1)) {
             header.seal2 = Some(header.seal(src2, k2)?);
         }
+        header.check_fits()?;
         tmp.write_all(&header.trailer()).map_err(io_err)?;
         tmp.as_file().sync_all().map_err(io_err)?;
         tmp.persist(&dest)
@@ -626,6 +821,8 @@ impl SseEngine {
                 "stored object is corrupt or was tampered with (name)",
             ));
         }
+        // S3's answers for the stored mode: SSE-KMS/DSSE-KMS only over TLS, SSE-C only with its key.
+        headers::check_read(&stored_sse(&header), customer.as_ref(), transport)?;
         let corrupt = || S3Error::internal("stored object is corrupt or was tampered with (seal)");
         let seal = header.seal.clone().ok_or_else(corrupt)?;
         let (k1, k2) = match header.mode {
@@ -782,23 +979,11 @@ impl SseEngine {
                     .map_err(io_err)
             }
             Some(k2) => {
-                // DSSE: the outer layer's plaintext is the inner layer's ciphertext; unwrap it into an
-                // anonymous temporary file (bounded memory), then read the range of the inner layer.
-                let mut inner = tempfile::tempfile().map_err(io_err)?;
-                let inner_len = chunked::plaintext_len_of_body(chunks_len)
-                    .map_err(|_| S3Error::internal("stored object is truncated"))?;
-                chunked::open_range(
-                    &outer,
-                    f,
-                    chunks_at,
-                    chunks_len,
-                    0,
-                    inner_len,
-                    &mut io::BufWriter::new(&mut inner),
-                )
-                .map_err(io_err)?;
+                // DSSE: the outer layer's plaintext is the inner layer's ciphertext. It is decrypted on
+                // demand, a batch of authenticated chunks at a time, never staged in a file.
+                let mut inner = LayerReader::new(&outer, f, chunks_at, chunks_len)?;
+                let inner_len = inner.total;
                 let mut hdr2 = [0u8; HEADER_LEN];
-                inner.seek(SeekFrom::Start(0)).map_err(io_err)?;
                 inner
                     .read_exact(&mut hdr2)
                     .map_err(|_| S3Error::internal("stored object is truncated"))?;
@@ -814,16 +999,8 @@ impl SseEngine {
                         "stored object length does not match its header",
                     ));
                 }
-                chunked::open_range(
-                    &k,
-                    &mut BufReader::new(inner),
-                    HEADER_LEN as u64,
-                    len2,
-                    start,
-                    end,
-                    out,
-                )
-                .map_err(io_err)
+                chunked::open_range(&k, &mut inner, HEADER_LEN as u64, len2, start, end, out)
+                    .map_err(io_err)
             }
         }
     }
@@ -851,6 +1028,11 @@ impl SseEngine {
     /// CopyObject: decrypts the source (with the copy-source SSE-C headers if it is SSE-C) and stores it
     /// re-encrypted as the destination headers and bucket say (any mode to any mode).
     ///
+    /// The plaintext is never staged: the source is decrypted chunk by chunk (each chunk authenticated
+    /// before it is passed on) on one thread and encrypted into the destination's temporary file on
+    /// another, through a small in-memory channel. The destination is renamed into place only once the
+    /// whole source was read and authenticated, so a source that fails authentication leaves nothing.
+    ///
     /// # Errors
     /// The errors of GET on the source and PUT on the destination.
     pub fn copy_object(
@@ -860,11 +1042,9 @@ impl SseEngine {
         h: &Headers,
         transport: Transport,
     ) -> Result<Response, S3Error> {
-        let mut plain = tempfile::tempfile().map_err(io_err)?;
+        check_header_section(h)?;
         let mut o = self.open(src.0, src.1, h, transport, true)?;
         let size = o.header.size;
-        self.read_body(&mut o, 0, size, &mut io::BufWriter::new(&mut plain))?;
-        plain.seek(SeekFrom::Start(0)).map_err(io_err)?;
         // The destination sees only the non-copy-source headers.
         let dest_headers = Headers::new(
             h.iter()
@@ -885,7 +1065,39 @@ impl SseEngine {
                 ),
             );
         }
-        self.put_object(dst.0, dst.1, &dh, transport, &mut BufReader::new(plain))
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(PIPE_DEPTH);
+            let source = s.spawn(move || {
+                let done = tx.clone();
+                let mut w = io::BufWriter::with_capacity(PIPE_PIECE, PipeWriter(tx));
+                let r = self.read_body(&mut o, 0, size, &mut w);
+                let r = r.and_then(|()| w.flush().map_err(io_err));
+                drop(w);
+                if r.is_ok() {
+                    // Only now may the destination see the end of its body.
+                    let _ = done.send(Piece::Done);
+                }
+                r
+            });
+            let mut reader = PipeReader {
+                rx,
+                piece: Vec::new(),
+                at: 0,
+                done: false,
+                broken: false,
+            };
+            let put = self.put_checked(dst.0, dst.1, &dh, transport, &mut reader);
+            let source_failed = reader.broken;
+            // Unblocks the source thread if the destination stopped early.
+            drop(reader);
+            let read = source
+                .join()
+                .unwrap_or_else(|_| Err(S3Error::internal("the copy source reader failed")));
+            match (put, read) {
+                (Err(_), Err(e)) if source_failed => Err(e),
+                (put, _) => put,
+            }
+        })
     }
 
     /// Adds an SSE-S3 root key version (new objects use it; old ones stay readable).
@@ -903,61 +1115,291 @@ impl SseEngine {
     /// rewriting only the header (the encrypted body bytes are copied, not re-encrypted). Returns how many
     /// objects were resealed.
     ///
+    /// An object that cannot be read or unsealed does not stop the others: all of them are resealed
+    /// first, then the error names the files that were skipped ([`SseEngine::reseal_report`] returns the
+    /// same as a value).
+    ///
     /// # Errors
-    /// 500 if an object cannot be unsealed or rewritten (the others are unaffected).
+    /// 404 `NoSuchBucket`; 500 if any object was skipped (after resealing the others) or on a write
+    /// failure.
     pub fn reseal(&self, bucket: &str) -> Result<usize, S3Error> {
+        let report = self.reseal_report(bucket)?;
+        if report.skipped.is_empty() {
+            return Ok(report.resealed);
+        }
+        let names: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|(p, e)| format!("{} ({})", p.display(), e.message))
+            .collect();
+        Err(S3Error::internal(format!(
+            "resealed {} objects; {} could not be read and were left as they are: {}",
+            report.resealed,
+            report.skipped.len(),
+            names.join("; ")
+        )))
+    }
+
+    /// As [`SseEngine::reseal`], returning which objects were skipped instead of failing.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 if the bucket cannot be listed or a resealed object cannot be written.
+    pub fn reseal_report(&self, bucket: &str) -> Result<ResealReport, S3Error> {
         self.load_bucket(bucket)?;
         let dir = self.bucket_dir(bucket).join("objects");
-        let mut n = 0;
+        let mut report = ResealReport::default();
+        let mut paths = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(io_err)? {
             let path = entry.map_err(io_err)?.path();
-            if path
+            if !path
                 .file_name()
                 .is_some_and(|f| f.to_string_lossy().starts_with('.'))
             {
-                continue;
+                paths.push(path);
             }
-            let mut f = File::open(&path).map_err(io_err)?;
-            let (mut header, body_at, body_len) = Header::read(&mut f)?;
-            let roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
-            let current = roots.current();
-            if header.mode != Mode::S3 || header.root_version == Some(current) {
-                continue;
-            }
-            let old = roots
-                .get(header.root_version.unwrap_or(0))
-                .ok_or_else(|| S3Error::internal("unknown root version"))?;
-            let seal = header
-                .seal
-                .clone()
-                .ok_or_else(|| S3Error::internal("no seal"))?;
-            let object_key = header
-                .unseal(&seal, old.expose_secret())
-                .ok_or_else(|| S3Error::internal("cannot unseal"))?;
-            header.root_version = Some(current);
-            header.seal = None;
-            let new_root = roots
-                .get(current)
-                .ok_or_else(|| S3Error::internal("no root"))?;
-            header.seal = Some(Header::seal(
-                &header,
-                new_root.expose_secret(),
-                &object_key,
-            )?);
-            drop(roots);
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".reseal-")
-                .tempfile_in(&dir)
-                .map_err(io_err)?;
-            f.seek(SeekFrom::Start(0)).map_err(io_err)?;
-            io::copy(&mut (&mut f).take(body_at + body_len), tmp.as_file_mut()).map_err(io_err)?;
-            tmp.write_all(&header.trailer()).map_err(io_err)?;
-            tmp.as_file().sync_all().map_err(io_err)?;
-            tmp.persist(&path)
-                .map_err(|e| S3Error::internal(e.error.to_string()))?;
-            n += 1;
         }
+        paths.sort();
+        for path in paths {
+            match self.reseal_one(bucket, &dir, &path) {
+                Ok(true) => report.resealed += 1,
+                Ok(false) => {}
+                Err(ResealFailure::Skip(e)) => report.skipped.push((path, e)),
+                Err(ResealFailure::Abort(e)) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Reseals one object file; `Ok(false)` if it needs nothing.
+    fn reseal_one(&self, bucket: &str, dir: &Path, path: &Path) -> Result<bool, ResealFailure> {
+        use ResealFailure::{Abort, Skip};
+        let mut f = File::open(path).map_err(|e| Skip(io_err(e)))?;
+        let (mut header, body_at, body_len) = Header::read(&mut f).map_err(Skip)?;
+        if header.bucket != bucket {
+            return Err(Skip(S3Error::internal(
+                "stored object is corrupt or was tampered with (name)",
+            )));
+        }
+        let roots = self
+            .roots
+            .lock()
+            .map_err(|_| Abort(S3Error::internal("lock")))?;
+        let current = roots.current();
+        if header.mode != Mode::S3 || header.root_version == Some(current) {
+            return Ok(false);
+        }
+        let old = roots
+            .get(header.root_version.unwrap_or(0))
+            .ok_or_else(|| Skip(S3Error::internal("unknown root version")))?;
+        let seal = header
+            .seal
+            .clone()
+            .ok_or_else(|| Skip(S3Error::internal("no seal")))?;
+        let object_key = header
+            .unseal(&seal, old.expose_secret())
+            .ok_or_else(|| Skip(S3Error::internal("cannot unseal")))?;
+        header.root_version = Some(current);
+        header.seal = None;
+        let new_root = roots
+            .get(current)
+            .ok_or_else(|| Abort(S3Error::internal("no root")))?;
+        header.seal =
+            Some(Header::seal(&header, new_root.expose_secret(), &object_key).map_err(Abort)?);
+        drop(roots);
+        let mut tmp = locked_temp(dir, "reseal").map_err(Abort)?;
+        let w = |e: io::Error| Abort(io_err(e));
+        f.seek(SeekFrom::Start(0)).map_err(w)?;
+        io::copy(&mut (&mut f).take(body_at + body_len), tmp.as_file_mut()).map_err(w)?;
+        tmp.write_all(&header.trailer()).map_err(w)?;
+        tmp.as_file().sync_all().map_err(w)?;
+        tmp.persist(path)
+            .map_err(|e| Abort(S3Error::internal(e.error.to_string())))?;
+        Ok(true)
+    }
+}
+
+/// What [`SseEngine::reseal_report`] did.
+#[derive(Debug, Default)]
+pub struct ResealReport {
+    /// Objects moved to the newest root.
+    pub resealed: usize,
+    /// Object files that could not be read or unsealed, left as they are, with why.
+    pub skipped: Vec<(PathBuf, S3Error)>,
+}
+
+enum ResealFailure {
+    /// This object is unreadable: report it and go on.
+    Skip(S3Error),
+    /// Writing failed: stop.
+    Abort(S3Error),
+}
+
+/// Chunks of a [`LayerReader`] opened per batch (1 MiB of plaintext).
+const LAYER_BATCH: u64 = 64;
+
+/// The plaintext of one C2SP layer as a seekable reader: chunks are opened on demand, a batch at a time
+/// (in parallel), and every byte it yields belongs to a chunk authenticated at its position. The final
+/// chunk (which proves the length) is checked when the reader is made.
+struct LayerReader<'a> {
+    key: &'a chunked::ChunkKey,
+    file: &'a mut File,
+    chunks_at: u64,
+    chunks_len: u64,
+    /// The layer's plaintext length.
+    total: u64,
+    pos: u64,
+    window_at: u64,
+    window: Vec<u8>,
+}
+
+impl<'a> LayerReader<'a> {
+    fn new(
+        key: &'a chunked::ChunkKey,
+        file: &'a mut File,
+        chunks_at: u64,
+        chunks_len: u64,
+    ) -> Result<Self, S3Error> {
+        let total = chunked::plaintext_len_of_body(chunks_len)
+            .map_err(|_| S3Error::internal("stored object is truncated or extended"))?;
+        let mut r = Self {
+            key,
+            file,
+            chunks_at,
+            chunks_len,
+            total,
+            pos: 0,
+            window_at: 0,
+            window: Vec::new(),
+        };
+        r.fill(total / CHUNK_SIZE as u64).map_err(io_err)?;
+        Ok(r)
+    }
+
+    /// Opens the batch of chunks starting at chunk `first` into the window.
+    fn fill(&mut self, first: u64) -> io::Result<()> {
+        use rayon::prelude::*;
+        let (cs, ecs) = (CHUNK_SIZE as u64, ENCRYPTED_CHUNK_SIZE as u64);
+        let last = self.total / cs;
+        let n = (last - first + 1).min(LAYER_BATCH);
+        let from = first * ecs;
+        let len = (n * ecs).min(self.chunks_len - from);
+        let mut buf = vec![0u8; usize::try_from(len).map_err(|_| io::Error::other("batch"))?];
+        self.file.seek(SeekFrom::Start(self.chunks_at + from))?;
+        self.file.read_exact(&mut buf)?;
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "chunk failed authentication");
+        buf.par_chunks_mut(ENCRYPTED_CHUNK_SIZE)
+            .enumerate()
+            .try_for_each(|(i, c)| {
+                let split = c.len().checked_sub(TAG_LEN).ok_or_else(bad)?;
+                let (ct, tag) = c.split_at_mut(split);
+                let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| bad())?;
+                self.key
+                    .open_chunk(first + i as u64, ct, &tag)
+                    .map_err(|_| bad())
+            })?;
+        self.window.clear();
+        for c in buf.chunks(ENCRYPTED_CHUNK_SIZE) {
+            self.window.extend_from_slice(&c[..c.len() - TAG_LEN]);
+        }
+        self.window_at = first * cs;
+        Ok(())
+    }
+}
+
+impl Read for LayerReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.total || out.is_empty() {
+            return Ok(0);
+        }
+        let end = self.window_at + self.window.len() as u64;
+        if self.pos < self.window_at || self.pos >= end {
+            self.fill(self.pos / CHUNK_SIZE as u64)?;
+        }
+        let at = usize::try_from(self.pos - self.window_at).map_err(|_| io::Error::other("pos"))?;
+        let n = out.len().min(self.window.len() - at);
+        out[..n].copy_from_slice(&self.window[at..at + n]);
+        self.pos += n as u64;
         Ok(n)
+    }
+}
+
+impl Seek for LayerReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.total.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+/// How many pieces the copy pipe holds, and their size.
+const PIPE_DEPTH: usize = 4;
+const PIPE_PIECE: usize = 256 * 1024;
+
+/// A piece of authenticated plaintext passed from a copy's source to its destination.
+enum Piece {
+    Data(Vec<u8>),
+    /// The source was read to its end and every byte authenticated.
+    Done,
+}
+
+/// The source end of the copy pipe.
+struct PipeWriter(std::sync::mpsc::SyncSender<Piece>);
+
+impl Write for PipeWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(Piece::Data(buf.to_vec())).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the copy destination stopped reading",
+            )
+        })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The destination end of the copy pipe: ends cleanly only after [`Piece::Done`]; a source that stops
+/// without it (failed authentication, panic) is an error, so the destination is never stored.
+struct PipeReader {
+    rx: std::sync::mpsc::Receiver<Piece>,
+    piece: Vec<u8>,
+    at: usize,
+    done: bool,
+    broken: bool,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.at < self.piece.len() {
+                let n = buf.len().min(self.piece.len() - self.at);
+                buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Piece::Data(d)) => {
+                    self.piece = d;
+                    self.at = 0;
+                }
+                Ok(Piece::Done) => self.done = true,
+                Err(_) => {
+                    self.broken = true;
+                    return Err(io::Error::other("the copy source could not be read"));
+                }
+            }
+        }
     }
 }
 

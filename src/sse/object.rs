@@ -27,7 +27,9 @@ use crate::keys::ObjectKey;
 use crate::primitives::{Aes256Gcm, kdf, random_array};
 
 pub(crate) const MAGIC: &[u8; 8] = b"S3CRSSE1";
-const MAX_HEADER: u32 = 1 << 20;
+/// The largest header JSON [`Header::read`] accepts; the writer refuses to store an object whose header
+/// would be larger ([`Header::check_fits`]), so every stored object stays readable.
+pub const MAX_HEADER: u32 = 1 << 20;
 
 /// The server-side encryption mode of a stored object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +220,35 @@ impl Header {
         t.extend_from_slice(&(json.len() as u32).to_be_bytes());
         t.extend_from_slice(MAGIC);
         t
+    }
+
+    /// Checks that this header, once its size, ETag and seals are filled in, stays within [`MAX_HEADER`].
+    /// Call it before the body is written (it assumes the largest values those fields can take) and
+    /// again on the final header.
+    ///
+    /// # Errors
+    /// 500 `InternalError` if the header could not be read back.
+    pub fn check_fits(&self) -> Result<(), S3Error> {
+        let mut probe = self.clone();
+        probe.size = u64::MAX;
+        probe.etag = format!("\"{}\"", "0".repeat(32));
+        let seal = Seal {
+            salt: B64.encode([0u8; 32]),
+            sealed: B64.encode([0u8; 12 + 32 + 16]),
+        };
+        probe.seal = Some(seal.clone());
+        if probe.mode == Mode::DsseKms || self.seal2.is_some() {
+            probe.seal2 = Some(seal);
+        }
+        let len = serde_json::to_vec(&probe)
+            .map_err(|_| S3Error::internal("the object header cannot be serialised"))?
+            .len();
+        if len > MAX_HEADER as usize {
+            return Err(S3Error::internal(format!(
+                "the object header would be {len} bytes, more than the {MAX_HEADER} the reader accepts; nothing was stored"
+            )));
+        }
+        Ok(())
     }
 
     /// Reads the header of an object file; returns it with the body's offset and length.

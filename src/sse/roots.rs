@@ -2,6 +2,10 @@
 //!
 //! Stored in `HOME/sse/roots.json` (mode 0600, replaced atomically): `{"versions": ["<base64 key>", …]}`,
 //! version 1 first.
+//!
+//! A missing `roots.json` is created only in a home without buckets: once objects may exist, a new root
+//! would make every SSE-S3 object unreadable, so opening is refused instead (as the KMS store refuses a
+//! missing `root.key`). A `roots.json` that other users can read or write is refused too.
 
 use std::path::{Path, PathBuf};
 
@@ -21,13 +25,20 @@ pub struct RootKeys {
 impl RootKeys {
     /// Loads the root keys under `dir`, creating version 1 on first use.
     ///
+    /// `stored_data` names what would depend on existing roots (the engine passes its `buckets`
+    /// directory when any bucket exists): if it is `Some`, a missing `roots.json` is a lost one, and
+    /// opening is refused rather than starting over with a new root under which no existing SSE-S3 object
+    /// could be opened. A fresh home (`None`) gets version 1.
+    ///
     /// # Errors
-    /// 500 if the file is unreadable or corrupt (never silently replaced).
-    pub fn open(dir: &Path) -> Result<Self, S3Error> {
+    /// 500 if the file is unreadable, corrupt, readable by other users, or missing while `stored_data` is
+    /// `Some` (never silently replaced).
+    pub fn open(dir: &Path, stored_data: Option<&Path>) -> Result<Self, S3Error> {
         crate::fsutil::create_private_dir(dir).map_err(|e| S3Error::internal(e.to_string()))?;
         let path = dir.join("roots.json");
         let versions = match std::fs::read_to_string(&path) {
             Ok(text) => {
+                check_private(&path)?;
                 let doc: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|_| S3Error::internal(format!("{} is corrupt", path.display())))?;
                 let list = doc["versions"]
@@ -52,7 +63,15 @@ impl RootKeys {
                 }
                 v
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(data) = stored_data {
+                    let (path, data) = (path.display(), data.display());
+                    return Err(S3Error::internal(format!(
+                        "{path} is missing, but {data} exists: the SSE-S3 objects stored there cannot be opened without their root keys; refusing to start with a new root key. Restore roots.json from a backup (or move {data} away to start over without those objects)."
+                    )));
+                }
+                Vec::new()
+            }
             Err(e) => return Err(S3Error::internal(e.to_string())),
         };
         let mut r = Self { path, versions };
@@ -91,4 +110,26 @@ impl RootKeys {
         }
         Ok(self.current())
     }
+}
+
+/// Refuses a root-key file that other users can read or write (as the KMS store does for `root.key`).
+fn check_private(path: &Path) -> Result<(), S3Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| S3Error::internal(format!("{}: {e}", path.display())))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(S3Error::internal(format!(
+                "{} has mode {mode:o}; it must be readable by its owner only (chmod 600)",
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
