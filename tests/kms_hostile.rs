@@ -366,3 +366,224 @@ fn invalid_configurations_are_refused() {
         .validate()
         .expect("defaults are valid");
 }
+
+// ---- The command line: `kms load` argument bounds, credentials from a file and the environment. ----
+
+const BIN: &str = env!("CARGO_BIN_EXE_s3crypt");
+
+/// Runs `s3crypt --home <tmp> args…` with the AWS credential variables cleared and then `env` set;
+/// returns (exit code, stdout, stderr).
+fn run_cli(
+    home: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("--home").arg(home).args(args);
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run s3crypt");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn kms_load_refuses_out_of_range_arguments_without_panicking() {
+    let home = tempfile::tempdir().expect("tempdir");
+    for (args, expected) in [
+        (&["kms", "load", "--seconds", "inf"][..], "--seconds"),
+        (&["kms", "load", "--seconds", "NaN"][..], "--seconds"),
+        (&["kms", "load", "--seconds", "1e300"][..], "--seconds"),
+        (&["kms", "load", "--seconds=-1"][..], "--seconds"),
+        (&["kms", "load", "--clients", "100000"][..], "--clients"),
+        (&["kms", "load", "--clients", "0"][..], "--clients"),
+    ] {
+        let (code, _, err) = run_cli(home.path(), args, &[]);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn secrets_in_bad_specs_never_reach_error_messages() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let secret = "Zz9-top-secret-value";
+    // A spec without an id, on the command line and in a key file.
+    let (code, out, err) = run_cli(
+        home.path(),
+        &[
+            "kms",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--in-memory",
+            "--access-key",
+            &format!(":{secret}"),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("ID:SECRET"), "{err}");
+    assert!(!err.contains(secret) && !out.contains(secret), "{err}");
+    let file = home.path().join("keys");
+    std::fs::write(
+        &file,
+        format!("# keys\nAKIDGOOD:good-{secret}\n:{secret}\n"),
+    )
+    .expect("write");
+    let (code, out, err) = run_cli(
+        home.path(),
+        &[
+            "kms",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--in-memory",
+            "--access-key-file",
+            file.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(!err.contains(secret) && !out.contains(secret), "{err}");
+    // `kms load` against an endpoint that refuses connections, with the secret from the environment
+    // and from the flag.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    for (args, env) in [
+        (
+            vec!["kms", "load", "--endpoint", &url, "--seconds", "0.1"],
+            vec![
+                ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+                ("AWS_SECRET_ACCESS_KEY", secret),
+            ],
+        ),
+        (
+            vec![
+                "kms",
+                "load",
+                "--endpoint",
+                &url,
+                "--seconds",
+                "0.1",
+                "--access-key",
+                &format!("AKIDFLAG:{secret}"),
+            ],
+            vec![],
+        ),
+    ] {
+        let (code, out, err) = run_cli(home.path(), &args, &env);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(!err.contains(secret) && !out.contains(secret), "{err}");
+    }
+}
+
+/// Kills the child (a server this test started) when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn kms_serve_with_a_key_file_and_kms_load_with_environment_credentials() {
+    use std::io::BufRead as _;
+
+    let home = tempfile::tempdir().expect("tempdir");
+    let file = home.path().join("keys");
+    std::fs::write(
+        &file,
+        "# id:secret[:arn]\n\nAKIDFILE:file-secret-1\nAKIDOTHER:other-secret:arn:aws:iam::111122223333:user/other\n",
+    )
+    .expect("write");
+    let mut child = std::process::Command::new(BIN)
+        .arg("--home")
+        .arg(home.path())
+        .args([
+            "kms",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--in-memory",
+            "--header-timeout",
+            "5",
+        ])
+        .arg("--access-key-file")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn kms serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let child = Child(child);
+    let mut line = String::new();
+    // Ends at the first line or when the server exits (EOF).
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let (code, out, err) = run_cli(
+        home.path(),
+        &[
+            "--json",
+            "kms",
+            "load",
+            "--endpoint",
+            &url,
+            "--seconds",
+            "0.3",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDFILE"),
+            ("AWS_SECRET_ACCESS_KEY", "file-secret-1"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let report: Value = serde_json::from_str(out.trim()).expect("json report");
+    assert!(
+        report["accepted"].as_u64().expect("accepted") >= 1,
+        "{report}"
+    );
+    assert_eq!(report["other_errors"], 0, "{report}");
+    // A wrong secret is refused by the server, and not echoed.
+    let (code, out, err) = run_cli(
+        home.path(),
+        &["kms", "load", "--endpoint", &url, "--seconds", "0.1"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDFILE"),
+            ("AWS_SECRET_ACCESS_KEY", "wrong-secret-2"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains("InvalidSignatureException") || err.contains("signature"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong-secret-2") && !err.contains("file-secret-1"),
+        "{err}"
+    );
+    drop(child);
+}
