@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use s3crypt::kms::MockKms;
 use s3crypt::kms::server::{AccessKey, KmsServer, ServeConfig, serve_with};
 use s3crypt::kms::sigv4::{self, Credentials, SignableRequest};
+use s3crypt::kms::{CreateKeyRequest, Kms as _, MockKms};
 use serde_json::Value;
 
 /// Upper bound on any single wait for the server; far above the configured limits.
@@ -39,12 +39,21 @@ fn small_config() -> ServeConfig {
         body_read_timeout: Duration::from_secs(1),
         max_connections: 4,
         max_body_bytes: 4096,
+        write_timeout: Duration::from_secs(1),
         shutdown_grace: Duration::from_secs(1),
     }
 }
 
 fn start(config: ServeConfig) -> Running {
+    start_with_keys(config, 0)
+}
+
+/// A server whose KMS holds `keys` KMS keys (so `ListKeys` answers are large).
+fn start_with_keys(config: ServeConfig, keys: usize) -> Running {
     let kms = MockKms::builder().build().expect("kms");
+    for _ in 0..keys {
+        kms.create_key(&CreateKeyRequest::default()).expect("key");
+    }
     let keys = vec![AccessKey::parse("AKIDALICE:alice-secret", "111122223333").expect("key")];
     let server = Arc::new(KmsServer::new(kms, keys));
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -259,6 +268,31 @@ fn a_slow_body_is_cut_off_with_a_json_408() {
         .expect("write");
     assert!(closed_by_server(&mut s));
     list_keys_ok(srv.addr);
+}
+
+#[test]
+fn a_client_that_stops_reading_loses_its_connection() {
+    let mut config = small_config();
+    config.max_connections = 1;
+    let srv = start_with_keys(config, 100);
+    let body = b"{}";
+    let mut one = head(srv.addr, Some(&alice()), "ListKeys", body, Some(body.len()));
+    one.extend_from_slice(body);
+    let mut s = connect(srv.addr);
+    s.set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    // Pipeline up to 5,000 requests (about 4 MB) without reading their answers (some 10 KB each, far
+    // more than the socket buffers hold), stopping when the server no longer reads.
+    let deadline = Instant::now() + PATIENCE;
+    for _ in 0..5000 {
+        if Instant::now() > deadline || s.write_all(&one).is_err() {
+            break;
+        }
+    }
+    // The server's writes stall; after the 1 s write timeout it drops the connection, and its only
+    // slot serves others again.
+    list_keys_ok(srv.addr);
+    drop(s);
 }
 
 #[test]
@@ -525,6 +559,14 @@ fn kms_serve_with_a_key_file_and_kms_load_with_environment_credentials() {
             "--in-memory",
             "--header-timeout",
             "5",
+            "--body-timeout",
+            "5",
+            "--write-timeout",
+            "5",
+            "--max-connections",
+            "8",
+            "--max-body-bytes",
+            "65536",
         ])
         .arg("--access-key-file")
         .arg(&file)

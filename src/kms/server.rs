@@ -19,6 +19,7 @@
 //!
 //! - headers must arrive within a timeout, which also closes idle keep-alive connections;
 //! - a body must arrive within a timeout (else 408 `RequestTimeoutException`);
+//! - a response write that stalls (a client not reading) past a timeout drops the connection;
 //! - connections over the cap are answered 503 `ServiceUnavailableException` (with `Retry-After`) and
 //!   closed, never left hanging;
 //! - before any body is read, the request must pass [`KmsServer::check_before_body`] (an
@@ -320,6 +321,9 @@ pub struct ServeConfig {
     /// `RequestEntityTooLargeException` before any of the body is read, and a body (chunked, say) that
     /// grows past it is cut off with the same answer. Default 256 KiB.
     pub max_body_bytes: usize,
+    /// Time a response write may stall (the client not reading what it asked for, say while it
+    /// pipelines more requests) before the connection is dropped. Default 30 s.
+    pub write_timeout: Duration,
     /// On shutdown, time in-flight requests get to finish before their connections are dropped.
     /// Default 5 s.
     pub shutdown_grace: Duration,
@@ -332,21 +336,25 @@ impl Default for ServeConfig {
             body_read_timeout: Duration::from_secs(30),
             max_connections: 256,
             max_body_bytes: 256 * 1024,
+            write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
         }
     }
 }
 
 impl ServeConfig {
-    /// Checks that every limit is usable: timeouts non-zero, at least one connection and at most
+    /// Checks that every limit is usable: timeouts (except the shutdown grace) non-zero, at least one connection and at most
     /// [`MAX_CONNECTIONS_LIMIT`], a body limit of at least 1 byte.
     ///
     /// # Errors
     /// An [`std::io::ErrorKind::InvalidInput`] error naming the first bad field.
     pub fn validate(&self) -> std::io::Result<()> {
         let bad = |m: &str| Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, m));
-        if self.header_read_timeout.is_zero() || self.body_read_timeout.is_zero() {
-            return bad("the header and body read timeouts must be non-zero");
+        if self.header_read_timeout.is_zero()
+            || self.body_read_timeout.is_zero()
+            || self.write_timeout.is_zero()
+        {
+            return bad("the read and write timeouts must be non-zero");
         }
         if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS_LIMIT {
             return bad("max_connections must be between 1 and 1048576");
@@ -443,11 +451,12 @@ pub async fn serve_with(
             }
             continue;
         };
+        let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
         let (server, config) = (Arc::clone(&server), Arc::clone(&config));
         let service = hyper::service::service_fn(move |req| {
             answer(Arc::clone(&server), Arc::clone(&config), req)
         });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let conn = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             let _slot = slot;
             // Errors here are the client's (timeouts, resets, malformed HTTP): the connection just ends.
@@ -457,6 +466,103 @@ pub async fn serve_with(
     drop(listener);
     let _ = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
     Ok(())
+}
+
+/// A stream whose writes fail with [`std::io::ErrorKind::TimedOut`] once one has made no progress for
+/// `timeout`, so a client that stops reading cannot hold its connection slot forever.
+#[derive(Debug)]
+struct WriteDeadline {
+    inner: tokio::net::TcpStream,
+    timeout: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(inner: tokio::net::TcpStream, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// Passes on a ready result (clearing the stall timer) or, while pending, polls the stall timer.
+    fn deadline<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        polled: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::task::Poll;
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let timeout = self.timeout;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for WriteDeadline {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for WriteDeadline {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.deadline(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.deadline(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_flush(cx);
+        this.deadline(cx, polled)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = std::pin::Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.deadline(cx, polled)
+    }
 }
 
 fn is_per_connection_error(e: &std::io::Error) -> bool {

@@ -161,6 +161,10 @@ struct ServeArgs {
     /// [default: 30].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_timeout: Option<u64>,
+    /// Seconds a response write may stall (the client not reading) before the connection is dropped
+    /// [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    write_timeout: Option<u64>,
     /// Connections served at once; more are answered 503 ServiceUnavailableException [default: 256].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536))]
     max_connections: Option<u64>,
@@ -409,6 +413,9 @@ fn serve_config(a: &ServeArgs) -> anyhow::Result<ServeConfig> {
     }
     if let Some(s) = a.body_timeout {
         c.body_read_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = a.write_timeout {
+        c.write_timeout = Duration::from_secs(s);
     }
     if let Some(n) = a.max_connections {
         c.max_connections = usize::try_from(n).context("--max-connections is too large")?;
