@@ -629,3 +629,19 @@ fn kms_serve_with_a_key_file_and_kms_load_with_environment_credentials() {
     );
     drop(child);
 }
+
+#[test]
+fn shutdown_stops_accepting_and_returns() {
+    let mut srv = start(small_config());
+    list_keys_ok(srv.addr);
+    // An idle connection does not hold the shutdown up beyond the grace period.
+    let _idle = connect(srv.addr);
+    let stopped = Instant::now();
+    drop(srv.stop.take());
+    srv.thread
+        .take()
+        .expect("thread")
+        .join()
+        .expect("serve_with returned Ok");
+    assert!(stopped.elapsed() < PATIENCE);
+}

@@ -434,8 +434,24 @@ const MAX_ACCESS_KEY_FILE: u64 = 1 << 20;
 /// line number, never its text (it holds a secret).
 fn read_access_key_file(path: &Path, account_id: &str) -> anyhow::Result<Vec<AccessKey>> {
     let mut text = zeroize::Zeroizing::new(String::new());
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_ACCESS_KEY_FILE + 1).read_to_string(&mut text))
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("reading the access key file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if file
+            .metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        {
+            eprintln!(
+                "s3crypt: warning: other users may read or change the access key file {} \
+                 (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+    file.take(MAX_ACCESS_KEY_FILE + 1)
+        .read_to_string(&mut text)
         .with_context(|| format!("reading the access key file {}", path.display()))?;
     if text.len() as u64 > MAX_ACCESS_KEY_FILE {
         bail!(
