@@ -270,3 +270,75 @@ fn access_keys_map_to_principals_for_key_policies() {
             .contains("arn:aws:iam::111122223333:user/bob")
     );
 }
+
+#[test]
+fn checks_before_the_body_refuse_what_needs_no_body() {
+    let (s, clock) = server();
+    let body = b"{}".to_vec();
+    let mut headers = vec![
+        ("Host".to_owned(), "h".to_owned()),
+        (
+            "X-Amz-Target".to_owned(),
+            "TrentService.ListKeys".to_owned(),
+        ),
+        (
+            "Content-Type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
+    ];
+    let code = |r: Option<s3crypt::kms::server::HttpResponse>| {
+        r.map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).expect("json");
+            (
+                r.status,
+                v["__type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+    };
+    assert_eq!(
+        code(s.check_before_body("POST", "/", &headers)),
+        Some((400, "MissingAuthenticationTokenException".to_owned()))
+    );
+    let sign = |creds: &Credentials, headers: &[(String, String)]| {
+        let req = SignableRequest {
+            method: "POST",
+            uri: "/",
+            headers,
+            body: &body,
+        };
+        let mut h = headers.to_vec();
+        h.extend(
+            sigv4::sign(&req, creds, "us-east-1", "kms", UNIX_EPOCH + clock.now()).expect("sign"),
+        );
+        h
+    };
+    let nobody = sign(
+        &Credentials::new("AKIDNOBODY", "nobody-secret", None),
+        &headers,
+    );
+    let r = code(s.check_before_body("POST", "/", &nobody));
+    assert_eq!(r, Some((400, "UnrecognizedClientException".to_owned())));
+    // A known key passes; so does a wrong secret, which only the body-covering signature can show.
+    let alice = sign(
+        &Credentials::new("AKIDALICE", "alice-secret", None),
+        &headers,
+    );
+    assert_eq!(code(s.check_before_body("POST", "/", &alice)), None);
+    let wrong = sign(&Credentials::new("AKIDALICE", "wrong", None), &headers);
+    assert_eq!(code(s.check_before_body("POST", "/", &wrong)), None);
+    assert_eq!(s.handle("POST", "/", &alice, &body).status, 200);
+    // Malformed, or expired: refused before the body.
+    headers.push((
+        "Authorization".to_owned(),
+        "AWS4-HMAC-SHA256 Credential=AKIDALICE".to_owned(),
+    ));
+    assert_eq!(
+        code(s.check_before_body("POST", "/", &headers)),
+        Some((400, "IncompleteSignatureException".to_owned()))
+    );
+    clock.advance(Duration::from_secs(16 * 60));
+    assert_eq!(
+        code(s.check_before_body("POST", "/", &alice)),
+        Some((400, "InvalidSignatureException".to_owned()))
+    );
+}

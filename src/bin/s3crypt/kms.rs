@@ -14,7 +14,7 @@ use s3crypt::keys::SecretBytes;
 use s3crypt::kms::quota::{QuotaConfig, QuotaPreset};
 use s3crypt::kms::remote::RemoteKms;
 use s3crypt::kms::retry::{RetryPolicy, RetryingKms};
-use s3crypt::kms::server::{AccessKey, KmsServer};
+use s3crypt::kms::server::{AccessKey, KmsServer, ServeConfig};
 use s3crypt::kms::sigv4::Credentials;
 use s3crypt::kms::*;
 use serde_json::json;
@@ -140,9 +140,38 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:4599")]
     listen: SocketAddr,
-    /// Accepted credentials: ID:SECRET or ID:SECRET:PRINCIPAL_ARN (repeatable).
-    #[arg(long = "access-key", value_name = "ID:SECRET[:ARN]", required = true)]
+    /// Accepted credentials: ID:SECRET or ID:SECRET:PRINCIPAL_ARN (repeatable). Other local users can
+    /// read command lines (/proc/PID/cmdline, ps): prefer --access-key-file.
+    #[arg(
+        long = "access-key",
+        value_name = "ID:SECRET[:ARN]",
+        required_unless_present = "access_key_file"
+    )]
     access_keys: Vec<String>,
+    /// File of accepted credentials, one ID:SECRET or ID:SECRET:PRINCIPAL_ARN a line (blank lines and
+    /// lines starting with # are skipped). Keeps the secrets out of the process list; make it readable
+    /// by the server's user only.
+    #[arg(long, value_name = "FILE")]
+    access_key_file: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive connection
+    /// stays open [default: 10].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's body once its headers are in (else 408)
+    /// [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: Option<u64>,
+    /// Seconds a response write may stall (the client not reading) before the connection is dropped
+    /// [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    write_timeout: Option<u64>,
+    /// Connections served at once; more are answered 503 ServiceUnavailableException [default: 256].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    max_connections: Option<u64>,
+    /// Largest request body in bytes; larger ones are answered 413 RequestEntityTooLargeException
+    /// before being read [default: 262144].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=67_108_864))]
+    max_body_bytes: Option<u64>,
     /// Keep the keys in memory only instead of the home directory.
     #[arg(long)]
     in_memory: bool,
@@ -155,10 +184,10 @@ struct LoadArgs {
     /// Offered requests per second over all clients (0 = as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u32,
-    /// Duration in seconds.
+    /// Duration in seconds (at most 3600).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Concurrent clients (threads).
+    /// Concurrent clients (threads, 1..=1024).
     #[arg(long, default_value_t = 1)]
     clients: usize,
     /// Operation to drive.
@@ -168,10 +197,12 @@ struct LoadArgs {
     #[arg(long, default_value_t = 1)]
     attempts: u32,
     /// Drive a KMS server at this URL instead of an in-process mock.
-    #[arg(long, requires = "access_key")]
+    #[arg(long)]
     endpoint: Option<String>,
-    /// Credentials for --endpoint: ID:SECRET.
-    #[arg(long = "access-key", value_name = "ID:SECRET")]
+    /// Credentials for --endpoint: ID:SECRET. Other local users can read command lines
+    /// (/proc/PID/cmdline, ps): prefer the environment variables AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, used when this flag is absent.
+    #[arg(long = "access-key", value_name = "ID:SECRET", requires = "endpoint")]
     access_key: Option<String>,
     /// Region for --endpoint signatures.
     #[arg(long, default_value = "us-east-1")]
@@ -343,18 +374,30 @@ fn serve(a: &ServeArgs, home: &Path) -> anyhow::Result<ExitCode> {
     if let Some(q) = a.quota.config() {
         b = b.quota(q);
     }
+    let config = serve_config(a)?;
     let kms = b.build().context("opening the KMS state directory")?;
-    let keys = a
+    let mut keys = a
         .access_keys
         .iter()
-        .map(|s| AccessKey::parse(s, kms.account_id()).map_err(anyhow::Error::msg))
+        .enumerate()
+        .map(|(i, s)| {
+            // The message never quotes the spec: it holds a secret.
+            AccessKey::parse(s, kms.account_id())
+                .map_err(|e| anyhow::anyhow!("--access-key number {}: {e}", i + 1))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(path) = &a.access_key_file {
+        keys.extend(read_access_key_file(path, kms.account_id())?);
+    }
+    if keys.is_empty() {
+        bail!("no access keys: give --access-key or a non-empty --access-key-file");
+    }
     let quota = a.quota.config().map_or_else(
         || "off".to_owned(),
         |q| format!("{} requests/s, burst {}", q.rate, q.burst),
     );
     let server = KmsServer::new(kms, keys);
-    s3crypt::kms::server::run(a.listen, server, |addr| {
+    s3crypt::kms::server::run_with(a.listen, server, config, |addr| {
         println!("listening on http://{addr}");
         eprintln!("s3crypt KMS: region us-east-1, quota {quota}; Ctrl-C stops");
         let _ = std::io::stdout().flush();
@@ -362,22 +405,117 @@ fn serve(a: &ServeArgs, home: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `--header-timeout`… flags over [`ServeConfig::default`].
+fn serve_config(a: &ServeArgs) -> anyhow::Result<ServeConfig> {
+    let mut c = ServeConfig::default();
+    if let Some(s) = a.header_timeout {
+        c.header_read_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = a.body_timeout {
+        c.body_read_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = a.write_timeout {
+        c.write_timeout = Duration::from_secs(s);
+    }
+    if let Some(n) = a.max_connections {
+        c.max_connections = usize::try_from(n).context("--max-connections is too large")?;
+    }
+    if let Some(n) = a.max_body_bytes {
+        c.max_body_bytes = usize::try_from(n).context("--max-body-bytes is too large")?;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+/// The largest `--access-key-file` read (a few thousand keys).
+const MAX_ACCESS_KEY_FILE: u64 = 1 << 20;
+
+/// Reads `ID:SECRET[:ARN]` lines from `path`, skipping blank lines and `#` comments. Errors name the
+/// line number, never its text (it holds a secret).
+fn read_access_key_file(path: &Path, account_id: &str) -> anyhow::Result<Vec<AccessKey>> {
+    let mut text = zeroize::Zeroizing::new(String::new());
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("reading the access key file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if file
+            .metadata()
+            .is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        {
+            eprintln!(
+                "s3crypt: warning: other users may read or change the access key file {} \
+                 (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+    file.take(MAX_ACCESS_KEY_FILE + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading the access key file {}", path.display()))?;
+    if text.len() as u64 > MAX_ACCESS_KEY_FILE {
+        bail!(
+            "the access key file {} is larger than {MAX_ACCESS_KEY_FILE} bytes",
+            path.display()
+        );
+    }
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = AccessKey::parse(line, account_id)
+            .map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// The largest `--clients`.
+const MAX_LOAD_CLIENTS: usize = 1024;
+/// The largest `--seconds`.
+const MAX_LOAD_SECONDS: f64 = 3600.0;
+
+/// `--access-key ID:SECRET`, else `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and (optional)
+/// `AWS_SESSION_TOKEN`. Errors never quote a secret.
+fn load_credentials(flag: Option<&str>) -> anyhow::Result<Credentials> {
+    if let Some(spec) = flag {
+        return match spec.split_once(':') {
+            Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                Ok(Credentials::new(id, secret, None))
+            }
+            _ => bail!("--access-key must be ID:SECRET"),
+        };
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Ok(Credentials::new(
+            id,
+            zeroize::Zeroizing::new(secret).as_str(),
+            var("AWS_SESSION_TOKEN"),
+        )),
+        _ => bail!(
+            "--endpoint needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and \
+             AWS_SESSION_TOKEN if temporary), or give --access-key ID:SECRET"
+        ),
+    }
+}
+
 fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
-    if a.clients == 0 || a.seconds.is_nan() || a.seconds <= 0.0 {
-        bail!("--clients must be at least 1 and --seconds positive");
+    if !(1..=MAX_LOAD_CLIENTS).contains(&a.clients) {
+        bail!("--clients must be between 1 and {MAX_LOAD_CLIENTS}");
+    }
+    // Also refuses NaN and infinity.
+    if !(a.seconds > 0.0 && a.seconds <= MAX_LOAD_SECONDS) {
+        bail!("--seconds must be positive and at most {MAX_LOAD_SECONDS}");
     }
     let target: Arc<dyn Kms> = match &a.endpoint {
-        Some(url) => {
-            let spec = a.access_key.as_deref().unwrap_or_default();
-            let (id, secret) = spec
-                .split_once(':')
-                .context("--access-key must be ID:SECRET")?;
-            Arc::new(RemoteKms::new(
-                url,
-                &a.region,
-                Credentials::new(id, secret, None),
-            )?)
-        }
+        Some(url) => Arc::new(RemoteKms::new(
+            url,
+            &a.region,
+            load_credentials(a.access_key.as_deref())?,
+        )?),
         None => {
             let mut b = MockKms::builder();
             if let Some(q) = a.quota.config() {
@@ -409,12 +547,15 @@ fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
     let per_client_interval =
         (a.rate > 0).then(|| Duration::from_secs_f64(a.clients as f64 / f64::from(a.rate)));
     let start = Instant::now();
-    let results: Vec<(Vec<Duration>, u64, u64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..a.clients)
+    // Set if a client thread cannot be started, so the started ones stop at once.
+    let abort = std::sync::atomic::AtomicBool::new(false);
+    let results: std::io::Result<Vec<(Vec<Duration>, u64, u64)>> = std::thread::scope(|s| {
+        let handles: std::io::Result<Vec<_>> = (0..a.clients)
             .map(|c| {
                 let retrying = Arc::clone(&retrying);
                 let (key, ctx, blob) = (key.clone(), ctx.clone(), blob.clone());
-                s.spawn(move || {
+                let abort = &abort;
+                std::thread::Builder::new().spawn_scoped(s, move || {
                     let mut lat = Vec::new();
                     let (mut throttled, mut other) = (0u64, 0u64);
                     let offset = per_client_interval
@@ -422,7 +563,10 @@ fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
                     let mut n = 0u32;
                     loop {
                         let due = per_client_interval.map_or(Duration::ZERO, |i| offset + i * n);
-                        if due >= total || start.elapsed() >= total {
+                        if due >= total
+                            || start.elapsed() >= total
+                            || abort.load(std::sync::atomic::Ordering::Relaxed)
+                        {
                             break;
                         }
                         if let Some(wait) = due.checked_sub(start.elapsed()) {
@@ -451,11 +595,15 @@ fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        handles
+        let handles = handles.inspect_err(|_| {
+            abort.store(true, std::sync::atomic::Ordering::Relaxed);
+        })?;
+        Ok(handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
-            .collect()
+            .collect())
     });
+    let results = results.context("starting the client threads")?;
     let elapsed = start.elapsed().as_secs_f64();
     let mut lat: Vec<Duration> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
     lat.sort_unstable();
