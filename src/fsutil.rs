@@ -492,7 +492,7 @@ mod tests {
         fs::write(&c, b"stale").expect("w");
         commit_group(
             vec![staged(&a, b"new a"), staged(&b, b"new b")],
-            &[c.clone()],
+            std::slice::from_ref(&c),
         )
         .expect("commit");
         assert_eq!(fs::read(&a).expect("r"), b"new a");

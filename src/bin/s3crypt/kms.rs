@@ -340,9 +340,9 @@ pub(crate) fn run(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<Ex
         Command::Serve(_) | Command::Load(_) => unreachable!("handled above"),
     };
     if json_out {
-        println!("{out}");
+        outln!("{out}")?;
     } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -398,7 +398,7 @@ fn serve(a: &ServeArgs, home: &Path) -> anyhow::Result<ExitCode> {
     );
     let server = KmsServer::new(kms, keys);
     s3crypt::kms::server::run_with(a.listen, server, config, |addr| {
-        println!("listening on http://{addr}");
+        let _ = outln!("listening on http://{addr}");
         eprintln!("s3crypt KMS: region us-east-1, quota {quota}; Ctrl-C stops");
         let _ = std::io::stdout().flush();
     })?;
@@ -633,21 +633,21 @@ fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
         "quota": a.quota.config().map(|q| q.rate),
     });
     if json_out {
-        println!("{report}");
+        outln!("{report}")?;
     } else {
-        println!(
+        outln!(
             "{} calls in {elapsed:.2} s from {} clients: {accepted} accepted ({:.0}/s), {throttled} throttled, {retried} retried, {errors} other errors",
             calls,
             a.clients,
             accepted as f64 / elapsed
-        );
-        println!(
+        )?;
+        outln!(
             "latency of accepted calls (µs): p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
             pct(0.5),
             pct(0.9),
             pct(0.99),
             pct(1.0)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
