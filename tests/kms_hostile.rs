@@ -434,6 +434,10 @@ fn run_cli(
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "the emulated test cannot exec the emulated binary"
+)]
 fn kms_load_refuses_out_of_range_arguments_without_panicking() {
     let home = tempfile::tempdir().expect("tempdir");
     for (args, expected) in [
@@ -452,6 +456,10 @@ fn kms_load_refuses_out_of_range_arguments_without_panicking() {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "the emulated test cannot exec the emulated binary"
+)]
 fn secrets_in_bad_specs_never_reach_error_messages() {
     let home = tempfile::tempdir().expect("tempdir");
     let secret = "Zz9-top-secret-value";
@@ -541,6 +549,10 @@ impl Drop for Child {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "the emulated test cannot exec the emulated binary"
+)]
 fn kms_serve_with_a_key_file_and_kms_load_with_environment_credentials() {
     use std::io::BufRead as _;
 
