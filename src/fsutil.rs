@@ -207,6 +207,45 @@ pub fn refuse_aliases(
     Ok(())
 }
 
+/// A new temporary file `PREFIX<random>SUFFIX` in `dir`, owner-only, holding an exclusive advisory lock
+/// for as long as it is open (what tells [`remove_if_unlocked`] that its writer is alive).
+///
+/// # Errors
+/// I/O errors creating or locking the file.
+pub fn locked_temp(dir: &Path, prefix: &str, suffix: &str) -> io::Result<tempfile::NamedTempFile> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix).suffix(suffix).rand_bytes(12);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        b.permissions(fs::Permissions::from_mode(0o600));
+    }
+    let tmp = b.tempfile_in(dir)?;
+    tmp.as_file().try_lock().map_err(|e| match e {
+        fs::TryLockError::Error(e) => e,
+        fs::TryLockError::WouldBlock => io::Error::other("temporary file is locked"),
+    })?;
+    Ok(tmp)
+}
+
+/// Removes the temporary file at `path` if it is a regular file that no process holds locked and that
+/// was last modified at least `min_age` ago; returns its size if it was removed.
+#[must_use]
+pub fn remove_if_unlocked(path: &Path, min_age: std::time::Duration) -> Option<u64> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let age = meta.modified().ok().and_then(|m| m.elapsed().ok());
+    if !min_age.is_zero() && age.is_none_or(|a| a < min_age) {
+        return None;
+    }
+    let f = OpenOptions::new().read(true).open(path).ok()?;
+    f.try_lock().ok()?;
+    fs::remove_file(path).ok()?;
+    Some(meta.len())
+}
+
 /// A new version of a file, written to a locked temporary file beside it and renamed over it by
 /// [`Staged::commit`]. Dropped without a commit, the temporary file is deleted.
 #[derive(Debug)]
@@ -222,20 +261,8 @@ impl Staged {
     /// # Errors
     /// I/O errors creating or locking the temporary file.
     pub fn new_private(dest: &Path) -> io::Result<Self> {
-        let mut b = tempfile::Builder::new();
-        b.prefix(TEMP_PREFIX).rand_bytes(12);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            b.permissions(fs::Permissions::from_mode(0o600));
-        }
-        let tmp = b.tempfile_in(parent_dir(dest))?;
-        tmp.as_file().try_lock().map_err(|e| match e {
-            fs::TryLockError::Error(e) => e,
-            fs::TryLockError::WouldBlock => io::Error::other("temporary file is locked"),
-        })?;
         Ok(Self {
-            tmp,
+            tmp: locked_temp(parent_dir(dest), TEMP_PREFIX, "")?,
             dest: dest.to_owned(),
         })
     }
@@ -456,15 +483,8 @@ pub fn clean_stale(dir: &Path) -> io::Result<Cleanup> {
         }
     }
     for path in temps {
-        let Ok(f) = OpenOptions::new().read(true).open(&path) else {
-            continue;
-        };
-        let Ok(meta) = f.metadata() else { continue };
-        if !meta.is_file() {
-            continue;
-        }
-        if f.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
-            out.removed.push((path, meta.len()));
+        if let Some(len) = remove_if_unlocked(&path, std::time::Duration::ZERO) {
+            out.removed.push((path, len));
         }
     }
     Ok(out)

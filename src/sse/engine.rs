@@ -128,33 +128,10 @@ const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
 /// An unlocked temporary file untouched for this long belongs to a writer that is gone.
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
-/// A new temporary file in `dir`, locked (advisory, exclusive) for as long as it is open.
+/// A new temporary file `objects/.s3crypt-<what>-<random>.tmp`, locked while open.
 fn locked_temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, S3Error> {
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{what}-"))
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
-        .map_err(|e| S3Error::internal(e.to_string()))?;
-    tmp.as_file()
-        .try_lock()
-        .map_err(|e| S3Error::internal(format!("cannot lock a temporary file: {e}")))?;
-    Ok(tmp)
-}
-
-/// Whether a temporary file is stale: a regular file, old, and not locked by a writer.
-fn is_stale(path: &Path) -> bool {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return false;
-    };
-    let old = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.elapsed().ok())
-        .is_some_and(|age| age >= STALE_AFTER);
-    if !meta.is_file() || !old {
-        return false;
-    }
-    File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+    crate::fsutil::locked_temp(dir, &format!("{TEMP_PREFIX}{what}-"), TEMP_SUFFIX)
+        .map_err(|e| S3Error::internal(format!("cannot create a temporary file: {e}")))
 }
 
 fn io_err(e: io::Error) -> S3Error {
@@ -293,7 +270,7 @@ impl SseEngine {
                 let ours = (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
                     || LEGACY_TEMP_PREFIXES.iter().any(|p| name.starts_with(p));
                 let path = entry.path();
-                if ours && is_stale(&path) && std::fs::remove_file(&path).is_ok() {
+                if ours && crate::fsutil::remove_if_unlocked(&path, STALE_AFTER).is_some() {
                     removed.push(path);
                 }
             }
