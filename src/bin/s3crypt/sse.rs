@@ -125,7 +125,14 @@ fn split(path: &str) -> anyhow::Result<(&str, &str)> {
 
 fn engine(home: &Path) -> anyhow::Result<SseEngine> {
     let kms = crate::kms::open(home)?;
-    Ok(SseEngine::new(home, Arc::new(kms))?)
+    let e = SseEngine::new(home, Arc::new(kms))?;
+    for p in e.stale_temporaries_removed() {
+        eprintln!(
+            "s3crypt: removed {}, a temporary file left by an interrupted run",
+            p.display()
+        );
+    }
+    Ok(e)
 }
 
 /// Prints a response (headers) or an S3 error, and returns the exit code.
