@@ -92,6 +92,20 @@ impl Destination {
             Err(e) => return Err(e),
         };
         let (resolved, meta) = if link.file_type().is_symlink() {
+            // `/dev/stdout` -> `/proc/self/fd/1` -> `pipe:[…]`: a target that exists but has no path.
+            // It can only be written through.
+            if fs::canonicalize(path).is_err()
+                && let Ok(m) = fs::metadata(path)
+            {
+                return if m.is_dir() {
+                    Err(io::Error::new(
+                        io::ErrorKind::IsADirectory,
+                        format!("{} is a directory", path.display()),
+                    ))
+                } else {
+                    Ok(Self::Special(path.to_owned()))
+                };
+            }
             let target = fs::canonicalize(path).map_err(|e| {
                 io::Error::new(
                     e.kind(),

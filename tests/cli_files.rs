@@ -172,6 +172,19 @@ fn decrypt_and_encrypt_write_through_a_fifo() {
 }
 
 #[test]
+fn dev_stdout_to_a_pipe_is_written_through() {
+    let env = Env::new();
+    let enc = env.encrypted("plain", b"to the pipe");
+    let o = env
+        .cmd(&["decrypt", &enc, "/dev/stdout", "--wrapping-key", "wrap.key"])
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"to the pipe");
+}
+
+#[test]
 fn a_dangling_link_or_a_directory_is_refused() {
     let env = Env::new();
     let enc = env.encrypted("plain", b"x");
