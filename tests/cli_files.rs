@@ -356,6 +356,9 @@ fn a_killed_decrypt_leaves_a_temporary_that_the_next_run_removes_and_reports() {
     let content = vec![3u8; 8 << 20];
     let enc = env.encrypted("plain", &content);
     let meta = format!("{enc}.metadata.json");
+    // The output directory exists before the child starts: it checks its
+    // destination first and would otherwise exit before reading stdin.
+    fs::create_dir(env.path("out")).expect("mkdir");
     let mut child = env
         .cmd(&[
             "decrypt",
@@ -370,7 +373,6 @@ fn a_killed_decrypt_leaves_a_temporary_that_the_next_run_removes_and_reports() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    fs::create_dir(env.path("out")).expect("mkdir");
     let body = fs::read(env.path(&enc)).expect("r");
     let mut stdin = child.stdin.take().expect("stdin");
     // Half the body, then wait for the temporary to appear, then kill.
