@@ -38,6 +38,7 @@
 
 pub mod envelope;
 pub mod fsutil;
+pub mod iam;
 pub mod keys;
 pub mod kms;
 pub mod primitives;

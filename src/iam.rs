@@ -1,0 +1,10 @@
+//! Identity and access: who is calling ([`context::RequestContext`]) and whether they may
+//! (the policy engine, shared by identity policies, bucket policies, access-point policies and KMS key
+//! policies).
+//!
+//! Every operation of the SSE engine, the S3 endpoint and the KMS server takes a request context; none
+//! hard-codes a principal.
+
+pub mod context;
+
+pub use context::{AccessPointRef, AuthType, Caller, Principal, RequestContext};

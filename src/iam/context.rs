@@ -1,0 +1,207 @@
+//! The request context: the authenticated caller (or anonymous), how it authenticated, the transport and
+//! the network path a request took. Built by the protocol layer (S3 endpoint, KMS server, CLI) and read by
+//! the policy engine for principals and global condition keys (`aws:SecureTransport`, `aws:SourceIp`,
+//! `aws:PrincipalArn`, `aws:username`, `aws:MultiFactorAuthPresent`, `aws:SourceVpce`, `s3:authType`,
+//! `s3:signatureAge`, `s3:DataAccessPointArn`, …).
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+/// An authenticated identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The 12-digit account the identity belongs to.
+    pub account: String,
+    /// The identity's ARN: `arn:aws:iam::ACCOUNT:root` for the account root,
+    /// `arn:aws:iam::ACCOUNT:user/NAME` for an IAM user.
+    pub arn: String,
+    /// The IAM user name (`aws:username`); `None` for the account root and for roles.
+    pub user_name: Option<String>,
+    /// The access key id the request was signed with.
+    pub access_key_id: String,
+}
+
+impl Principal {
+    /// The account root of `account`.
+    #[must_use]
+    pub fn root(account: &str, access_key_id: &str) -> Self {
+        Self {
+            account: account.to_string(),
+            arn: format!("arn:aws:iam::{account}:root"),
+            user_name: None,
+            access_key_id: access_key_id.to_string(),
+        }
+    }
+
+    /// An IAM user of `account`.
+    #[must_use]
+    pub fn user(account: &str, name: &str, access_key_id: &str) -> Self {
+        Self {
+            account: account.to_string(),
+            arn: format!("arn:aws:iam::{account}:user/{name}"),
+            user_name: Some(name.to_string()),
+            access_key_id: access_key_id.to_string(),
+        }
+    }
+
+    /// Whether this is the account root (`arn:aws:iam::ACCOUNT:root`).
+    #[must_use]
+    pub fn is_root(&self) -> bool {
+        self.arn == format!("arn:aws:iam::{}:root", self.account)
+    }
+}
+
+/// Who made a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// No credentials (or no signature) were presented.
+    Anonymous,
+    /// A request whose signature verified.
+    Principal(Principal),
+}
+
+impl Caller {
+    /// The principal, if the caller is authenticated.
+    #[must_use]
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Self::Anonymous => None,
+            Self::Principal(p) => Some(p),
+        }
+    }
+}
+
+/// How the request authenticated (`s3:authType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthType {
+    /// No authentication.
+    None,
+    /// SigV4 in the `Authorization` header (`REST-HEADER`).
+    Header,
+    /// SigV4 in the query string: a presigned URL (`REST-QUERY-STRING`).
+    Presigned,
+    /// A browser-based POST upload (`POST`).
+    Post,
+}
+
+impl AuthType {
+    /// The `s3:authType` condition value; `None` for an unauthenticated request.
+    #[must_use]
+    pub fn condition_value(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Header => Some("REST-HEADER"),
+            Self::Presigned => Some("REST-QUERY-STRING"),
+            Self::Post => Some("POST"),
+        }
+    }
+}
+
+/// The access point a request came through (filled in by the access-point layer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessPointRef {
+    /// `arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME` (`s3:DataAccessPointArn`).
+    pub arn: String,
+    /// The access point owner's account (`s3:DataAccessPointAccount`).
+    pub account: String,
+    /// `Internet` or `VPC` (`s3:AccessPointNetworkOrigin`).
+    pub network_origin: String,
+}
+
+/// Everything about a request that is not its operation: caller, authentication, transport, path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The caller.
+    pub caller: Caller,
+    /// How the caller authenticated.
+    pub auth: AuthType,
+    /// Whether the request arrived over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// The client's address (`aws:SourceIp`), when known.
+    pub source_ip: Option<IpAddr>,
+    /// When the request was received (`aws:CurrentTime`, `aws:EpochTime`).
+    pub now: SystemTime,
+    /// Age of the signature when the request arrived (`s3:signatureAge`), for signed requests.
+    pub signature_age: Option<Duration>,
+    /// Whether the credentials were MFA-authenticated (`aws:MultiFactorAuthPresent`); `None` when the
+    /// key is absent from the context (long-term access keys).
+    pub mfa_present: Option<bool>,
+    /// The access point the request came through, if any.
+    pub access_point: Option<AccessPointRef>,
+    /// The VPC endpoint the request came through (`aws:SourceVpce`), if any.
+    pub source_vpce: Option<String>,
+}
+
+impl RequestContext {
+    /// A context for `caller` at `now`, with no transport facts yet (not TLS, no address).
+    #[must_use]
+    pub fn new(caller: Caller, auth: AuthType, now: SystemTime) -> Self {
+        Self {
+            caller,
+            auth,
+            secure_transport: false,
+            source_ip: None,
+            now,
+            signature_age: None,
+            mfa_present: None,
+            access_point: None,
+            source_vpce: None,
+        }
+    }
+
+    /// An anonymous request at the current time.
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self::new(Caller::Anonymous, AuthType::None, SystemTime::now())
+    }
+
+    /// A request by `principal`, signed in the header, at the current time.
+    #[must_use]
+    pub fn signed_by(principal: Principal) -> Self {
+        Self::new(
+            Caller::Principal(principal),
+            AuthType::Header,
+            SystemTime::now(),
+        )
+    }
+
+    /// The same context with `aws:SecureTransport` set.
+    #[must_use]
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.secure_transport = tls;
+        self
+    }
+
+    /// The same context with a source address.
+    #[must_use]
+    pub fn with_source_ip(mut self, ip: IpAddr) -> Self {
+        self.source_ip = Some(ip);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_and_user_principals() {
+        let r = Principal::root("111122223333", "AKIAROOT");
+        assert!(r.is_root());
+        assert_eq!(r.arn, "arn:aws:iam::111122223333:root");
+        let u = Principal::user("111122223333", "alice", "AKIAALICE");
+        assert!(!u.is_root());
+        assert_eq!(u.user_name.as_deref(), Some("alice"));
+        assert_eq!(u.arn, "arn:aws:iam::111122223333:user/alice");
+    }
+
+    #[test]
+    fn auth_type_values() {
+        assert_eq!(AuthType::Header.condition_value(), Some("REST-HEADER"));
+        assert_eq!(
+            AuthType::Presigned.condition_value(),
+            Some("REST-QUERY-STRING")
+        );
+        assert_eq!(AuthType::None.condition_value(), None);
+    }
+}
