@@ -14,7 +14,7 @@
 //! | encrypt a stream with bounded memory | [`Encryptor::writer`] → [`EncryptWriter`] (call `finish`) |
 //! | decrypt a file or other seekable input | [`Decryptor::reader_seekable`] (authenticates first) |
 //! | decrypt a pure stream | [`Decryptor::reader_buffered`] (bounded) or, explicitly, [`Decryptor::reader_delayed_authentication`] |
-//! | decrypt a byte range | [`Decryptor::decrypt_range`] (unauthenticated, like S3EC's ranged GET) or [`Decryptor::decrypt_range_authenticated`] |
+//! | decrypt a byte range | [`Decryptor::decrypt_range`] (authenticates the whole body first) or, when only the range is at hand, [`Decryptor::danger_decrypt_range_unauthenticated`] (like S3EC's ranged GET) |
 //! | small buffers | [`Encryptor::encrypt_to_vec`], [`Decryptor::decrypt_to_vec`] |
 //! | files with a metadata sidecar | [`file`](mod@file) |
 //!

@@ -21,7 +21,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::kms::StoreError;
 use crate::primitives::hash::sha256;
 
 /// The name prefix of every temporary file s3crypt creates.
@@ -29,15 +28,51 @@ pub const TEMP_PREFIX: &str = ".s3crypt-tmp-";
 /// The name prefix of a group commit's journal.
 pub const JOURNAL_PREFIX: &str = ".s3crypt-commit-";
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
+/// A failed [`write_atomic`]: the file it names is unchanged (or, if the rename happened and only the
+/// directory sync failed, replaced but possibly not yet durable).
+#[derive(Debug)]
+pub struct AtomicWriteError {
+    path: PathBuf,
+    source: io::Error,
+}
+
+impl AtomicWriteError {
+    /// The file that was being replaced.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The I/O error kind, for callers that branch on it.
+    #[must_use]
+    pub fn kind(&self) -> io::ErrorKind {
+        self.source.kind()
+    }
+
+    /// The path and the I/O error, for callers with an error type of their own.
+    #[must_use]
+    pub fn into_parts(self) -> (PathBuf, io::Error) {
+        (self.path, self.source)
+    }
+}
+
+impl std::fmt::Display for AtomicWriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write {}", self.path.display())
+    }
+}
+
+impl std::error::Error for AtomicWriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 
 /// Creates `dir` (and parents) with mode 0700 if it does not exist.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+///
+/// # Errors
+/// The I/O error of creating a directory.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -45,16 +80,23 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::DirBuilderExt as _;
         b.mode(0o700);
     }
-    b.create(dir).map_err(io(dir))
+    b.create(dir)
 }
 
-/// Writes `bytes` to `path` atomically with owner-only permissions: temporary file in the same
-/// directory, fsync, rename, fsync of the directory.
-pub(crate) fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let _ = dir;
-    let mut staged = Staged::new_private(path).map_err(io(path))?;
-    staged.file_mut().write_all(bytes).map_err(io(path))?;
-    staged.commit().map_err(io(path))
+/// Writes `bytes` to `path` atomically with owner-only permissions: a locked temporary file in the same
+/// directory, fsync, rename, fsync of the directory ([`Staged`]). This is the crate's one way to replace
+/// a small file; larger outputs stream into a [`Staged`] and groups of files use [`commit_group`].
+///
+/// # Errors
+/// [`AtomicWriteError`] naming `path`, with the I/O error as its source.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AtomicWriteError> {
+    let wrap = |source| AtomicWriteError {
+        path: path.to_owned(),
+        source,
+    };
+    let mut staged = Staged::new_private(path).map_err(wrap)?;
+    staged.file_mut().write_all(bytes).map_err(wrap)?;
+    staged.commit().map_err(wrap)
 }
 
 /// The directory a path's file lives in (`.` for a bare file name).

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod quota;
 pub mod remote;
 pub mod retry;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod sigv4;
 mod store;

@@ -426,12 +426,12 @@ impl Decryptor {
 
     /// Decrypts `range` of the plaintext from a seekable body of `body_len` bytes with AES-CTR at
     /// `IV ‖ BE32(2 + offset/16)` (FORMATS §1.6). **The output is not authenticated**: GCM can only
-    /// authenticate the whole object. Use [`Decryptor::decrypt_range_authenticated`] when the whole body
+    /// authenticate the whole object. Use [`Decryptor::decrypt_range`] when the whole body
     /// is available locally.
     ///
     /// # Errors
     /// [`EnvelopeError::Range`] for an unsatisfiable range; I/O errors.
-    pub fn decrypt_range<R: Read + Seek>(
+    pub fn danger_decrypt_range_unauthenticated<R: Read + Seek>(
         &self,
         mut body: R,
         body_len: u64,
@@ -452,7 +452,7 @@ impl Decryptor {
     ///
     /// # Errors
     /// [`EnvelopeError::Authentication`]; [`EnvelopeError::Range`]; I/O errors.
-    pub fn decrypt_range_authenticated<R: Read + Seek>(
+    pub fn decrypt_range<R: Read + Seek>(
         &self,
         body: R,
         range: ByteRange,

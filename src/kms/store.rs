@@ -85,6 +85,13 @@ impl fmt::Display for StoreError {
     }
 }
 
+impl From<crate::fsutil::AtomicWriteError> for StoreError {
+    fn from(e: crate::fsutil::AtomicWriteError) -> Self {
+        let (path, source) = e.into_parts();
+        Self::Io { path, source }
+    }
+}
+
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -143,7 +150,7 @@ pub(super) struct Store {
 impl Store {
     /// Opens (creating on first use) the state directory and loads its state, if any.
     pub(super) fn open(dir: &Path) -> Result<(Self, Option<StoredState>), StoreError> {
-        create_private_dir(dir)?;
+        create_private_dir(dir).map_err(io(dir))?;
         let lock_path = dir.join("lock");
         let mut opts = OpenOptions::new();
         opts.create(true).truncate(false).write(true);
@@ -199,7 +206,7 @@ impl Store {
                     path: root_path.clone(),
                     source: std::io::Error::other(e.to_string()),
                 })?;
-                write_atomic(dir, &root_path, key.expose_secret())?;
+                write_atomic(&root_path, key.expose_secret())?;
                 key
             }
             Err(e) => {
@@ -251,7 +258,7 @@ impl Store {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        write_atomic(&self.dir, &path, &bytes)
+        Ok(write_atomic(&path, &bytes)?)
     }
 
     pub(super) fn wrap(

@@ -328,7 +328,7 @@ impl SseEngine {
     fn save_bucket(&self, bucket: &str, f: &BucketFile) -> Result<(), S3Error> {
         let dir = self.bucket_dir(bucket);
         let text = serde_json::to_vec_pretty(f).map_err(|e| S3Error::internal(e.to_string()))?;
-        crate::fsutil::write_atomic(&dir, &dir.join("bucket.json"), &text)
+        crate::fsutil::write_atomic(&dir.join("bucket.json"), &text)
             .map_err(|e| S3Error::internal(e.to_string()))
     }
 

@@ -103,8 +103,7 @@ impl RootKeys {
         );
         let doc = serde_json::json!({"versions": self.versions.iter().map(|k| B64.encode(k.expose_secret())).collect::<Vec<_>>()});
         let text = zeroize::Zeroizing::new(doc.to_string());
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        if let Err(e) = crate::fsutil::write_atomic(dir, &self.path, text.as_bytes()) {
+        if let Err(e) = crate::fsutil::write_atomic(&self.path, text.as_bytes()) {
             self.versions.pop();
             return Err(S3Error::internal(e.to_string()));
         }

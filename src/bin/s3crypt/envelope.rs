@@ -246,9 +246,9 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
         let body = File::open(&a.input).with_context(|| format!("opening {}", a.input))?;
         let bytes = if a.skip_authentication {
             let len = body.metadata()?.len();
-            d.decrypt_range(body, len, range)?
+            d.danger_decrypt_range_unauthenticated(body, len, range)?
         } else {
-            d.decrypt_range_authenticated(body, range)?
+            d.decrypt_range(body, range)?
         };
         let bytes = zeroize::Zeroizing::new(bytes);
         crate::files::write_bytes(&a.output, &bytes)?;
