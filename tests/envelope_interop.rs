@@ -7,6 +7,7 @@
 //! `RemoteKms`), and again with both sides using moto's KMS on loopback. S3 is moto's. The Python side is
 //! `tests/interop/s3ec_interop.py`; the venv comes from `scripts/venv.sh`.
 
+#[path = "support/common.rs"]
 mod common;
 
 use std::io::Cursor;

@@ -1,7 +1,8 @@
-//! The fuzz targets' bodies (tests/fuzz_bodies), run on stable over random inputs and over mutations of
+//! The fuzz targets' bodies (tests/support/fuzz_bodies.rs), run on stable over random inputs and over mutations of
 //! valid inputs, so every CI run exercises them. Full coverage-guided runs: `cargo +nightly fuzz run <target>`
 //! in `fuzz/`.
 
+#[path = "support/fuzz_bodies.rs"]
 mod fuzz_bodies;
 
 use proptest::prelude::*;

@@ -6,6 +6,7 @@
 //!
 //! The Python side lives in `tests/interop/`; the venv is created by `scripts/venv.sh` from PyPI.
 
+#[path = "support/common.rs"]
 mod common;
 
 use common::{moto, python, root, s3crypt_kms as s3crypt_serve};

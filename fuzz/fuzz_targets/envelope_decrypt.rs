@@ -2,7 +2,7 @@
 //! tests/fuzz_smoke.rs.
 #![no_main]
 
-#[path = "../../tests/fuzz_bodies/mod.rs"]
+#[path = "../../tests/support/fuzz_bodies.rs"]
 mod fuzz_bodies;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_bodies::envelope_decrypt(data));
