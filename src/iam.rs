@@ -10,7 +10,9 @@ pub mod authorize;
 pub mod context;
 pub mod policy;
 
-pub use authorize::{AccessPointGate, Authorization, PolicySource, ResourceModel, Verdict, authorize};
+pub use authorize::{
+    AccessPointGate, Authorization, PolicySource, ResourceModel, Verdict, authorize,
+};
 pub use context::{AccessPointRef, AuthType, Caller, Principal, RequestContext};
 pub use policy::{
     ConditionKeys, Decision, Effect, ParseOptions, Policy, PolicyError, PolicyKind, Request,

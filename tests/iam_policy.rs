@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use s3crypt::iam::policy::PolicyError;
 use s3crypt::iam::{
-    AccessPointGate, AccessPointRef, Authorization, AuthType, Caller, ConditionKeys, Decision,
+    AccessPointGate, AccessPointRef, AuthType, Authorization, Caller, ConditionKeys, Decision,
     ParseOptions, Policy, PolicySource, Principal, Request, RequestContext, ResourceModel, Verdict,
     authorize,
 };
@@ -97,6 +97,18 @@ fn run(policy: &Policy, rows: Vec<Row>) {
     }
 }
 
+/// One `authorize()` row: name, context, identity policies, resource policy, expected verdict.
+type AuthRow<'a> = (
+    &'static str,
+    RequestContext,
+    Vec<Policy>,
+    Option<&'a Policy>,
+    Verdict,
+);
+
+/// One KMS `authorize()` row: name, context, identity policies, key policy, allowed.
+type KmsRow<'a> = (&'static str, RequestContext, Vec<Policy>, &'a Policy, bool);
+
 fn none() -> ConditionKeys {
     ConditionKeys::new()
 }
@@ -115,11 +127,46 @@ fn s3_deny_requests_without_tls() {
     run(
         &p,
         vec![
-            ("http object read", "s3:GetObject", OBJECT, alice().with_tls(false), none(), deny("RestrictToTLSRequestsOnly")),
-            ("http list", "s3:ListBucket", BUCKET, alice().with_tls(false), none(), deny("RestrictToTLSRequestsOnly")),
-            ("http anonymous", "s3:GetObject", OBJECT, anonymous().with_tls(false), none(), deny("RestrictToTLSRequestsOnly")),
-            ("https", "s3:GetObject", OBJECT, alice(), none(), Decision::NotApplicable),
-            ("other bucket", "s3:GetObject", "arn:aws:s3:::other/x", alice().with_tls(false), none(), Decision::NotApplicable),
+            (
+                "http object read",
+                "s3:GetObject",
+                OBJECT,
+                alice().with_tls(false),
+                none(),
+                deny("RestrictToTLSRequestsOnly"),
+            ),
+            (
+                "http list",
+                "s3:ListBucket",
+                BUCKET,
+                alice().with_tls(false),
+                none(),
+                deny("RestrictToTLSRequestsOnly"),
+            ),
+            (
+                "http anonymous",
+                "s3:GetObject",
+                OBJECT,
+                anonymous().with_tls(false),
+                none(),
+                deny("RestrictToTLSRequestsOnly"),
+            ),
+            (
+                "https",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "other bucket",
+                "s3:GetObject",
+                "arn:aws:s3:::other/x",
+                alice().with_tls(false),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -137,13 +184,55 @@ fn s3_ip_allow_and_deny_lists() {
     run(
         &p,
         vec![
-            ("inside v4", "s3:GetObject", OBJECT, alice().with_source_ip(ip("192.0.2.9")), none(), Decision::NotApplicable),
-            ("inside v6", "s3:GetObject", OBJECT, alice().with_source_ip(ip("2001:db8:1234:5678::abcd")), none(), Decision::NotApplicable),
-            ("outside v4", "s3:GetObject", OBJECT, alice().with_source_ip(ip("203.0.113.5")), none(), deny("IPAllow")),
-            ("outside v6", "s3:GetObject", OBJECT, alice().with_source_ip(ip("2001:db8:1234:5679::1")), none(), deny("IPAllow")),
+            (
+                "inside v4",
+                "s3:GetObject",
+                OBJECT,
+                alice().with_source_ip(ip("192.0.2.9")),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "inside v6",
+                "s3:GetObject",
+                OBJECT,
+                alice().with_source_ip(ip("2001:db8:1234:5678::abcd")),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "outside v4",
+                "s3:GetObject",
+                OBJECT,
+                alice().with_source_ip(ip("203.0.113.5")),
+                none(),
+                deny("IPAllow"),
+            ),
+            (
+                "outside v6",
+                "s3:GetObject",
+                OBJECT,
+                alice().with_source_ip(ip("2001:db8:1234:5679::1")),
+                none(),
+                deny("IPAllow"),
+            ),
             // NotIpAddress on a missing key is true (negated operator): no address, denied.
-            ("no address", "s3:GetObject", OBJECT, alice(), none(), deny("IPAllow")),
-            ("blocked host", "s3:GetObject", OBJECT, alice().with_source_ip(ip("192.0.2.66")), none(), deny("BlockOne")),
+            (
+                "no address",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                deny("IPAllow"),
+            ),
+            (
+                "blocked host",
+                "s3:GetObject",
+                OBJECT,
+                alice().with_source_ip(ip("192.0.2.66")),
+                none(),
+                deny("BlockOne"),
+            ),
         ],
     );
 }
@@ -168,12 +257,54 @@ fn s3_require_sse_kms_with_a_given_key() {
     run(
         &p,
         vec![
-            ("right key", "s3:PutObject", OBJECT, alice(), kms(KEY_ARN), Decision::NotApplicable),
-            ("other key", "s3:PutObject", OBJECT, alice(), kms("arn:aws:kms:us-east-1:111122223333:key/other"), deny("RequireKey")),
-            ("SSE-S3", "s3:PutObject", OBJECT, alice(), none().with("s3:x-amz-server-side-encryption", "AES256"), deny("RequireKms")),
-            ("no header", "s3:PutObject", OBJECT, alice(), none(), deny("RequireKms")),
-            ("kms without key id", "s3:PutObject", OBJECT, alice(), none().with("s3:x-amz-server-side-encryption", "aws:kms"), deny("RequireKey")),
-            ("reads untouched", "s3:GetObject", OBJECT, alice(), none(), Decision::NotApplicable),
+            (
+                "right key",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                kms(KEY_ARN),
+                Decision::NotApplicable,
+            ),
+            (
+                "other key",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                kms("arn:aws:kms:us-east-1:111122223333:key/other"),
+                deny("RequireKey"),
+            ),
+            (
+                "SSE-S3",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-server-side-encryption", "AES256"),
+                deny("RequireKms"),
+            ),
+            (
+                "no header",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none(),
+                deny("RequireKms"),
+            ),
+            (
+                "kms without key id",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-server-side-encryption", "aws:kms"),
+                deny("RequireKey"),
+            ),
+            (
+                "reads untouched",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -198,13 +329,62 @@ fn s3_restrict_listing_to_a_prefix() {
     run(
         &p,
         vec![
-            ("root listing", "s3:ListBucket", BUCKET, alice(), list("", Some("/")), Decision::Allow),
-            ("home listing", "s3:ListBucket", BUCKET, alice(), list("home/", Some("/")), Decision::Allow),
-            ("home without delimiter", "s3:ListBucket", BUCKET, alice(), list("home/", None), Decision::NotApplicable),
-            ("own folder", "s3:ListBucket", BUCKET, alice(), list("home/alice/photos/", None), Decision::Allow),
-            ("someone else's", "s3:ListBucket", BUCKET, alice(), list("home/bob/", None), Decision::NotApplicable),
-            ("no prefix", "s3:ListBucket", BUCKET, alice(), none(), Decision::NotApplicable),
-            ("another user", "s3:ListBucket", BUCKET, bob_elsewhere(), list("", Some("/")), Decision::NotApplicable),
+            (
+                "root listing",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                list("", Some("/")),
+                Decision::Allow,
+            ),
+            (
+                "home listing",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                list("home/", Some("/")),
+                Decision::Allow,
+            ),
+            (
+                "home without delimiter",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                list("home/", None),
+                Decision::NotApplicable,
+            ),
+            (
+                "own folder",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                list("home/alice/photos/", None),
+                Decision::Allow,
+            ),
+            (
+                "someone else's",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                list("home/bob/", None),
+                Decision::NotApplicable,
+            ),
+            (
+                "no prefix",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "another user",
+                "s3:ListBucket",
+                BUCKET,
+                bob_elsewhere(),
+                list("", Some("/")),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -227,11 +407,46 @@ fn s3_mfa_required_for_deletes() {
     run(
         &p,
         vec![
-            ("long-term keys", "s3:DeleteObject", OBJECT, mfa(None), none(), deny("DenyWithoutMfa")),
-            ("session without MFA", "s3:DeleteObject", OBJECT, mfa(Some(false)), none(), deny("DenyMfaFalse")),
-            ("with MFA", "s3:DeleteObject", OBJECT, mfa(Some(true)), none(), Decision::NotApplicable),
-            ("action case-insensitive", "S3:DELETEOBJECTVERSION", OBJECT, mfa(Some(false)), none(), deny("DenyMfaFalse")),
-            ("reads untouched", "s3:GetObject", OBJECT, mfa(None), none(), Decision::NotApplicable),
+            (
+                "long-term keys",
+                "s3:DeleteObject",
+                OBJECT,
+                mfa(None),
+                none(),
+                deny("DenyWithoutMfa"),
+            ),
+            (
+                "session without MFA",
+                "s3:DeleteObject",
+                OBJECT,
+                mfa(Some(false)),
+                none(),
+                deny("DenyMfaFalse"),
+            ),
+            (
+                "with MFA",
+                "s3:DeleteObject",
+                OBJECT,
+                mfa(Some(true)),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "action case-insensitive",
+                "S3:DELETEOBJECTVERSION",
+                OBJECT,
+                mfa(Some(false)),
+                none(),
+                deny("DenyMfaFalse"),
+            ),
+            (
+                "reads untouched",
+                "s3:GetObject",
+                OBJECT,
+                mfa(None),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -256,9 +471,30 @@ fn s3_access_point_delegation() {
     run(
         &p,
         vec![
-            ("owner's access point", "s3:GetObject", OBJECT, via(OWNER), none(), Decision::Allow),
-            ("other account's access point", "s3:GetObject", OBJECT, via(OTHER), none(), Decision::NotApplicable),
-            ("direct", "s3:GetObject", OBJECT, alice(), none(), Decision::NotApplicable),
+            (
+                "owner's access point",
+                "s3:GetObject",
+                OBJECT,
+                via(OWNER),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "other account's access point",
+                "s3:GetObject",
+                OBJECT,
+                via(OTHER),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "direct",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -277,8 +513,22 @@ fn iam_not_action_with_deny() {
     run(
         &p,
         vec![
-            ("s3 denied", "s3:GetObject", OBJECT, alice(), none(), deny("DenyAllOutsideIam")),
-            ("iam allowed", "iam:CreateUser", "arn:aws:iam::111122223333:user/x", alice(), none(), Decision::Allow),
+            (
+                "s3 denied",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                deny("DenyAllOutsideIam"),
+            ),
+            (
+                "iam allowed",
+                "iam:CreateUser",
+                "arn:aws:iam::111122223333:user/x",
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
         ],
     );
     let p = parse(
@@ -288,8 +538,22 @@ fn iam_not_action_with_deny() {
     run(
         &p,
         vec![
-            ("not the secret", "s3:GetObject", OBJECT, alice(), none(), Decision::Allow),
-            ("the secret", "s3:GetObject", "arn:aws:s3:::amzn-s3-demo-bucket/secret/x", alice(), none(), Decision::NotApplicable),
+            (
+                "not the secret",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "the secret",
+                "s3:GetObject",
+                "arn:aws:s3:::amzn-s3-demo-bucket/secret/x",
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -316,28 +580,112 @@ fn iam_for_all_values_and_for_any_value_incl_empty_sets() {
     run(
         &all,
         vec![
-            ("subset", a, OBJECT, alice(), tags(&["env"]), Decision::Allow),
-            ("all", a, OBJECT, alice(), tags(&["team", "env"]), Decision::Allow),
-            ("one outside", a, OBJECT, alice(), tags(&["env", "owner"]), Decision::NotApplicable),
-            ("empty set: vacuously true", a, OBJECT, alice(), tags(&[]), Decision::Allow),
-            ("missing key: true", a, OBJECT, alice(), none(), Decision::Allow),
+            (
+                "subset",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["env"]),
+                Decision::Allow,
+            ),
+            (
+                "all",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["team", "env"]),
+                Decision::Allow,
+            ),
+            (
+                "one outside",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["env", "owner"]),
+                Decision::NotApplicable,
+            ),
+            (
+                "empty set: vacuously true",
+                a,
+                OBJECT,
+                alice(),
+                tags(&[]),
+                Decision::Allow,
+            ),
+            (
+                "missing key: true",
+                a,
+                OBJECT,
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
         ],
     );
     run(
         &any,
         vec![
-            ("one inside", a, OBJECT, alice(), tags(&["owner", "env"]), Decision::Allow),
-            ("none inside", a, OBJECT, alice(), tags(&["owner"]), Decision::NotApplicable),
-            ("empty set: false", a, OBJECT, alice(), tags(&[]), Decision::NotApplicable),
-            ("missing key: false", a, OBJECT, alice(), none(), Decision::NotApplicable),
+            (
+                "one inside",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["owner", "env"]),
+                Decision::Allow,
+            ),
+            (
+                "none inside",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["owner"]),
+                Decision::NotApplicable,
+            ),
+            (
+                "empty set: false",
+                a,
+                OBJECT,
+                alice(),
+                tags(&[]),
+                Decision::NotApplicable,
+            ),
+            (
+                "missing key: false",
+                a,
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
     run(
         &all_not,
         vec![
-            ("an unexpected key", a, OBJECT, alice(), tags(&["env", "owner"]), Decision::ExplicitDeny { sid: None }),
-            ("only expected keys", a, OBJECT, alice(), tags(&["env"]), Decision::NotApplicable),
-            ("no keys", a, OBJECT, alice(), none(), Decision::NotApplicable),
+            (
+                "an unexpected key",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["env", "owner"]),
+                Decision::ExplicitDeny { sid: None },
+            ),
+            (
+                "only expected keys",
+                a,
+                OBJECT,
+                alice(),
+                tags(&["env"]),
+                Decision::NotApplicable,
+            ),
+            (
+                "no keys",
+                a,
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -357,14 +705,70 @@ fn iam_if_exists_and_null() {
     run(
         &p,
         vec![
-            ("no storage class", "s3:PutObject", OBJECT, alice(), none(), Decision::Allow),
-            ("standard", "s3:PutObject", OBJECT, alice(), none().with("s3:x-amz-storage-class", "STANDARD"), Decision::Allow),
-            ("glacier", "s3:PutObject", OBJECT, alice(), none().with("s3:x-amz-storage-class", "GLACIER"), Decision::NotApplicable),
-            ("header present", "s3:CopyObject", OBJECT, alice(), none().with("s3:x-amz-server-side-encryption", "AES256"), Decision::Allow),
-            ("header absent", "s3:CopyObject", OBJECT, alice(), none(), Decision::NotApplicable),
-            ("max-keys absent", "s3:ListBucket", BUCKET, alice(), none(), Decision::Allow),
-            ("max-keys 100", "s3:ListBucket", BUCKET, alice(), none().with("s3:max-keys", "100"), Decision::Allow),
-            ("max-keys 1000", "s3:ListBucket", BUCKET, alice(), none().with("s3:max-keys", "1000"), Decision::NotApplicable),
+            (
+                "no storage class",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "standard",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-storage-class", "STANDARD"),
+                Decision::Allow,
+            ),
+            (
+                "glacier",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-storage-class", "GLACIER"),
+                Decision::NotApplicable,
+            ),
+            (
+                "header present",
+                "s3:CopyObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-server-side-encryption", "AES256"),
+                Decision::Allow,
+            ),
+            (
+                "header absent",
+                "s3:CopyObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "max-keys absent",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "max-keys 100",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                none().with("s3:max-keys", "100"),
+                Decision::Allow,
+            ),
+            (
+                "max-keys 1000",
+                "s3:ListBucket",
+                BUCKET,
+                alice(),
+                none().with("s3:max-keys", "1000"),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -386,9 +790,30 @@ fn iam_date_ranges_on_current_time() {
     run(
         &p,
         vec![
-            ("inside", "s3:GetObject", OBJECT, at(march_2026()), none(), Decision::Allow),
-            ("before", "s3:GetObject", OBJECT, at(epoch(1_767_225_599)), none(), Decision::NotApplicable),
-            ("after", "s3:GetObject", OBJECT, at(epoch(1_782_864_000)), none(), Decision::NotApplicable),
+            (
+                "inside",
+                "s3:GetObject",
+                OBJECT,
+                at(march_2026()),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "before",
+                "s3:GetObject",
+                OBJECT,
+                at(epoch(1_767_225_599)),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "after",
+                "s3:GetObject",
+                OBJECT,
+                at(epoch(1_782_864_000)),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
     // Epoch seconds work as dates, and aws:EpochTime takes numeric operators too.
@@ -400,8 +825,22 @@ fn iam_date_ranges_on_current_time() {
     run(
         &p,
         vec![
-            ("exactly then", "s3:GetObject", OBJECT, at(march_2026()), none(), Decision::Allow),
-            ("a second later", "s3:GetObject", OBJECT, at(march_2026() + Duration::from_secs(1)), none(), Decision::NotApplicable),
+            (
+                "exactly then",
+                "s3:GetObject",
+                OBJECT,
+                at(march_2026()),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "a second later",
+                "s3:GetObject",
+                OBJECT,
+                at(march_2026() + Duration::from_secs(1)),
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -422,13 +861,48 @@ fn iam_username_home_folders() {
     run(
         &p,
         vec![
-            ("own folder", "s3:PutObject", OBJECT, alice(), none(), Decision::Allow),
-            ("other folder", "s3:GetObject", "arn:aws:s3:::amzn-s3-demo-bucket/home/bob/x", alice(), none(), Decision::NotApplicable),
+            (
+                "own folder",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "other folder",
+                "s3:GetObject",
+                "arn:aws:s3:::amzn-s3-demo-bucket/home/bob/x",
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
             // No aws:username for the root: the variable matches nothing.
-            ("root has no user name", "s3:GetObject", OBJECT, root(OWNER), none(), Decision::NotApplicable),
-            ("default value", "s3:GetObject", "arn:aws:s3:::amzn-s3-demo-bucket/shared/guest/x", root(OWNER), none(), Decision::Allow),
+            (
+                "root has no user name",
+                "s3:GetObject",
+                OBJECT,
+                root(OWNER),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "default value",
+                "s3:GetObject",
+                "arn:aws:s3:::amzn-s3-demo-bucket/shared/guest/x",
+                root(OWNER),
+                none(),
+                Decision::Allow,
+            ),
             // A substituted value is literal text, not a wildcard.
-            ("substituted * is literal", "s3:GetObject", OBJECT, evil, none(), Decision::NotApplicable),
+            (
+                "substituted * is literal",
+                "s3:GetObject",
+                OBJECT,
+                evil,
+                none(),
+                Decision::NotApplicable,
+            ),
         ],
     );
     // Version 2008-10-17: `${…}` is literal text.
@@ -439,8 +913,22 @@ fn iam_username_home_folders() {
     run(
         &old,
         vec![
-            ("2008: no substitution", "s3:GetObject", OBJECT, alice(), none(), Decision::NotApplicable),
-            ("2008: literal", "s3:GetObject", "arn:aws:s3:::amzn-s3-demo-bucket/home/${aws:username}/x", alice(), none(), Decision::Allow),
+            (
+                "2008: no substitution",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "2008: literal",
+                "s3:GetObject",
+                "arn:aws:s3:::amzn-s3-demo-bucket/home/${aws:username}/x",
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
         ],
     );
 }
@@ -462,13 +950,62 @@ fn iam_string_arn_and_binary_operators() {
     run(
         &p,
         vec![
-            ("arn like", "s3:GetObject", OBJECT, alice(), none(), Decision::Allow),
-            ("arn unlike", "s3:GetObject", OBJECT, bob_elsewhere(), none(), Decision::NotApplicable),
-            ("ignore case", "s3:PutObject", OBJECT, alice(), none().with("s3:x-amz-server-side-encryption", "aws:kms"), Decision::Allow),
-            ("arn not equals: alice", "s3:DeleteObject", OBJECT, alice(), none(), Decision::NotApplicable),
-            ("arn not equals: bob", "s3:DeleteObject", OBJECT, bob_elsewhere(), none(), deny("NotArn")),
-            ("binary equal", "s3:RestoreObject", OBJECT, alice(), none().with("s3:x-amz-content-sha256", "QmluYXJ5"), Decision::Allow),
-            ("binary different", "s3:RestoreObject", OBJECT, alice(), none().with("s3:x-amz-content-sha256", "QmluYXJz"), Decision::NotApplicable),
+            (
+                "arn like",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::Allow,
+            ),
+            (
+                "arn unlike",
+                "s3:GetObject",
+                OBJECT,
+                bob_elsewhere(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "ignore case",
+                "s3:PutObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-server-side-encryption", "aws:kms"),
+                Decision::Allow,
+            ),
+            (
+                "arn not equals: alice",
+                "s3:DeleteObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "arn not equals: bob",
+                "s3:DeleteObject",
+                OBJECT,
+                bob_elsewhere(),
+                none(),
+                deny("NotArn"),
+            ),
+            (
+                "binary equal",
+                "s3:RestoreObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-content-sha256", "QmluYXJ5"),
+                Decision::Allow,
+            ),
+            (
+                "binary different",
+                "s3:RestoreObject",
+                OBJECT,
+                alice(),
+                none().with("s3:x-amz-content-sha256", "QmluYXJz"),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -503,12 +1040,47 @@ fn s3_request_context_keys() {
     run(
         &p,
         vec![
-            ("presigned", "s3:GetObject", OBJECT, presigned, none(), deny("NoPresign")),
-            ("old signature", "s3:GetObject", OBJECT, old_signature, none(), deny("Fresh")),
-            ("right endpoint", "s3:GetObject", OBJECT, vpce("vpce-1a2b3c4d"), none(), Decision::NotApplicable),
-            ("wrong endpoint", "s3:GetObject", OBJECT, vpce("vpce-99999999"), none(), deny("Vpce")),
+            (
+                "presigned",
+                "s3:GetObject",
+                OBJECT,
+                presigned,
+                none(),
+                deny("NoPresign"),
+            ),
+            (
+                "old signature",
+                "s3:GetObject",
+                OBJECT,
+                old_signature,
+                none(),
+                deny("Fresh"),
+            ),
+            (
+                "right endpoint",
+                "s3:GetObject",
+                OBJECT,
+                vpce("vpce-1a2b3c4d"),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "wrong endpoint",
+                "s3:GetObject",
+                OBJECT,
+                vpce("vpce-99999999"),
+                none(),
+                deny("Vpce"),
+            ),
             // …IfExists on a missing key is true: a request from the public endpoint is denied too.
-            ("public endpoint", "s3:GetObject", OBJECT, alice(), none(), deny("Vpce")),
+            (
+                "public endpoint",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                deny("Vpce"),
+            ),
         ],
     );
 }
@@ -531,18 +1103,78 @@ fn kms_encryption_context_and_via_service() {
              "Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com","kms:CallerAccount":"111122223333"}}}]}"#,
         &ParseOptions::KEY,
     );
-    let ctx = |pairs: &[(&'static str, &'static str)]| none().with_encryption_context(pairs.iter().copied());
+    let ctx = |pairs: &[(&'static str, &'static str)]| {
+        none().with_encryption_context(pairs.iter().copied())
+    };
     run(
         &p,
         vec![
-            ("context matches", "kms:Decrypt", KEY_ARN, alice(), ctx(&[("Department", "IT")]), Decision::Allow),
-            ("context differs", "kms:Decrypt", KEY_ARN, alice(), ctx(&[("Department", "HR")]), Decision::NotApplicable),
-            ("no context", "kms:Decrypt", KEY_ARN, alice(), none(), Decision::NotApplicable),
-            ("known keys", "kms:GenerateDataKey", KEY_ARN, alice(), ctx(&[("Project", "x")]), Decision::Allow),
-            ("unknown key", "kms:GenerateDataKey", KEY_ARN, alice(), ctx(&[("Project", "x"), ("Owner", "y")]), Decision::NotApplicable),
-            ("empty context refused by Null", "kms:GenerateDataKey", KEY_ARN, alice(), ctx(&[]), Decision::NotApplicable),
-            ("via S3", "kms:ReEncryptFrom", KEY_ARN, alice(), none().with("kms:ViaService", "s3.us-east-1.amazonaws.com").with("kms:CallerAccount", OWNER), Decision::Allow),
-            ("directly", "kms:Encrypt", KEY_ARN, alice(), none().with("kms:CallerAccount", OWNER), Decision::NotApplicable),
+            (
+                "context matches",
+                "kms:Decrypt",
+                KEY_ARN,
+                alice(),
+                ctx(&[("Department", "IT")]),
+                Decision::Allow,
+            ),
+            (
+                "context differs",
+                "kms:Decrypt",
+                KEY_ARN,
+                alice(),
+                ctx(&[("Department", "HR")]),
+                Decision::NotApplicable,
+            ),
+            (
+                "no context",
+                "kms:Decrypt",
+                KEY_ARN,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "known keys",
+                "kms:GenerateDataKey",
+                KEY_ARN,
+                alice(),
+                ctx(&[("Project", "x")]),
+                Decision::Allow,
+            ),
+            (
+                "unknown key",
+                "kms:GenerateDataKey",
+                KEY_ARN,
+                alice(),
+                ctx(&[("Project", "x"), ("Owner", "y")]),
+                Decision::NotApplicable,
+            ),
+            (
+                "empty context refused by Null",
+                "kms:GenerateDataKey",
+                KEY_ARN,
+                alice(),
+                ctx(&[]),
+                Decision::NotApplicable,
+            ),
+            (
+                "via S3",
+                "kms:ReEncryptFrom",
+                KEY_ARN,
+                alice(),
+                none()
+                    .with("kms:ViaService", "s3.us-east-1.amazonaws.com")
+                    .with("kms:CallerAccount", OWNER),
+                Decision::Allow,
+            ),
+            (
+                "directly",
+                "kms:Encrypt",
+                KEY_ARN,
+                alice(),
+                none().with("kms:CallerAccount", OWNER),
+                Decision::NotApplicable,
+            ),
         ],
     );
 }
@@ -584,38 +1216,163 @@ fn authorize_same_account_cross_account_and_anonymous() {
     let keys = none();
     let allowed = Verdict::Allow;
     let implicit = Verdict::ImplicitDeny;
-    let rows: Vec<(&str, RequestContext, Vec<Policy>, Option<&Policy>, Verdict)> = vec![
+    let rows: Vec<AuthRow<'_>> = vec![
         // Same account: union of identity and resource policies.
-        ("same: identity only", alice(), vec![allow_get.clone()], None, allowed.clone()),
-        ("same: bucket names user", alice(), vec![], Some(&to_alice), allowed.clone()),
-        ("same: bucket names account, no identity", alice(), vec![], Some(&to_owner), implicit.clone()),
-        ("same: bucket names account + identity", alice(), vec![allow_get.clone()], Some(&to_owner), allowed.clone()),
+        (
+            "same: identity only",
+            alice(),
+            vec![allow_get.clone()],
+            None,
+            allowed.clone(),
+        ),
+        (
+            "same: bucket names user",
+            alice(),
+            vec![],
+            Some(&to_alice),
+            allowed.clone(),
+        ),
+        (
+            "same: bucket names account, no identity",
+            alice(),
+            vec![],
+            Some(&to_owner),
+            implicit.clone(),
+        ),
+        (
+            "same: bucket names account + identity",
+            alice(),
+            vec![allow_get.clone()],
+            Some(&to_owner),
+            allowed.clone(),
+        ),
         ("same: nothing", alice(), vec![], None, implicit.clone()),
-        ("same: identity deny beats bucket allow", alice(), vec![deny_get.clone()], Some(&to_alice),
-            Verdict::ExplicitDeny { sid: Some("No".into()), source: PolicySource::Identity }),
-        ("same: owner root needs nothing", root(OWNER), vec![], None, allowed.clone()),
-        ("same: owner root skips identity policies", root(OWNER), vec![deny_get.clone()], None, allowed.clone()),
-        ("same: bucket deny binds the root", root(OWNER), vec![], Some(&deny_all),
-            Verdict::ExplicitDeny { sid: Some("Lock".into()), source: PolicySource::Resource }),
+        (
+            "same: identity deny beats bucket allow",
+            alice(),
+            vec![deny_get.clone()],
+            Some(&to_alice),
+            Verdict::ExplicitDeny {
+                sid: Some("No".into()),
+                source: PolicySource::Identity,
+            },
+        ),
+        (
+            "same: owner root needs nothing",
+            root(OWNER),
+            vec![],
+            None,
+            allowed.clone(),
+        ),
+        (
+            "same: owner root skips identity policies",
+            root(OWNER),
+            vec![deny_get.clone()],
+            None,
+            allowed.clone(),
+        ),
+        (
+            "same: bucket deny binds the root",
+            root(OWNER),
+            vec![],
+            Some(&deny_all),
+            Verdict::ExplicitDeny {
+                sid: Some("Lock".into()),
+                source: PolicySource::Resource,
+            },
+        ),
         // Cross account: both must allow.
-        ("cross: identity only", bob_elsewhere(), vec![allow_get.clone()], None, implicit.clone()),
-        ("cross: bucket only", bob_elsewhere(), vec![], Some(&to_bob), implicit.clone()),
-        ("cross: both", bob_elsewhere(), vec![allow_get.clone()], Some(&to_bob), allowed.clone()),
-        ("cross: bucket names the account + identity", bob_elsewhere(), vec![allow_get.clone()], Some(&to_other), allowed.clone()),
-        ("cross: bucket names the account, no identity", bob_elsewhere(), vec![], Some(&to_other), implicit.clone()),
-        ("cross: root of the named account", root(OTHER), vec![], Some(&to_other), allowed.clone()),
-        ("cross: root, bucket silent", root(OTHER), vec![], None, implicit.clone()),
-        ("cross: public bucket still needs identity", bob_elsewhere(), vec![], Some(&public), implicit.clone()),
+        (
+            "cross: identity only",
+            bob_elsewhere(),
+            vec![allow_get.clone()],
+            None,
+            implicit.clone(),
+        ),
+        (
+            "cross: bucket only",
+            bob_elsewhere(),
+            vec![],
+            Some(&to_bob),
+            implicit.clone(),
+        ),
+        (
+            "cross: both",
+            bob_elsewhere(),
+            vec![allow_get.clone()],
+            Some(&to_bob),
+            allowed.clone(),
+        ),
+        (
+            "cross: bucket names the account + identity",
+            bob_elsewhere(),
+            vec![allow_get.clone()],
+            Some(&to_other),
+            allowed.clone(),
+        ),
+        (
+            "cross: bucket names the account, no identity",
+            bob_elsewhere(),
+            vec![],
+            Some(&to_other),
+            implicit.clone(),
+        ),
+        (
+            "cross: root of the named account",
+            root(OTHER),
+            vec![],
+            Some(&to_other),
+            allowed.clone(),
+        ),
+        (
+            "cross: root, bucket silent",
+            root(OTHER),
+            vec![],
+            None,
+            implicit.clone(),
+        ),
+        (
+            "cross: public bucket still needs identity",
+            bob_elsewhere(),
+            vec![],
+            Some(&public),
+            implicit.clone(),
+        ),
         // Anonymous: resource policies only.
-        ("anonymous: public", anonymous(), vec![], Some(&public), allowed.clone()),
-        ("anonymous: account grant", anonymous(), vec![], Some(&to_owner), implicit.clone()),
-        ("anonymous: identity policies ignored", anonymous(), vec![allow_get.clone()], None, implicit.clone()),
+        (
+            "anonymous: public",
+            anonymous(),
+            vec![],
+            Some(&public),
+            allowed.clone(),
+        ),
+        (
+            "anonymous: account grant",
+            anonymous(),
+            vec![],
+            Some(&to_owner),
+            implicit.clone(),
+        ),
+        (
+            "anonymous: identity policies ignored",
+            anonymous(),
+            vec![allow_get.clone()],
+            None,
+            implicit.clone(),
+        ),
     ];
     for (name, context, ids, resource_policy, expected) in rows {
         let verdict = authorize(
-            &Authorization::new("s3:GetObject", OBJECT, OWNER, &context, &keys, ResourceModel::S3)
-                .with_identity_policies(&ids)
-                .with_resource_policy(resource_policy),
+            &Authorization::new(
+                "s3:GetObject",
+                OBJECT,
+                OWNER,
+                &context,
+                &keys,
+                ResourceModel::S3,
+            )
+            .with_identity_policies(&ids)
+            .with_resource_policy(resource_policy),
         );
         assert_eq!(verdict, expected, "{name}");
     }
@@ -623,7 +1380,8 @@ fn authorize_same_account_cross_account_and_anonymous() {
 
 #[test]
 fn authorize_access_points_and_vpc_endpoints() {
-    const AP_OBJECT: &str = "arn:aws:s3:us-east-1:111122223333:accesspoint/ap/object/home/alice/notes.txt";
+    const AP_OBJECT: &str =
+        "arn:aws:s3:us-east-1:111122223333:accesspoint/ap/object/home/alice/notes.txt";
     let delegate = bucket(
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"*",
             "Resource":["arn:aws:s3:::amzn-s3-demo-bucket","arn:aws:s3:::amzn-s3-demo-bucket/*"],
@@ -665,9 +1423,16 @@ fn authorize_access_points_and_vpc_endpoints() {
                  ap_policy: Option<&Policy>,
                  vpce: Option<&Policy>,
                  expected: Verdict| {
-        let mut a = Authorization::new("s3:GetObject", OBJECT, OWNER, context, &keys, ResourceModel::S3)
-            .with_identity_policies(&ids)
-            .with_resource_policy(bucket_policy);
+        let mut a = Authorization::new(
+            "s3:GetObject",
+            OBJECT,
+            OWNER,
+            context,
+            &keys,
+            ResourceModel::S3,
+        )
+        .with_identity_policies(&ids)
+        .with_resource_policy(bucket_policy);
         if context.access_point.is_some() {
             a = a.with_access_point(AccessPointGate {
                 policy: ap_policy,
@@ -682,26 +1447,83 @@ fn authorize_access_points_and_vpc_endpoints() {
     };
     let bob = through(bob_elsewhere());
     let al = through(alice());
-    check("cross via AP: AP and delegation allow", &bob, Some(&delegate), Some(&ap_to_bob), None, Verdict::Allow);
-    check("cross via AP: no AP policy", &bob, Some(&delegate), None, None, Verdict::ImplicitDeny);
-    check("cross via AP: bucket does not delegate", &bob, None, Some(&ap_to_bob), None, Verdict::ImplicitDeny);
-    check("same via AP: identity suffices for both gates", &al, None, None, None, Verdict::Allow);
-    check("direct: vpce allows the bucket", &alice(), None, None, Some(&vpce_bucket_only), Verdict::Allow);
-    check("via AP: vpce must allow the AP too", &al, None, None, Some(&vpce_bucket_only), Verdict::ImplicitDeny);
-    check("via AP: vpce allows both", &al, None, None, Some(&vpce_both), Verdict::Allow);
+    check(
+        "cross via AP: AP and delegation allow",
+        &bob,
+        Some(&delegate),
+        Some(&ap_to_bob),
+        None,
+        Verdict::Allow,
+    );
+    check(
+        "cross via AP: no AP policy",
+        &bob,
+        Some(&delegate),
+        None,
+        None,
+        Verdict::ImplicitDeny,
+    );
+    check(
+        "cross via AP: bucket does not delegate",
+        &bob,
+        None,
+        Some(&ap_to_bob),
+        None,
+        Verdict::ImplicitDeny,
+    );
+    check(
+        "same via AP: identity suffices for both gates",
+        &al,
+        None,
+        None,
+        None,
+        Verdict::Allow,
+    );
+    check(
+        "direct: vpce allows the bucket",
+        &alice(),
+        None,
+        None,
+        Some(&vpce_bucket_only),
+        Verdict::Allow,
+    );
+    check(
+        "via AP: vpce must allow the AP too",
+        &al,
+        None,
+        None,
+        Some(&vpce_bucket_only),
+        Verdict::ImplicitDeny,
+    );
+    check(
+        "via AP: vpce allows both",
+        &al,
+        None,
+        None,
+        Some(&vpce_both),
+        Verdict::Allow,
+    );
     check(
         "vpce deny",
         &alice(),
         None,
         None,
         Some(&vpce_deny),
-        Verdict::ExplicitDeny { sid: Some("NoVpce".into()), source: PolicySource::VpcEndpoint },
+        Verdict::ExplicitDeny {
+            sid: Some("NoVpce".into()),
+            source: PolicySource::VpcEndpoint,
+        },
     );
 }
 
 #[test]
 fn authorize_kms_key_policy_model() {
-    let key_policy = |statement: &str| parse(&format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#), &ParseOptions::KEY);
+    let key_policy = |statement: &str| {
+        parse(
+            &format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#),
+            &ParseOptions::KEY,
+        )
+    };
     let account = key_policy(
         r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#,
     );
@@ -715,22 +1537,83 @@ fn authorize_kms_key_policy_model() {
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}}"#,
     );
     let keys = none();
-    let rows: Vec<(&str, RequestContext, Vec<Policy>, &Policy, bool)> = vec![
-        ("account principal + identity", alice(), vec![decrypt.clone()], &account, true),
-        ("account principal, no identity", alice(), vec![], &account, false),
-        ("identity, key policy silent on the account", alice(), vec![decrypt.clone()], &alice_only, true),
-        ("identity alone does not open a key", alice(), vec![decrypt.clone()], &other_account, false),
-        ("named user, no identity", alice(), vec![], &alice_only, true),
-        ("root of the key account via account principal", root(OWNER), vec![], &account, true),
-        ("root of the key account, policy silent", root(OWNER), vec![], &alice_only, false),
-        ("cross: account delegated + identity", bob_elsewhere(), vec![decrypt.clone()], &other_account, true),
-        ("cross: account delegated, no identity", bob_elsewhere(), vec![], &other_account, false),
+    let rows: Vec<KmsRow<'_>> = vec![
+        (
+            "account principal + identity",
+            alice(),
+            vec![decrypt.clone()],
+            &account,
+            true,
+        ),
+        (
+            "account principal, no identity",
+            alice(),
+            vec![],
+            &account,
+            false,
+        ),
+        (
+            "identity, key policy silent on the account",
+            alice(),
+            vec![decrypt.clone()],
+            &alice_only,
+            true,
+        ),
+        (
+            "identity alone does not open a key",
+            alice(),
+            vec![decrypt.clone()],
+            &other_account,
+            false,
+        ),
+        (
+            "named user, no identity",
+            alice(),
+            vec![],
+            &alice_only,
+            true,
+        ),
+        (
+            "root of the key account via account principal",
+            root(OWNER),
+            vec![],
+            &account,
+            true,
+        ),
+        (
+            "root of the key account, policy silent",
+            root(OWNER),
+            vec![],
+            &alice_only,
+            false,
+        ),
+        (
+            "cross: account delegated + identity",
+            bob_elsewhere(),
+            vec![decrypt.clone()],
+            &other_account,
+            true,
+        ),
+        (
+            "cross: account delegated, no identity",
+            bob_elsewhere(),
+            vec![],
+            &other_account,
+            false,
+        ),
     ];
     for (name, context, ids, policy, expected) in rows {
         let verdict = authorize(
-            &Authorization::new("kms:Decrypt", KEY_ARN, OWNER, &context, &keys, ResourceModel::Kms)
-                .with_identity_policies(&ids)
-                .with_resource_policy(Some(policy)),
+            &Authorization::new(
+                "kms:Decrypt",
+                KEY_ARN,
+                OWNER,
+                &context,
+                &keys,
+                ResourceModel::Kms,
+            )
+            .with_identity_policies(&ids)
+            .with_resource_policy(Some(policy)),
         );
         assert_eq!(verdict.is_allowed(), expected, "{name}: {verdict:?}");
     }
@@ -751,34 +1634,153 @@ fn malformed_policies_name_the_reason() {
     let i = ParseOptions::IDENTITY;
     let cases: Vec<(&str, String, ParseOptions, PolicyError)> = vec![
         ("not an object", "[1]".into(), r, PolicyError::NotAnObject),
-        ("repeated key", stmt(r#","Sid":"a","Sid":"b""#), r, PolicyError::InvalidJson),
-        ("too large", stmt(&format!(r#","Sid":"{}""#, "x".repeat(21_000))), r, PolicyError::TooLarge),
-        ("identity policy with Principal", stmt(""), i, PolicyError::PrincipalNotAllowed),
-        ("resource policy without Principal", id_stmt(r#""Effect":"Allow","Action":"s3:*","Resource":"*""#), r, PolicyError::MissingField("Principal")),
-        ("Principal and NotPrincipal", stmt(r#","NotPrincipal":{"AWS":"111122223333"}"#), r, PolicyError::Conflict("Principal")),
-        ("Resource and NotResource", stmt(r#","NotResource":"*""#), r, PolicyError::Conflict("Resource")),
-        ("no Action", id_stmt(r#""Effect":"Allow","Resource":"*""#), i, PolicyError::MissingField("Action")),
-        ("bad version", stmt("").replace("2012-10-17", "2012-10-18"), r, PolicyError::InvalidVersion),
-        ("empty statement", r#"{"Statement":[]}"#.into(), r, PolicyError::EmptyStatement),
-        ("bad effect", stmt("").replace("Allow", "Permit"), r, PolicyError::InvalidEffect("Permit".into())),
-        ("principal not an ARN", stmt("").replace(r#""Principal":"*""#, r#""Principal":{"AWS":"bob"}"#), r, PolicyError::InvalidPrincipal),
-        ("unknown principal type", stmt("").replace(r#""Principal":"*""#, r#""Principal":{"Group":"x"}"#), r, PolicyError::InvalidPrincipal),
-        ("action without service", stmt("").replace("s3:GetObject", "GetObject"), r, PolicyError::InvalidAction),
-        ("resource not an ARN", stmt("").replace(r#""Resource":"*""#, r#""Resource":"bucket/*""#), r, PolicyError::InvalidResource),
-        ("unknown operator", stmt(r#","Condition":{"StringEqualz":{"s3:prefix":"a"}}"#), r, PolicyError::InvalidConditionType("StringEqualz".into())),
-        ("Null with IfExists", stmt(r#","Condition":{"NullIfExists":{"s3:prefix":"true"}}"#), r, PolicyError::InvalidConditionType("NullIfExists".into())),
-        ("set operator on Null", stmt(r#","Condition":{"ForAnyValue:Null":{"s3:prefix":"true"}}"#), r, PolicyError::InvalidConditionType("ForAnyValue:Null".into())),
-        ("number that is not", stmt(r#","Condition":{"NumericLessThan":{"s3:max-keys":"ten"}}"#), r,
-            PolicyError::ConditionValue("Condition NumericLessThan on s3:max-keys takes numbers".into())),
-        ("bad CIDR", stmt(r#","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}"#), r,
-            PolicyError::ConditionValue("Condition IpAddress on aws:SourceIp takes IP addresses or CIDR blocks".into())),
-        ("bad date", stmt(r#","Condition":{"DateLessThan":{"aws:CurrentTime":"tomorrow"}}"#), r,
-            PolicyError::ConditionValue("Condition DateLessThan on aws:CurrentTime takes dates (ISO 8601 or epoch seconds)".into())),
-        ("Bool not boolean", stmt(r#","Condition":{"Bool":{"aws:SecureTransport":"yes"}}"#), r,
-            PolicyError::ConditionValue("Condition Bool on aws:SecureTransport takes true or false".into())),
-        ("no value", stmt(r#","Condition":{"StringEquals":{"s3:prefix":[]}}"#), r,
-            PolicyError::ConditionValue("Condition StringEquals has no value for s3:prefix".into())),
-        ("unknown statement field", stmt(r#","Actions":"s3:*""#), r, PolicyError::UnknownField("Actions".into())),
+        (
+            "repeated key",
+            stmt(r#","Sid":"a","Sid":"b""#),
+            r,
+            PolicyError::InvalidJson,
+        ),
+        (
+            "too large",
+            stmt(&format!(r#","Sid":"{}""#, "x".repeat(21_000))),
+            r,
+            PolicyError::TooLarge,
+        ),
+        (
+            "identity policy with Principal",
+            stmt(""),
+            i,
+            PolicyError::PrincipalNotAllowed,
+        ),
+        (
+            "resource policy without Principal",
+            id_stmt(r#""Effect":"Allow","Action":"s3:*","Resource":"*""#),
+            r,
+            PolicyError::MissingField("Principal"),
+        ),
+        (
+            "Principal and NotPrincipal",
+            stmt(r#","NotPrincipal":{"AWS":"111122223333"}"#),
+            r,
+            PolicyError::Conflict("Principal"),
+        ),
+        (
+            "Resource and NotResource",
+            stmt(r#","NotResource":"*""#),
+            r,
+            PolicyError::Conflict("Resource"),
+        ),
+        (
+            "no Action",
+            id_stmt(r#""Effect":"Allow","Resource":"*""#),
+            i,
+            PolicyError::MissingField("Action"),
+        ),
+        (
+            "bad version",
+            stmt("").replace("2012-10-17", "2012-10-18"),
+            r,
+            PolicyError::InvalidVersion,
+        ),
+        (
+            "empty statement",
+            r#"{"Statement":[]}"#.into(),
+            r,
+            PolicyError::EmptyStatement,
+        ),
+        (
+            "bad effect",
+            stmt("").replace("Allow", "Permit"),
+            r,
+            PolicyError::InvalidEffect("Permit".into()),
+        ),
+        (
+            "principal not an ARN",
+            stmt("").replace(r#""Principal":"*""#, r#""Principal":{"AWS":"bob"}"#),
+            r,
+            PolicyError::InvalidPrincipal,
+        ),
+        (
+            "unknown principal type",
+            stmt("").replace(r#""Principal":"*""#, r#""Principal":{"Group":"x"}"#),
+            r,
+            PolicyError::InvalidPrincipal,
+        ),
+        (
+            "action without service",
+            stmt("").replace("s3:GetObject", "GetObject"),
+            r,
+            PolicyError::InvalidAction,
+        ),
+        (
+            "resource not an ARN",
+            stmt("").replace(r#""Resource":"*""#, r#""Resource":"bucket/*""#),
+            r,
+            PolicyError::InvalidResource,
+        ),
+        (
+            "unknown operator",
+            stmt(r#","Condition":{"StringEqualz":{"s3:prefix":"a"}}"#),
+            r,
+            PolicyError::InvalidConditionType("StringEqualz".into()),
+        ),
+        (
+            "Null with IfExists",
+            stmt(r#","Condition":{"NullIfExists":{"s3:prefix":"true"}}"#),
+            r,
+            PolicyError::InvalidConditionType("NullIfExists".into()),
+        ),
+        (
+            "set operator on Null",
+            stmt(r#","Condition":{"ForAnyValue:Null":{"s3:prefix":"true"}}"#),
+            r,
+            PolicyError::InvalidConditionType("ForAnyValue:Null".into()),
+        ),
+        (
+            "number that is not",
+            stmt(r#","Condition":{"NumericLessThan":{"s3:max-keys":"ten"}}"#),
+            r,
+            PolicyError::ConditionValue(
+                "Condition NumericLessThan on s3:max-keys takes numbers".into(),
+            ),
+        ),
+        (
+            "bad CIDR",
+            stmt(r#","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}"#),
+            r,
+            PolicyError::ConditionValue(
+                "Condition IpAddress on aws:SourceIp takes IP addresses or CIDR blocks".into(),
+            ),
+        ),
+        (
+            "bad date",
+            stmt(r#","Condition":{"DateLessThan":{"aws:CurrentTime":"tomorrow"}}"#),
+            r,
+            PolicyError::ConditionValue(
+                "Condition DateLessThan on aws:CurrentTime takes dates (ISO 8601 or epoch seconds)"
+                    .into(),
+            ),
+        ),
+        (
+            "Bool not boolean",
+            stmt(r#","Condition":{"Bool":{"aws:SecureTransport":"yes"}}"#),
+            r,
+            PolicyError::ConditionValue(
+                "Condition Bool on aws:SecureTransport takes true or false".into(),
+            ),
+        ),
+        (
+            "no value",
+            stmt(r#","Condition":{"StringEquals":{"s3:prefix":[]}}"#),
+            r,
+            PolicyError::ConditionValue("Condition StringEquals has no value for s3:prefix".into()),
+        ),
+        (
+            "unknown statement field",
+            stmt(r#","Actions":"s3:*""#),
+            r,
+            PolicyError::UnknownField("Actions".into()),
+        ),
     ];
     for (name, json, options, expected) in cases {
         match Policy::parse(&json, &options) {

@@ -1235,7 +1235,9 @@ fn malformed_policies_are_malformed_policy() {
         ),
         (
             "KMS condition key in a bucket policy",
-            stmt(r#","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#),
+            stmt(
+                r#","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#,
+            ),
             "Policy has an invalid condition key",
         ),
         (

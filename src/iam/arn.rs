@@ -203,7 +203,10 @@ mod tests {
     #[test]
     fn arns_and_accounts() {
         let arn = Arn::parse("arn:aws:s3:::bucket/a:b").expect("arn");
-        assert_eq!((arn.service, arn.account, arn.resource), ("s3", "", "bucket/a:b"));
+        assert_eq!(
+            (arn.service, arn.account, arn.resource),
+            ("s3", "", "bucket/a:b")
+        );
         assert_eq!(Arn::parse("arn:aws:iam::111122223333"), None);
         assert_eq!(Arn::parse("not an arn"), None);
         assert_eq!(account_principal("111122223333"), Some("111122223333"));
@@ -211,11 +214,23 @@ mod tests {
             account_principal("arn:aws:iam::111122223333:root"),
             Some("111122223333")
         );
-        assert_eq!(account_principal("arn:aws:iam::111122223333:user/alice"), None);
+        assert_eq!(
+            account_principal("arn:aws:iam::111122223333:user/alice"),
+            None
+        );
         let p = wildcard_tokens("arn:aws:kms:*:111122223333:key/*");
-        assert!(arn_tokens_match(&p, "arn:aws:kms:eu-west-1:111122223333:key/k"));
-        assert!(!arn_tokens_match(&p, "arn:aws:kms:eu-west-1:444455556666:key/k"));
+        assert!(arn_tokens_match(
+            &p,
+            "arn:aws:kms:eu-west-1:111122223333:key/k"
+        ));
+        assert!(!arn_tokens_match(
+            &p,
+            "arn:aws:kms:eu-west-1:444455556666:key/k"
+        ));
         // `*` does not cross a field boundary in ARN matching.
-        assert!(!arn_tokens_match(&wildcard_tokens("arn:*:key/k"), "arn:aws:kms:r:1:key/k"));
+        assert!(!arn_tokens_match(
+            &wildcard_tokens("arn:*:key/k"),
+            "arn:aws:kms:r:1:key/k"
+        ));
     }
 }

@@ -511,7 +511,8 @@ impl Statement {
             negated: resource.0,
             patterns: string_list(resource.1)?,
         };
-        let valid_resource = |r: &String| r == "*" || r.starts_with("arn:") && r.matches(':').count() >= 5;
+        let valid_resource =
+            |r: &String| r == "*" || r.starts_with("arn:") && r.matches(':').count() >= 5;
         if resource.patterns.is_empty() || !resource.patterns.iter().all(valid_resource) {
             return Err(PolicyError::InvalidResource);
         }
@@ -643,7 +644,11 @@ fn string_list(value: &Value) -> Result<Vec<String>, PolicyError> {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(list) => list
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or(PolicyError::InvalidJson))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or(PolicyError::InvalidJson)
+            })
             .collect(),
         _ => Err(PolicyError::InvalidJson),
     }
@@ -732,12 +737,18 @@ mod tests {
             federated: Vec::new(),
             canonical_user: Vec::new(),
         };
-        assert_eq!(list(&["111122223333"]).matches(&alice), PrincipalMatch::Account);
+        assert_eq!(
+            list(&["111122223333"]).matches(&alice),
+            PrincipalMatch::Account
+        );
         assert_eq!(
             list(&["arn:aws:iam::111122223333:root"]).matches(&alice),
             PrincipalMatch::Account
         );
-        assert_eq!(list(&["111122223333"]).matches(&root), PrincipalMatch::Caller);
+        assert_eq!(
+            list(&["111122223333"]).matches(&root),
+            PrincipalMatch::Caller
+        );
         assert_eq!(
             list(&["arn:aws:iam::111122223333:user/alice"]).matches(&alice),
             PrincipalMatch::Caller
@@ -747,13 +758,26 @@ mod tests {
             list(&["arn:aws:iam::111122223333:user/bob"]).matches(&alice),
             PrincipalMatch::No
         );
-        assert_eq!(list(&["111122223333"]).matches(&Caller::Anonymous), PrincipalMatch::No);
-        assert_eq!(Principals::Anyone.matches(&Caller::Anonymous), PrincipalMatch::Caller);
+        assert_eq!(
+            list(&["111122223333"]).matches(&Caller::Anonymous),
+            PrincipalMatch::No
+        );
+        assert_eq!(
+            Principals::Anyone.matches(&Caller::Anonymous),
+            PrincipalMatch::Caller
+        );
     }
 
     #[test]
     fn actions_are_validated() {
-        for ok in ["*", "s3:GetObject", "s3:Get*", "kms:ReEncrypt?rom", "iam:*", "s3-object-lambda:Get*"] {
+        for ok in [
+            "*",
+            "s3:GetObject",
+            "s3:Get*",
+            "kms:ReEncrypt?rom",
+            "iam:*",
+            "s3-object-lambda:Get*",
+        ] {
             assert!(valid_action(ok), "{ok}");
         }
         for bad in ["", "GetObject", "s3:", ":x", "s3:Get Object", "s 3:x"] {

@@ -66,10 +66,7 @@ impl KeyPolicy {
             )
         };
         let policy = Policy::parse(document, &ParseOptions::KEY).map_err(malformed)?;
-        let kms_action = |a: &String| {
-            a.get(..4)
-                .is_some_and(|p| p.eq_ignore_ascii_case("kms:"))
-        };
+        let kms_action = |a: &String| a.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:"));
         for s in policy.statements() {
             if !s.actions().patterns.iter().all(kms_action) {
                 return Err(malformed(PolicyError::InvalidAction));
@@ -147,7 +144,9 @@ impl KeyPolicy {
         };
         Err(KmsError::new(
             KmsErrorKind::AccessDenied,
-            format!("User: {who} is not authorized to perform: {action} on resource: {key_arn} {how}"),
+            format!(
+                "User: {who} is not authorized to perform: {action} on resource: {key_arn} {how}"
+            ),
         ))
     }
 }
@@ -238,10 +237,17 @@ mod tests {
                 .is_err()
         );
         // The key's own account root is admitted by the default policy without identity policies.
-        let root = RequestContext::signed_by(crate::iam::Principal::root("111122223333", "AKIAROOT"));
+        let root =
+            RequestContext::signed_by(crate::iam::Principal::root("111122223333", "AKIAROOT"));
         assert!(
-            p.check_in(&root, &ConditionKeys::new(), none, "kms:ScheduleKeyDeletion", key)
-                .is_ok()
+            p.check_in(
+                &root,
+                &ConditionKeys::new(),
+                none,
+                "kms:ScheduleKeyDeletion",
+                key
+            )
+            .is_ok()
         );
     }
 }

@@ -265,7 +265,10 @@ const OPERATORS: &[(&str, Operator)] = &[
     ("StringEquals", Operator::StringEquals),
     ("StringNotEquals", Operator::StringNotEquals),
     ("StringEqualsIgnoreCase", Operator::StringEqualsIgnoreCase),
-    ("StringNotEqualsIgnoreCase", Operator::StringNotEqualsIgnoreCase),
+    (
+        "StringNotEqualsIgnoreCase",
+        Operator::StringNotEqualsIgnoreCase,
+    ),
     ("StringLike", Operator::StringLike),
     ("StringNotLike", Operator::StringNotLike),
     ("NumericEquals", Operator::NumericEquals),
@@ -273,7 +276,10 @@ const OPERATORS: &[(&str, Operator)] = &[
     ("NumericLessThan", Operator::NumericLessThan),
     ("NumericLessThanEquals", Operator::NumericLessThanEquals),
     ("NumericGreaterThan", Operator::NumericGreaterThan),
-    ("NumericGreaterThanEquals", Operator::NumericGreaterThanEquals),
+    (
+        "NumericGreaterThanEquals",
+        Operator::NumericGreaterThanEquals,
+    ),
     ("DateEquals", Operator::DateEquals),
     ("DateNotEquals", Operator::DateNotEquals),
     ("DateLessThan", Operator::DateLessThan),
@@ -386,11 +392,12 @@ impl Operator {
                 (Ok(a), Ok(e)) => a == e,
                 _ => false,
             },
-            O::IpAddress | O::NotIpAddress => match (actual.parse::<IpAddr>(), Cidr::parse(&text()))
-            {
-                (Ok(ip), Some(cidr)) => cidr.contains(ip),
-                _ => false,
-            },
+            O::IpAddress | O::NotIpAddress => {
+                match (actual.parse::<IpAddr>(), Cidr::parse(&text())) {
+                    (Ok(ip), Some(cidr)) => cidr.contains(ip),
+                    _ => false,
+                }
+            }
             O::Null => false,
         }
     }
@@ -401,9 +408,10 @@ impl Operator {
         use std::cmp::Ordering::{Equal, Greater, Less};
         match (self, ord) {
             (_, None) => false,
-            (O::NumericEquals | O::NumericNotEquals | O::DateEquals | O::DateNotEquals, Some(o)) => {
-                o == Equal
-            }
+            (
+                O::NumericEquals | O::NumericNotEquals | O::DateEquals | O::DateNotEquals,
+                Some(o),
+            ) => o == Equal,
             (O::NumericLessThan | O::DateLessThan, Some(o)) => o == Less,
             (O::NumericLessThanEquals | O::DateLessThanEquals, Some(o)) => o != Greater,
             (O::NumericGreaterThan | O::DateGreaterThan, Some(o)) => o == Greater,
@@ -703,12 +711,16 @@ fn parse_number(s: &str) -> Option<f64> {
 fn parse_date(s: &str) -> Option<i128> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i64>().ok().map(|secs| i128::from(secs) * 1_000_000_000);
+        return s
+            .parse::<i64>()
+            .ok()
+            .map(|secs| i128::from(secs) * 1_000_000_000);
     }
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         return Some(t.unix_timestamp_nanos());
     }
-    let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
     Some(date.midnight().assume_utc().unix_timestamp_nanos())
 }
 
@@ -860,7 +872,10 @@ pub fn key_type(key: &str) -> Option<ValueType> {
         ("s3:x-amz-object-ownership", T::String),
         ("s3:x-amz-server-side-encryption", T::String),
         ("s3:x-amz-server-side-encryption-aws-kms-key-id", T::Arn),
-        ("s3:x-amz-server-side-encryption-customer-algorithm", T::String),
+        (
+            "s3:x-amz-server-side-encryption-customer-algorithm",
+            T::String,
+        ),
         ("s3:x-amz-storage-class", T::String),
         ("s3:x-amz-website-redirect-location", T::String),
         ("kms:encryptioncontextkeys", T::String),
@@ -919,7 +934,9 @@ mod tests {
         let c = Cidr::parse("2001:db8::/32").expect("cidr");
         assert!(c.contains("2001:db8:1::1".parse().expect("ip")));
         assert!(!c.contains("2001:db9::1".parse().expect("ip")));
-        assert!(Cidr::parse("0.0.0.0/0").is_some_and(|c| c.contains("8.8.8.8".parse().expect("ip"))));
+        assert!(
+            Cidr::parse("0.0.0.0/0").is_some_and(|c| c.contains("8.8.8.8".parse().expect("ip")))
+        );
         for bad in ["10.0.0.0/33", "10.0.0/8", "x", "10.0.0.0/", "::/129"] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }

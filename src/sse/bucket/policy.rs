@@ -35,8 +35,8 @@ use crate::iam::arn::Arn;
 use crate::iam::context::{AuthType, Caller, RequestContext};
 use crate::iam::policy::condition::{key_type, operator_applies};
 use crate::iam::policy::{
-    self as engine, ConditionKeys, ParseOptions, Policy, PolicyError, PrincipalElement,
-    Principals, Request,
+    self as engine, ConditionKeys, ParseOptions, Policy, PolicyError, PrincipalElement, Principals,
+    Request,
 };
 use crate::sse::S3Error;
 
@@ -240,7 +240,10 @@ fn check_statement<'p>(
     let mut relative = Vec::with_capacity(resources.patterns.len());
     for r in &resources.patterns {
         let arn = Arn::parse(r).ok_or(PolicyError::InvalidResource)?;
-        let named_bucket = arn.resource.split_once('/').map_or(arn.resource, |(b, _)| b);
+        let named_bucket = arn
+            .resource
+            .split_once('/')
+            .map_or(arn.resource, |(b, _)| b);
         let known_partition = ["aws", "aws-cn", "aws-us-gov"].contains(&arn.partition);
         if !known_partition
             || arn.service != "s3"
@@ -261,7 +264,8 @@ fn check_statement<'p>(
     for condition in statement.conditions() {
         let key = condition.key();
         let lower = key.to_ascii_lowercase();
-        let Some(ty) = key_type(key).filter(|_| lower.starts_with("s3:") || lower.starts_with("aws:"))
+        let Some(ty) =
+            key_type(key).filter(|_| lower.starts_with("s3:") || lower.starts_with("aws:"))
         else {
             return Err(PolicyError::InvalidConditionKey);
         };
@@ -376,7 +380,10 @@ mod tests {
             Decision::NoOpinion
         );
         assert_eq!(
-            p.evaluate(&req("s3:DeleteObject", "arn:aws:iam::444455556666:user/eve")),
+            p.evaluate(&req(
+                "s3:DeleteObject",
+                "arn:aws:iam::444455556666:user/eve"
+            )),
             Decision::NoOpinion
         );
         assert_eq!(
