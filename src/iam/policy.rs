@@ -1,6 +1,6 @@
 //! IAM policy documents: parsing ([`Policy::parse`]) and evaluating one policy for one request
 //! ([`Policy::evaluate`]). Combining several policies (identity, resource, access point, VPC endpoint)
-//! into an access decision is [`crate::iam::authorize`].
+//! into an access decision is [`crate::iam::authorize()`].
 //!
 //! # Grammar (IAM UG reference_policies_grammar)
 //! `Version` (`2012-10-17` or `2008-10-17`; absent means `2008-10-17`, where `${…}` is literal text), `Id`,
@@ -26,7 +26,7 @@
 //! crate, in one place ([`Statement`] principal matching):
 //! - an `Allow` naming the caller's account grants directly only to that account's root; for the account's
 //!   other identities it is [`Decision::DelegatedToAccount`]: their identity policies decide
-//!   ([`crate::iam::authorize`]). This is also how KMS key policies work ("the key policy statement that
+//!   ([`crate::iam::authorize()`]). This is also how KMS key policies work ("the key policy statement that
 //!   gives the AWS account full access … allows IAM policies in the account to control access");
 //! - a `Deny` naming an account applies to every identity of that account;
 //! - `NotPrincipal` excludes a caller only when it names the caller itself (its ARN, or the account for the

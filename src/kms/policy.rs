@@ -1,5 +1,5 @@
 //! Key policies: which principals may call which operations on a key. A thin wrapper around the IAM
-//! policy engine ([`crate::iam::policy`], [`crate::iam::authorize`]).
+//! policy engine ([`crate::iam::policy`], [`crate::iam::authorize()`]).
 //!
 //! ```json
 //! {"Version": "2012-10-17", "Statement": [
@@ -14,7 +14,7 @@
 //! must name a principal and `Resource`, and actions must be `kms:` actions. Malformed documents are
 //! `MalformedPolicyDocumentException`.
 //!
-//! # Decisions ([`crate::iam::authorize`] with [`ResourceModel::Kms`])
+//! # Decisions ([`crate::iam::authorize()`] with [`ResourceModel::Kms`])
 //! An explicit `Deny` wins; otherwise the key policy must allow the caller by name, or allow the caller's
 //! account (`arn:aws:iam::ACCOUNT:root` or `ACCOUNT`) *and* the caller's identity policies must allow: in
 //! AWS the account principal delegates to IAM. This crate has no IAM: [`KeyPolicy::check`] models every
@@ -26,6 +26,7 @@ use crate::iam::authorize::{Authorization, PolicySource, ResourceModel, Verdict,
 use crate::iam::context::{AuthType, Caller, RequestContext};
 use crate::iam::policy::{ConditionKeys, ParseOptions, Policy, PolicyError};
 
+use super::api::EncryptionContext;
 use super::error::{KmsError, KmsErrorKind};
 
 /// A parsed key policy.
@@ -103,6 +104,37 @@ impl KeyPolicy {
         self.check_in(
             &context,
             &ConditionKeys::new(),
+            std::slice::from_ref(&admin),
+            action,
+            key_arn,
+        )
+    }
+
+    /// [`KeyPolicy::check`] with the request's encryption context as condition keys
+    /// (`kms:EncryptionContext:<k>`, `kms:EncryptionContextKeys`) and `kms:CallerAccount`.
+    ///
+    /// # Errors
+    /// `AccessDeniedException` with AWS's wording.
+    pub fn check_with_context(
+        &self,
+        principal: &str,
+        action: &str,
+        key_arn: &str,
+        encryption_context: Option<&EncryptionContext>,
+    ) -> Result<(), KmsError> {
+        let caller = Caller::from_arn(principal);
+        let mut keys = ConditionKeys::new();
+        if let Some(ctx) = encryption_context {
+            keys = keys.with_encryption_context(ctx.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        if let Some(p) = caller.principal() {
+            keys.insert("kms:CallerAccount", p.account.clone());
+        }
+        let context = RequestContext::new(caller, AuthType::Header, std::time::SystemTime::now());
+        let admin = admin_identity_policy();
+        self.check_in(
+            &context,
+            &keys,
             std::slice::from_ref(&admin),
             action,
             key_arn,

@@ -27,7 +27,7 @@
 //! ([`Decision::Deny`], with the first such statement's `Sid`); otherwise an `Allow` naming the caller (or
 //! everyone) gives [`Decision::Allow`]; otherwise [`Decision::NoOpinion`]. An `Allow` that names only the
 //! caller's *account* is [`Decision::NoOpinion`] here: it delegates to the account's identity policies
-//! (see [`crate::iam::policy`], "Account principals"), which [`crate::iam::authorize`] weighs. The engine
+//! (see [`crate::iam::policy`], "Account principals"), which [`crate::iam::authorize()`] weighs. The engine
 //! serves the bucket owner, so it treats `NoOpinion` like `Allow` ([`Decision::enforce`]); a policy can only
 //! take access away from it.
 
@@ -179,7 +179,7 @@ impl BucketPolicy {
         &self.bucket
     }
 
-    /// The engine's policy (for [`crate::iam::authorize`]).
+    /// The engine's policy (for [`crate::iam::authorize()`]).
     #[must_use]
     pub fn policy(&self) -> &Policy {
         &self.policy
