@@ -1796,3 +1796,118 @@ fn malformed_policies_name_the_reason() {
         assert!(Policy::parse(json, &ParseOptions::KEY).is_ok(), "{json}");
     }
 }
+
+#[test]
+fn not_principal_with_deny_excludes_only_the_named_callers() {
+    let p = parse(
+        r#"{"Version":"2012-10-17","Statement":{"Sid":"OnlyAlice","Effect":"Deny",
+            "NotPrincipal":{"AWS":["arn:aws:iam::111122223333:user/alice","arn:aws:iam::111122223333:root"]},
+            "Action":"s3:*","Resource":"arn:aws:s3:::amzn-s3-demo-bucket/*"}}"#,
+        &ParseOptions::BUCKET,
+    );
+    let carol = RequestContext::new(
+        Caller::Principal(Principal::user(OWNER, "carol", "AKIACAROL")),
+        AuthType::Header,
+        march_2026(),
+    );
+    let only = || deny("OnlyAlice");
+    run(
+        &p,
+        vec![
+            (
+                "alice",
+                "s3:GetObject",
+                OBJECT,
+                alice(),
+                none(),
+                Decision::NotApplicable,
+            ),
+            (
+                "the account root",
+                "s3:GetObject",
+                OBJECT,
+                root(OWNER),
+                none(),
+                Decision::NotApplicable,
+            ),
+            // Naming the account does not exclude its other users.
+            (
+                "carol, same account",
+                "s3:GetObject",
+                OBJECT,
+                carol,
+                none(),
+                only(),
+            ),
+            (
+                "bob, other account",
+                "s3:GetObject",
+                OBJECT,
+                bob_elsewhere(),
+                none(),
+                only(),
+            ),
+            (
+                "anonymous",
+                "s3:GetObject",
+                OBJECT,
+                anonymous(),
+                none(),
+                only(),
+            ),
+        ],
+    );
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just(",".to_owned()),
+            Just(":".to_owned()),
+            Just(r#""Version":"2012-10-17""#.to_owned()),
+            Just(r#""Statement""#.to_owned()),
+            Just(r#""Effect":"Allow""#.to_owned()),
+            Just(r#""Principal":{"AWS":"111122223333"}"#.to_owned()),
+            Just(r#""NotAction":"s3:*""#.to_owned()),
+            Just(r#""Resource":"arn:aws:s3:::b/${aws:username, 'x'}/*""#.to_owned()),
+            Just(r#""Condition""#.to_owned()),
+            Just(r#""ForAllValues:StringLikeIfExists""#.to_owned()),
+            Just(r#""NumericLessThan""#.to_owned()),
+            Just(r#""IpAddress""#.to_owned()),
+            Just(r#""DateGreaterThan""#.to_owned()),
+            Just(r#""ArnLike""#.to_owned()),
+            Just(r#""aws:SourceIp""#.to_owned()),
+            Just(r#""${aws:username""#.to_owned()),
+            Just(r#""10.0.0.0/8""#.to_owned()),
+            "[\"{}\\[\\],: a-zA-Z0-9*?/$\\\\-]{0,8}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn parse_and_evaluate_never_panic(parts in proptest::collection::vec(fragment(), 0..40), resource in "[a-z:/*?${}]{0,30}") {
+            let json = parts.concat();
+            for options in [ParseOptions::BUCKET, ParseOptions::IDENTITY, ParseOptions::KEY] {
+                if let Ok(p) = Policy::parse(&json, &options) {
+                    let context = alice().with_source_ip(ip("10.1.2.3"));
+                    let keys = none().with("s3:prefix", resource.clone());
+                    let _ = p.evaluate(&Request { action: "s3:GetObject", resource: &resource, context: &context, keys: &keys });
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic(s in any::<String>()) {
+            let _ = Policy::parse(&s, &ParseOptions::KEY);
+        }
+    }
+}
