@@ -517,6 +517,41 @@ fn key_policies_control_access() {
     );
 }
 
+/// KMS developer guide (conditions-kms, kms:EncryptionContext:context-key): a key policy can tie a
+/// principal's use of the key to an encryption-context pair; the mock passes each call's context to the
+/// IAM policy engine.
+#[test]
+fn key_policy_conditions_see_the_encryption_context() {
+    let kms = MockKms::in_memory();
+    let mut req = CreateKeyRequest::default();
+    req.policy = Some(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/admin"},"Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*",
+             "Condition":{"StringEquals":{"kms:EncryptionContext:Department":"IT","kms:CallerAccount":"111122223333"}}}]}"#
+            .into(),
+    );
+    let admin = kms.with_caller("arn:aws:iam::111122223333:user/admin");
+    let key = admin.create_key(&req).expect("key").key_metadata;
+    let alice = kms.with_caller("arn:aws:iam::111122223333:user/alice");
+    let it: EncryptionContext = [("Department".to_owned(), "IT".to_owned())].into();
+    let hr: EncryptionContext = [("Department".to_owned(), "HR".to_owned())].into();
+    let blob = alice
+        .generate_data_key(&gdk(&key.key_id, &it))
+        .expect("IT context")
+        .ciphertext_blob;
+    assert!(alice.decrypt(&DecryptRequest::new(blob, it)).is_ok());
+    assert_eq!(
+        code(alice.generate_data_key(&gdk(&key.key_id, &hr))),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(alice.generate_data_key(&gdk(&key.key_id, &EncryptionContext::new()))),
+        "AccessDeniedException"
+    );
+    assert!(admin.generate_data_key(&gdk(&key.key_id, &hr)).is_ok());
+}
+
 #[test]
 fn quota_throttles_with_the_injected_clock() {
     let clock = ManualClock::new(T0);

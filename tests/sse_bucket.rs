@@ -1115,9 +1115,11 @@ fn malformed_policies_are_malformed_policy() {
             "Unknown field Bank",
         ),
         (
-            "NotAction",
+            // NotAction is supported since the IAM engine (issue 12); a statement with both forms is
+            // what stays malformed.
+            "Action and NotAction",
             stmt(r#","NotAction":"s3:GetObject""#),
-            "Policy element NotAction is not supported by this server",
+            "Statement cannot have both Action and NotAction",
         ),
         (
             "foreign bucket",
@@ -1195,9 +1197,16 @@ fn malformed_policies_are_malformed_policy() {
             "Invalid principal in policy",
         ),
         (
-            "unsupported operator",
+            // Numeric operators are supported since the IAM engine; on a string key they could
+            // never match, so they stay refused with the key's type named.
+            "numeric operator on a string key",
             stmt(r#","Condition":{"NumericEquals":{"s3:x-amz-server-side-encryption":"1"}}"#),
-            "Invalid Condition type : NumericEquals",
+            "Condition operator NumericEquals does not apply to the string key s3:x-amz-server-side-encryption",
+        ),
+        (
+            "unknown operator",
+            stmt(r#","Condition":{"NumericEqual":{"s3:max-keys":"1"}}"#),
+            "Invalid Condition type : NumericEqual",
         ),
         (
             "misspelt operator",
@@ -1205,11 +1214,13 @@ fn malformed_policies_are_malformed_policy() {
             "Invalid Condition type : StringEqual",
         ),
         (
-            "set operator",
+            // ForAnyValue:/ForAllValues: are supported since the IAM engine; a set prefix on an
+            // unknown operator stays refused.
+            "set operator on an unknown operator",
             stmt(
-                r#","Condition":{"ForAnyValue:StringEquals":{"s3:x-amz-server-side-encryption":"AES256"}}"#,
+                r#","Condition":{"ForAnyValue:StringEqual":{"s3:x-amz-server-side-encryption":"AES256"}}"#,
             ),
-            "Invalid Condition type : ForAnyValue:StringEquals",
+            "Invalid Condition type : ForAnyValue:StringEqual",
         ),
         (
             "NullIfExists",
@@ -1217,8 +1228,16 @@ fn malformed_policies_are_malformed_policy() {
             "Invalid Condition type : NullIfExists",
         ),
         (
+            // s3:x-amz-acl is a real S3 key (S3-FEATURES.md §11.2), accepted since the IAM engine.
             "unknown condition key",
-            stmt(r#","Condition":{"StringEquals":{"s3:x-amz-acl":"private"}}"#),
+            stmt(r#","Condition":{"StringEquals":{"s3:x-amz-no-such-key":"private"}}"#),
+            "Policy has an invalid condition key",
+        ),
+        (
+            "KMS condition key in a bucket policy",
+            stmt(
+                r#","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#,
+            ),
             "Policy has an invalid condition key",
         ),
         (
@@ -1272,6 +1291,12 @@ fn accepted_policy_shapes() {
         r#"  {"Version":"2008-10-17","Statement":[{"Sid":"a","Effect":"Allow","Principal":{"AWS":["*"]},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::amzn-s3-demo-bucket/*"],"Condition":{}}]}"#,
         r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::amzn-s3-demo-bucket","arn:aws:s3:::amzn-s3-demo-bucket/*"]}]}"#,
         r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:SomeFutureAction","Resource":"arn:aws:s3:::amzn-s3-demo-bucket"}]}"#,
+        // Accepted since the IAM engine (issue 12): NotAction, NotPrincipal, NotResource, set operators,
+        // numeric / date / IP / ARN operators, S3 keys beyond the encryption ones, policy variables.
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"NotAction":"s3:Get*","NotResource":"arn:aws:s3:::amzn-s3-demo-bucket/public/*"}]}"#,
+        r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::amzn-s3-demo-bucket/*","Condition":{"ForAnyValue:StringEquals":{"s3:x-amz-server-side-encryption":"AES256"},"StringEquals":{"s3:x-amz-acl":"private"}}}}"#,
+        r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::amzn-s3-demo-bucket","Condition":{"NumericLessThanEquals":{"s3:max-keys":"10"},"IpAddress":{"aws:SourceIp":["192.0.2.0/24","2001:db8::/32"]},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"},"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/*"}}}}"#,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"arn:aws:s3:::amzn-s3-demo-bucket/home/${aws:username}/*"}}"#,
     ];
     for json in shapes {
         let p = BucketPolicy::parse(json, BUCKET).unwrap_or_else(|e| panic!("{json}: {e}"));

@@ -58,14 +58,48 @@ pub enum Caller {
     Anonymous,
     /// A request whose signature verified.
     Principal(Principal),
+    /// An AWS service acting on its own behalf (`logging.s3.amazonaws.com`), matched by `Service`
+    /// principals in resource policies.
+    Service(String),
 }
 
 impl Caller {
+    /// The caller a principal string names, for layers that only know a string: empty or `*` is
+    /// anonymous; an ARN with an account is that principal (the account root for `…:root`, with the user
+    /// name for `…:user/[PATH/]NAME`; no access key); anything else is a service principal
+    /// (`logging.s3.amazonaws.com`).
+    #[must_use]
+    pub fn from_arn(s: &str) -> Self {
+        if s.is_empty() || s == "*" {
+            return Self::Anonymous;
+        }
+        match crate::iam::arn::Arn::parse(s) {
+            Some(arn) if crate::iam::arn::is_account_id(arn.account) => {
+                if arn.service == "iam" && arn.resource == "root" {
+                    return Self::Principal(Principal::root(arn.account, ""));
+                }
+                let user_name = arn
+                    .resource
+                    .strip_prefix("user/")
+                    .filter(|_| arn.service == "iam")
+                    .and_then(|path| path.rsplit('/').next())
+                    .map(str::to_owned);
+                Self::Principal(Principal {
+                    account: arn.account.to_owned(),
+                    arn: s.to_owned(),
+                    user_name,
+                    access_key_id: String::new(),
+                })
+            }
+            _ => Self::Service(s.to_owned()),
+        }
+    }
+
     /// The principal, if the caller is authenticated.
     #[must_use]
     pub fn principal(&self) -> Option<&Principal> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Service(_) => None,
             Self::Principal(p) => Some(p),
         }
     }

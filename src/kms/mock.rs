@@ -628,7 +628,8 @@ impl MockKms {
             .get(&id)
             .ok_or_else(|| KmsError::not_found(key_id))?;
         call.key_arn = Some(k.arn.clone());
-        k.policy.check(&self.caller, action, &k.arn)?;
+        k.policy
+            .check_with_context(&self.caller, action, &k.arn, call.context)?;
         match k.status {
             Status::Enabled => {}
             Status::Disabled => {

@@ -1,6 +1,5 @@
-//! Key policies: which principals may call which operations on a key.
-//!
-//! The accepted document is the IAM policy grammar subset that key policies use:
+//! Key policies: which principals may call which operations on a key. A thin wrapper around the IAM
+//! policy engine ([`crate::iam::policy`], [`crate::iam::authorize()`]).
 //!
 //! ```json
 //! {"Version": "2012-10-17", "Statement": [
@@ -10,33 +9,34 @@
 //!    "Action": ["kms:Decrypt"], "Resource": "*"}]}
 //! ```
 //!
-//! Evaluation follows IAM: an explicit `Deny` wins, otherwise an `Allow` is needed, otherwise the call is
-//! denied with `AccessDeniedException`. `Principal` may be `"*"`, an ARN, or a list of ARNs; the account
-//! root ARN (`arn:aws:iam::ACCOUNT:root`) matches every principal of that account, as delegation to IAM
-//! does in AWS. `Action` may be `kms:*`, `kms:Prefix*` or an exact action; `Condition` is not supported
-//! and is refused as malformed rather than ignored.
+//! The full engine grammar is accepted (conditions included: `kms:EncryptionContext:<k>`,
+//! `kms:ViaService`, `aws:SourceIp`, …; request keys are passed to [`KeyPolicy::check_in`]); a statement
+//! must name a principal and `Resource`, and actions must be `kms:` actions. Malformed documents are
+//! `MalformedPolicyDocumentException`.
+//!
+//! # Decisions ([`crate::iam::authorize()`] with [`ResourceModel::Kms`])
+//! An explicit `Deny` wins; otherwise the key policy must allow the caller by name, or allow the caller's
+//! account (`arn:aws:iam::ACCOUNT:root` or `ACCOUNT`) *and* the caller's identity policies must allow: in
+//! AWS the account principal delegates to IAM. This crate has no IAM: [`KeyPolicy::check`] models every
+//! principal as holding an identity policy that allows everything (the mock's users are administrators
+//! of their account), so a key policy naming an account admits every principal of that account, as the
+//! mock always did. [`KeyPolicy::check_in`] takes the caller's real identity policies.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use crate::iam::authorize::{Authorization, PolicySource, ResourceModel, Verdict, authorize};
+use crate::iam::context::{AuthType, Caller, RequestContext};
+use crate::iam::policy::{ConditionKeys, ParseOptions, Policy, PolicyError};
 
+use super::api::EncryptionContext;
 use super::error::{KmsError, KmsErrorKind};
 
 /// A parsed key policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyPolicy {
-    statements: Vec<Statement>,
-    document: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Statement {
-    allow: bool,
-    principals: Vec<String>,
-    actions: Vec<String>,
+    policy: Policy,
 }
 
 impl KeyPolicy {
-    /// The default key policy: the account root (every principal of the account) may do everything.
+    /// The default key policy: the account (its root and, through IAM, its principals) may do everything.
     #[must_use]
     pub fn default_for_account(account_id: &str) -> Self {
         let document = serde_json::json!({
@@ -51,14 +51,8 @@ impl KeyPolicy {
             }]
         })
         .to_string();
-        Self {
-            statements: vec![Statement {
-                allow: true,
-                principals: vec![format!("arn:aws:iam::{account_id}:root")],
-                actions: vec!["kms:*".into()],
-            }],
-            document,
-        }
+        #[allow(clippy::expect_used)]
+        Self::parse(&document).expect("the default key policy is well-formed")
     }
 
     /// Parses a policy document.
@@ -66,143 +60,137 @@ impl KeyPolicy {
     /// # Errors
     /// `MalformedPolicyDocumentException` naming what is wrong.
     pub fn parse(document: &str) -> Result<Self, KmsError> {
-        let malformed = |why: &str| {
+        let malformed = |e: PolicyError| {
             KmsError::new(
                 KmsErrorKind::MalformedPolicyDocument,
-                format!("Malformed policy: {why}"),
+                format!("Malformed policy: {e}"),
             )
         };
-        let doc: Value = serde_json::from_str(document).map_err(|_| malformed("not valid JSON"))?;
-        let stmts = match doc.get("Statement") {
-            Some(Value::Array(a)) => a.clone(),
-            Some(o @ Value::Object(_)) => vec![o.clone()],
-            _ => return Err(malformed("missing Statement")),
-        };
-        let strings = |v: &Value, what: &str| -> Result<Vec<String>, KmsError> {
-            match v {
-                Value::String(s) => Ok(vec![s.clone()]),
-                Value::Array(a) => a
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| malformed(&format!("{what} must be strings")))
-                    })
-                    .collect(),
-                _ => Err(malformed(&format!("{what} must be a string or a list"))),
+        let policy = Policy::parse(document, &ParseOptions::KEY).map_err(malformed)?;
+        let kms_action = |a: &String| a.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:"));
+        for s in policy.statements() {
+            if !s.actions().patterns.iter().all(kms_action) {
+                return Err(malformed(PolicyError::InvalidAction));
             }
-        };
-        let mut statements = Vec::new();
-        for s in &stmts {
-            if s.get("Condition").is_some()
-                || s.get("NotAction").is_some()
-                || s.get("NotPrincipal").is_some()
-            {
-                return Err(malformed(
-                    "Condition, NotAction and NotPrincipal are not supported",
-                ));
-            }
-            let allow = match s.get("Effect").and_then(Value::as_str) {
-                Some("Allow") => true,
-                Some("Deny") => false,
-                _ => return Err(malformed("Effect must be Allow or Deny")),
-            };
-            let principals = match s.get("Principal") {
-                Some(Value::String(star)) if star == "*" => vec!["*".to_owned()],
-                Some(Value::Object(o)) => strings(
-                    o.get("AWS")
-                        .ok_or_else(|| malformed("Principal needs AWS"))?,
-                    "Principal",
-                )?,
-                _ => return Err(malformed("missing Principal")),
-            };
-            let actions = strings(
-                s.get("Action").ok_or_else(|| malformed("missing Action"))?,
-                "Action",
-            )?;
-            if actions.iter().any(|a| !a.starts_with("kms:")) {
-                return Err(malformed("actions must start with kms:"));
-            }
-            statements.push(Statement {
-                allow,
-                principals,
-                actions,
-            });
         }
-        if statements.is_empty() {
-            return Err(malformed("no statements"));
-        }
-        Ok(Self {
-            statements,
-            document: document.to_owned(),
-        })
+        Ok(Self { policy })
     }
 
     /// The policy document as given.
     #[must_use]
     pub fn document(&self) -> &str {
-        &self.document
+        self.policy.document()
     }
 
-    /// Checks that `principal` may perform `action` (e.g. `kms:Decrypt`).
+    /// The engine's policy.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Checks that `principal` (an ARN) may perform `action` (e.g. `kms:Decrypt`) on `key_arn`, with no
+    /// request-specific condition keys and the mock's model of identity policies (allow everything; see
+    /// the module documentation).
     ///
     /// # Errors
     /// `AccessDeniedException` with AWS's wording.
     pub fn check(&self, principal: &str, action: &str, key_arn: &str) -> Result<(), KmsError> {
-        let applies = |s: &Statement| {
-            s.principals.iter().any(|p| principal_matches(p, principal))
-                && s.actions.iter().any(|a| action_matches(a, action))
-        };
-        let denied = self.statements.iter().any(|s| !s.allow && applies(s));
-        let allowed = self.statements.iter().any(|s| s.allow && applies(s));
-        if allowed && !denied {
-            return Ok(());
+        let context = RequestContext::new(
+            Caller::from_arn(principal),
+            AuthType::Header,
+            std::time::SystemTime::now(),
+        );
+        let admin = admin_identity_policy();
+        self.check_in(
+            &context,
+            &ConditionKeys::new(),
+            std::slice::from_ref(&admin),
+            action,
+            key_arn,
+        )
+    }
+
+    /// [`KeyPolicy::check`] with the request's encryption context as condition keys
+    /// (`kms:EncryptionContext:<k>`, `kms:EncryptionContextKeys`) and `kms:CallerAccount`.
+    ///
+    /// # Errors
+    /// `AccessDeniedException` with AWS's wording.
+    pub fn check_with_context(
+        &self,
+        principal: &str,
+        action: &str,
+        key_arn: &str,
+        encryption_context: Option<&EncryptionContext>,
+    ) -> Result<(), KmsError> {
+        let caller = Caller::from_arn(principal);
+        let mut keys = ConditionKeys::new();
+        if let Some(ctx) = encryption_context {
+            keys = keys.with_encryption_context(ctx.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
-        let how = if denied {
-            "with an explicit deny in a resource-based policy"
-        } else {
-            "because no resource-based policy allows the action"
+        if let Some(p) = caller.principal() {
+            keys.insert("kms:CallerAccount", p.account.clone());
+        }
+        let context = RequestContext::new(caller, AuthType::Header, std::time::SystemTime::now());
+        let admin = admin_identity_policy();
+        self.check_in(
+            &context,
+            &keys,
+            std::slice::from_ref(&admin),
+            action,
+            key_arn,
+        )
+    }
+
+    /// Checks a request described by its context, condition keys (`kms:EncryptionContext:…`,
+    /// `kms:ViaService`, …) and the caller's identity policies.
+    ///
+    /// # Errors
+    /// `AccessDeniedException` with AWS's wording.
+    pub fn check_in(
+        &self,
+        context: &RequestContext,
+        keys: &ConditionKeys,
+        identity_policies: &[Policy],
+        action: &str,
+        key_arn: &str,
+    ) -> Result<(), KmsError> {
+        let owner = crate::iam::arn::Arn::parse(key_arn).map_or("", |a| a.account);
+        let verdict = authorize(
+            &Authorization::new(action, key_arn, owner, context, keys, ResourceModel::Kms)
+                .with_identity_policies(identity_policies)
+                .with_resource_policy(Some(&self.policy)),
+        );
+        let how = match verdict {
+            Verdict::Allow => return Ok(()),
+            Verdict::ExplicitDeny {
+                source: PolicySource::Identity,
+                ..
+            } => "with an explicit deny in an identity-based policy",
+            Verdict::ExplicitDeny { .. } => "with an explicit deny in a resource-based policy",
+            Verdict::ImplicitDeny => "because no resource-based policy allows the action",
+        };
+        let who = match &context.caller {
+            Caller::Principal(p) => p.arn.as_str(),
+            Caller::Service(s) => s.as_str(),
+            Caller::Anonymous => "anonymous",
         };
         Err(KmsError::new(
             KmsErrorKind::AccessDenied,
             format!(
-                "User: {principal} is not authorized to perform: {action} on resource: {key_arn} {how}"
+                "User: {who} is not authorized to perform: {action} on resource: {key_arn} {how}"
             ),
         ))
     }
 }
 
-fn principal_matches(pattern: &str, principal: &str) -> bool {
-    if pattern == "*" || pattern == principal {
-        return true;
-    }
-    // arn:aws:iam::ACCOUNT:root stands for every principal of the account.
-    if let Some(account) = pattern
-        .strip_prefix("arn:aws:iam::")
-        .and_then(|r| r.strip_suffix(":root"))
-    {
-        return principal_account(principal) == Some(account);
-    }
-    false
-}
-
-fn principal_account(principal: &str) -> Option<&str> {
-    let mut parts = principal.splitn(6, ':');
-    let (arn, _partition, _service, _region, account) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    (arn == "arn").then_some(account)
-}
-
-fn action_matches(pattern: &str, action: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => action.starts_with(prefix),
-        None => pattern == action,
-    }
+/// The identity policy the mock gives every principal: allow everything.
+fn admin_identity_policy() -> Policy {
+    #[allow(clippy::expect_used)]
+    Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        &ParseOptions::IDENTITY,
+    )
+    .expect("the administrator policy is well-formed")
 }
 
 #[cfg(test)]
@@ -249,5 +237,49 @@ mod tests {
             let e = KeyPolicy::parse(doc).expect_err(doc);
             assert_eq!(e.code(), "MalformedPolicyDocumentException");
         }
+    }
+
+    #[test]
+    fn with_real_identity_policies_the_account_principal_delegates() {
+        let key = "arn:aws:kms:us-east-1:111122223333:key/k";
+        let p = KeyPolicy::default_for_account("111122223333");
+        let alice = RequestContext::signed_by(crate::iam::Principal::user(
+            "111122223333",
+            "alice",
+            "AKIAALICE",
+        ));
+        let none: &[Policy] = &[];
+        // No identity policy: the account principal alone grants nothing to alice.
+        assert!(
+            p.check_in(&alice, &ConditionKeys::new(), none, "kms:Decrypt", key)
+                .is_err()
+        );
+        let decrypt = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}}"#,
+            &ParseOptions::IDENTITY,
+        )
+        .expect("identity policy");
+        let ids = std::slice::from_ref(&decrypt);
+        assert!(
+            p.check_in(&alice, &ConditionKeys::new(), ids, "kms:Decrypt", key)
+                .is_ok()
+        );
+        assert!(
+            p.check_in(&alice, &ConditionKeys::new(), ids, "kms:Encrypt", key)
+                .is_err()
+        );
+        // The key's own account root is admitted by the default policy without identity policies.
+        let root =
+            RequestContext::signed_by(crate::iam::Principal::root("111122223333", "AKIAROOT"));
+        assert!(
+            p.check_in(
+                &root,
+                &ConditionKeys::new(),
+                none,
+                "kms:ScheduleKeyDeletion",
+                key
+            )
+            .is_ok()
+        );
     }
 }

@@ -1,0 +1,262 @@
+//! The access decision across all the policies that apply to a request (IAM UG
+//! reference_policies_evaluation-logic; `S3-FEATURES.md` §11.1 and §2.3).
+//!
+//! 1. An explicit `Deny` in any evaluated policy (identity, resource, access point, VPC endpoint) refuses.
+//!    Identity policies are not evaluated for account-root credentials (S3's user context is skipped for
+//!    them; the root has no identity policies).
+//! 2. Each *resource gate* must open: the resource's own policy and, for a request through an access point,
+//!    the access point's policy (both must allow, §2.3). A gate opens
+//!    - for an anonymous caller or a service principal: when the policy allows it by name (or `*`);
+//!    - for a caller of the gate owner's account: with [`ResourceModel::S3`] when the caller is the
+//!      account root, or its identity policies allow, or the policy allows it by name (the same-account
+//!      union of identity and resource policies); with [`ResourceModel::Kms`] when the policy allows it by
+//!      name, or the policy allows its account and its identity policies allow (KMS: IAM policies count
+//!      only when the key policy delegates to the account);
+//!    - for a caller of another account: when its identity policies allow (an account root's always do)
+//!      and the policy allows it by name or by account (cross-account: both must allow).
+//! 3. A VPC endpoint policy, when the request came through one, must allow too (for the resource and, via
+//!    an access point, for the access point's resource as well).
+//!
+//! Account principals are read once, in [`crate::iam::policy`] ([`Decision::DelegatedToAccount`]): an
+//! `Allow` naming an account grants its root directly and its other identities only through their
+//! identity policies.
+
+use super::context::{Caller, RequestContext};
+use super::policy::{ConditionKeys, Decision, Policy, Request};
+
+/// How a resource's owner account combines identity policies with the resource policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceModel {
+    /// S3 (and IAM's default): in the owner's account an Allow from either side suffices, and the owner's
+    /// root may do everything not explicitly denied.
+    S3,
+    /// KMS: the key policy is the root of trust; identity policies count only when the key policy allows
+    /// the caller's account ("delegates to IAM"), the owner's root included.
+    Kms,
+}
+
+/// An access point a request came through: its policy (if it has one) and the resource ARN in
+/// access-point form (`arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY`). The owner is
+/// `RequestContext::access_point`'s account.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessPointGate<'a> {
+    /// The access point policy, if any.
+    pub policy: Option<&'a Policy>,
+    /// The resource as the access point names it.
+    pub resource: &'a str,
+    /// The access point owner's account.
+    pub owner: &'a str,
+}
+
+/// Everything [`authorize`] weighs.
+#[derive(Clone, Copy, Debug)]
+pub struct Authorization<'a> {
+    /// The IAM action.
+    pub action: &'a str,
+    /// The resource ARN.
+    pub resource: &'a str,
+    /// The account owning the resource (the bucket owner, the key's account).
+    pub resource_owner: &'a str,
+    /// Caller, transport, global condition keys.
+    pub context: &'a RequestContext,
+    /// Request-specific condition keys.
+    pub keys: &'a ConditionKeys,
+    /// The caller's identity policies (user, group and role policies); ignored for account roots and
+    /// anonymous callers.
+    pub identity_policies: &'a [Policy],
+    /// The resource's policy (bucket policy, key policy), if any.
+    pub resource_policy: Option<&'a Policy>,
+    /// The access point the request came through, if any.
+    pub access_point: Option<AccessPointGate<'a>>,
+    /// The VPC endpoint policy, if the request came through an endpoint that has one.
+    pub vpc_endpoint_policy: Option<&'a Policy>,
+    /// How the owner's account combines identity and resource policies.
+    pub model: ResourceModel,
+}
+
+impl<'a> Authorization<'a> {
+    /// A request for `action` on `resource` owned by `resource_owner`, with no policies yet.
+    #[must_use]
+    pub fn new(
+        action: &'a str,
+        resource: &'a str,
+        resource_owner: &'a str,
+        context: &'a RequestContext,
+        keys: &'a ConditionKeys,
+        model: ResourceModel,
+    ) -> Self {
+        Self {
+            action,
+            resource,
+            resource_owner,
+            context,
+            keys,
+            identity_policies: &[],
+            resource_policy: None,
+            access_point: None,
+            vpc_endpoint_policy: None,
+            model,
+        }
+    }
+
+    /// The same request with the caller's identity policies.
+    #[must_use]
+    pub fn with_identity_policies(mut self, policies: &'a [Policy]) -> Self {
+        self.identity_policies = policies;
+        self
+    }
+
+    /// The same request with the resource's policy.
+    #[must_use]
+    pub fn with_resource_policy(mut self, policy: Option<&'a Policy>) -> Self {
+        self.resource_policy = policy;
+        self
+    }
+
+    /// The same request through an access point.
+    #[must_use]
+    pub fn with_access_point(mut self, gate: AccessPointGate<'a>) -> Self {
+        self.access_point = Some(gate);
+        self
+    }
+
+    /// The same request through a VPC endpoint with a policy.
+    #[must_use]
+    pub fn with_vpc_endpoint_policy(mut self, policy: &'a Policy) -> Self {
+        self.vpc_endpoint_policy = Some(policy);
+        self
+    }
+}
+
+/// Which policy refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicySource {
+    /// One of the caller's identity policies.
+    Identity,
+    /// The resource's policy.
+    Resource,
+    /// The access point's policy.
+    AccessPoint,
+    /// The VPC endpoint's policy.
+    VpcEndpoint,
+}
+
+/// The access decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed.
+    Allow,
+    /// An explicit `Deny` applied.
+    ExplicitDeny {
+        /// The denying statement's `Sid`, if any.
+        sid: Option<String>,
+        /// The policy it is in.
+        source: PolicySource,
+    },
+    /// Nothing allowed the request (the default).
+    ImplicitDeny,
+}
+
+impl Verdict {
+    /// Whether the request is allowed.
+    #[must_use]
+    pub fn is_allowed(&self) -> bool {
+        *self == Self::Allow
+    }
+}
+
+/// Decides a request (see the module documentation).
+#[must_use]
+pub fn authorize(a: &Authorization<'_>) -> Verdict {
+    let eval = |policy: &Policy, resource: &str| {
+        policy.evaluate(&Request {
+            action: a.action,
+            resource,
+            context: a.context,
+            keys: a.keys,
+        })
+    };
+    let caller = &a.context.caller;
+    let root = caller.principal().is_some_and(|p| p.is_root());
+
+    // Identity policies: only for non-root principals.
+    let mut identity_allows = root;
+    if let (Caller::Principal(_), false) = (caller, root) {
+        for p in a.identity_policies {
+            match eval(p, a.resource) {
+                Decision::ExplicitDeny { sid } => {
+                    return Verdict::ExplicitDeny {
+                        sid,
+                        source: PolicySource::Identity,
+                    };
+                }
+                Decision::Allow | Decision::DelegatedToAccount => identity_allows = true,
+                Decision::NotApplicable => {}
+            }
+        }
+    }
+
+    let mut gates = vec![(
+        a.resource_policy.map(|p| eval(p, a.resource)),
+        a.resource_owner,
+        PolicySource::Resource,
+    )];
+    if let Some(ap) = &a.access_point {
+        gates.push((
+            ap.policy.map(|p| eval(p, ap.resource)),
+            ap.owner,
+            PolicySource::AccessPoint,
+        ));
+    }
+    let mut vpce = Vec::new();
+    if let Some(p) = a.vpc_endpoint_policy {
+        vpce.push(eval(p, a.resource));
+        if let Some(ap) = &a.access_point {
+            vpce.push(eval(p, ap.resource));
+        }
+    }
+
+    // Explicit denies anywhere win.
+    for (decision, _, source) in &gates {
+        if let Some(Decision::ExplicitDeny { sid }) = decision {
+            return Verdict::ExplicitDeny {
+                sid: sid.clone(),
+                source: *source,
+            };
+        }
+    }
+    for decision in &vpce {
+        if let Decision::ExplicitDeny { sid } = decision {
+            return Verdict::ExplicitDeny {
+                sid: sid.clone(),
+                source: PolicySource::VpcEndpoint,
+            };
+        }
+    }
+
+    let gate_open = |decision: &Option<Decision>, owner: &str| {
+        let by_name = matches!(decision, Some(Decision::Allow));
+        let by_account = matches!(decision, Some(Decision::DelegatedToAccount));
+        match caller {
+            Caller::Anonymous | Caller::Service(_) => by_name,
+            Caller::Principal(p) if p.account == owner => match a.model {
+                ResourceModel::S3 => root || identity_allows || by_name,
+                ResourceModel::Kms => by_name || (by_account && identity_allows),
+            },
+            Caller::Principal(_) => identity_allows && (by_name || by_account),
+        }
+    };
+    let gates_open = gates
+        .iter()
+        .all(|(decision, owner, _)| gate_open(decision, owner));
+    let vpce_allows = vpce.iter().all(|d| match d {
+        Decision::Allow => true,
+        Decision::DelegatedToAccount => identity_allows,
+        _ => false,
+    });
+    if gates_open && vpce_allows {
+        Verdict::Allow
+    } else {
+        Verdict::ImplicitDeny
+    }
+}
