@@ -18,7 +18,6 @@ pub mod api;
 pub mod audit;
 mod blob;
 pub mod cache;
-pub mod clock;
 mod context;
 mod error;
 mod forward;
@@ -28,7 +27,6 @@ pub mod quota;
 pub mod remote;
 pub mod retry;
 pub mod server;
-pub mod sigv4;
 mod store;
 
 pub use api::*;

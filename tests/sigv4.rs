@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use s3crypt::kms::sigv4::{
+use s3crypt::aws::sigv4::{
     self, AWS_MAX_SKEW, Canonicalization, Credentials, EMPTY_PAYLOAD_SHA256, Scope,
     SessionTokenPlacement, SigV4Error, SignableRequest, SigningSettings, UNSIGNED_PAYLOAD,
     UriEncoding, VerifyPolicy,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::Kms;
 use super::api::*;
-use super::clock::{Clock, SystemClock};
+use crate::aws::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
 use crate::keys::SecretBytes;
 

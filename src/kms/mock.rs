@@ -10,7 +10,7 @@ use super::Kms;
 use super::api::*;
 use super::audit::{AuditRecord, AuditSink};
 use super::blob;
-use super::clock::{Clock, SystemClock, rfc3339};
+use crate::aws::clock::{Clock, SystemClock, rfc3339};
 use super::context;
 use super::error::{KmsError, KmsErrorKind};
 use super::policy::KeyPolicy;

@@ -10,9 +10,9 @@ use zeroize::Zeroizing;
 
 use super::Kms;
 use super::api::*;
-use super::clock::{Clock, SystemClock};
+use crate::aws::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
-use super::sigv4::{self, Credentials, SignableRequest};
+use crate::aws::sigv4::{self, Credentials, SignableRequest};
 
 /// A remote KMS endpoint.
 pub struct RemoteKms {

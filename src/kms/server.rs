@@ -42,9 +42,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::clock::{Clock, SystemClock};
+use crate::aws::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
-use super::sigv4::{self, Credentials, SignableRequest, VerifyPolicy};
+use crate::aws::sigv4::{self, Credentials, SignableRequest, VerifyPolicy};
 use super::{Kms, MockKms};
 use crate::primitives::random_array;
 

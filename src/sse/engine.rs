@@ -37,7 +37,7 @@ use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, T
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
 use crate::keys::{ObjectKey, SecretBytes};
-use crate::kms::clock::{Clock, SystemClock, rfc3339};
+use crate::aws::clock::{Clock, SystemClock, rfc3339};
 use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
     GenerateDataKeyRequest, Kms, KmsError, KmsErrorKind,

@@ -14,7 +14,7 @@ use s3crypt::envelope::{
 use s3crypt::fsutil::{Destination, refuse_aliases};
 use s3crypt::keys::KeyEncryptionKey;
 use s3crypt::kms::remote::RemoteKms;
-use s3crypt::kms::sigv4::Credentials;
+use s3crypt::aws::sigv4::Credentials;
 use s3crypt::kms::{CreateAliasRequest, CreateKeyRequest, DescribeKeyRequest, Kms};
 use s3crypt::range::ByteRange;
 

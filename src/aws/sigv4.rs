@@ -13,9 +13,9 @@
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use s3crypt::kms::sigv4::{self, Credentials, SignableRequest};
+//! use s3crypt::aws::sigv4::{self, Credentials, SignableRequest};
 //!
-//! # fn main() -> Result<(), s3crypt::kms::sigv4::SigV4Error> {
+//! # fn main() -> Result<(), s3crypt::aws::sigv4::SigV4Error> {
 //! let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None);
 //! let body = br#"{"KeyId":"alias/demo","KeySpec":"AES_256"}"#;
 //! let mut headers = vec![
