@@ -108,7 +108,7 @@ impl RemoteKms {
             "kms",
             UNIX_EPOCH + self.clock.now(),
         )
-        .map_err(|e| KmsError::validation(e.message()))?;
+        .map_err(|e| KmsError::validation(e.kms().message))?;
         headers.extend(signed);
         let mut request = self.agent.post(&self.url);
         for (n, v) in headers.iter().filter(|(n, _)| n != "host") {
