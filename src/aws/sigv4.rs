@@ -57,7 +57,7 @@
 //! always authenticated: a hex `x-amz-content-sha256` is not trusted, the body is hashed again; and
 //! `UNSIGNED-PAYLOAD` is refused unless [`VerifyPolicy::allow_unsigned_payload`] is set.
 
-mod canonical;
+pub(crate) mod canonical;
 mod error;
 
 pub use error::{AuthType, ScopeProblem, SigV4Error};
@@ -809,19 +809,19 @@ pub fn signature(signing_key: &DerivedKey, string_to_sign: &str) -> String {
 }
 
 /// The parts of an `Authorization` header.
-struct ParsedAuth {
-    access_key_id: String,
-    date: String,
-    region: String,
-    service: String,
-    terminator: String,
-    signed_headers: Vec<String>,
-    signature: String,
+pub(crate) struct ParsedAuth {
+    pub(crate) access_key_id: String,
+    pub(crate) date: String,
+    pub(crate) region: String,
+    pub(crate) service: String,
+    pub(crate) terminator: String,
+    pub(crate) signed_headers: Vec<String>,
+    pub(crate) signature: String,
 }
 
 /// Parses `AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=a;b,
 /// Signature=hex`. Components may come in any order, separated by `,` with optional whitespace.
-fn parse_authorization(value: &str) -> Result<ParsedAuth, SigV4Error> {
+pub(crate) fn parse_authorization(value: &str) -> Result<ParsedAuth, SigV4Error> {
     let incomplete = |message: String| SigV4Error::IncompleteSignature { message };
     let value = value.trim_matches([' ', '\t']);
     let (algorithm, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
@@ -976,7 +976,7 @@ fn check_scope_parts(
     Ok(())
 }
 
-fn check_skew(
+pub(crate) fn check_skew(
     request_unix: i64,
     amz_date: &str,
     now: SystemTime,
@@ -1004,7 +1004,7 @@ fn check_skew(
     Ok(())
 }
 
-fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+pub(crate) fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
     headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -1032,14 +1032,14 @@ fn is_s3(service: &str) -> bool {
 
 /// A credential-scope element or access key id must be non-empty and free of the separators of the
 /// `Authorization` header and of whitespace/control characters.
-fn is_scope_part(s: &str) -> bool {
+pub(crate) fn is_scope_part(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| (0x21..0x7f).contains(&b) && !matches!(b, b'/' | b',' | b'=' | b';'))
 }
 
 /// Whole seconds since the Unix epoch (floor), or `None` when out of `i64` range.
-fn unix_seconds(t: SystemTime) -> Option<i64> {
+pub(crate) fn unix_seconds(t: SystemTime) -> Option<i64> {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).ok(),
         Err(e) => {
@@ -1055,7 +1055,7 @@ fn unix_seconds(t: SystemTime) -> Option<i64> {
     }
 }
 
-fn system_time(unix: i64) -> Option<SystemTime> {
+pub(crate) fn system_time(unix: i64) -> Option<SystemTime> {
     if unix >= 0 {
         UNIX_EPOCH.checked_add(Duration::from_secs(unix.unsigned_abs()))
     } else {
@@ -1064,7 +1064,7 @@ fn system_time(unix: i64) -> Option<SystemTime> {
 }
 
 /// `YYYYMMDDTHHMMSSZ` for years 0–9999.
-fn format_amz_date(unix: i64) -> Option<String> {
+pub(crate) fn format_amz_date(unix: i64) -> Option<String> {
     let dt = OffsetDateTime::from_unix_timestamp(unix).ok()?;
     if !(0..=9999).contains(&dt.year()) {
         return None;
@@ -1076,7 +1076,7 @@ fn format_amz_date(unix: i64) -> Option<String> {
 }
 
 /// Parses exactly `YYYYMMDDTHHMMSSZ` (16 ASCII characters, a valid UTC calendar time).
-fn parse_amz_date(s: &str) -> Option<i64> {
+pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 16
         && b.iter().enumerate().all(|(i, &c)| match i {
