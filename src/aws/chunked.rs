@@ -697,15 +697,15 @@ pub fn encode(
         emit(chunk, &mut out);
     }
     emit(&[], &mut out);
-    if auth.mode.trailer() {
-        if let Some(alg) = checksum {
-            let line = format!("{}:{}", alg.header_name(), alg.compute(data));
-            out.extend_from_slice(line.as_bytes());
-            out.extend_from_slice(b"\r\n");
-            if signed {
-                let sig = auth.trailer_signature(&previous, &format!("{line}\n"));
-                out.extend_from_slice(format!("x-amz-trailer-signature:{sig}\r\n").as_bytes());
-            }
+    if auth.mode.trailer()
+        && let Some(alg) = checksum
+    {
+        let line = format!("{}:{}", alg.header_name(), alg.compute(data));
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if signed {
+            let sig = auth.trailer_signature(&previous, &format!("{line}\n"));
+            out.extend_from_slice(format!("x-amz-trailer-signature:{sig}\r\n").as_bytes());
         }
     }
     out.extend_from_slice(b"\r\n");

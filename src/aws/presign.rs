@@ -661,7 +661,7 @@ fn classify_payload(value: &str) -> Result<PayloadKind, SigV4Error> {
 }
 
 /// The single `x-amz-content-sha256` value, trimmed.
-fn content_sha256<'h>(headers: &'h [(String, String)]) -> Result<Option<&'h str>, SigV4Error> {
+fn content_sha256(headers: &[(String, String)]) -> Result<Option<&str>, SigV4Error> {
     match sigv4::header_values(headers, "x-amz-content-sha256").as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one.trim_matches([' ', '\t']))),
