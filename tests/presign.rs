@@ -50,7 +50,9 @@ fn doc_url() -> String {
 
 /// The request target (path and query) of a full URL.
 fn target(url: &str) -> String {
-    url.split_once(HOST).map(|(_, t)| t.to_owned()).unwrap_or_default()
+    url.split_once(HOST)
+        .map(|(_, t)| t.to_owned())
+        .unwrap_or_default()
 }
 
 fn host_only() -> Vec<(String, String)> {
@@ -133,7 +135,10 @@ fn doc_vector_signature_and_botocore_url() {
 #[test]
 fn row_01_header_and_query_auth_together() {
     let mut headers = host_only();
-    headers.push(("Authorization".into(), "AWS4-HMAC-SHA256 Credential=x".into()));
+    headers.push((
+        "Authorization".into(),
+        "AWS4-HMAC-SHA256 Credential=x".into(),
+    ));
     let w = refuse(&target(&doc_url()), &headers, at(T0));
     assert_wire(
         &w,
@@ -146,7 +151,11 @@ fn row_01_header_and_query_auth_together() {
 
 #[test]
 fn row_02_unknown_algorithm() {
-    let uri = with_param(&target(&doc_url()), "X-Amz-Algorithm", Some("AWS4-HMAC-SHA512"));
+    let uri = with_param(
+        &target(&doc_url()),
+        "X-Amz-Algorithm",
+        Some("AWS4-HMAC-SHA512"),
+    );
     let w = refuse(&uri, &host_only(), at(T0));
     assert_wire(
         &w,
@@ -194,7 +203,12 @@ fn row_03_missing_parameters() {
 
 #[test]
 fn row_04_bad_date() {
-    for bad in ["2013-05-24T00:00:00Z", "20130524", "20131324T000000Z", "20130524T000000"] {
+    for bad in [
+        "2013-05-24T00:00:00Z",
+        "20130524",
+        "20131324T000000Z",
+        "20130524T000000",
+    ] {
         let uri = with_param(&target(&doc_url()), "X-Amz-Date", Some(bad));
         assert_wire(
             &refuse(&uri, &host_only(), at(T0)),
@@ -377,7 +391,9 @@ fn row_10_credential_malformed() {
         ),
         400,
         AQPE,
-        &format!("{prefix}incorrect terminal \"aws5_request\". This endpoint uses \"aws4_request\"."),
+        &format!(
+            "{prefix}incorrect terminal \"aws5_request\". This endpoint uses \"aws4_request\"."
+        ),
     );
 }
 
@@ -447,7 +463,11 @@ fn row_13_unknown_access_key() {
 
 #[test]
 fn row_14_signature_mismatch_carries_string_to_sign_and_canonical_request() {
-    let uri = with_param(&target(&doc_url()), "X-Amz-Signature", Some(&"0".repeat(64)));
+    let uri = with_param(
+        &target(&doc_url()),
+        "X-Amz-Signature",
+        Some(&"0".repeat(64)),
+    );
     let w = refuse(&uri, &host_only(), at(T0));
     assert_wire(
         &w,
@@ -505,7 +525,11 @@ fn tampering_with_any_query_parameter_or_the_path_fails() {
         with_param(&uri, "X-Amz-Expires", Some("86401")),
         with_param(&uri, "X-Amz-Date", Some("20130524T000001Z")),
         with_param(&uri, "X-Amz-SignedHeaders", Some("host%3Brange")),
-        with_param(&uri, "X-Amz-Signature", Some(&DOC_SIGNATURE.replace('a', "b"))),
+        with_param(
+            &uri,
+            "X-Amz-Signature",
+            Some(&DOC_SIGNATURE.replace('a', "b")),
+        ),
         with_param(&uri, "versionId", Some("1")),
         uri.replace("/test.txt", "/test.txu"),
         uri.replace("/test.txt", "/Test.txt"),
@@ -570,8 +594,8 @@ fn session_token_and_operation_parameters_round_trip() {
         headers: &host_only(),
         body: b"",
     };
-    let ok = presign::verify_s3(&req, lookup_temp, &S3Policy::new("us-east-1"), at(T0))
-        .expect("valid");
+    let ok =
+        presign::verify_s3(&req, lookup_temp, &S3Policy::new("us-east-1"), at(T0)).expect("valid");
     assert_eq!(ok.access_key_id, "ASIATEMP");
     // A changed or missing token is refused.
     for uri in [
@@ -678,7 +702,11 @@ fn header_signed(extra: &[(&str, &str)], body: &[u8]) -> Vec<(String, String)> {
     headers
 }
 
-fn check_put(headers: &[(String, String)], body: &[u8], now: u64) -> Result<presign::S3Auth, SigV4Error> {
+fn check_put(
+    headers: &[(String, String)],
+    body: &[u8],
+    now: u64,
+) -> Result<presign::S3Auth, SigV4Error> {
     let req = SignableRequest {
         method: "PUT",
         uri: "/test.txt",
@@ -809,7 +837,9 @@ fn header_auth_refusals_render_s3_codes() {
     assert_eq!(w.code, "InvalidAccessKeyId");
     assert_eq!(w.extra("AWSAccessKeyId"), Some("AKIDNOBODY"));
     // No auth at all.
-    let w = check_put(&host_only(), body, T0).expect_err("anonymous").s3();
+    let w = check_put(&host_only(), body, T0)
+        .expect_err("anonymous")
+        .s3();
     assert_eq!((w.status, w.code), (403, "AccessDenied"));
 }
 

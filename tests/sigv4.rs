@@ -637,7 +637,8 @@ fn kms_round_trip_and_refusals() {
         "date",
     );
     assert!(
-        e.kms().message
+        e.kms()
+            .message
             .starts_with("Date in Credential scope does not match"),
         "{e}"
     );
@@ -651,7 +652,8 @@ fn kms_round_trip_and_refusals() {
         "ISO-8601 extended date",
     );
     assert!(
-        e.kms().message
+        e.kms()
+            .message
             .starts_with("Date must be in ISO-8601 'basic format'"),
         "{e}"
     );
@@ -721,7 +723,8 @@ fn kms_round_trip_and_refusals() {
         "X-Amz-Target unsigned",
     );
     assert!(
-        e.kms().message
+        e.kms()
+            .message
             .contains("'x-amz-target' must be a 'SignedHeader'"),
         "{e}"
     );
@@ -738,7 +741,8 @@ fn kms_round_trip_and_refusals() {
         "host unsigned",
     );
     assert!(
-        e.kms().message
+        e.kms()
+            .message
             .starts_with("'Host' or ':authority' must be a 'SignedHeader'"),
         "{e}"
     );

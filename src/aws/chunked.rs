@@ -320,9 +320,7 @@ impl ChunkedError {
                 "The request signature we calculated does not match the signature you provided. \
                  Check your key and signing method.",
             ),
-            Self::ChecksumMismatch {
-                algorithm, ..
-            } => {
+            Self::ChecksumMismatch { algorithm, .. } => {
                 let name = match algorithm {
                     ChecksumAlgorithm::Crc32 => "CRC32",
                     ChecksumAlgorithm::Crc32c => "CRC32C",
@@ -345,11 +343,7 @@ impl ChunkedError {
                 "InvalidRequest",
                 "The checksum algorithm of the trailer is not supported.",
             ),
-            _ => w(
-                400,
-                "InvalidRequest",
-                "The aws-chunked body is malformed.",
-            ),
+            _ => w(400, "InvalidRequest", "The aws-chunked body is malformed."),
         }
     }
 }
@@ -579,10 +573,8 @@ impl<R: Read> ChunkedReader<R> {
         if self.auth.trailer.as_deref().is_some_and(|t| t != name) {
             return Err(ChunkedError::MissingChecksum);
         }
-        let algorithm =
-            ChecksumAlgorithm::from_header(name).ok_or_else(|| ChunkedError::UnsupportedChecksum {
-                name: name.clone(),
-            })?;
+        let algorithm = ChecksumAlgorithm::from_header(name)
+            .ok_or_else(|| ChunkedError::UnsupportedChecksum { name: name.clone() })?;
         if self.auth.mode.signed() {
             let sig = signature.ok_or(ChunkedError::MissingTrailerSignature)?;
             let expected = self

@@ -40,7 +40,7 @@ use std::time::{Duration, SystemTime};
 use crate::aws::chunked::{StreamingAuth, StreamingMode};
 use crate::aws::sigv4::canonical::{self, CanonError};
 use crate::aws::sigv4::{
-    self, ALGORITHM, AWS_MAX_SKEW, AuthType, Canonicalization, Credentials, ScopeProblem, Scope,
+    self, ALGORITHM, AWS_MAX_SKEW, AuthType, Canonicalization, Credentials, Scope, ScopeProblem,
     SigV4Error, SignableRequest, UNSIGNED_PAYLOAD,
 };
 use crate::primitives::{self, hash};
@@ -302,10 +302,7 @@ pub fn presign_url(
     )
     .map_err(|CanonError(m)| invalid(m))?;
     let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical_request);
-    let sig = sigv4::signature(
-        &sigv4::signing_key(creds.secret_access_key(), &scope),
-        &sts,
-    );
+    let sig = sigv4::signature(&sigv4::signing_key(creds.secret_access_key(), &scope), &sts);
     Ok(format!(
         "{scheme}://{authority}{path}?{qs}&X-Amz-Signature={sig}"
     ))
@@ -365,7 +362,14 @@ where
     for (slot, name) in values.iter_mut().zip(REQUIRED_PARAMS) {
         *slot = single(params, name).ok_or(SigV4Error::MissingQueryParameters)?;
     }
-    let [_, credential, signature, amz_date, signed_headers, expires_text] = values;
+    let [
+        _,
+        credential,
+        signature,
+        amz_date,
+        signed_headers,
+        expires_text,
+    ] = values;
 
     // Row 4.
     let request_unix =
@@ -742,8 +746,7 @@ fn check_signature(
     let string_to_sign = sigv4::string_to_sign(amz_date, scope, &canonical_request);
     let key = sigv4::signing_key(creds.secret_access_key(), scope);
     let expected = sigv4::signature(&key, &string_to_sign);
-    if canonical_request.is_empty()
-        || !primitives::ct_eq(expected.as_bytes(), provided.as_bytes())
+    if canonical_request.is_empty() || !primitives::ct_eq(expected.as_bytes(), provided.as_bytes())
     {
         return Err(SigV4Error::SignatureMismatch {
             access_key_id: akid.to_owned(),
@@ -777,29 +780,34 @@ fn finish_payload(
             Payload::Signed
         }
         PayloadKind::Streaming(mode) => {
-            let decoded_content_length =
-                match sigv4::header_values(req.headers, "x-amz-decoded-content-length").as_slice()
-                {
-                    [one] => Some(one.trim().parse::<u64>().map_err(|_| {
-                        SigV4Error::InvalidContentSha256 {
-                            value: format!("x-amz-decoded-content-length {}", canonical::quoted(one)),
-                        }
-                    })?),
-                    _ => None,
-                };
-            Payload::Streaming(StreamingAuth::new(
-                mode,
-                key,
-                seed_signature,
-                amz_date,
-                scope.clone(),
-                decoded_content_length,
+            let decoded_content_length = match sigv4::header_values(
+                req.headers,
+                "x-amz-decoded-content-length",
             )
-            .with_trailer(
-                sigv4::header_values(req.headers, "x-amz-trailer")
-                    .first()
-                    .copied(),
-            ))
+            .as_slice()
+            {
+                [one] => Some(one.trim().parse::<u64>().map_err(|_| {
+                    SigV4Error::InvalidContentSha256 {
+                        value: format!("x-amz-decoded-content-length {}", canonical::quoted(one)),
+                    }
+                })?),
+                _ => None,
+            };
+            Payload::Streaming(
+                StreamingAuth::new(
+                    mode,
+                    key,
+                    seed_signature,
+                    amz_date,
+                    scope.clone(),
+                    decoded_content_length,
+                )
+                .with_trailer(
+                    sigv4::header_values(req.headers, "x-amz-trailer")
+                        .first()
+                        .copied(),
+                ),
+            )
         }
     })
 }
@@ -849,7 +857,10 @@ mod tests {
         ));
         for bad in ["", "-", "abc", "+5", "1.5", " 5", "0x10"] {
             assert!(
-                matches!(parse_expires(bad), Err(SigV4Error::ExpiresNotANumber { .. })),
+                matches!(
+                    parse_expires(bad),
+                    Err(SigV4Error::ExpiresNotANumber { .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -386,7 +386,6 @@ impl VerifiedRequest {
     }
 }
 
-
 /// Signs `req` for `service` in `region` at `time` with the settings botocore uses for that service
 /// ([`SigningSettings::for_service`]) and returns the headers to add: `X-Amz-Date`,
 /// `X-Amz-Security-Token` when `creds` has a session token, `x-amz-content-sha256` for S3, and
@@ -1256,7 +1255,11 @@ mod tests {
              (20150830T121100Z + 15 min.)"
         );
         let odd = check_skew(t, "x", at(100), Duration::from_secs(90)).expect_err("expired");
-        assert!(odd.kms().message.ends_with("- 90 sec.)"), "{}", odd.kms().message);
+        assert!(
+            odd.kms().message.ends_with("- 90 sec.)"),
+            "{}",
+            odd.kms().message
+        );
     }
 
     #[test]

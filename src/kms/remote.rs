@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use super::Kms;
 use super::api::*;
-use crate::aws::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
+use crate::aws::clock::{Clock, SystemClock};
 use crate::aws::sigv4::{self, Credentials, SignableRequest};
 
 /// A remote KMS endpoint.

@@ -42,10 +42,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::aws::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
-use crate::aws::sigv4::{self, Credentials, SignableRequest, VerifyPolicy};
 use super::{Kms, MockKms};
+use crate::aws::clock::{Clock, SystemClock};
+use crate::aws::sigv4::{self, Credentials, SignableRequest, VerifyPolicy};
 use crate::primitives::random_array;
 
 /// An access key the server accepts, and the principal it authenticates as.

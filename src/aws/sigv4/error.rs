@@ -240,9 +240,10 @@ impl SigV4Error {
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.".to_owned(),
             ),
-            Self::SignatureMismatch { .. } => {
-                ("InvalidSignatureException", KMS_SIGNATURE_MISMATCH.to_owned())
-            }
+            Self::SignatureMismatch { .. } => (
+                "InvalidSignatureException",
+                KMS_SIGNATURE_MISMATCH.to_owned(),
+            ),
             Self::ScopeMismatch { problem, .. } => {
                 ("InvalidSignatureException", kms_scope_message(problem))
             }
