@@ -446,3 +446,20 @@ fn arbitrary_bytes_never_panic() {
         assert!(decode(&junk, ctx.clone(), 16).is_err());
     }
 }
+
+#[test]
+fn the_signing_key_never_reaches_debug() {
+    let scope = Scope::new("20130524", "us-east-1", "s3");
+    let key = sigv4::signing_key(creds().secret_access_key(), &scope);
+    let key_hex = hex::encode(key.expose_secret());
+    let ctx = auth(StreamingMode::Signed, Some(1));
+    let reader = ChunkedReader::new(&b""[..], ctx.clone());
+    for shown in [
+        format!("{ctx:?}"),
+        format!("{ctx:#?}"),
+        format!("{reader:?}"),
+    ] {
+        assert!(!shown.contains(&key_hex), "{shown}");
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+}

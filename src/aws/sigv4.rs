@@ -6,6 +6,7 @@
 //! | sign a request to AWS KMS, moto or `s3crypt kms serve`        | [`sign`] (or [`sign_with`])       |
 //! | check a request from boto3 / an AWS SDK on the server side    | [`verify`] (or [`verify_with`])   |
 //! | see the intermediate values (debugging, test vectors)         | [`canonical_request`], [`string_to_sign`], [`signing_key`], [`SigningOutput`] |
+//! | answer a refusal in KMS's or S3's words                       | [`SigV4Error::kms`], [`SigV4Error::s3`] |
 //!
 //! Requests are transport-independent [`SignableRequest`]s: method, request target as sent
 //! (`/path?query`), headers as sent (any case, possibly repeated) and the body. Time is injected
@@ -50,8 +51,10 @@
 //!   `x-amz-security-token` with temporary credentials) and hashes the body.
 //!
 //! ## What verification enforces
-//! Only header-based auth with `AWS4-HMAC-SHA256` (no presigned URLs, no `Date` header instead of
-//! `X-Amz-Date`, no SigV4A, no chunked `STREAMING-*` payloads). `host` and `x-amz-date` must be signed,
+//! [`verify`]/[`verify_with`] (the JSON-protocol services, KMS among them): only header-based auth with
+//! `AWS4-HMAC-SHA256` (no presigned URLs, no `Date` header instead of `X-Amz-Date`, no SigV4A, no chunked
+//! `STREAMING-*` payloads; S3 requests, presigned URLs and `STREAMING-*` bodies go through
+//! [`crate::aws::presign::verify_s3`] and [`crate::aws::chunked`]). `host` and `x-amz-date` must be signed,
 //! the credential scope must be `<X-Amz-Date's date>/<region>/<service>/aws4_request`, the request time
 //! must lie within ±`max_skew` of `now`, and the signature is compared in constant time. The body is
 //! always authenticated: a hex `x-amz-content-sha256` is not trusted, the body is hashed again; and
