@@ -7,7 +7,8 @@
 //!    every checksum algorithm;
 //! 3. one tamper per part: chunk data, chunk signature, size line, final chunk, trailer checksum,
 //!    trailer signature, trailer name, truncation at every byte, extra bytes, decoded length, limits;
-//! 4. arbitrary bytes never panic.
+//! 4. a real botocore 1.43.11 `PutObject` (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`, CRC32 trailer);
+//! 5. arbitrary bytes never panic.
 
 use std::io::{self, Read};
 use std::time::{Duration, UNIX_EPOCH};
@@ -462,4 +463,63 @@ fn the_signing_key_never_reaches_debug() {
         assert!(!shown.contains(&key_hex), "{shown}");
         assert!(!shown.contains(SECRET), "{shown}");
     }
+}
+
+/// A `PutObject` botocore 1.43.11 built (clock pinned to 2013-05-24T00:00:00Z, sent to a `before-send`
+/// hook instead of the network): `STREAMING-UNSIGNED-PAYLOAD-TRAILER` with a CRC32 trailer, as botocore
+/// uploads by default. The header signature and the body both check.
+#[test]
+fn botocore_unsigned_trailer_put_object() {
+    let headers: Vec<(String, String)> = [
+        ("Host", "s3.amazonaws.com"),
+        ("x-amz-sdk-checksum-algorithm", "CRC32"),
+        ("User-Agent", "Botocore/1.43.11"),
+        ("Expect", "100-continue"),
+        ("Transfer-Encoding", "chunked"),
+        ("Content-Encoding", "aws-chunked"),
+        ("X-Amz-Trailer", "x-amz-checksum-crc32"),
+        ("X-Amz-Decoded-Content-Length", "110"),
+        ("X-Amz-Date", AMZ_DATE),
+        ("X-Amz-Content-SHA256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        (
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+             SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;\
+             x-amz-decoded-content-length;x-amz-sdk-checksum-algorithm;x-amz-trailer, \
+             Signature=3c2bac93dcaca061655a3c066689540d3eba07eed7677b4e79082271ed3cc15a",
+        ),
+        ("amz-sdk-request", "attempt=1"),
+    ]
+    .into_iter()
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .collect();
+    let data = b"hello world".repeat(10);
+    let mut body = b"6e\r\n".to_vec();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(b"\r\n0\r\nx-amz-checksum-crc32:6LiFlw==\r\n\r\n");
+    let req = SignableRequest {
+        method: "PUT",
+        uri: "/examplebucket/k",
+        headers: &headers,
+        body: b"",
+    };
+    let lookup = |id: &str| (id == AKID).then(creds);
+    let now = UNIX_EPOCH + Duration::from_secs(1_369_353_600);
+    let ok = presign::verify_s3(&req, lookup, &S3Policy::new("us-east-1"), now).expect("botocore");
+    let Payload::Streaming(ctx) = ok.payload else {
+        panic!("not streaming");
+    };
+    assert_eq!(ctx.mode, StreamingMode::UnsignedWithTrailer);
+    assert_eq!(ctx.trailer.as_deref(), Some("x-amz-checksum-crc32"));
+    assert_eq!(decode(&body, ctx.clone(), 13).expect("decode"), data);
+    // Our encoder produces the same bytes.
+    assert_eq!(
+        chunked::encode(&data, 1 << 20, &ctx, Some(ChecksumAlgorithm::Crc32)),
+        body
+    );
+    let bad = String::from_utf8_lossy(&body).replace("6LiFlw==", "6LiFlA==");
+    assert!(matches!(
+        decode(bad.as_bytes(), ctx, 13),
+        Err(ChunkedError::ChecksumMismatch { .. })
+    ));
 }
