@@ -523,3 +523,40 @@ fn botocore_unsigned_trailer_put_object() {
         Err(ChunkedError::ChecksumMismatch { .. })
     ));
 }
+
+/// Throughput of the decoder (run with `--ignored --nocapture`; numbers go to the report, not asserted).
+#[test]
+#[ignore = "measurement, not a check"]
+fn measure_decode_throughput() {
+    let data = vec![0x5au8; 32 << 20];
+    for (mode, chunk, alg) in [
+        (StreamingMode::Signed, 64 << 10, None),
+        (
+            StreamingMode::SignedWithTrailer,
+            64 << 10,
+            Some(ChecksumAlgorithm::Crc32c),
+        ),
+        (
+            StreamingMode::UnsignedWithTrailer,
+            1 << 20,
+            Some(ChecksumAlgorithm::Crc32),
+        ),
+        (
+            StreamingMode::UnsignedWithTrailer,
+            1 << 20,
+            Some(ChecksumAlgorithm::Sha256),
+        ),
+    ] {
+        let ctx = auth(mode, Some(data.len() as u64))
+            .with_trailer(alg.map(ChecksumAlgorithm::header_name));
+        let body = chunked::encode(&data, chunk, &ctx, alg);
+        let t = std::time::Instant::now();
+        let out = decode(&body, ctx, 1 << 16).expect("decode");
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(out.len(), data.len());
+        println!(
+            "{mode:?} chunk {chunk} {alg:?}: {:.0} MiB/s",
+            data.len() as f64 / (1 << 20) as f64 / secs
+        );
+    }
+}
