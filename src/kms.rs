@@ -18,7 +18,6 @@ pub mod api;
 pub mod audit;
 mod blob;
 pub mod cache;
-pub mod clock;
 mod context;
 mod error;
 mod forward;
@@ -29,7 +28,6 @@ pub mod remote;
 pub mod retry;
 #[cfg(feature = "server")]
 pub mod server;
-pub mod sigv4;
 mod store;
 
 pub use api::*;

@@ -36,6 +36,7 @@
 //! `unsafe` code is denied everywhere in this crate except the x86-64 SIMD kernels
 //! (`primitives::simd`, private), where every block states why it is sound.
 
+pub mod aws;
 pub mod envelope;
 pub mod fsutil;
 pub mod iam;

@@ -15,10 +15,10 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{moto, python, root};
+use s3crypt::aws::sigv4::Credentials;
 use s3crypt::envelope::file::{METADATA_SUFFIX, parse_map, with_suffix};
 use s3crypt::envelope::{CommitmentPolicy, Decryptor, Encryptor, Format, KmsKeyring};
 use s3crypt::kms::remote::RemoteKms;
-use s3crypt::kms::sigv4::Credentials;
 use s3crypt::kms::{CreateKeyRequest, EncryptionContext, Kms};
 use s3crypt::primitives::hash::sha256;
 use s3crypt::range::ByteRange;

@@ -51,6 +51,21 @@ proptest! {
     }
 
     #[test]
+    fn aws_chunked_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        fuzz_bodies::aws_chunked(&data);
+    }
+
+    #[test]
+    fn aws_chunked_framing_never_panics(s in "([0-9a-f]{1,3}(;chunk-signature=[0-9a-f]{0,64})?\r\n[a-z]{0,20}\r\n){0,3}(x-amz-checksum-crc32:[A-Za-z0-9+/=]{0,8}\r\n)?(x-amz-trailer-signature:[0-9a-f]{0,64}\r\n)?(\r\n)?") {
+        fuzz_bodies::aws_chunked(s.as_bytes());
+    }
+
+    #[test]
+    fn presign_queries_never_panic(s in "(X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token)=[A-Za-z0-9%;/_.-]{0,40}&?){0,8}") {
+        fuzz_bodies::aws_chunked(s.as_bytes());
+    }
+
+    #[test]
     fn ranges_never_panic(s in "(bytes=)?-?[0-9]{0,22}-?[0-9]{0,22}(,[0-9]-[0-9])?") {
         fuzz_bodies::range(s.as_bytes());
     }

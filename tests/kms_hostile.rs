@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use s3crypt::aws::sigv4::{self, Credentials, SignableRequest};
 use s3crypt::kms::server::{AccessKey, KmsServer, ServeConfig, serve_with};
-use s3crypt::kms::sigv4::{self, Credentials, SignableRequest};
 use s3crypt::kms::{CreateKeyRequest, Kms as _, MockKms};
 use serde_json::Value;
 

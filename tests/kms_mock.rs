@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine as _;
+use s3crypt::aws::clock::ManualClock;
 use s3crypt::keys::SecretBytes;
 use s3crypt::kms::audit::MemoryAudit;
 use s3crypt::kms::cache::{CacheLimits, DataKeyCache};
-use s3crypt::kms::clock::ManualClock;
 use s3crypt::kms::quota::QuotaConfig;
 use s3crypt::kms::retry::{RetryPolicy, RetryingKms, Sleeper};
 use s3crypt::kms::*;

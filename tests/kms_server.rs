@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use s3crypt::kms::clock::{Clock, ManualClock};
+use s3crypt::aws::clock::{Clock, ManualClock};
+use s3crypt::aws::sigv4::{self, Credentials, SignableRequest};
 use s3crypt::kms::server::{AccessKey, KmsServer};
-use s3crypt::kms::sigv4::{self, Credentials, SignableRequest};
 use s3crypt::kms::*;
 use serde_json::{Value, json};
 

@@ -10,8 +10,8 @@
 mod common;
 
 use common::{moto, python, root, s3crypt_kms as s3crypt_serve};
+use s3crypt::aws::sigv4::Credentials;
 use s3crypt::kms::remote::RemoteKms;
-use s3crypt::kms::sigv4::Credentials;
 use s3crypt::kms::*;
 use std::process::Command;
 

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use s3crypt::kms::sigv4::{
+use s3crypt::aws::sigv4::{
     self, AWS_MAX_SKEW, Canonicalization, Credentials, EMPTY_PAYLOAD_SHA256, Scope,
     SessionTokenPlacement, SigV4Error, SignableRequest, SigningSettings, UNSIGNED_PAYLOAD,
     UriEncoding, VerifyPolicy,
@@ -270,7 +270,7 @@ fn run_suite_case(dir: &Path, name: &str) -> Vec<String> {
     tampered.set_header("authorization", flip_signature_byte(auth));
     let r = sigv4::verify_with(&tampered.signable(), lookup_for(&creds), &policy, time);
     check(
-        r == Err(SigV4Error::SignatureMismatch),
+        matches!(r, Err(SigV4Error::SignatureMismatch { .. })),
         format!("one-byte signature change: {r:?}"),
     );
 
@@ -278,7 +278,7 @@ fn run_suite_case(dir: &Path, name: &str) -> Vec<String> {
     tampered.body.push(b'!');
     let r = sigv4::verify_with(&tampered.signable(), lookup_for(&creds), &policy, time);
     check(
-        r == Err(SigV4Error::SignatureMismatch),
+        matches!(r, Err(SigV4Error::SignatureMismatch { .. })),
         format!("changed body: {r:?}"),
     );
 
@@ -452,7 +452,7 @@ fn sha256_of(data: &[u8]) -> [u8; 32] {
 /// Every error a test produced, to check that none of them renders the secret.
 fn assert_no_secret(errors: &[SigV4Error]) {
     for e in errors {
-        for rendered in [format!("{e}"), format!("{e:?}"), e.message()] {
+        for rendered in [format!("{e}"), format!("{e:?}"), e.kms().message] {
             assert!(!rendered.contains(SECRET), "{rendered}");
             assert!(!rendered.contains("K7MDENG"), "{rendered}");
         }
@@ -510,8 +510,8 @@ fn kms_round_trip_and_refusals() {
                       what: &str|
      -> SigV4Error {
         let e = verify(req, lookup, now).expect_err(what);
-        assert_eq!(e.code(), code, "{what}: {e:?}");
-        assert_eq!(e.http_status(), 400);
+        assert_eq!(e.kms().code, code, "{what}: {e:?}");
+        assert_eq!(e.kms().status, 400);
         errors.push(e.clone());
         e
     };
@@ -528,7 +528,7 @@ fn kms_round_trip_and_refusals() {
         "InvalidSignatureException",
         "wrong secret",
     );
-    assert_eq!(e, SigV4Error::SignatureMismatch);
+    assert!(matches!(e, SigV4Error::SignatureMismatch { .. }), "{e:?}");
 
     let e = expect(
         &signed,
@@ -537,9 +537,9 @@ fn kms_round_trip_and_refusals() {
         "UnrecognizedClientException",
         "unknown key",
     );
-    assert_eq!(e, SigV4Error::UnrecognizedClient);
+    assert!(matches!(e, SigV4Error::UnrecognizedClient { .. }), "{e:?}");
     assert_eq!(
-        e.message(),
+        e.kms().message,
         "The security token included in the request is invalid."
     );
 
@@ -553,7 +553,7 @@ fn kms_round_trip_and_refusals() {
         "MissingAuthenticationTokenException",
         "no Authorization",
     );
-    assert_eq!(e.message(), "Missing Authentication Token");
+    assert_eq!(e.kms().message, "Missing Authentication Token");
 
     let mut r = signed.clone();
     r.set_header(
@@ -567,14 +567,14 @@ fn kms_round_trip_and_refusals() {
         "InvalidSignatureException",
         "tampered X-Amz-Target",
     );
-    assert_eq!(e, SigV4Error::SignatureMismatch);
+    assert!(matches!(e, SigV4Error::SignatureMismatch { .. }), "{e:?}");
 
     let mut r = signed.clone();
     r.body = br#"{"KeyId": "alias/other-key", "KeySpec": "AES_256"}"#.to_vec();
-    assert_eq!(
+    assert!(matches!(
         expect(&r, &known, t, "InvalidSignatureException", "body"),
-        SigV4Error::SignatureMismatch
-    );
+        SigV4Error::SignatureMismatch { .. }
+    ));
 
     // The client's own body hash is never trusted: a request signed over a content hash that is not
     // the body's fails, one signed over the right hash passes, and an unsigned one changes nothing.
@@ -583,7 +583,7 @@ fn kms_round_trip_and_refusals() {
         .headers
         .push(("x-amz-content-sha256".into(), "0".repeat(64)));
     let r = signed_kms(with_hash.clone(), &creds, t);
-    assert_eq!(
+    assert!(matches!(
         expect(
             &r,
             &known,
@@ -591,8 +591,8 @@ fn kms_round_trip_and_refusals() {
             "InvalidSignatureException",
             "wrong signed content hash"
         ),
-        SigV4Error::SignatureMismatch
-    );
+        SigV4Error::SignatureMismatch { .. }
+    ));
     with_hash.set_header("x-amz-content-sha256", hex::encode(sha256_of(body)));
     let r = signed_kms(with_hash, &creds, t);
     assert!(
@@ -617,7 +617,7 @@ fn kms_round_trip_and_refusals() {
 
     let mut r = signed.clone();
     r.set_header("x-amz-date", "20260301T101501Z".into());
-    assert_eq!(
+    assert!(matches!(
         expect(
             &r,
             &known,
@@ -625,8 +625,8 @@ fn kms_round_trip_and_refusals() {
             "InvalidSignatureException",
             "date moved by 1 s"
         ),
-        SigV4Error::SignatureMismatch
-    );
+        SigV4Error::SignatureMismatch { .. }
+    ));
     let mut r = signed.clone();
     r.set_header("x-amz-date", "20260302T101500Z".into());
     let e = expect(
@@ -637,7 +637,8 @@ fn kms_round_trip_and_refusals() {
         "date",
     );
     assert!(
-        e.message()
+        e.kms()
+            .message
             .starts_with("Date in Credential scope does not match"),
         "{e}"
     );
@@ -651,7 +652,8 @@ fn kms_round_trip_and_refusals() {
         "ISO-8601 extended date",
     );
     assert!(
-        e.message()
+        e.kms()
+            .message
             .starts_with("Date must be in ISO-8601 'basic format'"),
         "{e}"
     );
@@ -674,7 +676,7 @@ fn kms_round_trip_and_refusals() {
         "+16 min",
     );
     assert_eq!(
-        e.message(),
+        e.kms().message,
         "Signature expired: 20260301T101500Z is now earlier than 20260301T101600Z \
          (20260301T103100Z - 15 min.)"
     );
@@ -693,7 +695,7 @@ fn kms_round_trip_and_refusals() {
     let other_region = VerifyPolicy::new("eu-west-1", "kms");
     let e = sigv4::verify_with(&signed.signable(), &known, &other_region, t).expect_err("region");
     assert!(
-        matches!(&e, SigV4Error::ScopeMismatch { message } if message.contains("valid region")),
+        matches!(&e, SigV4Error::ScopeMismatch { .. }) && e.kms().message.contains("valid region"),
         "{e:?}"
     );
     let mut scope_errors = vec![e];
@@ -706,7 +708,7 @@ fn kms_round_trip_and_refusals() {
         AWS_MAX_SKEW,
     )
     .expect_err("service");
-    assert_eq!(e.code(), "InvalidSignatureException");
+    assert_eq!(e.kms().code, "InvalidSignatureException");
     scope_errors.push(e);
 
     // Header-level refusals.
@@ -721,7 +723,8 @@ fn kms_round_trip_and_refusals() {
         "X-Amz-Target unsigned",
     );
     assert!(
-        e.message()
+        e.kms()
+            .message
             .contains("'x-amz-target' must be a 'SignedHeader'"),
         "{e}"
     );
@@ -738,7 +741,8 @@ fn kms_round_trip_and_refusals() {
         "host unsigned",
     );
     assert!(
-        e.message()
+        e.kms()
+            .message
             .starts_with("'Host' or ':authority' must be a 'SignedHeader'"),
         "{e}"
     );
@@ -770,7 +774,7 @@ fn kms_round_trip_and_refusals() {
         "IncompleteSignatureException",
         "signed header absent",
     );
-    assert!(e.message().contains("absent"), "{e}");
+    assert!(e.kms().message.contains("absent"), "{e}");
     let mut r = signed.clone();
     r.set_header(
         "authorization",
@@ -939,7 +943,7 @@ fn garbage_authorization_values_are_refused_without_panicking() {
     for len in 0..chars.len() {
         let prefix: String = chars[..len].iter().collect();
         let e = try_auth(&prefix).expect_err("a truncated Authorization header must fail");
-        codes.insert(e.code());
+        codes.insert(e.kms().code);
         tried += 1;
     }
     // Random edits (replace, insert, delete one to three characters). An edit that only moves
@@ -960,7 +964,7 @@ fn garbage_authorization_values_are_refused_without_panicking() {
         match try_auth(&s) {
             Ok(_) => assert_eq!(squash(&s), squash(&auth), "accepted edit {s:?}"),
             Err(e) => {
-                codes.insert(e.code());
+                codes.insert(e.kms().code);
             }
         }
         tried += 1;
@@ -975,7 +979,7 @@ fn garbage_authorization_values_are_refused_without_panicking() {
             s.insert_str(0, "AWS4-HMAC-SHA256 ");
         }
         let e = try_auth(&s).expect_err("random Authorization header");
-        codes.insert(e.code());
+        codes.insert(e.kms().code);
         tried += 1;
     }
     println!("garbage Authorization values: {tried} tried, codes seen: {codes:?}");
@@ -1052,10 +1056,10 @@ fn botocore_kms_requests() {
         );
         let mut tampered = sent.clone();
         tampered.body.push(b' ');
-        assert_eq!(
+        assert!(matches!(
             sigv4::verify_with(&tampered.signable(), lookup_for(&creds), &kms_policy(), t),
-            Err(SigV4Error::SignatureMismatch)
-        );
+            Err(SigV4Error::SignatureMismatch { .. })
+        ));
 
         // (b) Signing what botocore signed reproduces its Authorization header byte for byte.
         let mut to_sign = HttpRequest {

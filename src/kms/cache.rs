@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use super::Kms;
 use super::api::*;
-use super::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
+use crate::aws::clock::{Clock, SystemClock};
 use crate::keys::SecretBytes;
 
 /// The bounds on reuse of one cached data key.

@@ -10,12 +10,12 @@ use super::Kms;
 use super::api::*;
 use super::audit::{AuditRecord, AuditSink};
 use super::blob;
-use super::clock::{Clock, SystemClock, rfc3339};
 use super::context;
 use super::error::{KmsError, KmsErrorKind};
 use super::policy::KeyPolicy;
 use super::quota::{QuotaConfig, TokenBucket};
 use super::store::{FORMAT, Store, StoreError, StoredKey, StoredMaterial, StoredState};
+use crate::aws::clock::{Clock, SystemClock, rfc3339};
 use crate::keys::{KeyEncryptionKey, SecretBytes};
 use crate::primitives::{Aes256Gcm, random_array};
 

@@ -10,9 +10,9 @@ use zeroize::Zeroizing;
 
 use super::Kms;
 use super::api::*;
-use super::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
-use super::sigv4::{self, Credentials, SignableRequest};
+use crate::aws::clock::{Clock, SystemClock};
+use crate::aws::sigv4::{self, Credentials, SignableRequest};
 
 /// A remote KMS endpoint.
 pub struct RemoteKms {
@@ -108,7 +108,7 @@ impl RemoteKms {
             "kms",
             UNIX_EPOCH + self.clock.now(),
         )
-        .map_err(|e| KmsError::validation(e.message()))?;
+        .map_err(|e| KmsError::validation(e.kms().message))?;
         headers.extend(signed);
         let mut request = self.agent.post(&self.url);
         for (n, v) in headers.iter().filter(|(n, _)| n != "host") {

@@ -42,10 +42,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::clock::{Clock, SystemClock};
 use super::error::{KmsError, KmsErrorKind};
-use super::sigv4::{self, Credentials, SignableRequest, VerifyPolicy};
 use super::{Kms, MockKms};
+use crate::aws::clock::{Clock, SystemClock};
+use crate::aws::sigv4::{self, Credentials, SignableRequest, VerifyPolicy};
 use crate::primitives::random_array;
 
 /// An access key the server accepts, and the principal it authenticates as.
@@ -173,8 +173,11 @@ impl KmsServer {
         let lookup = |id: &str| self.keys.get(id).map(|k| k.credentials.clone());
         match sigv4::verify_with(&req, lookup, &self.policy, now) {
             // With the empty body in place of the real one, a mismatch is expected and says nothing.
-            Ok(_) | Err(sigv4::SigV4Error::SignatureMismatch) => None,
-            Err(e) => Some(error_response(e.http_status(), e.code(), &e.message())),
+            Ok(_) | Err(sigv4::SigV4Error::SignatureMismatch { .. }) => None,
+            Err(e) => {
+                let w = e.kms();
+                Some(error_response(w.status, w.code, &w.message))
+            }
         }
     }
 
@@ -198,7 +201,10 @@ impl KmsServer {
             &self.policy,
             now,
         )
-        .map_err(|e| KmsError::new(KmsErrorKind::Authentication(e.code()), e.message()))?;
+        .map_err(|e| {
+            let w = e.kms();
+            KmsError::new(KmsErrorKind::Authentication(w.code), w.message)
+        })?;
         let principal = self
             .keys
             .get(&verified.access_key_id)

@@ -36,8 +36,8 @@ use super::bucket::{BucketEncryption, BucketPolicy, Decision, DefaultSse, Policy
 use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport};
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
+use crate::aws::clock::{Clock, SystemClock, rfc3339};
 use crate::keys::{ObjectKey, SecretBytes};
-use crate::kms::clock::{Clock, SystemClock, rfc3339};
 use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
     GenerateDataKeyRequest, Kms, KmsError, KmsErrorKind,

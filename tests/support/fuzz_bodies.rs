@@ -255,3 +255,51 @@ pub fn gcm_tiers(data: &[u8]) {
         assert_eq!(g.finalize(), want_hash, "{backend}: ghash");
     }
 }
+
+/// `aws-chunked` bodies (`s3crypt::aws::chunked`) in the three streaming modes and, via `verify_s3`,
+/// presigned-URL query strings: any bytes must decode or fail with a typed error, never panic.
+pub fn aws_chunked(data: &[u8]) {
+    use s3crypt::aws::chunked::{ChunkedReader, StreamingAuth, StreamingMode};
+    use s3crypt::aws::sigv4::{self, Credentials, Scope};
+
+    let scope = Scope::new("20130524", "us-east-1", "s3");
+    let secret = Credentials::new("AKIDFUZZ", "secret", None);
+    for mode in [
+        StreamingMode::Signed,
+        StreamingMode::SignedWithTrailer,
+        StreamingMode::UnsignedWithTrailer,
+    ] {
+        let key = sigv4::signing_key(secret.secret_access_key(), &scope);
+        let auth = StreamingAuth::new(
+            mode,
+            key,
+            &"0".repeat(64),
+            "20130524T000000Z",
+            scope.clone(),
+            Some(64),
+        );
+        let mut out = Vec::new();
+        let _ = ChunkedReader::new(data, auth).read_to_end(&mut out);
+        assert!(out.len() <= 64);
+    }
+    if let Ok(query) = std::str::from_utf8(data) {
+        let uri = format!("/k?{query}");
+        let headers = vec![("Host".to_owned(), "b.example".to_owned())];
+        let req = sigv4::SignableRequest {
+            method: "GET",
+            uri: &uri,
+            headers: &headers,
+            body: b"",
+        };
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_369_353_600);
+        let lookup = |id: &str| (id == "AKIDFUZZ").then(|| secret.clone());
+        if let Err(e) = s3crypt::aws::presign::verify_s3(
+            &req,
+            lookup,
+            &s3crypt::aws::presign::S3Policy::new("us-east-1"),
+            now,
+        ) {
+            let _ = (e.s3(), e.kms());
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use s3crypt::aws::sigv4::Credentials;
 use s3crypt::envelope::file::{self, INSTRUCTION_SUFFIX, METADATA_SUFFIX, with_suffix};
 use s3crypt::envelope::{
     AesKeyring, CommitmentPolicy, Decryptor, Encryptor, Format, Keyring, KmsKeyring, MetadataMap,
@@ -14,7 +15,6 @@ use s3crypt::envelope::{
 use s3crypt::fsutil::{Destination, refuse_aliases};
 use s3crypt::keys::KeyEncryptionKey;
 use s3crypt::kms::remote::RemoteKms;
-use s3crypt::kms::sigv4::Credentials;
 use s3crypt::kms::{CreateAliasRequest, CreateKeyRequest, DescribeKeyRequest, Kms};
 use s3crypt::range::ByteRange;
 

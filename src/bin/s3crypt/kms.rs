@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
+use s3crypt::aws::sigv4::Credentials;
 use s3crypt::keys::SecretBytes;
 use s3crypt::kms::quota::{QuotaConfig, QuotaPreset};
 use s3crypt::kms::remote::RemoteKms;
 use s3crypt::kms::retry::{RetryPolicy, RetryingKms};
 use s3crypt::kms::server::{AccessKey, KmsServer, ServeConfig};
-use s3crypt::kms::sigv4::Credentials;
 use s3crypt::kms::*;
 use serde_json::json;
 

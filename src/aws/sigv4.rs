@@ -6,6 +6,7 @@
 //! | sign a request to AWS KMS, moto or `s3crypt kms serve`        | [`sign`] (or [`sign_with`])       |
 //! | check a request from boto3 / an AWS SDK on the server side    | [`verify`] (or [`verify_with`])   |
 //! | see the intermediate values (debugging, test vectors)         | [`canonical_request`], [`string_to_sign`], [`signing_key`], [`SigningOutput`] |
+//! | answer a refusal in KMS's or S3's words                       | [`SigV4Error::kms`], [`SigV4Error::s3`] |
 //!
 //! Requests are transport-independent [`SignableRequest`]s: method, request target as sent
 //! (`/path?query`), headers as sent (any case, possibly repeated) and the body. Time is injected
@@ -13,9 +14,9 @@
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use s3crypt::kms::sigv4::{self, Credentials, SignableRequest};
+//! use s3crypt::aws::sigv4::{self, Credentials, SignableRequest};
 //!
-//! # fn main() -> Result<(), s3crypt::kms::sigv4::SigV4Error> {
+//! # fn main() -> Result<(), s3crypt::aws::sigv4::SigV4Error> {
 //! let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None);
 //! let body = br#"{"KeyId":"alias/demo","KeySpec":"AES_256"}"#;
 //! let mut headers = vec![
@@ -50,14 +51,19 @@
 //!   `x-amz-security-token` with temporary credentials) and hashes the body.
 //!
 //! ## What verification enforces
-//! Only header-based auth with `AWS4-HMAC-SHA256` (no presigned URLs, no `Date` header instead of
-//! `X-Amz-Date`, no SigV4A, no chunked `STREAMING-*` payloads). `host` and `x-amz-date` must be signed,
+//! [`verify`]/[`verify_with`] (the JSON-protocol services, KMS among them): only header-based auth with
+//! `AWS4-HMAC-SHA256` (no presigned URLs, no `Date` header instead of `X-Amz-Date`, no SigV4A, no chunked
+//! `STREAMING-*` payloads; S3 requests, presigned URLs and `STREAMING-*` bodies go through
+//! [`crate::aws::presign::verify_s3`] and [`crate::aws::chunked`]). `host` and `x-amz-date` must be signed,
 //! the credential scope must be `<X-Amz-Date's date>/<region>/<service>/aws4_request`, the request time
 //! must lie within ±`max_skew` of `now`, and the signature is compared in constant time. The body is
 //! always authenticated: a hex `x-amz-content-sha256` is not trusted, the body is hashed again; and
 //! `UNSIGNED-PAYLOAD` is refused unless [`VerifyPolicy::allow_unsigned_payload`] is set.
 
-mod canonical;
+pub(crate) mod canonical;
+mod error;
+
+pub use error::{AuthType, ScopeProblem, SigV4Error};
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -383,135 +389,6 @@ impl VerifiedRequest {
     }
 }
 
-/// Why a request could not be signed or was refused. Each variant maps to the error AWS JSON services
-/// (KMS among them) return: [`code`](Self::code) is the `__type`, [`message`](Self::message) the
-/// `message`, [`http_status`](Self::http_status) the status. No variant holds secret material.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SigV4Error {
-    /// Neither an `Authorization` header nor query-string authentication: code
-    /// `MissingAuthenticationTokenException`, "Missing Authentication Token".
-    MissingAuthenticationToken,
-    /// The `Authorization` header is malformed, names another algorithm, lacks `Credential`,
-    /// `SignedHeaders` or `Signature`, leaves `host`/`x-amz-date` (or a policy-required header) unsigned,
-    /// or `X-Amz-Date` is missing or malformed: code `IncompleteSignatureException`.
-    IncompleteSignature {
-        /// What exactly is wrong.
-        message: String,
-    },
-    /// Unknown access key id, or a session token that does not belong to it: code
-    /// `UnrecognizedClientException`, "The security token included in the request is invalid."
-    UnrecognizedClient,
-    /// The recomputed signature differs (wrong secret, tampered request or body): code
-    /// `InvalidSignatureException` with AWS's fixed message.
-    SignatureMismatch,
-    /// The credential scope names another date than `X-Amz-Date`, another region or service, or a
-    /// terminator other than `aws4_request`: code `InvalidSignatureException` with a precise message
-    /// (AWS's wording where known, for example "Credential should be scoped to a valid region.").
-    ScopeMismatch {
-        /// What exactly is wrong.
-        message: String,
-    },
-    /// `X-Amz-Date` is more than `max_skew` before the server clock: code `InvalidSignatureException`,
-    /// "Signature expired: … is now earlier than … (… - 15 min.)".
-    SignatureExpired {
-        /// The request's `X-Amz-Date`.
-        request_time: String,
-        /// The earliest accepted time (`now` − `max_skew`).
-        earliest: String,
-        /// The server clock.
-        now: String,
-        /// `max_skew` as AWS prints it (`15 min.`).
-        max_skew: String,
-    },
-    /// `X-Amz-Date` is more than `max_skew` after the server clock: code `InvalidSignatureException`,
-    /// "Signature not yet current: … is still later than … (… + 15 min.)".
-    SignatureNotYetCurrent {
-        /// The request's `X-Amz-Date`.
-        request_time: String,
-        /// The latest accepted time (`now` + `max_skew`).
-        latest: String,
-        /// The server clock.
-        now: String,
-        /// `max_skew` as AWS prints it (`15 min.`).
-        max_skew: String,
-    },
-    /// The signer was given a request it cannot sign (no `Host`, a header already set that the signer
-    /// adds, control characters, a time outside years 0–9999, …). Only [`sign`], [`sign_with`] and
-    /// [`canonical_request`] return it; its code `InvalidSigningInput` is local, not an AWS code.
-    InvalidSigningInput {
-        /// What exactly is wrong.
-        message: String,
-    },
-}
-
-impl SigV4Error {
-    /// The AWS error code (the `__type` of a JSON 1.1 error body).
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
-            Self::IncompleteSignature { .. } => "IncompleteSignatureException",
-            Self::UnrecognizedClient => "UnrecognizedClientException",
-            Self::SignatureMismatch
-            | Self::ScopeMismatch { .. }
-            | Self::SignatureExpired { .. }
-            | Self::SignatureNotYetCurrent { .. } => "InvalidSignatureException",
-            Self::InvalidSigningInput { .. } => "InvalidSigningInput",
-        }
-    }
-
-    /// The message, in AWS's words where AWS's are known.
-    #[must_use]
-    pub fn message(&self) -> String {
-        match self {
-            Self::MissingAuthenticationToken => "Missing Authentication Token".to_owned(),
-            Self::IncompleteSignature { message }
-            | Self::ScopeMismatch { message }
-            | Self::InvalidSigningInput { message } => message.clone(),
-            Self::UnrecognizedClient => {
-                "The security token included in the request is invalid.".to_owned()
-            }
-            Self::SignatureMismatch => "The request signature we calculated does not match the \
-                signature you provided. Check your AWS Secret Access Key and signing method. Consult \
-                the service documentation for details."
-                .to_owned(),
-            Self::SignatureExpired {
-                request_time,
-                earliest,
-                now,
-                max_skew,
-            } => format!(
-                "Signature expired: {request_time} is now earlier than {earliest} ({now} - {max_skew})"
-            ),
-            Self::SignatureNotYetCurrent {
-                request_time,
-                latest,
-                now,
-                max_skew,
-            } => format!(
-                "Signature not yet current: {request_time} is still later than {latest} ({now} + \
-                 {max_skew})"
-            ),
-        }
-    }
-
-    /// The HTTP status: 400 for every variant. AWS JSON-protocol services (KMS included) answer
-    /// authentication failures, `MissingAuthenticationTokenException` too, with 400, not 401/403.
-    #[must_use]
-    pub fn http_status(&self) -> u16 {
-        400
-    }
-}
-
-impl fmt::Display for SigV4Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.message())
-    }
-}
-
-impl std::error::Error for SigV4Error {}
-
 /// Signs `req` for `service` in `region` at `time` with the settings botocore uses for that service
 /// ([`SigningSettings::for_service`]) and returns the headers to add: `X-Amz-Date`,
 /// `X-Amz-Security-Token` when `creds` has a session token, `x-amz-content-sha256` for S3, and
@@ -680,7 +557,8 @@ pub fn sign_with(
 ///   `x-amz-date` not signed, `X-Amz-Date` missing or malformed, a signed header absent, presigned URL.
 /// - [`SigV4Error::ScopeMismatch`]: scope date ≠ `X-Amz-Date` date, wrong region, service or terminator.
 /// - [`SigV4Error::SignatureExpired`] / [`SigV4Error::SignatureNotYetCurrent`]: outside ±`max_skew`.
-/// - [`SigV4Error::UnrecognizedClient`]: `lookup` knows no such key, or the session token is wrong.
+/// - [`SigV4Error::UnrecognizedClient`]: `lookup` knows no such key.
+/// - [`SigV4Error::InvalidSecurityToken`]: the session token is missing, unexpected or wrong.
 /// - [`SigV4Error::SignatureMismatch`]: anything signed was changed, or the secret differs.
 pub fn verify<F>(
     req: &SignableRequest<'_>,
@@ -729,13 +607,7 @@ where
                     .to_owned(),
             ));
         }
-        ([_], true) => {
-            return Err(incomplete(
-                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the \
-                 Authorization header should be specified."
-                    .to_owned(),
-            ));
-        }
+        ([_], true) => return Err(SigV4Error::ConflictingAuthMechanisms),
         ([one], false) => parse_authorization(one)?,
         _ => {
             return Err(incomplete(
@@ -789,7 +661,9 @@ where
     check_scope(&auth, amz_date, policy)?;
     check_skew(request_unix, amz_date, now, policy.max_skew)?;
 
-    let creds = lookup(&auth.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
+    let creds = lookup(&auth.access_key_id).ok_or_else(|| SigV4Error::UnrecognizedClient {
+        access_key_id: auth.access_key_id.clone(),
+    })?;
     let tokens = header_values(req.headers, "x-amz-security-token");
     let token_ok = match (tokens.as_slice(), &creds.session_token) {
         ([], None) => true,
@@ -797,7 +671,9 @@ where
         _ => false,
     };
     if !token_ok {
-        return Err(SigV4Error::UnrecognizedClient);
+        return Err(SigV4Error::InvalidSecurityToken {
+            access_key_id: auth.access_key_id,
+        });
     }
 
     let body_hash = hex::encode(hash::sha256(req.body));
@@ -844,7 +720,12 @@ where
     let key = signing_key(creds.secret_access_key(), &scope);
     let expected = signature(&key, &string_to_sign);
     if !primitives::ct_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        return Err(SigV4Error::SignatureMismatch);
+        return Err(SigV4Error::SignatureMismatch {
+            access_key_id: auth.access_key_id,
+            signature_provided: auth.signature,
+            string_to_sign,
+            canonical_request,
+        });
     }
     Ok(VerifiedRequest {
         access_key_id: auth.access_key_id,
@@ -930,19 +811,19 @@ pub fn signature(signing_key: &DerivedKey, string_to_sign: &str) -> String {
 }
 
 /// The parts of an `Authorization` header.
-struct ParsedAuth {
-    access_key_id: String,
-    date: String,
-    region: String,
-    service: String,
-    terminator: String,
-    signed_headers: Vec<String>,
-    signature: String,
+pub(crate) struct ParsedAuth {
+    pub(crate) access_key_id: String,
+    pub(crate) date: String,
+    pub(crate) region: String,
+    pub(crate) service: String,
+    pub(crate) terminator: String,
+    pub(crate) signed_headers: Vec<String>,
+    pub(crate) signature: String,
 }
 
 /// Parses `AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, SignedHeaders=a;b,
 /// Signature=hex`. Components may come in any order, separated by `,` with optional whitespace.
-fn parse_authorization(value: &str) -> Result<ParsedAuth, SigV4Error> {
+pub(crate) fn parse_authorization(value: &str) -> Result<ParsedAuth, SigV4Error> {
     let incomplete = |message: String| SigV4Error::IncompleteSignature { message };
     let value = value.trim_matches([' ', '\t']);
     let (algorithm, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
@@ -1045,38 +926,59 @@ fn parse_authorization(value: &str) -> Result<ParsedAuth, SigV4Error> {
 
 /// The credential scope must be `<date of X-Amz-Date>/<policy region>/<policy service>/aws4_request`.
 fn check_scope(auth: &ParsedAuth, amz_date: &str, policy: &VerifyPolicy) -> Result<(), SigV4Error> {
-    let mismatch = |message: String| Err(SigV4Error::ScopeMismatch { message });
-    if auth.terminator != SCOPE_TERMINATOR {
-        return mismatch(format!(
-            "Credential should be scoped with a valid terminator: '{SCOPE_TERMINATOR}', not {}.",
-            quoted(&auth.terminator)
-        ));
+    check_scope_parts(
+        AuthType::Header,
+        &auth.date,
+        &auth.region,
+        &auth.service,
+        &auth.terminator,
+        amz_date,
+        &policy.region,
+        &policy.service,
+    )
+}
+
+/// The credential-scope checks shared by header and query auth, in S3's order: terminator, date
+/// against `X-Amz-Date`, region, service.
+#[allow(clippy::too_many_arguments)]
+fn check_scope_parts(
+    auth: AuthType,
+    date: &str,
+    region: &str,
+    service: &str,
+    terminator: &str,
+    amz_date: &str,
+    expected_region: &str,
+    expected_service: &str,
+) -> Result<(), SigV4Error> {
+    let mismatch = |problem| Err(SigV4Error::ScopeMismatch { auth, problem });
+    if terminator != SCOPE_TERMINATOR {
+        return mismatch(ScopeProblem::Terminator {
+            got: terminator.to_owned(),
+        });
     }
-    let http_date = amz_date.get(..8).unwrap_or_default();
-    if auth.date != http_date {
-        return mismatch(format!(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from \
-             HTTP: {} != '{http_date}', from '{amz_date}'.",
-            quoted(&auth.date)
-        ));
+    if date != amz_date.get(..8).unwrap_or_default() {
+        return mismatch(ScopeProblem::Date {
+            credential_date: date.to_owned(),
+            amz_date: amz_date.to_owned(),
+        });
     }
-    if auth.region != policy.region {
-        return mismatch(format!(
-            "Credential should be scoped to a valid region, not {}.",
-            quoted(&auth.region)
-        ));
+    if region != expected_region {
+        return mismatch(ScopeProblem::Region {
+            got: region.to_owned(),
+            expected: expected_region.to_owned(),
+        });
     }
-    if auth.service != policy.service {
-        return mismatch(format!(
-            "Credential should be scoped to correct service: '{}'.",
-            policy.service
-        ));
+    if service != expected_service {
+        return mismatch(ScopeProblem::Service {
+            got: service.to_owned(),
+            expected: expected_service.to_owned(),
+        });
     }
     Ok(())
 }
 
-/// The request time must lie within `now` ± `max_skew` (whole seconds; the bounds are accepted).
-fn check_skew(
+pub(crate) fn check_skew(
     request_unix: i64,
     amz_date: &str,
     now: SystemTime,
@@ -1085,34 +987,26 @@ fn check_skew(
     // A clock before 1970 or past i64 seconds is a server bug; clamp rather than fail open.
     let now_unix = unix_seconds(now).unwrap_or(i64::MAX);
     let skew = i64::try_from(max_skew.as_secs()).unwrap_or(i64::MAX);
-    let skew_text = if max_skew.as_secs().is_multiple_of(60) {
-        format!("{} min.", max_skew.as_secs() / 60)
-    } else {
-        format!("{} sec.", max_skew.as_secs())
-    };
-    let earliest = now_unix.saturating_sub(skew);
-    let latest = now_unix.saturating_add(skew);
-    if request_unix < earliest {
+    if request_unix < now_unix.saturating_sub(skew) {
         return Err(SigV4Error::SignatureExpired {
-            request_time: amz_date.to_owned(),
-            earliest: display_time(earliest),
-            now: display_time(now_unix),
-            max_skew: skew_text,
+            amz_date: amz_date.to_owned(),
+            request_time: request_unix,
+            now: now_unix,
+            max_skew,
         });
     }
-    if request_unix > latest {
+    if request_unix > now_unix.saturating_add(skew) {
         return Err(SigV4Error::SignatureNotYetCurrent {
-            request_time: amz_date.to_owned(),
-            latest: display_time(latest),
-            now: display_time(now_unix),
-            max_skew: skew_text,
+            amz_date: amz_date.to_owned(),
+            request_time: request_unix,
+            now: now_unix,
+            max_skew,
         });
     }
     Ok(())
 }
 
-/// All values of header `name` (case-insensitive), in order.
-fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+pub(crate) fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
     headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -1140,14 +1034,14 @@ fn is_s3(service: &str) -> bool {
 
 /// A credential-scope element or access key id must be non-empty and free of the separators of the
 /// `Authorization` header and of whitespace/control characters.
-fn is_scope_part(s: &str) -> bool {
+pub(crate) fn is_scope_part(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| (0x21..0x7f).contains(&b) && !matches!(b, b'/' | b',' | b'=' | b';'))
 }
 
 /// Whole seconds since the Unix epoch (floor), or `None` when out of `i64` range.
-fn unix_seconds(t: SystemTime) -> Option<i64> {
+pub(crate) fn unix_seconds(t: SystemTime) -> Option<i64> {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).ok(),
         Err(e) => {
@@ -1163,7 +1057,7 @@ fn unix_seconds(t: SystemTime) -> Option<i64> {
     }
 }
 
-fn system_time(unix: i64) -> Option<SystemTime> {
+pub(crate) fn system_time(unix: i64) -> Option<SystemTime> {
     if unix >= 0 {
         UNIX_EPOCH.checked_add(Duration::from_secs(unix.unsigned_abs()))
     } else {
@@ -1172,7 +1066,7 @@ fn system_time(unix: i64) -> Option<SystemTime> {
 }
 
 /// `YYYYMMDDTHHMMSSZ` for years 0–9999.
-fn format_amz_date(unix: i64) -> Option<String> {
+pub(crate) fn format_amz_date(unix: i64) -> Option<String> {
     let dt = OffsetDateTime::from_unix_timestamp(unix).ok()?;
     if !(0..=9999).contains(&dt.year()) {
         return None;
@@ -1183,13 +1077,8 @@ fn format_amz_date(unix: i64) -> Option<String> {
     .ok()
 }
 
-/// A time for an error message: `YYYYMMDDTHHMMSSZ`, or `@<unix seconds>` outside years 0–9999.
-fn display_time(unix: i64) -> String {
-    format_amz_date(unix).unwrap_or_else(|| format!("@{unix}"))
-}
-
 /// Parses exactly `YYYYMMDDTHHMMSSZ` (16 ASCII characters, a valid UTC calendar time).
-fn parse_amz_date(s: &str) -> Option<i64> {
+pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 16
         && b.iter().enumerate().all(|(i, &c)| match i {
@@ -1258,7 +1147,7 @@ mod tests {
             Some(-2)
         );
         assert_eq!(format_amz_date(i64::MAX), None);
-        assert_eq!(display_time(i64::MIN), format!("@{}", i64::MIN));
+        assert_eq!(error::display_time(i64::MIN), format!("@{}", i64::MIN));
     }
 
     #[test]
@@ -1267,7 +1156,7 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AK/20150830/r/s/aws4_request,SignedHeaders=host;x-amz-date,  \
              Signature=abc",
         )
-        .map_err(|e| e.message())
+        .map_err(|e| e.kms().message)
         .expect("valid");
         assert_eq!(ok.access_key_id, "AK");
         assert_eq!(ok.signed_headers, ["host", "x-amz-date"]);
@@ -1309,33 +1198,45 @@ mod tests {
 
     #[test]
     fn error_codes_messages_and_statuses() {
+        let now = parse_amz_date("20150830T130100Z").expect("valid");
         let expired = SigV4Error::SignatureExpired {
-            request_time: "20150830T123600Z".into(),
-            earliest: "20150830T124600Z".into(),
-            now: "20150830T130100Z".into(),
-            max_skew: "15 min.".into(),
+            amz_date: "20150830T123600Z".into(),
+            request_time: now - 1500,
+            now,
+            max_skew: AWS_MAX_SKEW,
         };
         assert_eq!(
-            expired.message(),
+            expired.kms().message,
             "Signature expired: 20150830T123600Z is now earlier than 20150830T124600Z \
              (20150830T130100Z - 15 min.)"
         );
-        assert_eq!(expired.code(), "InvalidSignatureException");
+        assert_eq!(expired.kms().code, "InvalidSignatureException");
         assert_eq!(
             SigV4Error::MissingAuthenticationToken.to_string(),
             "MissingAuthenticationTokenException: Missing Authentication Token"
         );
         assert_eq!(
-            SigV4Error::UnrecognizedClient.code(),
+            SigV4Error::UnrecognizedClient {
+                access_key_id: "AK".into()
+            }
+            .kms()
+            .code,
             "UnrecognizedClientException"
         );
         assert_eq!(
-            SigV4Error::SignatureMismatch.message(),
+            SigV4Error::SignatureMismatch {
+                access_key_id: "AK".into(),
+                signature_provided: String::new(),
+                string_to_sign: String::new(),
+                canonical_request: String::new(),
+            }
+            .kms()
+            .message,
             "The request signature we calculated does not match the signature you provided. Check \
              your AWS Secret Access Key and signing method. Consult the service documentation for \
              details."
         );
-        assert_eq!(SigV4Error::MissingAuthenticationToken.http_status(), 400);
+        assert_eq!(SigV4Error::MissingAuthenticationToken.kms().status, 400);
     }
 
     #[test]
@@ -1346,18 +1247,22 @@ mod tests {
         assert!(check_skew(t, "20150830T123600Z", at(-900), AWS_MAX_SKEW).is_ok());
         let late = check_skew(t, "20150830T123600Z", at(1500), AWS_MAX_SKEW).expect_err("expired");
         assert_eq!(
-            late.message(),
+            late.kms().message,
             "Signature expired: 20150830T123600Z is now earlier than 20150830T124600Z \
              (20150830T130100Z - 15 min.)"
         );
         let early = check_skew(t, "20150830T123600Z", at(-1500), AWS_MAX_SKEW).expect_err("future");
         assert_eq!(
-            early.message(),
+            early.kms().message,
             "Signature not yet current: 20150830T123600Z is still later than 20150830T122600Z \
              (20150830T121100Z + 15 min.)"
         );
         let odd = check_skew(t, "x", at(100), Duration::from_secs(90)).expect_err("expired");
-        assert!(odd.message().ends_with("- 90 sec.)"), "{}", odd.message());
+        assert!(
+            odd.kms().message.ends_with("- 90 sec.)"),
+            "{}",
+            odd.kms().message
+        );
     }
 
     #[test]

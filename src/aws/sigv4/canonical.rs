@@ -9,7 +9,7 @@ use super::{Canonicalization, UriEncoding};
 /// Why a request could not be put into canonical form. The message is safe to show to the client: it
 /// quotes request text only through [`quoted`].
 #[derive(Debug)]
-pub(super) struct CanonError(pub(super) String);
+pub(crate) struct CanonError(pub(crate) String);
 
 /// The canonical request (SigV4 "Task 1"):
 ///
@@ -19,7 +19,7 @@ pub(super) struct CanonError(pub(super) String);
 ///
 /// `signed` must already be lowercase, sorted and free of duplicates; every name in it must occur in
 /// `headers` (compared case-insensitively).
-pub(super) fn canonical_request(
+pub(crate) fn canonical_request(
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
@@ -64,7 +64,7 @@ pub(super) fn canonical_request(
 }
 
 /// Checks a header name given to the signer: an RFC 9110 token.
-pub(super) fn check_header_name(name: &str) -> Result<(), CanonError> {
+pub(crate) fn check_header_name(name: &str) -> Result<(), CanonError> {
     if !name.is_empty() && name.bytes().all(is_token_byte) {
         Ok(())
     } else {
@@ -77,7 +77,7 @@ pub(super) fn check_header_name(name: &str) -> Result<(), CanonError> {
 
 /// Checks a header value: no control characters other than horizontal tab (a CR or LF would let one
 /// header pose as several in the canonical request).
-pub(super) fn check_header_value(name: &str, value: &str) -> Result<(), CanonError> {
+pub(crate) fn check_header_value(name: &str, value: &str) -> Result<(), CanonError> {
     if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         Err(CanonError(format!(
             "the value of header {} contains a control character",
@@ -89,7 +89,7 @@ pub(super) fn check_header_value(name: &str, value: &str) -> Result<(), CanonErr
 }
 
 /// Whether `name` is a valid name for the `SignedHeaders` list: a token in lowercase.
-pub(super) fn is_lowercase_token(name: &str) -> bool {
+pub(crate) fn is_lowercase_token(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -98,7 +98,7 @@ pub(super) fn is_lowercase_token(name: &str) -> bool {
 
 /// Percent-encodes `bytes` per RFC 3986 as SigV4 requires: unreserved characters (`A–Z a–z 0–9 - . _ ~`)
 /// stay, every other byte becomes `%XX` with uppercase hex; `/` stays when `keep_slash`.
-pub(super) fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut String) {
+pub(crate) fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut String) {
     for &b in bytes {
         if is_unreserved(b) || (keep_slash && b == b'/') {
             out.push(char::from(b));
@@ -109,7 +109,7 @@ pub(super) fn uri_encode(bytes: &[u8], keep_slash: bool, out: &mut String) {
 }
 
 /// Quotes untrusted text for an error message: at most 64 characters, control characters replaced.
-pub(super) fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut q = String::from("'");
     for (i, c) in s.chars().enumerate() {
         if i == 64 {
@@ -221,7 +221,7 @@ fn canonical_query(query: &str) -> String {
 }
 
 /// Decodes `%XX` escapes; a `%` not followed by two hex digits is kept literally. `+` is not a space here.
-fn percent_decode(s: &str) -> Vec<u8> {
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
