@@ -12,7 +12,7 @@
 //! | talk to real AWS KMS, moto or `s3crypt kms serve` | [`remote::RemoteKms`] |
 //! | serve the mock over HTTP | [`server`] |
 //!
-//! Field names, limits and error codes follow the AWS KMS API (reference: `FORMATS.md` §5).
+//! Field names, limits and error codes follow the AWS KMS API (reference: <https://docs.aws.amazon.com/kms/latest/APIReference/>).
 
 pub mod api;
 pub mod audit;

@@ -2,7 +2,7 @@
 //! request headers, bucket configuration and bucket policy, over a local object store.
 //!
 //! Every S3-facing failure is an [`S3Error`] carrying the HTTP status, S3 error code and message S3 uses
-//! (reference: `FORMATS.md` §3–§4).
+//! (reference: AWS: <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>, <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>).
 
 pub mod bucket;
 pub mod engine;

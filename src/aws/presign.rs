@@ -7,10 +7,10 @@
 //! | make a presigned URL                                 | [`presign_url`]        |
 //! | decode the body of a `STREAMING-*` request           | [`Payload::Streaming`] → [`ChunkedReader`](crate::aws::chunked::ChunkedReader) |
 //!
-//! Presigned URLs are refused in the order S3 checks them (S3-FEATURES.md §1.2 rows 1–14): two auth
+//! Presigned URLs are refused in the order S3 checks them (rows 1–14 of the refusal table in `../shared/reference/S3-FEATURES.md` §1.2, compiled from <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html> and captures of S3): two auth
 //! mechanisms, algorithm, missing parameters, `X-Amz-Date`, `X-Amz-Expires` (number, ≥ 0, ≤ 604800),
 //! not yet valid, expired, credential (shape, date format, region, service, terminator, day), unsigned
-//! headers, unknown key, signature. The canonical request follows FORMATS.md §7: S3 path rules (no
+//! headers, unknown key, signature. The canonical request follows <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html>: S3 path rules (no
 //! double encoding), the query without `X-Amz-Signature`, payload `UNSIGNED-PAYLOAD` unless the request
 //! carries `x-amz-content-sha256`.
 //!
@@ -137,7 +137,7 @@ impl S3Auth {
 /// payloads pass the raw body to [`ChunkedReader`](crate::aws::chunked::ChunkedReader) instead.
 ///
 /// # Errors
-/// Presigned URLs: the variants of rows 1–14 of S3-FEATURES.md §1.2, in that order
+/// Presigned URLs: the variants of rows 1–14 of `../shared/reference/S3-FEATURES.md` §1.2, in that order
 /// ([`SigV4Error::ConflictingAuthMechanisms`] … [`SigV4Error::SignatureMismatch`]) and
 /// [`SigV4Error::InvalidSecurityToken`]. Header auth: [`SigV4Error::MissingAuthenticationToken`],
 /// [`SigV4Error::IncompleteSignature`], [`SigV4Error::ScopeMismatch`],
@@ -176,7 +176,7 @@ where
 /// byte-for-byte botocore's for the same inputs: operation parameters from `url`'s query first, then
 /// `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`,
 /// `X-Amz-Security-Token` (temporary credentials), and `X-Amz-Signature` last. `host` is always signed;
-/// `signed_headers` adds more (the three SSE-C headers for SSE-C, S3-FEATURES.md §1.3), which the caller
+/// `signed_headers` adds more (the three SSE-C headers for SSE-C, <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html#ssec-and-presignedurl>), which the caller
 /// must then send with the request. The payload is `UNSIGNED-PAYLOAD`.
 ///
 /// # Errors

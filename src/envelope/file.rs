@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `OUT` | the object body, byte for byte (`ciphertext ‖ tag`) |
 //! | `OUT.metadata.json` | the S3 user metadata: a JSON object of mapkey → value, without the `x-amz-meta-` prefix |
-//! | `OUT.instruction` (optional) | the instruction file body (FORMATS §1.8): with it, the V3 keys `x-amz-c`, `x-amz-d`, `x-amz-i` stay in `OUT.metadata.json` and the rest move here |
+//! | `OUT.instruction` (optional) | the instruction file body (`docs/FORMAT.md` §1): with it, the V3 keys `x-amz-c`, `x-amz-d`, `x-amz-i` stay in `OUT.metadata.json` and the rest move here |
 //!
 //! Outputs go through [`crate::fsutil`]: a regular file (or nothing) at the destination is replaced
 //! atomically; a device, FIFO or socket is written through, never replaced; a symbolic link is followed,

@@ -1,4 +1,4 @@
-//! Keyrings: where the data key of an object comes from and how it is wrapped (FORMATS §1.7).
+//! Keyrings: where the data key of an object comes from and how it is wrapped (`docs/FORMAT.md` §1).
 
 use std::collections::BTreeMap;
 

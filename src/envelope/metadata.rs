@@ -1,4 +1,4 @@
-//! S3 Encryption Client content metadata: the S3 user-metadata map of an encrypted object (FORMATS §1.3,
+//! S3 Encryption Client content metadata: the S3 user-metadata map of an encrypted object (`docs/FORMAT.md` §1,
 //! §1.4), and the instruction-file split (§1.8).
 
 use std::collections::BTreeMap;

@@ -22,7 +22,7 @@ pub const STREAM_CHUNK: usize = 4 << 20;
 const V3_SUITE: [u8; 2] = [0x00, 0x73];
 const V3_IV: [u8; 12] = [0x01; 12];
 
-/// V3 key derivation (FORMATS §1.5): HKDF-SHA512 with the message id as salt.
+/// V3 key derivation (`docs/FORMAT.md` §1): HKDF-SHA512 with the message id as salt.
 fn v3_keys(
     data_key: &DataKey,
     message_id: &[u8; 28],
@@ -283,7 +283,7 @@ impl Decryptor {
                     ));
                 };
                 let (key, commit) = v3_keys(&data_key, &message_id)?;
-                // FORMATS §1.5: compare the commitment in constant time before any decryption.
+                // `docs/FORMAT.md` §1: compare the commitment in constant time before any decryption.
                 if !ct_eq(&commit, &stored) {
                     return Err(EnvelopeError::CommitmentMismatch);
                 }
@@ -425,7 +425,7 @@ impl Decryptor {
     }
 
     /// Decrypts `range` of the plaintext from a seekable body of `body_len` bytes with AES-CTR at
-    /// `IV ‖ BE32(2 + offset/16)` (FORMATS §1.6). **The output is not authenticated**: GCM can only
+    /// `IV ‖ BE32(2 + offset/16)` (`docs/FORMAT.md` §1). **The output is not authenticated**: GCM can only
     /// authenticate the whole object. Use [`Decryptor::decrypt_range`] when the whole body
     /// is available locally.
     ///

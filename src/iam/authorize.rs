@@ -1,5 +1,5 @@
 //! The access decision across all the policies that apply to a request (IAM UG
-//! reference_policies_evaluation-logic; `S3-FEATURES.md` §11.1 and §2.3).
+//! reference_policies_evaluation-logic; <https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-s3-evaluates-access-control.html> and <https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html>).
 //!
 //! 1. An explicit `Deny` in any evaluated policy (identity, resource, access point, VPC endpoint) refuses.
 //!    Identity policies are not evaluated for account-root credentials (S3's user context is skipped for

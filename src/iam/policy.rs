@@ -135,7 +135,7 @@ impl ParseOptions {
         kind: PolicyKind::Resource,
         max_bytes: MAX_BUCKET_POLICY_BYTES,
     };
-    /// An S3 access-point policy: resource policy, at most 20 KiB (`S3-FEATURES.md` §2.1).
+    /// An S3 access-point policy: resource policy, at most 20 KiB (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html>).
     pub const ACCESS_POINT: Self = Self::BUCKET;
     /// A KMS key policy: resource policy, at most 32 KiB.
     pub const KEY: Self = Self {

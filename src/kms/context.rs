@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn matches_the_encryption_sdk_serialization() {
-        // FORMATS.md §2.2: {"purpose":"test"} -> 0001 0007 "purpose" 0004 "test".
+        // <https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/message-format.html>: {"purpose":"test"} -> 0001 0007 "purpose" 0004 "test".
         let ec: EncryptionContext = [("purpose".to_owned(), "test".to_owned())].into();
         assert_eq!(canonical(&ec), b"\x00\x01\x00\x07purpose\x00\x04test");
         assert!(canonical(&EncryptionContext::new()).is_empty());

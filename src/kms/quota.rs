@@ -11,7 +11,7 @@
 //! `burst + rate × T` calls accepted (within one call), and the rest are throttled. Administrative calls
 //! (`CreateKey`, `DescribeKey`, …) are not counted, as in AWS, where they have separate, lower quotas.
 //!
-//! Quota figures by era (requests per second; FORMATS.md §5):
+//! Quota figures by era (requests per second; <https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html>):
 //!
 //! | preset | default regions | mid-tier regions | us-east-1, us-west-2, eu-west-1 |
 //! |---|---|---|---|

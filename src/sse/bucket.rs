@@ -1,6 +1,6 @@
 //! Bucket-level encryption settings: the default-encryption configuration (`PutBucketEncryption` /
-//! `GetBucketEncryption`, `FORMATS.md` §4 and §3.2) and the encryption-related statements of a bucket
-//! policy (`FORMATS.md` §4, "Bucket-policy condition keys").
+//! `GetBucketEncryption`, AWS: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>, <https://docs.aws.amazon.com/AmazonS3/latest/userguide/blocking-unblocking-s3-c-encryption-gpb.html>) and the encryption-related statements of a bucket
+//! policy (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html>).
 //!
 //! | you want to…                                              | use                                  |
 //! |-----------------------------------------------------------|--------------------------------------|

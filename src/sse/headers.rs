@@ -1,5 +1,5 @@
 //! S3 server-side-encryption request headers: parsed into a typed request, refused with exactly S3's HTTP
-//! status, error code and message, and echoed back for a stored object (FORMATS.md §3 and §4).
+//! status, error code and message, and echoed back for a stored object (AWS: <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>, <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>).
 //!
 //! | request | parser | result |
 //! |---|---|---|
@@ -36,7 +36,7 @@
 //!
 //! # Choices where AWS's answer is unverified
 //! Each is documented where it is made: SSE-C over HTTP (MinIO's `InvalidRequest`), SSE-KMS over HTTP
-//! (the SigV4 message FORMATS.md §4 gives), a missing key MD5 (MinIO's text), a key that is not base64
+//! (the SigV4 message of <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>), a missing key MD5 (MinIO's text), a key that is not base64
 //! (the key-length answer), unknown `x-amz-server-side-encryption` values (the answer recorded for an
 //! empty one), KMS headers without `aws:kms` on reads and for the context and bucket-key headers (the
 //! answer recorded for the key id), a bad bucket-key value, DSSE with a bucket key, and a caller-supplied
@@ -85,7 +85,7 @@ const AES256: &str = "AES256";
 const AWS_KMS: &str = "aws:kms";
 /// `x-amz-server-side-encryption` value of DSSE-KMS.
 const AWS_KMS_DSSE: &str = "aws:kms:dsse";
-/// The encryption-context key S3 itself adds (FORMATS.md §4).
+/// The encryption-context key S3 itself adds (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>).
 const RESERVED_CONTEXT_KEY: &str = "aws:s3:arn";
 
 /// Request headers with case-insensitive lookup.
@@ -544,7 +544,7 @@ fn customer_requested(h: &Headers, names: &Trio) -> bool {
     h.contains(names.algorithm) || h.contains(names.key) || h.contains(names.key_md5)
 }
 
-/// The SSE-C trio (FORMATS.md §3.3), checked in S3's order.
+/// The SSE-C trio (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>), checked in S3's order.
 fn parse_trio(
     h: &Headers,
     names: &Trio,
@@ -600,7 +600,7 @@ fn decode_secret(b64: &str) -> Option<Zeroizing<Vec<u8>>> {
     Some(buf)
 }
 
-/// Any KMS header without `aws:kms`/`aws:kms:dsse` (FORMATS.md §4).
+/// Any KMS header without `aws:kms`/`aws:kms:dsse` (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>).
 ///
 /// AWS's recorded answer (LocalStack, aws-cli#4507) is for the key-id header on a write; s3crypt gives the
 /// same answer for the context and bucket-key headers, and on reads (as a third-party conformance suite
@@ -630,7 +630,7 @@ fn parse_bucket_key(value: &str) -> Result<bool, S3Error> {
     }
 }
 
-/// Base64 of a UTF-8 JSON object of string → string (FORMATS.md §4). Repeated JSON keys keep the last
+/// Base64 of a UTF-8 JSON object of string → string (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>). Repeated JSON keys keep the last
 /// value.
 ///
 /// A context naming `aws:s3:arn` (in any case) is refused: S3 adds that key itself, binding the data key
@@ -670,7 +670,7 @@ fn dsse_bucket_key() -> S3Error {
     )
 }
 
-/// SSE-C over plain HTTP. AWS's answer is unverified (FORMATS.md §3.2); this is MinIO's (IONOS sends the
+/// SSE-C over plain HTTP. AWS's answer is unverified (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>); this is MinIO's (IONOS sends the
 /// same text as `InvalidArgument`).
 fn insecure_customer_request() -> S3Error {
     S3Error::invalid_request(
@@ -713,7 +713,7 @@ fn trio_headers(names: &Trio, key: &[u8; KEY_LEN]) -> [(String, String); 3] {
 
 #[cfg(test)]
 mod tests {
-    //! One test per row of FORMATS.md §3.3 and per §4 rule, each asserting (status, code, message) as
+    //! One test per row of <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html> and per SSE-KMS header rule, each asserting (status, code, message) as
     //! literal text, written out here rather than taken from the implementation.
 
     use super::*;
@@ -1152,7 +1152,7 @@ mod tests {
         );
     }
 
-    /// Unverified on AWS (FORMATS.md §3.2); MinIO's answer.
+    /// Unverified on AWS (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>); MinIO's answer.
     #[test]
     fn customer_key_over_plain_http() {
         let msg = "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.";

@@ -297,7 +297,7 @@ impl SigV4Error {
     }
 
     /// The error as S3 answers it: status, `<Code>`, `<Message>` and the extra `<Error>` elements, in
-    /// the order of S3-FEATURES.md §1.2 (presigned URLs) and of S3's header-auth answers.
+    /// the order S3 checks presigned URLs in (<https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html>) and of S3's header-auth answers.
     #[must_use]
     pub fn s3(&self) -> WireError {
         let w = |status, code, message: String, extras| WireError {

@@ -766,8 +766,8 @@ impl Cidr {
     }
 }
 
-/// The type of a condition key this crate knows (global `aws:` keys, S3's keys of `S3-FEATURES.md`
-/// §11.2, KMS's keys); `None` for an unknown key. Tag keys (`aws:RequestTag/…`, `s3:ExistingObjectTag/…`,
+/// The type of a condition key this crate knows (global `aws:` keys, S3's keys of the Service Authorization
+/// Reference <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>, KMS's keys); `None` for an unknown key. Tag keys (`aws:RequestTag/…`, `s3:ExistingObjectTag/…`,
 /// …) and `kms:EncryptionContext:…` are strings.
 #[must_use]
 pub fn key_type(key: &str) -> Option<ValueType> {

@@ -1,5 +1,5 @@
 //! Bucket default encryption: the `ServerSideEncryptionConfiguration` document of `PutBucketEncryption` and
-//! `GetBucketEncryption` (`FORMATS.md` §4), including the SSE-C block of April 2026 (`FORMATS.md` §3.2).
+//! `GetBucketEncryption` (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>), including the SSE-C block of April 2026 (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/blocking-unblocking-s3-c-encryption-gpb.html>).
 //!
 //! The XML is tokenised by `quick-xml` (with namespace resolution); this module only walks the events
 //! against the schema, so every element, namespace and character reference is handled by the XML library.
@@ -9,7 +9,7 @@
 //! 1. not well-formed XML, a DTD, a wrong root element, an element outside the S3 namespace (a document
 //!    with no namespace is accepted, as S3 does), an unknown or repeated element, text inside a container
 //!    → 400 `MalformedXML`;
-//! 2. zero or several `<Rule>`, an empty `<Rule/>` → 400 `MalformedXML` (`FORMATS.md` §4);
+//! 2. zero or several `<Rule>`, an empty `<Rule/>` → 400 `MalformedXML` (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>);
 //! 3. `<ApplyServerSideEncryptionByDefault>` without `<SSEAlgorithm>`, an algorithm other than `AES256`,
 //!    `aws:kms`, `aws:kms:dsse` → 400 `MalformedXML` (the value fails the schema enum: LocalStack and
 //!    Scality, which copy AWS, answer so; `aws:fsx` and `aws:backup` are in the API enum but are not defaults
@@ -31,13 +31,13 @@ use crate::sse::S3Error;
 /// The namespace of S3's XML documents. A `PutBucketEncryption` body may use it or no namespace at all.
 pub const S3_XML_NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-/// AWS's message for `AES256` with a `KMSMasterKeyID` (400 `InvalidArgument`, `FORMATS.md` §4).
+/// AWS's message for `AES256` with a `KMSMasterKeyID` (400 `InvalidArgument`, <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>).
 const KMS_KEY_NOT_APPLICABLE: &str = "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse";
 
 /// The encryption S3 applies to a PUT that carries no encryption header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DefaultSse {
-    /// SSE-S3, `AES256`: the floor since 2023-01-05 (`FORMATS.md` §4).
+    /// SSE-S3, `AES256`: the floor since 2023-01-05 (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>).
     S3,
     /// SSE-KMS, `aws:kms`.
     Kms {
@@ -47,7 +47,7 @@ pub enum DefaultSse {
         /// `BucketKeyEnabled`: derive object keys from a bucket-level key.
         bucket_key: bool,
     },
-    /// DSSE-KMS, `aws:kms:dsse` (two layers of encryption; no bucket keys, `FORMATS.md` §4).
+    /// DSSE-KMS, `aws:kms:dsse` (two layers of encryption; no bucket keys, <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>).
     DsseKms {
         /// `KMSMasterKeyID`; `None`: the AWS-managed `aws/s3` key.
         key_id: Option<String>,
@@ -87,7 +87,7 @@ impl DefaultSse {
     }
 }
 
-/// An `EncryptionType` of `BlockedEncryptionTypes` (`FORMATS.md` §3.2).
+/// An `EncryptionType` of `BlockedEncryptionTypes` (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/blocking-unblocking-s3-c-encryption-gpb.html>).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BlockedType {
     /// `SSE-C`: writes with customer-provided keys are refused with 403 `AccessDenied`.
@@ -135,7 +135,7 @@ impl BucketEncryption {
         }
     }
 
-    /// Parses a `PutBucketEncryption` body (`FORMATS.md` §4). The module documentation lists what is refused
+    /// Parses a `PutBucketEncryption` body (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketEncryption.html>). The module documentation lists what is refused
     /// and with which error; any input returns, none panics.
     ///
     /// A rule without `<ApplyServerSideEncryptionByDefault>` (AWS's own "unblock SSE-C" example is
@@ -192,7 +192,7 @@ impl BucketEncryption {
         out
     }
 
-    /// Whether SSE-C writes are refused (403 `AccessDenied`, `FORMATS.md` §3.2).
+    /// Whether SSE-C writes are refused (403 `AccessDenied`, <https://docs.aws.amazon.com/AmazonS3/latest/userguide/blocking-unblocking-s3-c-encryption-gpb.html>).
     #[must_use]
     pub fn blocks_sse_c(&self) -> bool {
         self.blocked.contains(&BlockedType::SseC)

@@ -1,4 +1,4 @@
-//! S3 bucket policies (`FORMATS.md` §4, "Bucket-policy condition keys"): a thin wrapper around the IAM
+//! S3 bucket policies (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html>): a thin wrapper around the IAM
 //! policy engine ([`crate::iam::policy`]) that adds S3's own refusals and answers in S3's words.
 //!
 //! # What is supported
@@ -17,7 +17,7 @@
 //!   or a bucket action with only object ARNs);
 //! - `Federated` principals (S3 grants to accounts, users, roles, services and canonical users; federated
 //!   users reach S3 through a role);
-//! - condition keys S3 does not know (`S3-FEATURES.md` §11.2 and the global `aws:` keys): "Policy has an
+//! - condition keys S3 does not know (<https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html> and the global `aws:` keys): "Policy has an
 //!   invalid condition key";
 //! - an operator of the wrong type for the key (`Bool` on a string key, `NumericLessThan` on
 //!   `s3:prefix`, …): such a condition would silently never match.
@@ -67,7 +67,7 @@ pub struct PolicyRequest<'a> {
     /// Whether the request came over TLS (`aws:SecureTransport`).
     pub secure_transport: bool,
     /// `x-amz-server-side-encryption` as sent in the request: `None` if absent, even when the bucket default
-    /// will encrypt the object (`FORMATS.md` §4: the key reflects the request header).
+    /// will encrypt the object (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>: the key reflects the request header).
     pub sse_header: Option<&'a str>,
     /// `x-amz-server-side-encryption-aws-kms-key-id` as sent in the request.
     pub kms_key_id_header: Option<&'a str>,
