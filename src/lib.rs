@@ -43,6 +43,7 @@ pub mod keys;
 pub mod kms;
 pub mod primitives;
 pub mod range;
+pub mod s3;
 pub mod selftest;
 pub mod sse;
 

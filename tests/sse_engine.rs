@@ -152,7 +152,7 @@ fn every_mode_round_trips_at_segment_boundaries() {
                     body[n - 10..]
                 );
                 let err = get(&e, &key, &read_h, Some(ByteRange::From(n as u64))).expect_err("416");
-                assert_eq!((err.status, err.code.as_str()), (416, "InvalidRange"));
+                assert_eq!((err.status(), err.code().as_str()), (416, "InvalidRange"));
             }
         }
     }
@@ -164,10 +164,10 @@ fn sse_c_errors_as_s3() {
     let ck = [9u8; 32];
     put(&e, "c", &Headers::new(sse_c(&ck)), b"secret data").expect("put");
     let err = get(&e, "c", &h(&[]), None).expect_err("no key");
-    assert_eq!((err.status, err.code.as_str()), (400, "InvalidRequest"));
+    assert_eq!((err.status(), err.code().as_str()), (400, "InvalidRequest"));
     let err = get(&e, "c", &Headers::new(sse_c(&[8u8; 32])), None).expect_err("wrong key");
-    assert_eq!((err.status, err.code.as_str()), (403, "AccessDenied"));
-    assert!(!err.message.contains(&hex::encode([8u8; 32])));
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
+    assert!(!err.message().contains(&hex::encode([8u8; 32])));
     let err = e
         .head_object(
             "bkt",
@@ -176,10 +176,10 @@ fn sse_c_errors_as_s3() {
             Transport::Secure,
         )
         .expect_err("head wrong key");
-    assert_eq!(err.status, 403);
+    assert_eq!(err.status(), 403);
     put(&e, "plain", &h(&[]), b"x").expect("put");
     let err = get(&e, "plain", &Headers::new(sse_c(&ck)), None).expect_err("not applicable");
-    assert_eq!((err.status, err.code.as_str()), (400, "InvalidRequest"));
+    assert_eq!((err.status(), err.code().as_str()), (400, "InvalidRequest"));
     let err = e
         .put_object(
             "bkt",
@@ -189,7 +189,7 @@ fn sse_c_errors_as_s3() {
             &mut &b"x"[..],
         )
         .expect_err("http");
-    assert_eq!(err.status, 400);
+    assert_eq!(err.status(), 400);
     // New buckets block SSE-C writes until BlockedEncryptionTypes is NONE.
     e.create_bucket("fresh", None).expect("bucket");
     let err = e
@@ -201,7 +201,7 @@ fn sse_c_errors_as_s3() {
             &mut &b"x"[..],
         )
         .expect_err("blocked");
-    assert_eq!((err.status, err.code.as_str()), (403, "AccessDenied"));
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
     // The customer key is stored nowhere under the home directory.
     let all = dir_bytes(_d.path());
     assert!(
@@ -234,7 +234,7 @@ fn policy_and_default_encryption() {
     e.put_bucket_policy("bkt", policy).expect("policy");
     let err =
         put(&e, "k", &h(&[]), b"x").expect_err("header-less PUT is denied (policy before default)");
-    assert_eq!((err.status, err.code.as_str()), (403, "AccessDenied"));
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
     assert!(
         put(
             &e,
@@ -247,13 +247,13 @@ fn policy_and_default_encryption() {
     assert_eq!(
         e.put_bucket_policy("bkt", "{not json")
             .expect_err("malformed")
-            .code,
+            .code(),
         "MalformedPolicy"
     );
     assert_eq!(
         e.put_bucket_encryption("bkt", "<nope")
             .expect_err("xml")
-            .code,
+            .code(),
         "MalformedXML"
     );
     let key = kms
@@ -407,7 +407,7 @@ fn a_failed_put_leaves_the_previous_object() {
             &mut FailingReader { left: 5 << 20 },
         )
         .expect_err("crash");
-    assert_eq!(err.status, 400);
+    assert_eq!(err.status(), 400);
     assert_eq!(get(&e, "k", &h(&[]), None).expect("get"), b"good version");
     let leftovers: Vec<_> = std::fs::read_dir(d.path().join("buckets/bkt/objects"))
         .expect("ls")
@@ -471,7 +471,7 @@ fn copy_between_modes() {
     let err = e
         .copy_object(("bkt", "src"), ("bkt", "dst2"), &h(&[]), Transport::Secure)
         .expect_err("missing source key");
-    assert_eq!(err.status, 400);
+    assert_eq!(err.status(), 400);
 }
 
 #[test]

@@ -48,6 +48,7 @@ use crate::primitives::chunked::{
 use crate::primitives::hash::Md5;
 use crate::primitives::{TAG_LEN, ct_eq, kdf, random_array};
 use crate::range::ByteRange;
+use crate::s3::S3ErrorCode;
 
 /// The alias standing in for the AWS managed `aws/s3` key (`alias/aws/` is reserved), created on first use.
 pub const MANAGED_KEY_ALIAS: &str = "alias/s3crypt-managed-s3";
@@ -104,19 +105,24 @@ impl std::fmt::Debug for SseEngine {
 
 fn kms_error(e: KmsError) -> S3Error {
     match e.kind() {
-        KmsErrorKind::Throttling => S3Error::new(
-            503,
-            "SlowDown",
+        KmsErrorKind::Throttling => S3Error::with_code(
+            S3ErrorCode::SlowDown,
             "Please reduce your request rate for operations involving AWS KMS.",
         ),
         KmsErrorKind::AccessDenied => S3Error::access_denied(e.message().to_owned()),
-        KmsErrorKind::NotFound
-        | KmsErrorKind::Disabled
-        | KmsErrorKind::KmsInvalidState
-        | KmsErrorKind::InvalidCiphertext => {
-            S3Error::new(400, format!("KMS.{}", e.code()), e.message().to_owned())
+        KmsErrorKind::NotFound => {
+            S3Error::with_code(S3ErrorCode::KmsNotFound, e.message().to_owned())
         }
-        _ => S3Error::internal(format!("KMS: {}", e.code())),
+        KmsErrorKind::Disabled => {
+            S3Error::with_code(S3ErrorCode::KmsDisabled, e.message().to_owned())
+        }
+        KmsErrorKind::KmsInvalidState => {
+            S3Error::with_code(S3ErrorCode::KmsInvalidState, e.message().to_owned())
+        }
+        KmsErrorKind::InvalidCiphertext => {
+            S3Error::with_code(S3ErrorCode::KmsInvalidCiphertext, e.message().to_owned())
+        }
+        _ => S3Error::internal_because("KMS call failed", e),
     }
 }
 
@@ -131,14 +137,14 @@ pub const STALE_AFTER: Duration = Duration::from_secs(10);
 /// A new temporary file `objects/.s3crypt-<what>-<random>.tmp`, locked while open.
 fn locked_temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, S3Error> {
     crate::fsutil::locked_temp(dir, &format!("{TEMP_PREFIX}{what}-"), TEMP_SUFFIX)
-        .map_err(|e| S3Error::internal(format!("cannot create a temporary file: {e}")))
+        .map_err(|e| S3Error::internal_because("cannot create a temporary file", e))
 }
 
 fn io_err(e: io::Error) -> S3Error {
     if e.kind() == io::ErrorKind::InvalidData {
         return S3Error::internal("stored object failed authentication (corrupt or tampered)");
     }
-    S3Error::internal(e.to_string())
+    S3Error::internal(e)
 }
 
 /// S3's limit on an object key: 1,024 bytes of UTF-8.
@@ -153,10 +159,8 @@ pub const MAX_HEADER_SECTION: usize = 8192;
 fn check_header_section(h: &Headers) -> Result<(), S3Error> {
     let total: usize = h.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum();
     if total > MAX_HEADER_SECTION {
-        return Err(S3Error::new(
-            400,
-            "RequestHeaderSectionTooLarge",
-            "Your request header section exceeds the maximum allowed size.",
+        return Err(S3Error::from_code(
+            S3ErrorCode::RequestHeaderSectionTooLarge,
         ));
     }
     Ok(())
@@ -174,11 +178,7 @@ fn check_user_metadata(h: &Headers) -> Result<(), S3Error> {
         })
         .sum();
     if total > MAX_USER_METADATA {
-        return Err(S3Error::new(
-            400,
-            "MetadataTooLarge",
-            "Your metadata headers exceed the maximum allowed metadata size.",
-        ));
+        return Err(S3Error::from_code(S3ErrorCode::MetadataTooLarge));
     }
     Ok(())
 }
@@ -299,22 +299,13 @@ impl SseEngine {
         encryption: Option<BucketEncryption>,
     ) -> Result<(), S3Error> {
         if !valid_bucket_name(bucket) {
-            return Err(S3Error::new(
-                400,
-                "InvalidBucketName",
-                "The specified bucket is not valid.",
-            ));
+            return Err(S3Error::from_code(S3ErrorCode::InvalidBucketName));
         }
         let dir = self.bucket_dir(bucket);
         if dir.exists() {
-            return Err(S3Error::new(
-                409,
-                "BucketAlreadyOwnedByYou",
-                "Your previous request to create the named bucket succeeded and you already own it.",
-            ));
+            return Err(S3Error::from_code(S3ErrorCode::BucketAlreadyOwnedByYou));
         }
-        crate::fsutil::create_private_dir(&dir.join("objects"))
-            .map_err(|e| S3Error::internal(e.to_string()))?;
+        crate::fsutil::create_private_dir(&dir.join("objects")).map_err(S3Error::internal)?;
         let enc = encryption.unwrap_or_else(BucketEncryption::new_bucket_default);
         self.save_bucket(
             bucket,
@@ -327,9 +318,9 @@ impl SseEngine {
 
     fn save_bucket(&self, bucket: &str, f: &BucketFile) -> Result<(), S3Error> {
         let dir = self.bucket_dir(bucket);
-        let text = serde_json::to_vec_pretty(f).map_err(|e| S3Error::internal(e.to_string()))?;
+        let text = serde_json::to_vec_pretty(f).map_err(S3Error::internal)?;
         crate::fsutil::write_atomic(&dir, &dir.join("bucket.json"), &text)
-            .map_err(|e| S3Error::internal(e.to_string()))
+            .map_err(|e| S3Error::internal_because("cannot write the bucket configuration", e))
     }
 
     fn load_bucket(
@@ -337,11 +328,9 @@ impl SseEngine {
         bucket: &str,
     ) -> Result<(BucketFile, BucketEncryption, Option<BucketPolicy>), S3Error> {
         let path = self.bucket_dir(bucket).join("bucket.json");
-        let text = std::fs::read(&path).map_err(|_| {
-            S3Error::new(404, "NoSuchBucket", "The specified bucket does not exist")
-        })?;
+        let text = std::fs::read(&path).map_err(|_| S3Error::no_such_bucket())?;
         let f: BucketFile = serde_json::from_slice(&text)
-            .map_err(|_| S3Error::internal("bucket configuration is corrupt"))?;
+            .map_err(|e| S3Error::internal_because("bucket configuration is corrupt", e))?;
         let enc = BucketEncryption::parse_xml(&f.encryption_xml)?;
         let policy = f
             .policy
@@ -413,7 +402,7 @@ impl SseEngine {
     ) -> Result<Response, S3Error> {
         let (_, enc, policy) = self.load_bucket(bucket)?;
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(S3Error::new(400, "KeyTooLongError", "Your key is too long"));
+            return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError));
         }
         check_user_metadata(h)?;
         let request = headers::parse_write(h, transport)?;
@@ -496,7 +485,7 @@ impl SseEngine {
         content_type: Option<String>,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
-        let rng = |_| S3Error::internal("random number generator failed");
+        let rng = |e| S3Error::internal_because("random number generator failed", e);
         let object_key = ObjectKey::generate().map_err(rng)?;
         let mut header = Header {
             version: 1,
@@ -591,9 +580,9 @@ impl SseEngine {
             };
             let mut n = 0u64;
             loop {
-                let got = body
-                    .read(&mut buf)
-                    .map_err(|e| S3Error::new(400, "IncompleteBody", e.to_string()))?;
+                let got = body.read(&mut buf).map_err(|e| {
+                    S3Error::with_code(S3ErrorCode::IncompleteBody, e.to_string()).with_source(e)
+                })?;
                 if got == 0 {
                     break;
                 }
@@ -626,8 +615,7 @@ impl SseEngine {
         header.check_fits()?;
         tmp.write_all(&header.trailer()).map_err(io_err)?;
         tmp.as_file().sync_all().map_err(io_err)?;
-        tmp.persist(&dest)
-            .map_err(|e| S3Error::internal(e.error.to_string()))?;
+        tmp.persist(&dest).map_err(|e| S3Error::internal(e.error))?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -790,8 +778,7 @@ impl SseEngine {
             },
         )?;
         let path = self.object_path(bucket, key);
-        let mut f = File::open(&path)
-            .map_err(|_| S3Error::new(404, "NoSuchKey", "The specified key does not exist."))?;
+        let mut f = File::open(&path).map_err(|_| S3Error::no_such_key())?;
         let (header, body_at, body_len) = Header::read(&mut f)?;
         if header.bucket != bucket || header.key != key {
             return Err(S3Error::internal(
@@ -889,13 +876,7 @@ impl SseEngine {
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
-            Some(r) => r.resolve(size).map_err(|_| {
-                S3Error::new(
-                    416,
-                    "InvalidRange",
-                    "The requested range is not satisfiable",
-                )
-            })?,
+            Some(r) => r.resolve(size).map_err(|_| S3Error::invalid_range())?,
         };
         self.read_body(&mut o, start, end, out)?;
         let mut hs = response_headers(&o.header);
@@ -1107,7 +1088,7 @@ impl SseEngine {
         let names: Vec<String> = report
             .skipped
             .iter()
-            .map(|(p, e)| format!("{} ({})", p.display(), e.message))
+            .map(|(p, e)| format!("{} ({})", p.display(), e.detail()))
             .collect();
         Err(S3Error::internal(format!(
             "resealed {} objects; {} could not be read and were left as they are: {}",
@@ -1190,7 +1171,7 @@ impl SseEngine {
         tmp.write_all(&header.trailer()).map_err(w)?;
         tmp.as_file().sync_all().map_err(w)?;
         tmp.persist(path)
-            .map_err(|e| Abort(S3Error::internal(e.error.to_string())))?;
+            .map_err(|e| Abort(S3Error::internal(e.error)))?;
         Ok(true)
     }
 }

@@ -158,10 +158,16 @@ fn report(result: Result<Response, S3Error>, json: bool) -> anyhow::Result<ExitC
             if json {
                 outln!(
                     "{}",
-                    serde_json::json!({"status": e.status, "code": e.code, "message": e.message})
+                    serde_json::json!({
+                        "status": e.status(),
+                        "code": e.code().as_str(),
+                        "message": e.message(),
+                        "detail": e.detail(),
+                    })
                 )?;
             } else {
-                eprintln!("HTTP {} {}: {}", e.status, e.code, e.message);
+                // The local operator sees the cause of a server fault too (a client of S3 would not).
+                eprintln!("HTTP {} {}: {}", e.status(), e.code(), e.detail());
             }
             ExitCode::FAILURE
         }
