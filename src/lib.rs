@@ -46,6 +46,7 @@ pub mod range;
 pub mod s3;
 pub mod selftest;
 pub mod sse;
+pub mod store;
 
 /// The README's code blocks, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
