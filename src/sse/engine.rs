@@ -1,11 +1,14 @@
-//! The SSE engine: what S3 does with an object's encryption on PUT, GET, HEAD and CopyObject, over the
-//! local store.
+//! The SSE engine: what S3 does with an object's encryption on PUT, GET, HEAD and CopyObject, over an
+//! [`ObjectStore`].
+//!
+//! The engine keeps the key hierarchy (SSE-S3 roots, KMS data keys and bucket keys with their caches,
+//! sealing) and the SSE header logic. Objects and bucket configuration live in the store: an object's
+//! stored bytes are the object file of [`super::object`] (ciphertext and a header the store cannot read),
+//! and a bucket's configuration is the store's `encryption` and `policy` documents. [`SseEngine::new`]
+//! uses the local directory store ([`crate::store::local`]) under its home:
 //!
 //! ```text
-//! HOME/buckets/<bucket>/bucket.json                      encryption configuration and policy
-//! HOME/buckets/<bucket>/objects/<hex(SHA-256(key))>      one object file (object.rs); any key S3 accepts fits
-//! HOME/buckets/<bucket>/objects/.s3crypt-<what>-<random>.tmp
-//!                                                        a writer's temporary file, locked while in use
+//! HOME/buckets/...                                       the local store (store/local.rs)
 //! HOME/sse/roots.json                                    SSE-S3 root keys (roots.rs)
 //! ```
 //!
@@ -22,7 +25,6 @@
 //! and are removed by [`SseEngine::clean_stale_temporaries`] when their writer is gone.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -49,6 +51,8 @@ use crate::primitives::hash::Md5;
 use crate::primitives::{TAG_LEN, ct_eq, kdf, random_array};
 use crate::range::ByteRange;
 use crate::s3::S3ErrorCode;
+use crate::store::local::LocalStore;
+use crate::store::{ListRequest, Metadata, ObjectStore, ReadSeek, StoreError, StoredObject};
 
 /// The alias standing in for the AWS managed `aws/s3` key (`alias/aws/` is reserved), created on first use.
 pub const MANAGED_KEY_ALIAS: &str = "alias/s3crypt-managed-s3";
@@ -64,19 +68,17 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
 }
 
-/// Bucket settings stored in `HOME/buckets/<bucket>/bucket.json`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct BucketFile {
-    encryption_xml: String,
-    policy: Option<String>,
-}
+/// The store's name of the bucket encryption document (PutBucketEncryption's XML).
+pub const ENCRYPTION_CONFIG: &str = "encryption";
+/// The store's name of the bucket policy document (JSON).
+pub const POLICY_CONFIG: &str = "policy";
 
 /// Bucket keys by (bucket, KMS key): plaintext, blob, time fetched.
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
-/// An object opened for reading: its file, header, body location and unsealed key(s).
+/// An object opened for reading: its stored bytes, header, body location and unsealed key(s).
 struct Opened {
-    file: File,
+    file: Box<dyn ReadSeek>,
     header: Header,
     body_at: u64,
     body_len: u64,
@@ -84,9 +86,11 @@ struct Opened {
     k2: Option<ObjectKey>,
 }
 
-/// The engine over a home directory and a KMS.
+/// The engine over an object store, SSE-S3 root keys and a KMS.
 pub struct SseEngine {
-    home: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// The same store when it is the local one (for its temporary-file housekeeping and file paths).
+    local: Option<Arc<LocalStore>>,
     kms: Arc<dyn Kms>,
     roots: Mutex<RootKeys>,
     bucket_keys: Mutex<BucketKeyCache>,
@@ -98,7 +102,7 @@ pub struct SseEngine {
 impl std::fmt::Debug for SseEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SseEngine")
-            .field("home", &self.home)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -126,19 +130,7 @@ fn kms_error(e: KmsError) -> S3Error {
     }
 }
 
-/// The engine's temporary files are `objects/.s3crypt-<what>-<random>.tmp`.
-const TEMP_PREFIX: &str = ".s3crypt-";
-const TEMP_SUFFIX: &str = ".tmp";
-/// Names of temporary files of earlier versions (never locked).
-const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
-/// An unlocked temporary file untouched for this long belongs to a writer that is gone.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
-
-/// A new temporary file `objects/.s3crypt-<what>-<random>.tmp`, locked while open.
-fn locked_temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, S3Error> {
-    crate::fsutil::locked_temp(dir, &format!("{TEMP_PREFIX}{what}-"), TEMP_SUFFIX)
-        .map_err(|e| S3Error::internal_because("cannot create a temporary file", e))
-}
+pub use crate::store::local::{STALE_AFTER, object_file_name};
 
 fn io_err(e: io::Error) -> S3Error {
     if e.kind() == io::ErrorKind::InvalidData {
@@ -210,14 +202,6 @@ pub fn valid_bucket_name(b: &str) -> bool {
             .any(|s| b.ends_with(s))
 }
 
-/// The file name of an object in `HOME/buckets/<bucket>/objects/`: hex of the SHA-256 of its key, so
-/// every key S3 accepts (up to 1,024 bytes) fits the file system's 255-byte name limit. The header
-/// stores the bucket and key and every read checks them, so a collision could not go unnoticed.
-#[must_use]
-pub fn object_file_name(key: &str) -> String {
-    hex::encode(crate::primitives::hash::sha256(key.as_bytes()))
-}
-
 impl SseEngine {
     /// An engine over `home` using `kms`. Removes the stale temporary files that crashed writers left
     /// behind ([`SseEngine::clean_stale_temporaries`]); [`SseEngine::stale_temporaries_removed`] lists them.
@@ -226,22 +210,52 @@ impl SseEngine {
     /// 500 if the root keys cannot be opened: unreadable, corrupt, readable by other users, or missing
     /// although buckets exist (their SSE-S3 objects would be lost, so no new root is made).
     pub fn new(home: &Path, kms: Arc<dyn Kms>) -> Result<Self, S3Error> {
+        let local = Arc::new(LocalStore::open(home)?);
         let buckets = home.join("buckets");
         let has_buckets = std::fs::read_dir(&buckets).is_ok_and(|mut d| d.next().is_some());
-        let mut engine = Self {
-            home: home.to_owned(),
-            roots: Mutex::new(RootKeys::open(
-                &home.join("sse"),
-                has_buckets.then_some(buckets.as_path()),
-            )?),
+        let roots = RootKeys::open(&home.join("sse"), has_buckets.then_some(buckets.as_path()))?;
+        let mut engine = Self::assemble(local.clone(), roots, kms);
+        engine.removed_at_open = local.stale_temporaries_removed().to_vec();
+        engine.local = Some(local);
+        Ok(engine)
+    }
+
+    /// An engine over any object store, with its SSE-S3 root keys in `roots_dir` (`roots.json`) and
+    /// `kms`. A missing `roots.json` is refused (500) when the store already lists buckets, as in
+    /// [`SseEngine::new`].
+    ///
+    /// # Errors
+    /// 500 if the root keys cannot be opened or the store cannot list its buckets.
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        roots_dir: &Path,
+        kms: Arc<dyn Kms>,
+    ) -> Result<Self, S3Error> {
+        let has_buckets = !store.list_buckets()?.is_empty();
+        let roots = RootKeys::open(
+            roots_dir,
+            has_buckets.then_some(Path::new("the object store")),
+        )?;
+        Ok(Self::assemble(store, roots, kms))
+    }
+
+    fn assemble(store: Arc<dyn ObjectStore>, roots: RootKeys, kms: Arc<dyn Kms>) -> Self {
+        Self {
+            store,
+            local: None,
+            roots: Mutex::new(roots),
             kms,
             bucket_keys: Mutex::new(HashMap::new()),
             bucket_key_plain: Mutex::new(HashMap::new()),
             clock: Arc::new(SystemClock),
             removed_at_open: Vec::new(),
-        };
-        engine.removed_at_open = engine.clean_stale_temporaries();
-        Ok(engine)
+        }
+    }
+
+    /// The object store under this engine.
+    #[must_use]
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
     }
 
     /// The stale temporary files [`SseEngine::new`] removed.
@@ -251,42 +265,22 @@ impl SseEngine {
     }
 
     /// Removes the temporary files of writers that are gone (a PUT, copy or reseal killed mid-way) from
-    /// every bucket's `objects/` directory and returns their paths. A writer holds an advisory lock on its
-    /// temporary file for as long as it uses it, so a file is stale only if nobody holds its lock and it
-    /// was last modified more than [`STALE_AFTER`] ago. Files that cannot be examined are left alone.
+    /// the local store and returns their paths ([`LocalStore::clean_stale_temporaries`]); nothing for
+    /// other stores.
     #[must_use]
     pub fn clean_stale_temporaries(&self) -> Vec<PathBuf> {
-        let mut removed = Vec::new();
-        let Ok(buckets) = std::fs::read_dir(self.home.join("buckets")) else {
-            return removed;
-        };
-        for bucket in buckets.flatten() {
-            let Ok(entries) = std::fs::read_dir(bucket.path().join("objects")) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                let ours = (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
-                    || LEGACY_TEMP_PREFIXES.iter().any(|p| name.starts_with(p));
-                let path = entry.path();
-                if ours && crate::fsutil::remove_if_unlocked(&path, STALE_AFTER).is_some() {
-                    removed.push(path);
-                }
-            }
-        }
-        removed.sort();
-        removed
+        self.local
+            .as_ref()
+            .map(|l| l.clean_stale_temporaries())
+            .unwrap_or_default()
     }
 
-    fn bucket_dir(&self, bucket: &str) -> PathBuf {
-        self.home.join("buckets").join(bucket)
-    }
-
-    fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.bucket_dir(bucket)
-            .join("objects")
-            .join(object_file_name(key))
+    /// Where an object's stored bytes are, for messages: the file for the local store.
+    fn location(&self, bucket: &str, key: &str) -> PathBuf {
+        self.local.as_ref().map_or_else(
+            || PathBuf::from(format!("{bucket}/{key}")),
+            |l| l.object_path(bucket, key),
+        )
     }
 
     /// Creates a bucket with S3's defaults for new buckets (SSE-S3, SSE-C writes blocked) or `encryption`.
@@ -301,43 +295,29 @@ impl SseEngine {
         if !valid_bucket_name(bucket) {
             return Err(S3Error::from_code(S3ErrorCode::InvalidBucketName));
         }
-        let dir = self.bucket_dir(bucket);
-        if dir.exists() {
-            return Err(S3Error::from_code(S3ErrorCode::BucketAlreadyOwnedByYou));
-        }
-        crate::fsutil::create_private_dir(&dir.join("objects")).map_err(S3Error::internal)?;
+        self.store.create_bucket(bucket)?;
         let enc = encryption.unwrap_or_else(BucketEncryption::new_bucket_default);
-        self.save_bucket(
-            bucket,
-            &BucketFile {
-                encryption_xml: enc.to_xml(),
-                policy: None,
-            },
-        )
+        self.store
+            .put_bucket_config(bucket, ENCRYPTION_CONFIG, Some(&enc.to_xml()))?;
+        Ok(())
     }
 
-    fn save_bucket(&self, bucket: &str, f: &BucketFile) -> Result<(), S3Error> {
-        let dir = self.bucket_dir(bucket);
-        let text = serde_json::to_vec_pretty(f).map_err(S3Error::internal)?;
-        crate::fsutil::write_atomic(&dir, &dir.join("bucket.json"), &text)
-            .map_err(|e| S3Error::internal_because("cannot write the bucket configuration", e))
-    }
-
+    /// The bucket's encryption configuration (S3's default for new buckets if none is stored, as after
+    /// a crash between creating the bucket and storing it) and policy.
     fn load_bucket(
         &self,
         bucket: &str,
-    ) -> Result<(BucketFile, BucketEncryption, Option<BucketPolicy>), S3Error> {
-        let path = self.bucket_dir(bucket).join("bucket.json");
-        let text = std::fs::read(&path).map_err(|_| S3Error::no_such_bucket())?;
-        let f: BucketFile = serde_json::from_slice(&text)
-            .map_err(|e| S3Error::internal_because("bucket configuration is corrupt", e))?;
-        let enc = BucketEncryption::parse_xml(&f.encryption_xml)?;
-        let policy = f
-            .policy
-            .as_deref()
-            .map(|p| BucketPolicy::parse(p, bucket))
+    ) -> Result<(BucketEncryption, Option<BucketPolicy>), S3Error> {
+        let enc = match self.store.bucket_config(bucket, ENCRYPTION_CONFIG)? {
+            Some(xml) => BucketEncryption::parse_xml(&xml)?,
+            None => BucketEncryption::new_bucket_default(),
+        };
+        let policy = self
+            .store
+            .bucket_config(bucket, POLICY_CONFIG)?
+            .map(|p| BucketPolicy::parse(&p, bucket))
             .transpose()?;
-        Ok((f, enc, policy))
+        Ok((enc, policy))
     }
 
     /// PutBucketEncryption.
@@ -345,11 +325,12 @@ impl SseEngine {
     /// # Errors
     /// S3's errors for malformed XML; 404 `NoSuchBucket`.
     pub fn put_bucket_encryption(&self, bucket: &str, xml: &str) -> Result<(), S3Error> {
-        let (mut f, current, _) = self.load_bucket(bucket)?;
+        let (current, _) = self.load_bucket(bucket)?;
         // Omitting BlockedEncryptionTypes keeps the bucket's current block, as S3 does.
         let enc = BucketEncryption::parse_xml(xml)?.applied_over(&current);
-        f.encryption_xml = enc.to_xml();
-        self.save_bucket(bucket, &f)
+        self.store
+            .put_bucket_config(bucket, ENCRYPTION_CONFIG, Some(&enc.to_xml()))?;
+        Ok(())
     }
 
     /// PutBucketPolicy.
@@ -357,10 +338,11 @@ impl SseEngine {
     /// # Errors
     /// 400 `MalformedPolicy`; 404 `NoSuchBucket`.
     pub fn put_bucket_policy(&self, bucket: &str, json: &str) -> Result<(), S3Error> {
-        let (mut f, _, _) = self.load_bucket(bucket)?;
+        self.load_bucket(bucket)?;
         BucketPolicy::parse(json, bucket)?;
-        f.policy = Some(json.to_owned());
-        self.save_bucket(bucket, &f)
+        self.store
+            .put_bucket_config(bucket, POLICY_CONFIG, Some(json))?;
+        Ok(())
     }
 
     fn check_policy(policy: Option<&BucketPolicy>, req: &PolicyRequest<'_>) -> Result<(), S3Error> {
@@ -400,7 +382,7 @@ impl SseEngine {
         transport: Transport,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
-        let (_, enc, policy) = self.load_bucket(bucket)?;
+        let (enc, policy) = self.load_bucket(bucket)?;
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError));
         }
@@ -556,22 +538,84 @@ impl SseEngine {
         }
         // Refuse now, before any body byte is read, a header the reader would not accept.
         header.check_fits()?;
-        // Body: stream through C2SP (twice for DSSE) into a temporary file next to the destination.
-        let dest = self.object_path(bucket, key);
-        let dir = dest.parent().unwrap_or(Path::new("."));
-        let mut tmp = locked_temp(dir, "put")?;
-        tmp.write_all(MAGIC).map_err(io_err)?;
+        // Body: stream through C2SP (twice for DSSE) into the store through an in-memory pipe: the
+        // store reads the object file (MAGIC, body, header) on another thread while this one encrypts.
+        // The store sees the end of its input only after the whole header, so a failure on this side
+        // (client body, KMS, sealing) leaves it with a broken stream and nothing is stored.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(PIPE_DEPTH);
+            let done = tx.clone();
+            let store = &self.store;
+            let stored = scope.spawn(move || {
+                let mut reader = PipeReader {
+                    rx,
+                    piece: Vec::new(),
+                    at: 0,
+                    done: false,
+                    broken: false,
+                };
+                store.put_object(bucket, key, &mut reader, &Metadata::new())
+            });
+            let written = self.encrypt_into(
+                io::BufWriter::with_capacity(PIPE_PIECE, PipeWriter(tx)),
+                &mut header,
+                &object_key,
+                second_key.as_ref(),
+                &sources,
+                body,
+            );
+            if written.is_ok() {
+                // Only now may the store see the end of the object.
+                let _ = done.send(Piece::Done);
+            }
+            drop(done);
+            let stored = stored
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Corrupt("the store's writer panicked".into())));
+            match (written, stored) {
+                (Ok(()), Ok(_)) => Ok(()),
+                (Ok(()), Err(e)) => Err(S3Error::from(e)),
+                // A pipe broken by the store's own failure: the store's error says why.
+                (Err(e), Err(se)) if e.code() == S3ErrorCode::InternalError => {
+                    Err(S3Error::from(se))
+                }
+                (Err(e), _) => Err(e),
+            }
+        })?;
+        let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
+        resp.extend(headers::response_headers(&stored_sse(&header)));
+        Ok(Response {
+            status: 200,
+            headers: resp,
+        })
+    }
+
+    /// Writes the object file (MAGIC, the encrypted `body`, the sealed header) to `out`, filling in the
+    /// header's size, ETag and seals.
+    fn encrypt_into<W: Write + Send>(
+        &self,
+        mut out: W,
+        header: &mut Header,
+        object_key: &ObjectKey,
+        second_key: Option<&ObjectKey>,
+        sources: &[zeroize::Zeroizing<Vec<u8>>],
+        body: &mut dyn Read,
+    ) -> Result<(), S3Error> {
+        let rng = |e| S3Error::internal_because("random number generator failed", e);
+        out.write_all(MAGIC).map_err(io_err)?;
         // Only SSE-S3's ETag is the MD5 of the data; the other modes' ETags are random, so they skip it.
         let mut md5 = (header.mode == Mode::S3).then(Md5::new);
         let mut buf = vec![0u8; 1 << 20];
         let size;
         {
-            let file = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-            let outer =
-                ChunkedWriter::new(object_key.expose_secret(), &header.body_context(1), file)
-                    .map_err(io_err)?;
-            let mut writer = match &second_key {
-                // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> file.
+            let outer = ChunkedWriter::new(
+                object_key.expose_secret(),
+                &header.body_context(1),
+                &mut out,
+            )
+            .map_err(io_err)?;
+            let mut writer = match second_key {
+                // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> store.
                 Some(k2) => BodyWriter::Double(
                     ChunkedWriter::new(k2.expose_secret(), &header.body_context(2), outer)
                         .map_err(io_err)?,
@@ -608,23 +652,16 @@ impl SseEngine {
             }
             _ => format!("\"{}\"", hex::encode(random_array::<16>().map_err(rng)?)),
         };
-        header.seal = Some(header.seal(&sources[0], &object_key)?);
-        if let (Some(k2), Some(src2)) = (&second_key, sources.get(1)) {
+        let first = sources
+            .first()
+            .ok_or_else(|| S3Error::internal("no key source to seal the object key"))?;
+        header.seal = Some(header.seal(first, object_key)?);
+        if let (Some(k2), Some(src2)) = (second_key, sources.get(1)) {
             header.seal2 = Some(header.seal(src2, k2)?);
         }
         header.check_fits()?;
-        tmp.write_all(&header.trailer()).map_err(io_err)?;
-        tmp.as_file().sync_all().map_err(io_err)?;
-        tmp.persist(&dest).map_err(|e| S3Error::internal(e.error))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
-        resp.extend(headers::response_headers(&stored_sse(&header)));
-        Ok(Response {
-            status: 200,
-            headers: resp,
-        })
+        out.write_all(&header.trailer()).map_err(io_err)?;
+        out.flush().map_err(io_err)
     }
 
     /// A KMS data key (or a bucket-key-derived key) as the seal source.
@@ -758,7 +795,7 @@ impl SseEngine {
         transport: Transport,
         copy_source: bool,
     ) -> Result<Opened, S3Error> {
-        let (_, _, policy) = self.load_bucket(bucket)?;
+        let (_, policy) = self.load_bucket(bucket)?;
         let customer = if copy_source {
             headers::parse_copy_source(h, transport)?
         } else {
@@ -777,8 +814,7 @@ impl SseEngine {
                 sse_c_algorithm_header: customer.as_ref().map(|_| "AES256"),
             },
         )?;
-        let path = self.object_path(bucket, key);
-        let mut f = File::open(&path).map_err(|_| S3Error::no_such_key())?;
+        let mut f = self.store.get_object(bucket, key)?.body;
         let (header, body_at, body_len) = Header::read(&mut f)?;
         if header.bucket != bucket || header.key != key {
             return Err(S3Error::internal(
@@ -1104,24 +1140,30 @@ impl SseEngine {
     /// 404 `NoSuchBucket`; 500 if the bucket cannot be listed or a resealed object cannot be written.
     pub fn reseal_report(&self, bucket: &str) -> Result<ResealReport, S3Error> {
         self.load_bucket(bucket)?;
-        let dir = self.bucket_dir(bucket).join("objects");
-        let mut report = ResealReport::default();
-        let mut paths = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(io_err)? {
-            let path = entry.map_err(io_err)?.path();
-            if !path
-                .file_name()
-                .is_some_and(|f| f.to_string_lossy().starts_with('.'))
-            {
-                paths.push(path);
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.store.list_objects(
+                bucket,
+                &ListRequest {
+                    continuation_token: token.take(),
+                    ..ListRequest::default()
+                },
+            )?;
+            keys.extend(page.contents.into_iter().map(|o| o.key));
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
-        paths.sort();
-        for path in paths {
-            match self.reseal_one(bucket, &dir, &path) {
+        let mut report = ResealReport::default();
+        for key in keys {
+            match self.reseal_one(bucket, &key) {
                 Ok(true) => report.resealed += 1,
                 Ok(false) => {}
-                Err(ResealFailure::Skip(e)) => report.skipped.push((path, e)),
+                Err(ResealFailure::Skip(e)) => {
+                    report.skipped.push((self.location(bucket, &key), e))
+                }
                 Err(ResealFailure::Abort(e)) => return Err(e),
             }
         }
@@ -1129,11 +1171,14 @@ impl SseEngine {
     }
 
     /// Reseals one object file; `Ok(false)` if it needs nothing.
-    fn reseal_one(&self, bucket: &str, dir: &Path, path: &Path) -> Result<bool, ResealFailure> {
+    fn reseal_one(&self, bucket: &str, key: &str) -> Result<bool, ResealFailure> {
         use ResealFailure::{Abort, Skip};
-        let mut f = File::open(path).map_err(|e| Skip(io_err(e)))?;
+        let StoredObject { info, body: mut f } = self
+            .store
+            .get_object(bucket, key)
+            .map_err(|e| Skip(e.into()))?;
         let (mut header, body_at, body_len) = Header::read(&mut f).map_err(Skip)?;
-        if header.bucket != bucket {
+        if header.bucket != bucket || header.key != key {
             return Err(Skip(S3Error::internal(
                 "stored object is corrupt or was tampered with (name)",
             )));
@@ -1164,14 +1209,14 @@ impl SseEngine {
         header.seal =
             Some(Header::seal(&header, new_root.expose_secret(), &object_key).map_err(Abort)?);
         drop(roots);
-        let mut tmp = locked_temp(dir, "reseal").map_err(Abort)?;
-        let w = |e: io::Error| Abort(io_err(e));
-        f.seek(SeekFrom::Start(0)).map_err(w)?;
-        io::copy(&mut (&mut f).take(body_at + body_len), tmp.as_file_mut()).map_err(w)?;
-        tmp.write_all(&header.trailer()).map_err(w)?;
-        tmp.as_file().sync_all().map_err(w)?;
-        tmp.persist(path)
-            .map_err(|e| Abort(S3Error::internal(e.error)))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| Abort(io_err(e)))?;
+        // The same body bytes, then the resealed header, replacing the object atomically.
+        let mut resealed = (&mut f)
+            .take(body_at + body_len)
+            .chain(io::Cursor::new(header.trailer()));
+        self.store
+            .put_object(bucket, key, &mut resealed, &info.metadata)
+            .map_err(|e| Abort(e.into()))?;
         Ok(true)
     }
 }
@@ -1200,7 +1245,7 @@ const LAYER_BATCH: u64 = 64;
 /// chunk (which proves the length) is checked when the reader is made.
 struct LayerReader<'a> {
     key: &'a chunked::ChunkKey,
-    file: &'a mut File,
+    file: &'a mut Box<dyn ReadSeek>,
     chunks_at: u64,
     chunks_len: u64,
     /// The layer's plaintext length.
@@ -1213,7 +1258,7 @@ struct LayerReader<'a> {
 impl<'a> LayerReader<'a> {
     fn new(
         key: &'a chunked::ChunkKey,
-        file: &'a mut File,
+        file: &'a mut Box<dyn ReadSeek>,
         chunks_at: u64,
         chunks_len: u64,
     ) -> Result<Self, S3Error> {
