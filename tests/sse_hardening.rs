@@ -9,11 +9,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use s3crypt::iam::{Principal, RequestContext};
 use s3crypt::kms::MockKms;
 use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
 use s3crypt::sse::engine::{SseEngine, object_file_name, valid_bucket_name};
-use s3crypt::sse::headers::{Headers, Transport};
+use s3crypt::sse::headers::Headers;
 use s3crypt::sse::object::{Header, Mode};
 
 fn engine(home: &Path, kms: &MockKms) -> Result<SseEngine, S3Error> {
@@ -26,7 +27,7 @@ fn setup() -> (tempfile::TempDir, SseEngine, MockKms) {
     let e = engine(dir.path(), &kms).expect("engine");
     let mut enc = BucketEncryption::new_bucket_default();
     enc.blocked = vec![BlockedType::None];
-    e.create_bucket("bkt", Some(enc)).expect("bucket");
+    e.create_bucket(&tls(), "bkt", Some(enc)).expect("bucket");
     (dir, e, kms)
 }
 
@@ -39,13 +40,13 @@ fn h(pairs: &[(&str, &str)]) -> Headers {
 }
 
 fn put(e: &SseEngine, key: &str, hs: &Headers, body: &[u8]) -> Result<(), S3Error> {
-    e.put_object("bkt", key, hs, Transport::Secure, &mut &body[..])
+    e.put_object(&tls(), "bkt", key, hs, &mut &body[..])
         .map(|_| ())
 }
 
 fn get(e: &SseEngine, key: &str) -> Result<Vec<u8>, S3Error> {
     let mut out = Vec::new();
-    e.get_object("bkt", key, &h(&[]), Transport::Secure, None, &mut out)?;
+    e.get_object(&tls(), "bkt", key, &h(&[]), None, &mut out)?;
     Ok(out)
 }
 
@@ -83,7 +84,7 @@ fn user_metadata_is_limited_to_2_kib_of_utf8() {
     put(&e, "ok", &h(&[("x-amz-meta-a", &v)]), b"x").expect("2 KiB of metadata");
     let mut out = Vec::new();
     let r = e
-        .get_object("bkt", "ok", &h(&[]), Transport::Secure, None, &mut out)
+        .get_object(&tls(), "bkt", "ok", &h(&[]), None, &mut out)
         .expect("get");
     assert!(
         r.headers
@@ -230,9 +231,7 @@ fn keys_up_to_1024_bytes_round_trip() {
         let body = data(100 + i);
         put(&e, k, &h(&[]), &body).unwrap_or_else(|err| panic!("{} bytes: {err}", k.len()));
         assert_eq!(get(&e, k).expect("get"), body, "{} bytes", k.len());
-        let head = e
-            .head_object("bkt", k, &h(&[]), Transport::Secure)
-            .expect("head");
+        let head = e.head_object(&tls(), "bkt", k, &h(&[])).expect("head");
         assert_eq!(head.status, 200);
     }
     for name in objects(d.path(), "bkt") {
@@ -254,7 +253,7 @@ fn copy_and_reseal_work_with_long_keys() {
     let src = "s".repeat(1024);
     let dst = "d".repeat(1000);
     put(&e, &src, &h(&[]), b"long").expect("put");
-    e.copy_object(("bkt", &src), ("bkt", &dst), &h(&[]), Transport::Secure)
+    e.copy_object(&tls(), ("bkt", &src), ("bkt", &dst), &h(&[]))
         .expect("copy");
     assert_eq!(get(&e, &dst).expect("get"), b"long");
     e.rotate_root().expect("rotate");
@@ -316,13 +315,13 @@ fn bucket_names_follow_s3s_rules_both_ways() {
     let e = engine(dir.path(), &MockKms::in_memory()).expect("engine");
     for name in accepted {
         assert!(valid_bucket_name(name), "{name:?} should be accepted");
-        e.create_bucket(name, None)
+        e.create_bucket(&tls(), name, None)
             .unwrap_or_else(|err| panic!("{name:?}: {err}"));
     }
     for name in refused {
         assert!(!valid_bucket_name(name), "{name:?} should be refused");
         assert_s3(
-            e.create_bucket(name, None),
+            e.create_bucket(&tls(), name, None),
             400,
             "InvalidBucketName",
             "The specified bucket is not valid.",
@@ -348,13 +347,13 @@ fn a_copy_whose_source_fails_authentication_stores_nothing() {
     bytes[at] ^= 1;
     std::fs::write(&path, &bytes).expect("write");
     let err = e
-        .copy_object(("bkt", "src"), ("bkt", "dst"), &h(&[]), Transport::Secure)
+        .copy_object(&tls(), ("bkt", "src"), ("bkt", "dst"), &h(&[]))
         .expect_err("tampered source");
     assert_eq!(err.status(), 500);
     assert!(cause(&err).contains("authentication"), "{}", cause(&err));
     assert_eq!(get(&e, "dst").expect("previous kept"), b"previous");
     let err = e
-        .copy_object(("bkt", "src"), ("bkt", "new"), &h(&[]), Transport::Secure)
+        .copy_object(&tls(), ("bkt", "src"), ("bkt", "new"), &h(&[]))
         .expect_err("tampered source");
     assert_eq!(err.status(), 500);
     assert_eq!(get(&e, "new").expect_err("nothing stored").status(), 404);
@@ -394,10 +393,10 @@ fn copies_stream_between_every_mode() {
             }
             let dst = format!("dst-{sname}-{dname}");
             e.copy_object(
+                &tls(),
                 ("bkt", &format!("src-{sname}")),
                 ("bkt", &dst),
                 &Headers::new(req),
-                Transport::Secure,
             )
             .unwrap_or_else(|err| panic!("{sname} -> {dname}: {err}"));
             let read = if *dname == "c" {
@@ -406,7 +405,7 @@ fn copies_stream_between_every_mode() {
                 h(&[])
             };
             let mut out = Vec::new();
-            e.get_object("bkt", &dst, &read, Transport::Secure, None, &mut out)
+            e.get_object(&tls(), "bkt", &dst, &read, None, &mut out)
                 .expect("get");
             assert!(out == body, "{sname} -> {dname}");
         }
@@ -434,10 +433,10 @@ fn dsse_ranges_read_without_staging() {
             for (a, b) in [(1, len - 1), (len / 2, len), (0, 1)] {
                 let mut out = Vec::new();
                 e.get_object(
+                    &tls(),
                     "bkt",
                     "d",
                     &h(&[]),
-                    Transport::Secure,
                     Some(s3crypt::range::ByteRange::FromTo(a as u64, b as u64 - 1)),
                     &mut out,
                 )
@@ -523,7 +522,7 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
         left: 10,
         seen: false,
     };
-    e.put_object("bkt", "k", &h(&[]), Transport::Secure, &mut probe)
+    e.put_object(&tls(), "bkt", "k", &h(&[]), &mut probe)
         .expect("put");
     assert!(
         probe.seen,
@@ -595,41 +594,35 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
         .expect("put");
         let mut out = Vec::new();
         assert_s3(
-            e.get_object("bkt", key, &h(&[]), Transport::Insecure, None, &mut out),
+            e.get_object(&plain(), "bkt", key, &h(&[]), None, &mut out),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert!(out.is_empty());
         assert_s3(
-            e.head_object("bkt", key, &h(&[]), Transport::Insecure),
+            e.head_object(&plain(), "bkt", key, &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert_s3(
-            e.copy_object(("bkt", key), ("bkt", "copy"), &h(&[]), Transport::Insecure),
+            e.copy_object(&plain(), ("bkt", key), ("bkt", "copy"), &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
-        e.head_object("bkt", key, &h(&[]), Transport::Secure)
+        e.head_object(&tls(), "bkt", key, &h(&[]))
             .expect("over TLS");
     }
     // SSE-S3 over plain HTTP is allowed, as by S3.
-    e.put_object(
-        "bkt",
-        "s3",
-        &h(&[]),
-        Transport::Insecure,
-        &mut &b"plain"[..],
-    )
-    .expect("SSE-S3 put over HTTP");
+    e.put_object(&plain(), "bkt", "s3", &h(&[]), &mut &b"plain"[..])
+        .expect("SSE-S3 put over HTTP");
     let mut out = Vec::new();
-    e.get_object("bkt", "s3", &h(&[]), Transport::Insecure, None, &mut out)
+    e.get_object(&plain(), "bkt", "s3", &h(&[]), None, &mut out)
         .expect("SSE-S3 get over HTTP");
     assert_eq!(out, b"plain");
-    e.head_object("bkt", "s3", &h(&[]), Transport::Insecure)
+    e.head_object(&plain(), "bkt", "s3", &h(&[]))
         .expect("SSE-S3 head over HTTP");
     // PUTs that rely on a KMS bucket default are KMS requests too.
     for (bucket, default) in [
@@ -644,20 +637,20 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
     ] {
         let mut enc = BucketEncryption::new_bucket_default();
         enc.default = default;
-        e.create_bucket(bucket, Some(enc)).expect("bucket");
+        e.create_bucket(&tls(), bucket, Some(enc)).expect("bucket");
         assert_s3(
-            e.put_object(bucket, "k", &h(&[]), Transport::Insecure, &mut &b"x"[..]),
+            e.put_object(&plain(), bucket, "k", &h(&[]), &mut &b"x"[..]),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert_s3(
-            e.copy_object(("bkt", "s3"), (bucket, "k"), &h(&[]), Transport::Insecure),
+            e.copy_object(&plain(), ("bkt", "s3"), (bucket, "k"), &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
-        e.put_object(bucket, "k", &h(&[]), Transport::Secure, &mut &b"x"[..])
+        e.put_object(&tls(), bucket, "k", &h(&[]), &mut &b"x"[..])
             .expect("over TLS");
     }
 }
@@ -717,8 +710,8 @@ fn a_fresh_home_creates_its_roots() {
     let d = tempfile::tempdir().expect("tmp");
     let home = d.path().join("new-home");
     let e = engine(&home, &kms).expect("fresh home");
-    e.create_bucket("bkt", None).expect("bucket");
-    e.put_object("bkt", "k", &h(&[]), Transport::Secure, &mut &b"x"[..])
+    e.create_bucket(&tls(), "bkt", None).expect("bucket");
+    e.put_object(&tls(), "bkt", "k", &h(&[]), &mut &b"x"[..])
         .expect("put");
     let d2 = tempfile::tempdir().expect("tmp");
     std::fs::create_dir(d2.path().join("sse")).expect("mkdir");
@@ -815,7 +808,7 @@ fn dsse_reads_without_staging_still_detect_tampering() {
             t[i] ^= 0x01;
             std::fs::write(&path, &t).expect("write");
             let mut out = Vec::new();
-            let r = e.get_object("bkt", key, &h(&[]), Transport::Secure, None, &mut out);
+            let r = e.get_object(&tls(), "bkt", key, &h(&[]), None, &mut out);
             assert!(r.is_err(), "{key}: flipping byte {i} was not detected");
             assert!(
                 out.len() < len,
@@ -859,4 +852,14 @@ fn cause(err: &S3Error) -> String {
     std::error::Error::source(err)
         .map(ToString::to_string)
         .unwrap_or_default()
+}
+
+/// The local admin (the account root) over TLS, as the CLI makes requests.
+fn tls() -> RequestContext {
+    RequestContext::signed_by(Principal::root("000000000000", "AKIALOCALADMIN")).with_tls(true)
+}
+
+/// The same caller over plain HTTP.
+fn plain() -> RequestContext {
+    tls().with_tls(false)
 }

@@ -38,6 +38,7 @@ use super::bucket::{BucketEncryption, BucketPolicy, Decision, DefaultSse, Policy
 use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport};
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
+use crate::iam::RequestContext;
 use crate::keys::{ObjectKey, SecretBytes};
 use crate::kms::clock::{Clock, SystemClock, rfc3339};
 use crate::kms::{
@@ -137,6 +138,20 @@ fn io_err(e: io::Error) -> S3Error {
         return S3Error::internal("stored object failed authentication (corrupt or tampered)");
     }
     S3Error::internal(e)
+}
+
+/// The transport the SSE rules see: TLS or not, from the request context (`aws:SecureTransport`).
+fn transport_of(ctx: &RequestContext) -> Transport {
+    if ctx.secure_transport {
+        Transport::Secure
+    } else {
+        Transport::Insecure
+    }
+}
+
+/// The caller's ARN for the bucket policy, empty for an anonymous request.
+fn principal_arn(ctx: &RequestContext) -> &str {
+    ctx.caller.principal().map_or("", |p| p.arn.as_str())
 }
 
 /// S3's limit on an object key: 1,024 bytes of UTF-8.
@@ -289,9 +304,11 @@ impl SseEngine {
     /// 400 `InvalidBucketName`, 409 `BucketAlreadyOwnedByYou`.
     pub fn create_bucket(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         encryption: Option<BucketEncryption>,
     ) -> Result<(), S3Error> {
+        let _ = ctx; // The caller is checked by the IAM layer; new buckets belong to the store's owner.
         if !valid_bucket_name(bucket) {
             return Err(S3Error::from_code(S3ErrorCode::InvalidBucketName));
         }
@@ -324,7 +341,13 @@ impl SseEngine {
     ///
     /// # Errors
     /// S3's errors for malformed XML; 404 `NoSuchBucket`.
-    pub fn put_bucket_encryption(&self, bucket: &str, xml: &str) -> Result<(), S3Error> {
+    pub fn put_bucket_encryption(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        xml: &str,
+    ) -> Result<(), S3Error> {
+        let _ = ctx; // The caller is checked by the IAM layer; the bucket policy has no say here.
         let (current, _) = self.load_bucket(bucket)?;
         // Omitting BlockedEncryptionTypes keeps the bucket's current block, as S3 does.
         let enc = BucketEncryption::parse_xml(xml)?.applied_over(&current);
@@ -337,7 +360,13 @@ impl SseEngine {
     ///
     /// # Errors
     /// 400 `MalformedPolicy`; 404 `NoSuchBucket`.
-    pub fn put_bucket_policy(&self, bucket: &str, json: &str) -> Result<(), S3Error> {
+    pub fn put_bucket_policy(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        json: &str,
+    ) -> Result<(), S3Error> {
+        let _ = ctx; // The caller is checked by the IAM layer; the bucket policy has no say here.
         self.load_bucket(bucket)?;
         BucketPolicy::parse(json, bucket)?;
         self.store
@@ -363,23 +392,23 @@ impl SseEngine {
     /// of user-defined metadata.
     pub fn put_object(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        self.put_checked(bucket, key, h, transport, body)
+        self.put_checked(ctx, bucket, key, h, body)
     }
 
     /// PutObject after the request-header size check (CopyObject checks its own request's headers).
     fn put_checked(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
         let (enc, policy) = self.load_bucket(bucket)?;
@@ -387,6 +416,7 @@ impl SseEngine {
             return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError));
         }
         check_user_metadata(h)?;
+        let transport = transport_of(ctx);
         let request = headers::parse_write(h, transport)?;
         Self::check_policy(
             policy.as_ref(),
@@ -394,8 +424,8 @@ impl SseEngine {
                 action: "s3:PutObject",
                 bucket,
                 key,
-                principal: "*",
-                secure_transport: matches!(transport, Transport::Secure),
+                principal: principal_arn(ctx),
+                secure_transport: ctx.secure_transport,
                 sse_header: h.get("x-amz-server-side-encryption"),
                 kms_key_id_header: h.get("x-amz-server-side-encryption-aws-kms-key-id"),
                 sse_c_algorithm_header: h.get("x-amz-server-side-encryption-customer-algorithm"),
@@ -403,7 +433,9 @@ impl SseEngine {
         )?;
         if matches!(request, SseRequest::Customer(_)) && enc.blocks_sse_c() {
             return Err(S3Error::sse_c_blocked(
-                "arn:aws:iam::111122223333:root",
+                ctx.caller
+                    .principal()
+                    .map_or("anonymous", |p| p.arn.as_str()),
                 "s3:PutObject",
                 &format!("arn:aws:s3:::{bucket}/{key}"),
             ));
@@ -789,13 +821,14 @@ impl SseEngine {
     /// Opens an object for reading: checks the read headers against its mode and unseals its key(s).
     fn open(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         copy_source: bool,
     ) -> Result<Opened, S3Error> {
         let (_, policy) = self.load_bucket(bucket)?;
+        let transport = transport_of(ctx);
         let customer = if copy_source {
             headers::parse_copy_source(h, transport)?
         } else {
@@ -807,8 +840,8 @@ impl SseEngine {
                 action: "s3:GetObject",
                 bucket,
                 key,
-                principal: "*",
-                secure_transport: matches!(transport, Transport::Secure),
+                principal: principal_arn(ctx),
+                secure_transport: ctx.secure_transport,
                 sse_header: None,
                 kms_key_id_header: None,
                 sse_c_algorithm_header: customer.as_ref().map(|_| "AES256"),
@@ -901,14 +934,14 @@ impl SseEngine {
     /// S3's errors: 404, 400/403 for SSE-C, 416 `InvalidRange`, 500 for a corrupt object.
     pub fn get_object(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         range: Option<ByteRange>,
         out: &mut dyn Write,
     ) -> Result<Response, S3Error> {
-        let mut o = self.open(bucket, key, h, transport, false)?;
+        let mut o = self.open(ctx, bucket, key, h, false)?;
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
@@ -1005,12 +1038,12 @@ impl SseEngine {
     /// As [`SseEngine::get_object`].
     pub fn head_object(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
     ) -> Result<Response, S3Error> {
-        let header = self.open(bucket, key, h, transport, false)?.header;
+        let header = self.open(ctx, bucket, key, h, false)?.header;
         let mut hs = response_headers(&header);
         hs.push(("Content-Length".into(), header.size.to_string()));
         Ok(Response {
@@ -1031,13 +1064,13 @@ impl SseEngine {
     /// The errors of GET on the source and PUT on the destination.
     pub fn copy_object(
         &self,
+        ctx: &RequestContext,
         src: (&str, &str),
         dst: (&str, &str),
         h: &Headers,
-        transport: Transport,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        let mut o = self.open(src.0, src.1, h, transport, true)?;
+        let mut o = self.open(ctx, src.0, src.1, h, true)?;
         let size = o.header.size;
         // The destination sees only the non-copy-source headers.
         let dest_headers = Headers::new(
@@ -1080,7 +1113,7 @@ impl SseEngine {
                 done: false,
                 broken: false,
             };
-            let put = self.put_checked(dst.0, dst.1, &dh, transport, &mut reader);
+            let put = self.put_checked(ctx, dst.0, dst.1, &dh, &mut reader);
             let source_failed = reader.broken;
             // Unblocks the source thread if the destination stopped early.
             drop(reader);
