@@ -16,8 +16,12 @@
 //! writer that dies leaves only its temporary file, which [`LocalStore::clean_stale_temporaries`] (run
 //! by [`LocalStore::open`]) removes once no process holds its lock. The object's bytes are renamed into
 //! place before its index entry; an index entry whose size disagrees with the bytes (a crash between the
-//! two renames) is ignored in favour of what the bytes say, so the index never describes bytes that are
-//! not there.
+//! two renames) still names the right key (the file name is the key's hash), and its multipart ETag is
+//! bound to the bytes it was made for, so the index never describes bytes that are not there.
+//!
+//! ETags: the local store's ETag of single-part bytes is derived from their size and modification time
+//! (it changes whenever they are replaced; computing an MD5 would cost a pass over every object, and
+//! the SSE engine keeps the S3 ETag in its own header). Multipart objects get S3's `"<md5>-<n>"`.
 //!
 //! Versions: this store keeps one version per key, the `null` version (what S3 keeps for a bucket whose
 //! versioning was never enabled). Delete markers, retention and legal holds are
@@ -52,15 +56,33 @@ pub struct LocalStore {
     removed_at_open: Vec<PathBuf>,
 }
 
-/// An index entry: what the store knows about an object's bytes.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+/// An index entry: the key (which the file name only hashes) and the metadata of an object. It is
+/// rewritten only when it changes, so an overwrite with the same metadata costs no index write.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct IndexEntry {
     key: String,
-    size: u64,
-    etag: String,
-    /// Nanoseconds since the Unix epoch.
-    modified_ns: u128,
     metadata: Metadata,
+    /// A multipart object's S3-style ETag, valid only for the bytes it was made for.
+    #[serde(default)]
+    multipart: Option<MultipartTag>,
+}
+
+/// A multipart ETag bound to the stored bytes it describes (their size and modification time).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct MultipartTag {
+    etag: String,
+    size: u64,
+    modified_ns: u128,
+}
+
+fn nanos(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
+}
+
+/// The ETag of stored bytes: their size and modification time (it changes whenever the bytes are
+/// replaced; no read of the bytes is needed).
+fn file_etag(size: u64, modified: SystemTime) -> String {
+    format!("\"{:032x}\"", (nanos(modified) << 40) ^ u128::from(size))
 }
 
 /// A multipart upload's record.
@@ -201,18 +223,16 @@ impl LocalStore {
         let entry: Option<IndexEntry> = fs::read(Self::index_path(dir, key))
             .ok()
             .and_then(|t| serde_json::from_slice(&t).ok())
-            .filter(|e: &IndexEntry| e.key == key && e.size == meta.len());
-        let (etag, modified, metadata) = match entry {
+            .filter(|e: &IndexEntry| e.key == key);
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let (etag, metadata) = match entry {
             Some(e) => (
-                e.etag,
-                UNIX_EPOCH + Duration::from_nanos(u64::try_from(e.modified_ns).unwrap_or(u64::MAX)),
+                e.multipart
+                    .filter(|m| m.size == meta.len() && m.modified_ns == nanos(modified))
+                    .map_or_else(|| file_etag(meta.len(), modified), |m| m.etag),
                 e.metadata,
             ),
-            None => (
-                String::new(),
-                meta.modified().unwrap_or(UNIX_EPOCH),
-                Metadata::new(),
-            ),
+            None => (file_etag(meta.len(), modified), Metadata::new()),
         };
         Ok(ObjectInfo {
             key: key.to_owned(),
@@ -254,40 +274,49 @@ impl LocalStore {
         let objects = dir.join("objects");
         let dest = objects.join(object_file_name(key));
         let mut tmp = temp(&objects, "put")?;
-        let (size, md5) = copy_hashing(body, tmp.as_file_mut())?;
+        let size = copy_body(body, tmp.as_file_mut())?;
         tmp.as_file()
             .sync_all()
             .map_err(StoreError::io("cannot sync an object"))?;
+        let modified = tmp
+            .as_file()
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(StoreError::io("cannot examine an object"))?;
         tmp.persist(&dest).map_err(|e| StoreError::Io {
             what: format!("cannot rename into {}", dest.display()),
             source: e.error,
         })?;
         sync_dir(&objects);
-        let now = SystemTime::now();
         let entry = IndexEntry {
             key: key.to_owned(),
-            size,
-            etag: etag.unwrap_or_else(|| format!("\"{}\"", hex::encode(md5))),
-            modified_ns: now
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
             metadata: metadata.clone(),
+            multipart: etag.clone().map(|etag| MultipartTag {
+                etag,
+                size,
+                modified_ns: nanos(modified),
+            }),
         };
-        let index = dir.join("index");
-        crate::fsutil::create_private_dir(&index)
-            .map_err(|e| StoreError::Corrupt(format!("cannot create the index: {e}")))?;
-        let text = serde_json::to_vec(&entry)
-            .map_err(|e| StoreError::Corrupt(format!("index entry: {e}")))?;
-        write_file_atomic(&Self::index_path(dir, key), &text)?;
+        let index_path = Self::index_path(dir, key);
+        let current: Option<IndexEntry> = fs::read(&index_path)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok());
+        if current.as_ref() != Some(&entry) {
+            let index = dir.join("index");
+            crate::fsutil::create_private_dir(&index)
+                .map_err(|e| StoreError::Corrupt(format!("cannot create the index: {e}")))?;
+            let text = serde_json::to_vec(&entry)
+                .map_err(|e| StoreError::Corrupt(format!("index entry: {e}")))?;
+            write_file_atomic(&index_path, &text)?;
+        }
         Ok(ObjectInfo {
             key: key.to_owned(),
             version_id: NULL_VERSION.to_owned(),
             is_latest: true,
             is_delete_marker: false,
             size,
-            etag: entry.etag,
-            last_modified: now,
+            etag: etag.unwrap_or_else(|| file_etag(size, modified)),
+            last_modified: modified,
             metadata: entry.metadata,
             retention: None,
             legal_hold: false,
@@ -348,7 +377,15 @@ impl LocalStore {
                 });
             }
         };
-        let (size, md5) = copy_hashing(&mut f, &mut io::sink())?;
+        let mut md5 = Md5::new();
+        let size = copy_body(
+            &mut f,
+            &mut HashingWriter {
+                inner: &mut io::sink(),
+                md5: &mut md5,
+            },
+        )?;
+        let md5 = md5.finalize();
         Ok(Some(PartInfo {
             part_number,
             etag: format!("\"{}\"", hex::encode(md5)),
@@ -371,10 +408,27 @@ fn temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, StoreError> {
     )
 }
 
-/// Copies `body` into `out`, returning the length and MD5. A failing `body` is [`StoreError::Body`].
-fn copy_hashing(body: &mut dyn Read, out: &mut dyn Write) -> Result<(u64, [u8; 16]), StoreError> {
-    let mut md5 = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
+/// A writer that hashes what passes through it.
+struct HashingWriter<'a> {
+    inner: &'a mut dyn Write,
+    md5: &'a mut Md5,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.md5.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Copies `body` into `out`, returning the length. A failing `body` is [`StoreError::Body`].
+fn copy_body(body: &mut dyn Read, out: &mut dyn Write) -> Result<u64, StoreError> {
+    let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
     loop {
         let got = match body.read(&mut buf) {
@@ -383,12 +437,11 @@ fn copy_hashing(body: &mut dyn Read, out: &mut dyn Write) -> Result<(u64, [u8; 1
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(StoreError::Body(e)),
         };
-        md5.update(&buf[..got]);
         out.write_all(&buf[..got])
             .map_err(StoreError::io("cannot write stored bytes"))?;
         n += got as u64;
     }
-    Ok((n, md5.finalize()))
+    Ok(n)
 }
 
 /// Writes `bytes` to `path` through a locked temporary file, fsync and rename.
@@ -669,7 +722,15 @@ impl ObjectStore for LocalStore {
         }
         let up = self.upload_dir(bucket, key, upload_id)?;
         let mut tmp = temp(&up, "part")?;
-        let (size, md5) = copy_hashing(body, tmp.as_file_mut())?;
+        let mut md5 = Md5::new();
+        let size = copy_body(
+            body,
+            &mut HashingWriter {
+                inner: tmp.as_file_mut(),
+                md5: &mut md5,
+            },
+        )?;
+        let md5 = md5.finalize();
         tmp.as_file()
             .sync_all()
             .map_err(StoreError::io("cannot sync a part"))?;
