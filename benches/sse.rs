@@ -7,10 +7,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use s3crypt::iam::{Principal, RequestContext};
 use s3crypt::kms::MockKms;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption};
 use s3crypt::sse::engine::SseEngine;
-use s3crypt::sse::headers::{Headers, Transport, customer_key_headers};
+use s3crypt::sse::headers::{Headers, customer_key_headers};
 
 fn modes() -> Vec<(&'static str, Headers)> {
     let h = |p: &[(&str, &str)]| {
@@ -39,7 +40,9 @@ fn sse(c: &mut Criterion) {
     let engine = SseEngine::new(dir.path(), Arc::new(MockKms::in_memory())).expect("engine");
     let mut enc = BucketEncryption::new_bucket_default();
     enc.blocked = vec![BlockedType::None];
-    engine.create_bucket("bench", Some(enc)).expect("bucket");
+    engine
+        .create_bucket(&tls(), "bench", Some(enc))
+        .expect("bucket");
     for (size, label) in [(1usize << 20, "1MiB"), (256 << 20, "256MiB")] {
         let body = vec![0x5a_u8; size];
         let mut g = c.benchmark_group(format!("sse-{label}"));
@@ -65,13 +68,7 @@ fn sse(c: &mut Criterion) {
                             pool.install(|| {
                                 black_box(
                                     engine
-                                        .put_object(
-                                            "bench",
-                                            &key,
-                                            &headers,
-                                            Transport::Secure,
-                                            &mut &body[..],
-                                        )
+                                        .put_object(&tls(), "bench", &key, &headers, &mut &body[..])
                                         .expect("put"),
                                 )
                             })
@@ -81,7 +78,7 @@ fn sse(c: &mut Criterion) {
                 // The object the GET reads, stored here (untimed) so the GET measures on its own when
                 // a filter skips the PUT above.
                 engine
-                    .put_object("bench", &key, &headers, Transport::Secure, &mut &body[..])
+                    .put_object(&tls(), "bench", &key, &headers, &mut &body[..])
                     .expect("put the object the GET reads");
                 let mut out = Vec::with_capacity(size);
                 g.bench_with_input(
@@ -94,10 +91,10 @@ fn sse(c: &mut Criterion) {
                                 black_box(
                                     engine
                                         .get_object(
+                                            &tls(),
                                             "bench",
                                             &key,
                                             &read_headers,
-                                            Transport::Secure,
                                             None,
                                             &mut out,
                                         )
@@ -115,3 +112,8 @@ fn sse(c: &mut Criterion) {
 
 criterion_group!(benches, sse);
 criterion_main!(benches);
+
+/// The local admin (the account root) over TLS.
+fn tls() -> RequestContext {
+    RequestContext::signed_by(Principal::root("000000000000", "AKIALOCALADMIN")).with_tls(true)
+}

@@ -317,8 +317,17 @@ impl Staged {
     /// # Errors
     /// I/O errors creating or locking the temporary file.
     pub fn new_private(dest: &Path) -> io::Result<Self> {
+        Self::named(dest, TEMP_PREFIX, "")
+    }
+
+    /// As [`Staged::new_private`], with the temporary file named `<prefix><random><suffix>` (a store
+    /// whose own sweep recognises its temporaries by name).
+    ///
+    /// # Errors
+    /// I/O errors creating or locking the temporary file.
+    pub fn named(dest: &Path, prefix: &str, suffix: &str) -> io::Result<Self> {
         Ok(Self {
-            tmp: locked_temp(parent_dir(dest), TEMP_PREFIX, "")?,
+            tmp: locked_temp(parent_dir(dest), prefix, suffix)?,
             dest: dest.to_owned(),
         })
     }
@@ -356,7 +365,11 @@ impl io::Write for Staged {
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// Syncs a directory, so that renames and removals in it are durable.
+///
+/// # Errors
+/// The I/O error of opening or syncing the directory.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir).and_then(|d| d.sync_all())
 }
 

@@ -11,6 +11,9 @@
 //! | hold a key of a given role                     | [`keys`] ([`keys::DataKey`], [`keys::CustomerKey`], …) |
 //! | compare tags/MACs/digests                      | [`primitives::ct_eq`]                 |
 //! | prove the build against published vectors      | [`selftest`]                          |
+//! | fail an S3 operation with S3's code and status | [`s3::S3Error`], [`s3::S3ErrorCode`]  |
+//! | keep buckets and objects (local or elsewhere)  | [`store::ObjectStore`], [`store::local::LocalStore`] |
+//! | encrypt objects as S3 does (SSE-S3/KMS/C)      | [`sse::engine::SseEngine`]            |
 //!
 //! ```
 //! use s3crypt::keys::DataKey;
@@ -44,8 +47,10 @@ pub mod keys;
 pub mod kms;
 pub mod primitives;
 pub mod range;
+pub mod s3;
 pub mod selftest;
 pub mod sse;
+pub mod store;
 
 /// The README's code blocks, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

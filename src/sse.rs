@@ -6,12 +6,12 @@
 
 pub mod bucket;
 pub mod engine;
-mod error;
 pub mod headers;
 pub mod object;
 pub mod roots;
 
-pub use error::S3Error;
+/// S3 errors live in [`crate::s3::error`]; re-exported here for the SSE API's callers.
+pub use crate::s3::S3Error;
 pub use headers::{
     CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport, check_read, check_upload_part,
     customer_key_headers, parse_copy_source, parse_read, parse_write, response_headers,

@@ -5,13 +5,14 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
+use s3crypt::iam::{Principal, RequestContext};
 use s3crypt::kms::{Kms, MockKms};
 use s3crypt::primitives::chunked::CHUNK_SIZE;
 use s3crypt::range::ByteRange;
 use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
 use s3crypt::sse::engine::{SseEngine, object_file_name};
-use s3crypt::sse::headers::{Headers, Transport, customer_key_headers};
+use s3crypt::sse::headers::{Headers, customer_key_headers};
 
 fn setup() -> (tempfile::TempDir, SseEngine, MockKms) {
     let dir = tempfile::tempdir().expect("tmp");
@@ -19,7 +20,7 @@ fn setup() -> (tempfile::TempDir, SseEngine, MockKms) {
     let e = SseEngine::new(dir.path(), Arc::new(kms.clone())).expect("engine");
     let mut enc = BucketEncryption::new_bucket_default();
     enc.blocked = vec![BlockedType::None];
-    e.create_bucket("bkt", Some(enc)).expect("bucket");
+    e.create_bucket(&tls(), "bkt", Some(enc)).expect("bucket");
     (dir, e, kms)
 }
 
@@ -45,7 +46,7 @@ fn put(
     hs: &Headers,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, S3Error> {
-    e.put_object("bkt", key, hs, Transport::Secure, &mut &body[..])
+    e.put_object(&tls(), "bkt", key, hs, &mut &body[..])
         .map(|r| r.headers)
 }
 
@@ -56,7 +57,7 @@ fn get(
     range: Option<ByteRange>,
 ) -> Result<Vec<u8>, S3Error> {
     let mut out = Vec::new();
-    e.get_object("bkt", key, hs, Transport::Secure, range, &mut out)?;
+    e.get_object(&tls(), "bkt", key, hs, range, &mut out)?;
     Ok(out)
 }
 
@@ -152,7 +153,7 @@ fn every_mode_round_trips_at_segment_boundaries() {
                     body[n - 10..]
                 );
                 let err = get(&e, &key, &read_h, Some(ByteRange::From(n as u64))).expect_err("416");
-                assert_eq!((err.status, err.code.as_str()), (416, "InvalidRange"));
+                assert_eq!((err.status(), err.code().as_str()), (416, "InvalidRange"));
             }
         }
     }
@@ -164,44 +165,39 @@ fn sse_c_errors_as_s3() {
     let ck = [9u8; 32];
     put(&e, "c", &Headers::new(sse_c(&ck)), b"secret data").expect("put");
     let err = get(&e, "c", &h(&[]), None).expect_err("no key");
-    assert_eq!((err.status, err.code.as_str()), (400, "InvalidRequest"));
+    assert_eq!((err.status(), err.code().as_str()), (400, "InvalidRequest"));
     let err = get(&e, "c", &Headers::new(sse_c(&[8u8; 32])), None).expect_err("wrong key");
-    assert_eq!((err.status, err.code.as_str()), (403, "AccessDenied"));
-    assert!(!err.message.contains(&hex::encode([8u8; 32])));
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
+    assert!(!err.message().contains(&hex::encode([8u8; 32])));
     let err = e
-        .head_object(
-            "bkt",
-            "c",
-            &Headers::new(sse_c(&[8u8; 32])),
-            Transport::Secure,
-        )
+        .head_object(&tls(), "bkt", "c", &Headers::new(sse_c(&[8u8; 32])))
         .expect_err("head wrong key");
-    assert_eq!(err.status, 403);
+    assert_eq!(err.status(), 403);
     put(&e, "plain", &h(&[]), b"x").expect("put");
     let err = get(&e, "plain", &Headers::new(sse_c(&ck)), None).expect_err("not applicable");
-    assert_eq!((err.status, err.code.as_str()), (400, "InvalidRequest"));
+    assert_eq!((err.status(), err.code().as_str()), (400, "InvalidRequest"));
     let err = e
         .put_object(
+            &plain(),
             "bkt",
             "insecure",
             &Headers::new(sse_c(&ck)),
-            Transport::Insecure,
             &mut &b"x"[..],
         )
         .expect_err("http");
-    assert_eq!(err.status, 400);
+    assert_eq!(err.status(), 400);
     // New buckets block SSE-C writes until BlockedEncryptionTypes is NONE.
-    e.create_bucket("fresh", None).expect("bucket");
+    e.create_bucket(&tls(), "fresh", None).expect("bucket");
     let err = e
         .put_object(
+            &tls(),
             "fresh",
             "k",
             &Headers::new(sse_c(&ck)),
-            Transport::Secure,
             &mut &b"x"[..],
         )
         .expect_err("blocked");
-    assert_eq!((err.status, err.code.as_str()), (403, "AccessDenied"));
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
     // The customer key is stored nowhere under the home directory.
     let all = dir_bytes(_d.path());
     assert!(
@@ -231,10 +227,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn policy_and_default_encryption() {
     let (_d, e, kms) = setup();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"RequireKMS","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}]}"#;
-    e.put_bucket_policy("bkt", policy).expect("policy");
+    e.put_bucket_policy(&tls(), "bkt", policy).expect("policy");
     let err =
         put(&e, "k", &h(&[]), b"x").expect_err("header-less PUT is denied (policy before default)");
-    assert_eq!((err.status, err.code.as_str()), (403, "AccessDenied"));
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
     assert!(
         put(
             &e,
@@ -245,15 +241,15 @@ fn policy_and_default_encryption() {
         .is_ok()
     );
     assert_eq!(
-        e.put_bucket_policy("bkt", "{not json")
+        e.put_bucket_policy(&tls(), "bkt", "{not json")
             .expect_err("malformed")
-            .code,
+            .code(),
         "MalformedPolicy"
     );
     assert_eq!(
-        e.put_bucket_encryption("bkt", "<nope")
+        e.put_bucket_encryption(&tls(), "bkt", "<nope")
             .expect_err("xml")
-            .code,
+            .code(),
         "MalformedXML"
     );
     let key = kms
@@ -261,8 +257,7 @@ fn policy_and_default_encryption() {
         .expect("key")
         .key_metadata
         .arn;
-    e.put_bucket_encryption(
-        "bkt",
+    e.put_bucket_encryption(&tls(), "bkt",
         &format!("<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{key}</KMSMasterKeyID></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled><BlockedEncryptionTypes><EncryptionType>NONE</EncryptionType></BlockedEncryptionTypes></Rule></ServerSideEncryptionConfiguration>"),
     )
     .expect("encryption");
@@ -400,14 +395,14 @@ fn a_failed_put_leaves_the_previous_object() {
     put(&e, "k", &h(&[]), b"good version").expect("put");
     let err = e
         .put_object(
+            &tls(),
             "bkt",
             "k",
             &h(&[]),
-            Transport::Secure,
             &mut FailingReader { left: 5 << 20 },
         )
         .expect_err("crash");
-    assert_eq!(err.status, 400);
+    assert_eq!(err.status(), 400);
     assert_eq!(get(&e, "k", &h(&[]), None).expect("get"), b"good version");
     let leftovers: Vec<_> = std::fs::read_dir(d.path().join("buckets/bkt/objects"))
         .expect("ls")
@@ -457,10 +452,10 @@ fn copy_between_modes() {
         .collect();
     let r = e
         .copy_object(
+            &tls(),
             ("bkt", "src"),
             ("bkt", "dst"),
             &Headers::new(copy_headers),
-            Transport::Secure,
         )
         .expect("copy");
     assert_eq!(
@@ -469,9 +464,9 @@ fn copy_between_modes() {
     );
     assert_eq!(get(&e, "dst", &h(&[]), None).expect("get"), b"copy me");
     let err = e
-        .copy_object(("bkt", "src"), ("bkt", "dst2"), &h(&[]), Transport::Secure)
+        .copy_object(&tls(), ("bkt", "src"), ("bkt", "dst2"), &h(&[]))
         .expect_err("missing source key");
-    assert_eq!(err.status, 400);
+    assert_eq!(err.status(), 400);
 }
 
 #[test]
@@ -555,5 +550,85 @@ fn etag_is_the_md5_of_the_data_only_for_sse_s3() {
     assert_eq!(
         header(&empty, "ETag"),
         Some("\"d41d8cd98f00b204e9800998ecf8427e\"")
+    );
+}
+
+/// The local admin (the account root) over TLS, as the CLI makes requests.
+fn tls() -> RequestContext {
+    RequestContext::signed_by(Principal::root("000000000000", "AKIALOCALADMIN")).with_tls(true)
+}
+
+/// The same caller over plain HTTP.
+fn plain() -> RequestContext {
+    tls().with_tls(false)
+}
+
+#[test]
+fn the_policy_sees_the_caller_and_transport_from_the_request_context() {
+    let (_d, e, _kms) = setup();
+    put(&e, "k", &h(&[]), b"x").expect("put");
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"NoMallory","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"},
+        {"Sid":"TlsOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+    e.put_bucket_policy(&tls(), "bkt", policy).expect("policy");
+    let mallory = RequestContext::signed_by(Principal::user("000000000000", "mallory", "AKIAMAL"))
+        .with_tls(true);
+    let alice = RequestContext::signed_by(Principal::user("000000000000", "alice", "AKIAALI"))
+        .with_tls(true);
+    let mut out = Vec::new();
+    let err = e
+        .get_object(&mallory, "bkt", "k", &h(&[]), None, &mut out)
+        .expect_err("mallory is denied by name");
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
+    for ctx in [
+        tls(),
+        alice.clone(),
+        RequestContext::anonymous().with_tls(true),
+    ] {
+        let mut out = Vec::new();
+        e.get_object(&ctx, "bkt", "k", &h(&[]), None, &mut out)
+            .expect("others read");
+        assert_eq!(out, b"x");
+    }
+    // aws:SecureTransport comes from the context.
+    let err = e
+        .put_object(
+            &alice.clone().with_tls(false),
+            "bkt",
+            "k2",
+            &h(&[]),
+            &mut &b"y"[..],
+        )
+        .expect_err("plain HTTP put is denied");
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
+    e.put_object(&alice, "bkt", "k2", &h(&[]), &mut &b"y"[..])
+        .expect("TLS put");
+}
+
+#[test]
+fn blocked_sse_c_names_the_caller() {
+    let (_d, e, _kms) = setup();
+    e.create_bucket(&tls(), "blocks", None)
+        .expect("default bucket blocks SSE-C");
+    let alice = RequestContext::signed_by(Principal::user("000000000000", "alice", "AKIAALI"))
+        .with_tls(true);
+    let err = e
+        .put_object(
+            &alice,
+            "blocks",
+            "k",
+            &h(&sse_c(&[7u8; 32])
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect::<Vec<_>>()),
+            &mut &b"x"[..],
+        )
+        .expect_err("blocked");
+    assert_eq!(err.status(), 403);
+    assert!(
+        err.message()
+            .starts_with("User: arn:aws:iam::000000000000:user/alice is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::blocks/k\""),
+        "{}",
+        err.message()
     );
 }

@@ -9,11 +9,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use s3crypt::iam::{Principal, RequestContext};
 use s3crypt::kms::MockKms;
 use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
 use s3crypt::sse::engine::{SseEngine, object_file_name, valid_bucket_name};
-use s3crypt::sse::headers::{Headers, Transport};
+use s3crypt::sse::headers::Headers;
 use s3crypt::sse::object::{Header, Mode};
 
 fn engine(home: &Path, kms: &MockKms) -> Result<SseEngine, S3Error> {
@@ -26,7 +27,7 @@ fn setup() -> (tempfile::TempDir, SseEngine, MockKms) {
     let e = engine(dir.path(), &kms).expect("engine");
     let mut enc = BucketEncryption::new_bucket_default();
     enc.blocked = vec![BlockedType::None];
-    e.create_bucket("bkt", Some(enc)).expect("bucket");
+    e.create_bucket(&tls(), "bkt", Some(enc)).expect("bucket");
     (dir, e, kms)
 }
 
@@ -39,20 +40,20 @@ fn h(pairs: &[(&str, &str)]) -> Headers {
 }
 
 fn put(e: &SseEngine, key: &str, hs: &Headers, body: &[u8]) -> Result<(), S3Error> {
-    e.put_object("bkt", key, hs, Transport::Secure, &mut &body[..])
+    e.put_object(&tls(), "bkt", key, hs, &mut &body[..])
         .map(|_| ())
 }
 
 fn get(e: &SseEngine, key: &str) -> Result<Vec<u8>, S3Error> {
     let mut out = Vec::new();
-    e.get_object("bkt", key, &h(&[]), Transport::Secure, None, &mut out)?;
+    e.get_object(&tls(), "bkt", key, &h(&[]), None, &mut out)?;
     Ok(out)
 }
 
 fn assert_s3(r: Result<impl std::fmt::Debug, S3Error>, status: u16, code: &str, message: &str) {
     let e = r.expect_err("expected an S3 error");
     assert_eq!(
-        (e.status, e.code.as_str(), e.message.as_str()),
+        (e.status(), e.code().as_str(), e.message()),
         (status, code, message)
     );
 }
@@ -83,7 +84,7 @@ fn user_metadata_is_limited_to_2_kib_of_utf8() {
     put(&e, "ok", &h(&[("x-amz-meta-a", &v)]), b"x").expect("2 KiB of metadata");
     let mut out = Vec::new();
     let r = e
-        .get_object("bkt", "ok", &h(&[]), Transport::Secure, None, &mut out)
+        .get_object(&tls(), "bkt", "ok", &h(&[]), None, &mut out)
         .expect("get");
     assert!(
         r.headers
@@ -110,7 +111,7 @@ fn user_metadata_is_limited_to_2_kib_of_utf8() {
         "MetadataTooLarge",
         META_TOO_LARGE,
     );
-    assert_eq!(get(&e, "big").expect_err("not stored").status, 404);
+    assert_eq!(get(&e, "big").expect_err("not stored").status(), 404);
     assert_eq!(objects(d.path(), "bkt"), vec![object_file_name("ok")]);
 }
 
@@ -124,7 +125,7 @@ fn a_mebibyte_of_metadata_is_refused_and_nothing_is_stored() {
         "RequestHeaderSectionTooLarge",
         "Your request header section exceeds the maximum allowed size.",
     );
-    assert_eq!(get(&e, "k").expect_err("nothing stored").status, 404);
+    assert_eq!(get(&e, "k").expect_err("nothing stored").status(), 404);
     assert!(objects(d.path(), "bkt").is_empty());
     // The bucket can still be resealed.
     assert_eq!(e.reseal("bkt").expect("reseal"), 0);
@@ -168,7 +169,7 @@ fn the_writer_checks_the_header_against_the_readers_limit() {
     header.check_fits().expect("small header");
     header.content_type = Some("x".repeat(1 << 20));
     let err = header.check_fits().expect_err("over 1 MiB");
-    assert_eq!(err.status, 500);
+    assert_eq!(err.status(), 500);
     // Right at the limit: the probe counts the seals, size and ETag that are filled in later.
     header.content_type = Some(String::new());
     let base = {
@@ -202,12 +203,9 @@ fn reseal_skips_an_unreadable_object_and_reseals_the_others() {
         .join(object_file_name("broken"));
     std::fs::write(&broken, b"not an object file").expect("break");
     let err = e.reseal("bkt").expect_err("one object is unreadable");
-    assert_eq!(err.status, 500);
-    assert!(
-        err.message
-            .starts_with("resealed 2 objects; 1 could not be read")
-    );
-    assert!(err.message.contains(&object_file_name("broken")));
+    assert_eq!(err.status(), 500);
+    assert!(cause(&err).starts_with("resealed 2 objects; 1 could not be read"));
+    assert!(cause(&err).contains(&object_file_name("broken")));
     // The two others moved to the new root: nothing left to reseal but the broken one.
     let report = e.reseal_report("bkt").expect("report");
     assert_eq!(report.resealed, 0);
@@ -233,9 +231,7 @@ fn keys_up_to_1024_bytes_round_trip() {
         let body = data(100 + i);
         put(&e, k, &h(&[]), &body).unwrap_or_else(|err| panic!("{} bytes: {err}", k.len()));
         assert_eq!(get(&e, k).expect("get"), body, "{} bytes", k.len());
-        let head = e
-            .head_object("bkt", k, &h(&[]), Transport::Secure)
-            .expect("head");
+        let head = e.head_object(&tls(), "bkt", k, &h(&[])).expect("head");
         assert_eq!(head.status, 200);
     }
     for name in objects(d.path(), "bkt") {
@@ -257,7 +253,7 @@ fn copy_and_reseal_work_with_long_keys() {
     let src = "s".repeat(1024);
     let dst = "d".repeat(1000);
     put(&e, &src, &h(&[]), b"long").expect("put");
-    e.copy_object(("bkt", &src), ("bkt", &dst), &h(&[]), Transport::Secure)
+    e.copy_object(&tls(), ("bkt", &src), ("bkt", &dst), &h(&[]))
         .expect("copy");
     assert_eq!(get(&e, &dst).expect("get"), b"long");
     e.rotate_root().expect("rotate");
@@ -319,13 +315,13 @@ fn bucket_names_follow_s3s_rules_both_ways() {
     let e = engine(dir.path(), &MockKms::in_memory()).expect("engine");
     for name in accepted {
         assert!(valid_bucket_name(name), "{name:?} should be accepted");
-        e.create_bucket(name, None)
+        e.create_bucket(&tls(), name, None)
             .unwrap_or_else(|err| panic!("{name:?}: {err}"));
     }
     for name in refused {
         assert!(!valid_bucket_name(name), "{name:?} should be refused");
         assert_s3(
-            e.create_bucket(name, None),
+            e.create_bucket(&tls(), name, None),
             400,
             "InvalidBucketName",
             "The specified bucket is not valid.",
@@ -351,16 +347,16 @@ fn a_copy_whose_source_fails_authentication_stores_nothing() {
     bytes[at] ^= 1;
     std::fs::write(&path, &bytes).expect("write");
     let err = e
-        .copy_object(("bkt", "src"), ("bkt", "dst"), &h(&[]), Transport::Secure)
+        .copy_object(&tls(), ("bkt", "src"), ("bkt", "dst"), &h(&[]))
         .expect_err("tampered source");
-    assert_eq!(err.status, 500);
-    assert!(err.message.contains("authentication"), "{}", err.message);
+    assert_eq!(err.status(), 500);
+    assert!(cause(&err).contains("authentication"), "{}", cause(&err));
     assert_eq!(get(&e, "dst").expect("previous kept"), b"previous");
     let err = e
-        .copy_object(("bkt", "src"), ("bkt", "new"), &h(&[]), Transport::Secure)
+        .copy_object(&tls(), ("bkt", "src"), ("bkt", "new"), &h(&[]))
         .expect_err("tampered source");
-    assert_eq!(err.status, 500);
-    assert_eq!(get(&e, "new").expect_err("nothing stored").status, 404);
+    assert_eq!(err.status(), 500);
+    assert_eq!(get(&e, "new").expect_err("nothing stored").status(), 404);
     let mut left = objects(d.path(), "bkt");
     left.retain(|n| n.starts_with('.'));
     assert!(left.is_empty(), "temporary files left: {left:?}");
@@ -397,10 +393,10 @@ fn copies_stream_between_every_mode() {
             }
             let dst = format!("dst-{sname}-{dname}");
             e.copy_object(
+                &tls(),
                 ("bkt", &format!("src-{sname}")),
                 ("bkt", &dst),
                 &Headers::new(req),
-                Transport::Secure,
             )
             .unwrap_or_else(|err| panic!("{sname} -> {dname}: {err}"));
             let read = if *dname == "c" {
@@ -409,7 +405,7 @@ fn copies_stream_between_every_mode() {
                 h(&[])
             };
             let mut out = Vec::new();
-            e.get_object("bkt", &dst, &read, Transport::Secure, None, &mut out)
+            e.get_object(&tls(), "bkt", &dst, &read, None, &mut out)
                 .expect("get");
             assert!(out == body, "{sname} -> {dname}");
         }
@@ -437,10 +433,10 @@ fn dsse_ranges_read_without_staging() {
             for (a, b) in [(1, len - 1), (len / 2, len), (0, 1)] {
                 let mut out = Vec::new();
                 e.get_object(
+                    &tls(),
                     "bkt",
                     "d",
                     &h(&[]),
-                    Transport::Secure,
                     Some(s3crypt::range::ByteRange::FromTo(a as u64, b as u64 - 1)),
                     &mut out,
                 )
@@ -526,7 +522,7 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
         left: 10,
         seen: false,
     };
-    e.put_object("bkt", "k", &h(&[]), Transport::Secure, &mut probe)
+    e.put_object(&tls(), "bkt", "k", &h(&[]), &mut probe)
         .expect("put");
     assert!(
         probe.seen,
@@ -598,41 +594,35 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
         .expect("put");
         let mut out = Vec::new();
         assert_s3(
-            e.get_object("bkt", key, &h(&[]), Transport::Insecure, None, &mut out),
+            e.get_object(&plain(), "bkt", key, &h(&[]), None, &mut out),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert!(out.is_empty());
         assert_s3(
-            e.head_object("bkt", key, &h(&[]), Transport::Insecure),
+            e.head_object(&plain(), "bkt", key, &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert_s3(
-            e.copy_object(("bkt", key), ("bkt", "copy"), &h(&[]), Transport::Insecure),
+            e.copy_object(&plain(), ("bkt", key), ("bkt", "copy"), &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
-        e.head_object("bkt", key, &h(&[]), Transport::Secure)
+        e.head_object(&tls(), "bkt", key, &h(&[]))
             .expect("over TLS");
     }
     // SSE-S3 over plain HTTP is allowed, as by S3.
-    e.put_object(
-        "bkt",
-        "s3",
-        &h(&[]),
-        Transport::Insecure,
-        &mut &b"plain"[..],
-    )
-    .expect("SSE-S3 put over HTTP");
+    e.put_object(&plain(), "bkt", "s3", &h(&[]), &mut &b"plain"[..])
+        .expect("SSE-S3 put over HTTP");
     let mut out = Vec::new();
-    e.get_object("bkt", "s3", &h(&[]), Transport::Insecure, None, &mut out)
+    e.get_object(&plain(), "bkt", "s3", &h(&[]), None, &mut out)
         .expect("SSE-S3 get over HTTP");
     assert_eq!(out, b"plain");
-    e.head_object("bkt", "s3", &h(&[]), Transport::Insecure)
+    e.head_object(&plain(), "bkt", "s3", &h(&[]))
         .expect("SSE-S3 head over HTTP");
     // PUTs that rely on a KMS bucket default are KMS requests too.
     for (bucket, default) in [
@@ -647,20 +637,20 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
     ] {
         let mut enc = BucketEncryption::new_bucket_default();
         enc.default = default;
-        e.create_bucket(bucket, Some(enc)).expect("bucket");
+        e.create_bucket(&tls(), bucket, Some(enc)).expect("bucket");
         assert_s3(
-            e.put_object(bucket, "k", &h(&[]), Transport::Insecure, &mut &b"x"[..]),
+            e.put_object(&plain(), bucket, "k", &h(&[]), &mut &b"x"[..]),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert_s3(
-            e.copy_object(("bkt", "s3"), (bucket, "k"), &h(&[]), Transport::Insecure),
+            e.copy_object(&plain(), ("bkt", "s3"), (bucket, "k"), &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
-        e.put_object(bucket, "k", &h(&[]), Transport::Secure, &mut &b"x"[..])
+        e.put_object(&tls(), bucket, "k", &h(&[]), &mut &b"x"[..])
             .expect("over TLS");
     }
 }
@@ -676,14 +666,14 @@ fn a_lost_roots_file_is_refused_not_replaced() {
     let saved = std::fs::read(&roots).expect("read");
     std::fs::remove_file(&roots).expect("rm");
     let err = engine(d.path(), &kms).expect_err("roots.json is missing");
-    assert_eq!(err.status, 500);
+    assert_eq!(err.status(), 500);
     assert!(
-        err.message.contains("roots.json is missing"),
+        cause(&err).contains("roots.json is missing"),
         "{}",
-        err.message
+        cause(&err)
     );
-    assert!(err.message.contains("Restore roots.json from a backup"));
-    assert!(err.message.contains("buckets exists"), "{}", err.message);
+    assert!(cause(&err).contains("Restore roots.json from a backup"));
+    assert!(cause(&err).contains("buckets exists"), "{}", cause(&err));
     assert!(!roots.exists(), "no new root was made");
     // Restored: everything reads again.
     std::fs::write(&roots, saved).expect("restore");
@@ -700,13 +690,13 @@ fn a_roots_file_readable_by_others_is_refused() {
     for mode in [0o644, 0o640, 0o604, 0o660] {
         set_mode(&roots, mode);
         let err = engine(d.path(), &kms).expect_err("exposed roots.json");
-        assert_eq!(err.status, 500);
+        assert_eq!(err.status(), 500);
         assert!(
-            err.message.ends_with(&format!(
+            cause(&err).ends_with(&format!(
                 "has mode {mode:o}; it must be readable by its owner only (chmod 600)"
             )),
             "{}",
-            err.message
+            cause(&err)
         );
     }
     set_mode(&roots, 0o600);
@@ -720,8 +710,8 @@ fn a_fresh_home_creates_its_roots() {
     let d = tempfile::tempdir().expect("tmp");
     let home = d.path().join("new-home");
     let e = engine(&home, &kms).expect("fresh home");
-    e.create_bucket("bkt", None).expect("bucket");
-    e.put_object("bkt", "k", &h(&[]), Transport::Secure, &mut &b"x"[..])
+    e.create_bucket(&tls(), "bkt", None).expect("bucket");
+    e.put_object(&tls(), "bkt", "k", &h(&[]), &mut &b"x"[..])
         .expect("put");
     let d2 = tempfile::tempdir().expect("tmp");
     std::fs::create_dir(d2.path().join("sse")).expect("mkdir");
@@ -818,7 +808,7 @@ fn dsse_reads_without_staging_still_detect_tampering() {
             t[i] ^= 0x01;
             std::fs::write(&path, &t).expect("write");
             let mut out = Vec::new();
-            let r = e.get_object("bkt", key, &h(&[]), Transport::Secure, None, &mut out);
+            let r = e.get_object(&tls(), "bkt", key, &h(&[]), None, &mut out);
             assert!(r.is_err(), "{key}: flipping byte {i} was not detected");
             assert!(
                 out.len() < len,
@@ -847,4 +837,29 @@ fn dsse_reads_without_staging_still_detect_tampering() {
         std::fs::write(&path, &orig).expect("restore");
         assert_eq!(get(&e, key).expect("restored"), body);
     }
+}
+
+/// The cause of a 500 `InternalError`, which carries the detail for the operator (logs, CLI); the client
+/// sees S3's generic message only, as this asserts.
+fn cause(err: &S3Error) -> String {
+    assert_eq!(
+        (err.code(), err.message()),
+        (
+            s3crypt::s3::S3ErrorCode::InternalError,
+            "We encountered an internal error. Please try again."
+        )
+    );
+    std::error::Error::source(err)
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// The local admin (the account root) over TLS, as the CLI makes requests.
+fn tls() -> RequestContext {
+    RequestContext::signed_by(Principal::root("000000000000", "AKIALOCALADMIN")).with_tls(true)
+}
+
+/// The same caller over plain HTTP.
+fn plain() -> RequestContext {
+    tls().with_tls(false)
 }

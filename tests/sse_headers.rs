@@ -156,8 +156,11 @@ fn secret_only_in_key_header((name, value): &(String, String)) -> bool {
 }
 
 fn check_error(e: &S3Error) {
-    assert!(matches!(e.status, 400 | 403), "{e:?}");
-    assert!(!e.code.is_empty() && !e.message.is_empty(), "{e:?}");
+    assert!(matches!(e.status(), 400 | 403), "{e:?}");
+    assert!(
+        !e.code().as_str().is_empty() && !e.message().is_empty(),
+        "{e:?}"
+    );
     for r in [format!("{e:?}"), e.to_string(), e.to_xml()] {
         assert_no_secret(&r);
     }
@@ -252,7 +255,7 @@ fn huge_values_are_refused_without_panic() {
     ]);
     let e = parse_write(&h, Transport::Secure).expect_err("huge key");
     assert_eq!(
-        (e.status, e.code.as_str(), e.message.as_str()),
+        (e.status(), e.code().as_str(), e.message()),
         (
             400,
             "InvalidArgument",
@@ -267,7 +270,7 @@ fn huge_values_are_refused_without_panic() {
     assert_eq!(
         parse_write(&h, Transport::Secure)
             .expect_err("huge context")
-            .status,
+            .status(),
         400
     );
 }
@@ -283,7 +286,7 @@ fn non_ascii_names_and_values_are_handled() {
         (CUSTOMER_KEY_MD5, "\u{1F511}"),
     ]);
     let e = parse_write(&h, Transport::Secure).expect_err("algorithm");
-    assert_eq!(e.code, "InvalidEncryptionAlgorithmError");
+    assert_eq!(e.code(), "InvalidEncryptionAlgorithmError");
     assert!(format!("{h:?}").contains("[REDACTED]"));
 }
 

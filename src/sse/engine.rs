@@ -1,11 +1,14 @@
-//! The SSE engine: what S3 does with an object's encryption on PUT, GET, HEAD and CopyObject, over the
-//! local store.
+//! The SSE engine: what S3 does with an object's encryption on PUT, GET, HEAD and CopyObject, over an
+//! [`ObjectStore`].
+//!
+//! The engine keeps the key hierarchy (SSE-S3 roots, KMS data keys and bucket keys with their caches,
+//! sealing) and the SSE header logic. Objects and bucket configuration live in the store: an object's
+//! stored bytes are the object file of [`super::object`] (ciphertext and a header the store cannot read),
+//! and a bucket's configuration is the store's `encryption` and `policy` documents. [`SseEngine::new`]
+//! uses the local directory store ([`crate::store::local`]) under its home:
 //!
 //! ```text
-//! HOME/buckets/<bucket>/bucket.json                      encryption configuration and policy
-//! HOME/buckets/<bucket>/objects/<hex(SHA-256(key))>      one object file (object.rs); any key S3 accepts fits
-//! HOME/buckets/<bucket>/objects/.s3crypt-<what>-<random>.tmp
-//!                                                        a writer's temporary file, locked while in use
+//! HOME/buckets/...                                       the local store (store/local.rs)
 //! HOME/sse/roots.json                                    SSE-S3 root keys (roots.rs)
 //! ```
 //!
@@ -22,7 +25,6 @@
 //! and are removed by [`SseEngine::clean_stale_temporaries`] when their writer is gone.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,7 @@ use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, T
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
 use crate::aws::clock::{Clock, SystemClock, rfc3339};
+use crate::iam::RequestContext;
 use crate::keys::{ObjectKey, SecretBytes};
 use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
@@ -48,6 +51,9 @@ use crate::primitives::chunked::{
 use crate::primitives::hash::Md5;
 use crate::primitives::{TAG_LEN, ct_eq, kdf, random_array};
 use crate::range::ByteRange;
+use crate::s3::S3ErrorCode;
+use crate::store::local::LocalStore;
+use crate::store::{ListRequest, Metadata, ObjectStore, ReadSeek, StoreError, StoredObject};
 
 /// The alias standing in for the AWS managed `aws/s3` key (`alias/aws/` is reserved), created on first use.
 pub const MANAGED_KEY_ALIAS: &str = "alias/s3crypt-managed-s3";
@@ -63,19 +69,17 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
 }
 
-/// Bucket settings stored in `HOME/buckets/<bucket>/bucket.json`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct BucketFile {
-    encryption_xml: String,
-    policy: Option<String>,
-}
+/// The store's name of the bucket encryption document (PutBucketEncryption's XML).
+pub const ENCRYPTION_CONFIG: &str = "encryption";
+/// The store's name of the bucket policy document (JSON).
+pub const POLICY_CONFIG: &str = "policy";
 
 /// Bucket keys by (bucket, KMS key): plaintext, blob, time fetched.
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
-/// An object opened for reading: its file, header, body location and unsealed key(s).
+/// An object opened for reading: its stored bytes, header, body location and unsealed key(s).
 struct Opened {
-    file: File,
+    file: Box<dyn ReadSeek>,
     header: Header,
     body_at: u64,
     body_len: u64,
@@ -83,9 +87,11 @@ struct Opened {
     k2: Option<ObjectKey>,
 }
 
-/// The engine over a home directory and a KMS.
+/// The engine over an object store, SSE-S3 root keys and a KMS.
 pub struct SseEngine {
-    home: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// The same store when it is the local one (for its temporary-file housekeeping and file paths).
+    local: Option<Arc<LocalStore>>,
     kms: Arc<dyn Kms>,
     roots: Mutex<RootKeys>,
     bucket_keys: Mutex<BucketKeyCache>,
@@ -97,48 +103,55 @@ pub struct SseEngine {
 impl std::fmt::Debug for SseEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SseEngine")
-            .field("home", &self.home)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
 
 fn kms_error(e: KmsError) -> S3Error {
     match e.kind() {
-        KmsErrorKind::Throttling => S3Error::new(
-            503,
-            "SlowDown",
+        KmsErrorKind::Throttling => S3Error::with_code(
+            S3ErrorCode::SlowDown,
             "Please reduce your request rate for operations involving AWS KMS.",
         ),
         KmsErrorKind::AccessDenied => S3Error::access_denied(e.message().to_owned()),
-        KmsErrorKind::NotFound
-        | KmsErrorKind::Disabled
-        | KmsErrorKind::KmsInvalidState
-        | KmsErrorKind::InvalidCiphertext => {
-            S3Error::new(400, format!("KMS.{}", e.code()), e.message().to_owned())
+        KmsErrorKind::NotFound => {
+            S3Error::with_code(S3ErrorCode::KmsNotFound, e.message().to_owned())
         }
-        _ => S3Error::internal(format!("KMS: {}", e.code())),
+        KmsErrorKind::Disabled => {
+            S3Error::with_code(S3ErrorCode::KmsDisabled, e.message().to_owned())
+        }
+        KmsErrorKind::KmsInvalidState => {
+            S3Error::with_code(S3ErrorCode::KmsInvalidState, e.message().to_owned())
+        }
+        KmsErrorKind::InvalidCiphertext => {
+            S3Error::with_code(S3ErrorCode::KmsInvalidCiphertext, e.message().to_owned())
+        }
+        _ => S3Error::internal_because("KMS call failed", e),
     }
 }
 
-/// The engine's temporary files are `objects/.s3crypt-<what>-<random>.tmp`.
-const TEMP_PREFIX: &str = ".s3crypt-";
-const TEMP_SUFFIX: &str = ".tmp";
-/// Names of temporary files of earlier versions (never locked).
-const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
-/// An unlocked temporary file untouched for this long belongs to a writer that is gone.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
-
-/// A new temporary file `objects/.s3crypt-<what>-<random>.tmp`, locked while open.
-fn locked_temp(dir: &Path, what: &str) -> Result<tempfile::NamedTempFile, S3Error> {
-    crate::fsutil::locked_temp(dir, &format!("{TEMP_PREFIX}{what}-"), TEMP_SUFFIX)
-        .map_err(|e| S3Error::internal(format!("cannot create a temporary file: {e}")))
-}
+pub use crate::store::local::{STALE_AFTER, object_file_name};
 
 fn io_err(e: io::Error) -> S3Error {
     if e.kind() == io::ErrorKind::InvalidData {
         return S3Error::internal("stored object failed authentication (corrupt or tampered)");
     }
-    S3Error::internal(e.to_string())
+    S3Error::internal(e)
+}
+
+/// The transport the SSE rules see: TLS or not, from the request context (`aws:SecureTransport`).
+fn transport_of(ctx: &RequestContext) -> Transport {
+    if ctx.secure_transport {
+        Transport::Secure
+    } else {
+        Transport::Insecure
+    }
+}
+
+/// The caller's ARN for the bucket policy, empty for an anonymous request.
+fn principal_arn(ctx: &RequestContext) -> &str {
+    ctx.caller.principal().map_or("", |p| p.arn.as_str())
 }
 
 /// S3's limit on an object key: 1,024 bytes of UTF-8.
@@ -153,10 +166,8 @@ pub const MAX_HEADER_SECTION: usize = 8192;
 fn check_header_section(h: &Headers) -> Result<(), S3Error> {
     let total: usize = h.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum();
     if total > MAX_HEADER_SECTION {
-        return Err(S3Error::new(
-            400,
-            "RequestHeaderSectionTooLarge",
-            "Your request header section exceeds the maximum allowed size.",
+        return Err(S3Error::from_code(
+            S3ErrorCode::RequestHeaderSectionTooLarge,
         ));
     }
     Ok(())
@@ -174,11 +185,7 @@ fn check_user_metadata(h: &Headers) -> Result<(), S3Error> {
         })
         .sum();
     if total > MAX_USER_METADATA {
-        return Err(S3Error::new(
-            400,
-            "MetadataTooLarge",
-            "Your metadata headers exceed the maximum allowed metadata size.",
-        ));
+        return Err(S3Error::from_code(S3ErrorCode::MetadataTooLarge));
     }
     Ok(())
 }
@@ -210,14 +217,6 @@ pub fn valid_bucket_name(b: &str) -> bool {
             .any(|s| b.ends_with(s))
 }
 
-/// The file name of an object in `HOME/buckets/<bucket>/objects/`: hex of the SHA-256 of its key, so
-/// every key S3 accepts (up to 1,024 bytes) fits the file system's 255-byte name limit. The header
-/// stores the bucket and key and every read checks them, so a collision could not go unnoticed.
-#[must_use]
-pub fn object_file_name(key: &str) -> String {
-    hex::encode(crate::primitives::hash::sha256(key.as_bytes()))
-}
-
 impl SseEngine {
     /// An engine over `home` using `kms`. Removes the stale temporary files that crashed writers left
     /// behind ([`SseEngine::clean_stale_temporaries`]); [`SseEngine::stale_temporaries_removed`] lists them.
@@ -226,22 +225,52 @@ impl SseEngine {
     /// 500 if the root keys cannot be opened: unreadable, corrupt, readable by other users, or missing
     /// although buckets exist (their SSE-S3 objects would be lost, so no new root is made).
     pub fn new(home: &Path, kms: Arc<dyn Kms>) -> Result<Self, S3Error> {
+        let local = Arc::new(LocalStore::open(home)?);
         let buckets = home.join("buckets");
         let has_buckets = std::fs::read_dir(&buckets).is_ok_and(|mut d| d.next().is_some());
-        let mut engine = Self {
-            home: home.to_owned(),
-            roots: Mutex::new(RootKeys::open(
-                &home.join("sse"),
-                has_buckets.then_some(buckets.as_path()),
-            )?),
+        let roots = RootKeys::open(&home.join("sse"), has_buckets.then_some(buckets.as_path()))?;
+        let mut engine = Self::assemble(local.clone(), roots, kms);
+        engine.removed_at_open = local.stale_temporaries_removed().to_vec();
+        engine.local = Some(local);
+        Ok(engine)
+    }
+
+    /// An engine over any object store, with its SSE-S3 root keys in `roots_dir` (`roots.json`) and
+    /// `kms`. A missing `roots.json` is refused (500) when the store already lists buckets, as in
+    /// [`SseEngine::new`].
+    ///
+    /// # Errors
+    /// 500 if the root keys cannot be opened or the store cannot list its buckets.
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        roots_dir: &Path,
+        kms: Arc<dyn Kms>,
+    ) -> Result<Self, S3Error> {
+        let has_buckets = !store.list_buckets()?.is_empty();
+        let roots = RootKeys::open(
+            roots_dir,
+            has_buckets.then_some(Path::new("the object store")),
+        )?;
+        Ok(Self::assemble(store, roots, kms))
+    }
+
+    fn assemble(store: Arc<dyn ObjectStore>, roots: RootKeys, kms: Arc<dyn Kms>) -> Self {
+        Self {
+            store,
+            local: None,
+            roots: Mutex::new(roots),
             kms,
             bucket_keys: Mutex::new(HashMap::new()),
             bucket_key_plain: Mutex::new(HashMap::new()),
             clock: Arc::new(SystemClock),
             removed_at_open: Vec::new(),
-        };
-        engine.removed_at_open = engine.clean_stale_temporaries();
-        Ok(engine)
+        }
+    }
+
+    /// The object store under this engine.
+    #[must_use]
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
     }
 
     /// The stale temporary files [`SseEngine::new`] removed.
@@ -251,42 +280,22 @@ impl SseEngine {
     }
 
     /// Removes the temporary files of writers that are gone (a PUT, copy or reseal killed mid-way) from
-    /// every bucket's `objects/` directory and returns their paths. A writer holds an advisory lock on its
-    /// temporary file for as long as it uses it, so a file is stale only if nobody holds its lock and it
-    /// was last modified more than [`STALE_AFTER`] ago. Files that cannot be examined are left alone.
+    /// the local store and returns their paths ([`LocalStore::clean_stale_temporaries`]); nothing for
+    /// other stores.
     #[must_use]
     pub fn clean_stale_temporaries(&self) -> Vec<PathBuf> {
-        let mut removed = Vec::new();
-        let Ok(buckets) = std::fs::read_dir(self.home.join("buckets")) else {
-            return removed;
-        };
-        for bucket in buckets.flatten() {
-            let Ok(entries) = std::fs::read_dir(bucket.path().join("objects")) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                let ours = (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
-                    || LEGACY_TEMP_PREFIXES.iter().any(|p| name.starts_with(p));
-                let path = entry.path();
-                if ours && crate::fsutil::remove_if_unlocked(&path, STALE_AFTER).is_some() {
-                    removed.push(path);
-                }
-            }
-        }
-        removed.sort();
-        removed
+        self.local
+            .as_ref()
+            .map(|l| l.clean_stale_temporaries())
+            .unwrap_or_default()
     }
 
-    fn bucket_dir(&self, bucket: &str) -> PathBuf {
-        self.home.join("buckets").join(bucket)
-    }
-
-    fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.bucket_dir(bucket)
-            .join("objects")
-            .join(object_file_name(key))
+    /// Where an object's stored bytes are, for messages: the file for the local store.
+    fn location(&self, bucket: &str, key: &str) -> PathBuf {
+        self.local.as_ref().map_or_else(
+            || PathBuf::from(format!("{bucket}/{key}")),
+            |l| l.object_path(bucket, key),
+        )
     }
 
     /// Creates a bucket with S3's defaults for new buckets (SSE-S3, SSE-C writes blocked) or `encryption`.
@@ -295,83 +304,74 @@ impl SseEngine {
     /// 400 `InvalidBucketName`, 409 `BucketAlreadyOwnedByYou`.
     pub fn create_bucket(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         encryption: Option<BucketEncryption>,
     ) -> Result<(), S3Error> {
+        let _ = ctx; // The caller is checked by the IAM layer; new buckets belong to the store's owner.
         if !valid_bucket_name(bucket) {
-            return Err(S3Error::new(
-                400,
-                "InvalidBucketName",
-                "The specified bucket is not valid.",
-            ));
+            return Err(S3Error::from_code(S3ErrorCode::InvalidBucketName));
         }
-        let dir = self.bucket_dir(bucket);
-        if dir.exists() {
-            return Err(S3Error::new(
-                409,
-                "BucketAlreadyOwnedByYou",
-                "Your previous request to create the named bucket succeeded and you already own it.",
-            ));
-        }
-        crate::fsutil::create_private_dir(&dir.join("objects"))
-            .map_err(|e| S3Error::internal(e.to_string()))?;
+        self.store.create_bucket(bucket)?;
         let enc = encryption.unwrap_or_else(BucketEncryption::new_bucket_default);
-        self.save_bucket(
-            bucket,
-            &BucketFile {
-                encryption_xml: enc.to_xml(),
-                policy: None,
-            },
-        )
+        self.store
+            .put_bucket_config(bucket, ENCRYPTION_CONFIG, Some(&enc.to_xml()))?;
+        Ok(())
     }
 
-    fn save_bucket(&self, bucket: &str, f: &BucketFile) -> Result<(), S3Error> {
-        let dir = self.bucket_dir(bucket);
-        let text = serde_json::to_vec_pretty(f).map_err(|e| S3Error::internal(e.to_string()))?;
-        crate::fsutil::write_atomic(&dir.join("bucket.json"), &text)
-            .map_err(|e| S3Error::internal(e.to_string()))
-    }
-
+    /// The bucket's encryption configuration (S3's default for new buckets if none is stored, as after
+    /// a crash between creating the bucket and storing it) and policy.
     fn load_bucket(
         &self,
         bucket: &str,
-    ) -> Result<(BucketFile, BucketEncryption, Option<BucketPolicy>), S3Error> {
-        let path = self.bucket_dir(bucket).join("bucket.json");
-        let text = std::fs::read(&path).map_err(|_| {
-            S3Error::new(404, "NoSuchBucket", "The specified bucket does not exist")
-        })?;
-        let f: BucketFile = serde_json::from_slice(&text)
-            .map_err(|_| S3Error::internal("bucket configuration is corrupt"))?;
-        let enc = BucketEncryption::parse_xml(&f.encryption_xml)?;
-        let policy = f
-            .policy
-            .as_deref()
-            .map(|p| BucketPolicy::parse(p, bucket))
+    ) -> Result<(BucketEncryption, Option<BucketPolicy>), S3Error> {
+        let enc = match self.store.bucket_config(bucket, ENCRYPTION_CONFIG)? {
+            Some(xml) => BucketEncryption::parse_xml(&xml)?,
+            None => BucketEncryption::new_bucket_default(),
+        };
+        let policy = self
+            .store
+            .bucket_config(bucket, POLICY_CONFIG)?
+            .map(|p| BucketPolicy::parse(&p, bucket))
             .transpose()?;
-        Ok((f, enc, policy))
+        Ok((enc, policy))
     }
 
     /// PutBucketEncryption.
     ///
     /// # Errors
     /// S3's errors for malformed XML; 404 `NoSuchBucket`.
-    pub fn put_bucket_encryption(&self, bucket: &str, xml: &str) -> Result<(), S3Error> {
-        let (mut f, current, _) = self.load_bucket(bucket)?;
+    pub fn put_bucket_encryption(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        xml: &str,
+    ) -> Result<(), S3Error> {
+        let _ = ctx; // The caller is checked by the IAM layer; the bucket policy has no say here.
+        let (current, _) = self.load_bucket(bucket)?;
         // Omitting BlockedEncryptionTypes keeps the bucket's current block, as S3 does.
         let enc = BucketEncryption::parse_xml(xml)?.applied_over(&current);
-        f.encryption_xml = enc.to_xml();
-        self.save_bucket(bucket, &f)
+        self.store
+            .put_bucket_config(bucket, ENCRYPTION_CONFIG, Some(&enc.to_xml()))?;
+        Ok(())
     }
 
     /// PutBucketPolicy.
     ///
     /// # Errors
     /// 400 `MalformedPolicy`; 404 `NoSuchBucket`.
-    pub fn put_bucket_policy(&self, bucket: &str, json: &str) -> Result<(), S3Error> {
-        let (mut f, _, _) = self.load_bucket(bucket)?;
+    pub fn put_bucket_policy(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        json: &str,
+    ) -> Result<(), S3Error> {
+        let _ = ctx; // The caller is checked by the IAM layer; the bucket policy has no say here.
+        self.load_bucket(bucket)?;
         BucketPolicy::parse(json, bucket)?;
-        f.policy = Some(json.to_owned());
-        self.save_bucket(bucket, &f)
+        self.store
+            .put_bucket_config(bucket, POLICY_CONFIG, Some(json))?;
+        Ok(())
     }
 
     fn check_policy(policy: Option<&BucketPolicy>, req: &PolicyRequest<'_>) -> Result<(), S3Error> {
@@ -392,30 +392,31 @@ impl SseEngine {
     /// of user-defined metadata.
     pub fn put_object(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        self.put_checked(bucket, key, h, transport, body)
+        self.put_checked(ctx, bucket, key, h, body)
     }
 
     /// PutObject after the request-header size check (CopyObject checks its own request's headers).
     fn put_checked(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
-        let (_, enc, policy) = self.load_bucket(bucket)?;
+        let (enc, policy) = self.load_bucket(bucket)?;
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(S3Error::new(400, "KeyTooLongError", "Your key is too long"));
+            return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError));
         }
         check_user_metadata(h)?;
+        let transport = transport_of(ctx);
         let request = headers::parse_write(h, transport)?;
         Self::check_policy(
             policy.as_ref(),
@@ -423,8 +424,8 @@ impl SseEngine {
                 action: "s3:PutObject",
                 bucket,
                 key,
-                principal: "*",
-                secure_transport: matches!(transport, Transport::Secure),
+                principal: principal_arn(ctx),
+                secure_transport: ctx.secure_transport,
                 sse_header: h.get("x-amz-server-side-encryption"),
                 kms_key_id_header: h.get("x-amz-server-side-encryption-aws-kms-key-id"),
                 sse_c_algorithm_header: h.get("x-amz-server-side-encryption-customer-algorithm"),
@@ -432,7 +433,9 @@ impl SseEngine {
         )?;
         if matches!(request, SseRequest::Customer(_)) && enc.blocks_sse_c() {
             return Err(S3Error::sse_c_blocked(
-                "arn:aws:iam::111122223333:root",
+                ctx.caller
+                    .principal()
+                    .map_or("anonymous", |p| p.arn.as_str()),
                 "s3:PutObject",
                 &format!("arn:aws:s3:::{bucket}/{key}"),
             ));
@@ -496,7 +499,7 @@ impl SseEngine {
         content_type: Option<String>,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
-        let rng = |_| S3Error::internal("random number generator failed");
+        let rng = |e| S3Error::internal_because("random number generator failed", e);
         let object_key = ObjectKey::generate().map_err(rng)?;
         let mut header = Header {
             version: 1,
@@ -567,22 +570,84 @@ impl SseEngine {
         }
         // Refuse now, before any body byte is read, a header the reader would not accept.
         header.check_fits()?;
-        // Body: stream through C2SP (twice for DSSE) into a temporary file next to the destination.
-        let dest = self.object_path(bucket, key);
-        let dir = dest.parent().unwrap_or(Path::new("."));
-        let mut tmp = locked_temp(dir, "put")?;
-        tmp.write_all(MAGIC).map_err(io_err)?;
+        // Body: stream through C2SP (twice for DSSE) into the store through an in-memory pipe: the
+        // store reads the object file (MAGIC, body, header) on another thread while this one encrypts.
+        // The store sees the end of its input only after the whole header, so a failure on this side
+        // (client body, KMS, sealing) leaves it with a broken stream and nothing is stored.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(PIPE_DEPTH);
+            let done = tx.clone();
+            let store = &self.store;
+            let stored = scope.spawn(move || {
+                let mut reader = PipeReader {
+                    rx,
+                    piece: Vec::new(),
+                    at: 0,
+                    done: false,
+                    broken: false,
+                };
+                store.put_object(bucket, key, &mut reader, &Metadata::new())
+            });
+            let written = self.encrypt_into(
+                io::BufWriter::with_capacity(PIPE_PIECE, PipeWriter(tx)),
+                &mut header,
+                &object_key,
+                second_key.as_ref(),
+                &sources,
+                body,
+            );
+            if written.is_ok() {
+                // Only now may the store see the end of the object.
+                let _ = done.send(Piece::Done);
+            }
+            drop(done);
+            let stored = stored
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Corrupt("the store's writer panicked".into())));
+            match (written, stored) {
+                (Ok(()), Ok(_)) => Ok(()),
+                (Ok(()), Err(e)) => Err(S3Error::from(e)),
+                // A pipe broken by the store's own failure: the store's error says why.
+                (Err(e), Err(se)) if e.code() == S3ErrorCode::InternalError => {
+                    Err(S3Error::from(se))
+                }
+                (Err(e), _) => Err(e),
+            }
+        })?;
+        let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
+        resp.extend(headers::response_headers(&stored_sse(&header)));
+        Ok(Response {
+            status: 200,
+            headers: resp,
+        })
+    }
+
+    /// Writes the object file (MAGIC, the encrypted `body`, the sealed header) to `out`, filling in the
+    /// header's size, ETag and seals.
+    fn encrypt_into<W: Write + Send>(
+        &self,
+        mut out: W,
+        header: &mut Header,
+        object_key: &ObjectKey,
+        second_key: Option<&ObjectKey>,
+        sources: &[zeroize::Zeroizing<Vec<u8>>],
+        body: &mut dyn Read,
+    ) -> Result<(), S3Error> {
+        let rng = |e| S3Error::internal_because("random number generator failed", e);
+        out.write_all(MAGIC).map_err(io_err)?;
         // Only SSE-S3's ETag is the MD5 of the data; the other modes' ETags are random, so they skip it.
         let mut md5 = (header.mode == Mode::S3).then(Md5::new);
         let mut buf = vec![0u8; 1 << 20];
         let size;
         {
-            let file = io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-            let outer =
-                ChunkedWriter::new(object_key.expose_secret(), &header.body_context(1), file)
-                    .map_err(io_err)?;
-            let mut writer = match &second_key {
-                // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> file.
+            let outer = ChunkedWriter::new(
+                object_key.expose_secret(),
+                &header.body_context(1),
+                &mut out,
+            )
+            .map_err(io_err)?;
+            let mut writer = match second_key {
+                // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> store.
                 Some(k2) => BodyWriter::Double(
                     ChunkedWriter::new(k2.expose_secret(), &header.body_context(2), outer)
                         .map_err(io_err)?,
@@ -591,9 +656,9 @@ impl SseEngine {
             };
             let mut n = 0u64;
             loop {
-                let got = body
-                    .read(&mut buf)
-                    .map_err(|e| S3Error::new(400, "IncompleteBody", e.to_string()))?;
+                let got = body.read(&mut buf).map_err(|e| {
+                    S3Error::with_code(S3ErrorCode::IncompleteBody, e.to_string()).with_source(e)
+                })?;
                 if got == 0 {
                     break;
                 }
@@ -619,24 +684,16 @@ impl SseEngine {
             }
             _ => format!("\"{}\"", hex::encode(random_array::<16>().map_err(rng)?)),
         };
-        header.seal = Some(header.seal(&sources[0], &object_key)?);
-        if let (Some(k2), Some(src2)) = (&second_key, sources.get(1)) {
+        let first = sources
+            .first()
+            .ok_or_else(|| S3Error::internal("no key source to seal the object key"))?;
+        header.seal = Some(header.seal(first, object_key)?);
+        if let (Some(k2), Some(src2)) = (second_key, sources.get(1)) {
             header.seal2 = Some(header.seal(src2, k2)?);
         }
         header.check_fits()?;
-        tmp.write_all(&header.trailer()).map_err(io_err)?;
-        tmp.as_file().sync_all().map_err(io_err)?;
-        tmp.persist(&dest)
-            .map_err(|e| S3Error::internal(e.error.to_string()))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
-        resp.extend(headers::response_headers(&stored_sse(&header)));
-        Ok(Response {
-            status: 200,
-            headers: resp,
-        })
+        out.write_all(&header.trailer()).map_err(io_err)?;
+        out.flush().map_err(io_err)
     }
 
     /// A KMS data key (or a bucket-key-derived key) as the seal source.
@@ -764,13 +821,14 @@ impl SseEngine {
     /// Opens an object for reading: checks the read headers against its mode and unseals its key(s).
     fn open(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         copy_source: bool,
     ) -> Result<Opened, S3Error> {
-        let (_, _, policy) = self.load_bucket(bucket)?;
+        let (_, policy) = self.load_bucket(bucket)?;
+        let transport = transport_of(ctx);
         let customer = if copy_source {
             headers::parse_copy_source(h, transport)?
         } else {
@@ -782,16 +840,14 @@ impl SseEngine {
                 action: "s3:GetObject",
                 bucket,
                 key,
-                principal: "*",
-                secure_transport: matches!(transport, Transport::Secure),
+                principal: principal_arn(ctx),
+                secure_transport: ctx.secure_transport,
                 sse_header: None,
                 kms_key_id_header: None,
                 sse_c_algorithm_header: customer.as_ref().map(|_| "AES256"),
             },
         )?;
-        let path = self.object_path(bucket, key);
-        let mut f = File::open(&path)
-            .map_err(|_| S3Error::new(404, "NoSuchKey", "The specified key does not exist."))?;
+        let mut f = self.store.get_object(bucket, key)?.body;
         let (header, body_at, body_len) = Header::read(&mut f)?;
         if header.bucket != bucket || header.key != key {
             return Err(S3Error::internal(
@@ -878,24 +934,18 @@ impl SseEngine {
     /// S3's errors: 404, 400/403 for SSE-C, 416 `InvalidRange`, 500 for a corrupt object.
     pub fn get_object(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
         range: Option<ByteRange>,
         out: &mut dyn Write,
     ) -> Result<Response, S3Error> {
-        let mut o = self.open(bucket, key, h, transport, false)?;
+        let mut o = self.open(ctx, bucket, key, h, false)?;
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
-            Some(r) => r.resolve(size).map_err(|_| {
-                S3Error::new(
-                    416,
-                    "InvalidRange",
-                    "The requested range is not satisfiable",
-                )
-            })?,
+            Some(r) => r.resolve(size).map_err(|_| S3Error::invalid_range())?,
         };
         self.read_body(&mut o, start, end, out)?;
         let mut hs = response_headers(&o.header);
@@ -988,12 +1038,12 @@ impl SseEngine {
     /// As [`SseEngine::get_object`].
     pub fn head_object(
         &self,
+        ctx: &RequestContext,
         bucket: &str,
         key: &str,
         h: &Headers,
-        transport: Transport,
     ) -> Result<Response, S3Error> {
-        let header = self.open(bucket, key, h, transport, false)?.header;
+        let header = self.open(ctx, bucket, key, h, false)?.header;
         let mut hs = response_headers(&header);
         hs.push(("Content-Length".into(), header.size.to_string()));
         Ok(Response {
@@ -1014,13 +1064,13 @@ impl SseEngine {
     /// The errors of GET on the source and PUT on the destination.
     pub fn copy_object(
         &self,
+        ctx: &RequestContext,
         src: (&str, &str),
         dst: (&str, &str),
         h: &Headers,
-        transport: Transport,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        let mut o = self.open(src.0, src.1, h, transport, true)?;
+        let mut o = self.open(ctx, src.0, src.1, h, true)?;
         let size = o.header.size;
         // The destination sees only the non-copy-source headers.
         let dest_headers = Headers::new(
@@ -1063,7 +1113,7 @@ impl SseEngine {
                 done: false,
                 broken: false,
             };
-            let put = self.put_checked(dst.0, dst.1, &dh, transport, &mut reader);
+            let put = self.put_checked(ctx, dst.0, dst.1, &dh, &mut reader);
             let source_failed = reader.broken;
             // Unblocks the source thread if the destination stopped early.
             drop(reader);
@@ -1107,7 +1157,7 @@ impl SseEngine {
         let names: Vec<String> = report
             .skipped
             .iter()
-            .map(|(p, e)| format!("{} ({})", p.display(), e.message))
+            .map(|(p, e)| format!("{} ({})", p.display(), e.detail()))
             .collect();
         Err(S3Error::internal(format!(
             "resealed {} objects; {} could not be read and were left as they are: {}",
@@ -1123,24 +1173,30 @@ impl SseEngine {
     /// 404 `NoSuchBucket`; 500 if the bucket cannot be listed or a resealed object cannot be written.
     pub fn reseal_report(&self, bucket: &str) -> Result<ResealReport, S3Error> {
         self.load_bucket(bucket)?;
-        let dir = self.bucket_dir(bucket).join("objects");
-        let mut report = ResealReport::default();
-        let mut paths = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(io_err)? {
-            let path = entry.map_err(io_err)?.path();
-            if !path
-                .file_name()
-                .is_some_and(|f| f.to_string_lossy().starts_with('.'))
-            {
-                paths.push(path);
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.store.list_objects(
+                bucket,
+                &ListRequest {
+                    continuation_token: token.take(),
+                    ..ListRequest::default()
+                },
+            )?;
+            keys.extend(page.contents.into_iter().map(|o| o.key));
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
-        paths.sort();
-        for path in paths {
-            match self.reseal_one(bucket, &dir, &path) {
+        let mut report = ResealReport::default();
+        for key in keys {
+            match self.reseal_one(bucket, &key) {
                 Ok(true) => report.resealed += 1,
                 Ok(false) => {}
-                Err(ResealFailure::Skip(e)) => report.skipped.push((path, e)),
+                Err(ResealFailure::Skip(e)) => {
+                    report.skipped.push((self.location(bucket, &key), e))
+                }
                 Err(ResealFailure::Abort(e)) => return Err(e),
             }
         }
@@ -1148,11 +1204,14 @@ impl SseEngine {
     }
 
     /// Reseals one object file; `Ok(false)` if it needs nothing.
-    fn reseal_one(&self, bucket: &str, dir: &Path, path: &Path) -> Result<bool, ResealFailure> {
+    fn reseal_one(&self, bucket: &str, key: &str) -> Result<bool, ResealFailure> {
         use ResealFailure::{Abort, Skip};
-        let mut f = File::open(path).map_err(|e| Skip(io_err(e)))?;
+        let StoredObject { info, body: mut f } = self
+            .store
+            .get_object(bucket, key)
+            .map_err(|e| Skip(e.into()))?;
         let (mut header, body_at, body_len) = Header::read(&mut f).map_err(Skip)?;
-        if header.bucket != bucket {
+        if header.bucket != bucket || header.key != key {
             return Err(Skip(S3Error::internal(
                 "stored object is corrupt or was tampered with (name)",
             )));
@@ -1183,14 +1242,14 @@ impl SseEngine {
         header.seal =
             Some(Header::seal(&header, new_root.expose_secret(), &object_key).map_err(Abort)?);
         drop(roots);
-        let mut tmp = locked_temp(dir, "reseal").map_err(Abort)?;
-        let w = |e: io::Error| Abort(io_err(e));
-        f.seek(SeekFrom::Start(0)).map_err(w)?;
-        io::copy(&mut (&mut f).take(body_at + body_len), tmp.as_file_mut()).map_err(w)?;
-        tmp.write_all(&header.trailer()).map_err(w)?;
-        tmp.as_file().sync_all().map_err(w)?;
-        tmp.persist(path)
-            .map_err(|e| Abort(S3Error::internal(e.error.to_string())))?;
+        f.seek(SeekFrom::Start(0)).map_err(|e| Abort(io_err(e)))?;
+        // The same body bytes, then the resealed header, replacing the object atomically.
+        let mut resealed = (&mut f)
+            .take(body_at + body_len)
+            .chain(io::Cursor::new(header.trailer()));
+        self.store
+            .put_object(bucket, key, &mut resealed, &info.metadata)
+            .map_err(|e| Abort(e.into()))?;
         Ok(true)
     }
 }
@@ -1219,7 +1278,7 @@ const LAYER_BATCH: u64 = 64;
 /// chunk (which proves the length) is checked when the reader is made.
 struct LayerReader<'a> {
     key: &'a chunked::ChunkKey,
-    file: &'a mut File,
+    file: &'a mut Box<dyn ReadSeek>,
     chunks_at: u64,
     chunks_len: u64,
     /// The layer's plaintext length.
@@ -1232,7 +1291,7 @@ struct LayerReader<'a> {
 impl<'a> LayerReader<'a> {
     fn new(
         key: &'a chunked::ChunkKey,
-        file: &'a mut File,
+        file: &'a mut Box<dyn ReadSeek>,
         chunks_at: u64,
         chunks_len: u64,
     ) -> Result<Self, S3Error> {

@@ -769,7 +769,7 @@ mod tests {
     fn assert_err<T: fmt::Debug>(r: Result<T, S3Error>, status: u16, code: &str, message: &str) {
         let e = r.expect_err("expected an error");
         assert_eq!(
-            (e.status, e.code.as_str(), e.message.as_str()),
+            (e.status(), e.code().as_str(), e.message()),
             (status, code, message)
         );
     }
@@ -1076,7 +1076,7 @@ mod tests {
             key_md5: hash::md5(&KEY),
         };
         assert_eq!(check_read(&right, Some(&given), Transport::Secure), Ok(()));
-        assert_eq!(S3Error::customer_key_mismatch().status, 403);
+        assert_eq!(S3Error::customer_key_mismatch().status(), 403);
     }
 
     #[test]
@@ -1143,7 +1143,7 @@ mod tests {
             "arn:aws:s3:::amzn-s3-demo-bucket1/object-name",
         );
         assert_eq!(
-            (e.status, e.code.as_str(), e.message.as_str()),
+            (e.status(), e.code().as_str(), e.message()),
             (
                 403,
                 "AccessDenied",
@@ -1540,7 +1540,7 @@ mod tests {
             check_read(&StoredSse::S3, None, Transport::Insecure),
             Ok(())
         );
-        assert_eq!(S3Error::kms_requires_sigv4().message, SIGV4);
+        assert_eq!(S3Error::kms_requires_sigv4().message(), SIGV4);
     }
 
     // ---- reads ---------------------------------------------------------------------------------------

@@ -167,9 +167,9 @@ impl Header {
     /// 500 if the RNG fails.
     pub fn seal(&self, source: &[u8], object_key: &ObjectKey) -> Result<Seal, S3Error> {
         let salt = random_array::<32>()
-            .map_err(|_| S3Error::internal("random number generator failed"))?;
+            .map_err(|e| S3Error::internal_because("random number generator failed", e))?;
         let iv = random_array::<12>()
-            .map_err(|_| S3Error::internal("random number generator failed"))?;
+            .map_err(|e| S3Error::internal_because("random number generator failed", e))?;
         let kek = self.kek(source, &salt)?;
         let sealed = Aes256Gcm::new(&kek)
             .seal(&iv, &self.aad(), object_key.expose_secret())
@@ -241,7 +241,7 @@ impl Header {
             probe.seal2 = Some(seal);
         }
         let len = serde_json::to_vec(&probe)
-            .map_err(|_| S3Error::internal("the object header cannot be serialised"))?
+            .map_err(|e| S3Error::internal_because("the object header cannot be serialised", e))?
             .len();
         if len > MAX_HEADER as usize {
             return Err(S3Error::internal(format!(

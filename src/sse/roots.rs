@@ -34,13 +34,16 @@ impl RootKeys {
     /// 500 if the file is unreadable, corrupt, readable by other users, or missing while `stored_data` is
     /// `Some` (never silently replaced).
     pub fn open(dir: &Path, stored_data: Option<&Path>) -> Result<Self, S3Error> {
-        crate::fsutil::create_private_dir(dir).map_err(|e| S3Error::internal(e.to_string()))?;
+        crate::fsutil::create_private_dir(dir).map_err(|e| {
+            S3Error::internal_because(format!("cannot create {}", dir.display()), e)
+        })?;
         let path = dir.join("roots.json");
         let versions = match std::fs::read_to_string(&path) {
             Ok(text) => {
                 check_private(&path)?;
-                let doc: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|_| S3Error::internal(format!("{} is corrupt", path.display())))?;
+                let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    S3Error::internal_because(format!("{} is corrupt", path.display()), e)
+                })?;
                 let list = doc["versions"]
                     .as_array()
                     .ok_or_else(|| S3Error::internal(format!("{} is corrupt", path.display())))?;
@@ -72,7 +75,12 @@ impl RootKeys {
                 }
                 Vec::new()
             }
-            Err(e) => return Err(S3Error::internal(e.to_string())),
+            Err(e) => {
+                return Err(S3Error::internal_because(
+                    format!("cannot read {}", path.display()),
+                    e,
+                ));
+            }
         };
         let mut r = Self { path, versions };
         if r.versions.is_empty() {
@@ -99,13 +107,17 @@ impl RootKeys {
     /// 500 on RNG or I/O failure (the old state stays).
     pub fn rotate(&mut self) -> Result<u32, S3Error> {
         self.versions.push(
-            RootKey::generate().map_err(|_| S3Error::internal("random number generator failed"))?,
+            RootKey::generate()
+                .map_err(|e| S3Error::internal_because("random number generator failed", e))?,
         );
         let doc = serde_json::json!({"versions": self.versions.iter().map(|k| B64.encode(k.expose_secret())).collect::<Vec<_>>()});
         let text = zeroize::Zeroizing::new(doc.to_string());
         if let Err(e) = crate::fsutil::write_atomic(&self.path, text.as_bytes()) {
             self.versions.pop();
-            return Err(S3Error::internal(e.to_string()));
+            return Err(S3Error::internal_because(
+                format!("cannot write {}", self.path.display()),
+                e,
+            ));
         }
         Ok(self.current())
     }
@@ -117,7 +129,7 @@ fn check_private(path: &Path) -> Result<(), S3Error> {
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(path)
-            .map_err(|e| S3Error::internal(format!("{}: {e}", path.display())))?
+            .map_err(|e| S3Error::internal_because(path.display().to_string(), e))?
             .permissions()
             .mode()
             & 0o777;

@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use s3crypt::fsutil::{Destination, Staged};
+use s3crypt::iam::{Principal, RequestContext};
 use s3crypt::range::ByteRange;
 use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
 use s3crypt::sse::engine::{Response, SseEngine};
-use s3crypt::sse::headers::{Headers, Transport};
+use s3crypt::sse::headers::Headers;
 
 /// `s3crypt bucket`.
 #[derive(Debug, clap::Subcommand)]
@@ -77,7 +78,7 @@ pub(crate) struct RequestArgs {
 }
 
 impl RequestArgs {
-    fn parse(&self) -> anyhow::Result<(Headers, Transport)> {
+    fn parse(&self) -> anyhow::Result<(Headers, RequestContext)> {
         let mut pairs = Vec::new();
         for (i, h) in self.headers.iter().enumerate() {
             if let Some(path) = h.strip_prefix('@') {
@@ -98,15 +99,18 @@ impl RequestArgs {
                 })?);
             }
         }
-        Ok((
-            Headers::new(pairs),
-            if self.insecure_transport {
-                Transport::Insecure
-            } else {
-                Transport::Secure
-            },
-        ))
+        Ok((Headers::new(pairs), local_admin(!self.insecure_transport)))
     }
+}
+
+/// The account the local CLI acts in: the engine runs on the operator's own machine, so the operator is
+/// the account root of a fixed local account (LocalStack's default account id).
+const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// The request context of the local operator: the root of [`LOCAL_ACCOUNT`], over TLS unless
+/// `--insecure-transport`.
+fn local_admin(tls: bool) -> RequestContext {
+    RequestContext::signed_by(Principal::root(LOCAL_ACCOUNT, "AKIALOCALADMIN")).with_tls(tls)
 }
 
 /// Splits `Name: value`. The error never contains the text: a header value may be an SSE-C key.
@@ -158,10 +162,16 @@ fn report(result: Result<Response, S3Error>, json: bool) -> anyhow::Result<ExitC
             if json {
                 outln!(
                     "{}",
-                    serde_json::json!({"status": e.status, "code": e.code, "message": e.message})
+                    serde_json::json!({
+                        "status": e.status(),
+                        "code": e.code().as_str(),
+                        "message": e.message(),
+                        "detail": e.detail(),
+                    })
                 )?;
             } else {
-                eprintln!("HTTP {} {}: {}", e.status, e.code, e.message);
+                // The local operator sees the cause of a server fault too (a client of S3 would not).
+                eprintln!("HTTP {} {}: {}", e.status(), e.code(), e.detail());
             }
             ExitCode::FAILURE
         }
@@ -194,26 +204,29 @@ pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Re
             if *allow_sse_c {
                 enc.blocked = vec![BlockedType::None];
             }
-            e.create_bucket(bucket, Some(enc)).map(|()| Response {
-                status: 200,
-                headers: vec![("Location".into(), format!("/{bucket}"))],
-            })
+            e.create_bucket(&local_admin(true), bucket, Some(enc))
+                .map(|()| Response {
+                    status: 200,
+                    headers: vec![("Location".into(), format!("/{bucket}"))],
+                })
         }
         BucketCommand::PutEncryption { bucket, file } => {
             let xml = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            e.put_bucket_encryption(bucket, &xml).map(|()| Response {
-                status: 200,
-                headers: Vec::new(),
-            })
+            e.put_bucket_encryption(&local_admin(true), bucket, &xml)
+                .map(|()| Response {
+                    status: 200,
+                    headers: Vec::new(),
+                })
         }
         BucketCommand::PutPolicy { bucket, file } => {
             let p = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            e.put_bucket_policy(bucket, &p).map(|()| Response {
-                status: 204,
-                headers: Vec::new(),
-            })
+            e.put_bucket_policy(&local_admin(true), bucket, &p)
+                .map(|()| Response {
+                    status: 204,
+                    headers: Vec::new(),
+                })
         }
     };
     report(r, json)
@@ -245,7 +258,7 @@ pub(crate) fn put(
     let (h, t) = req.parse()?;
     let mut f =
         BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
-    report(engine(home)?.put_object(b, k, &h, t, &mut f), json)
+    report(engine(home)?.put_object(&t, b, k, &h, &mut f), json)
 }
 
 pub(crate) fn get(
@@ -268,7 +281,7 @@ pub(crate) fn get(
                 .open(&p)
                 .with_context(|| format!("opening {}", p.display()))?;
             let mut w = std::io::BufWriter::new(f);
-            let r = engine.get_object(b, k, &h, t, range, &mut w);
+            let r = engine.get_object(&t, b, k, &h, range, &mut w);
             w.flush()?;
             r
         }
@@ -277,7 +290,7 @@ pub(crate) fn get(
             let mut tmp = Staged::new_private(dest.path())?;
             let r = {
                 let mut w = std::io::BufWriter::new(tmp.file_mut());
-                let r = engine.get_object(b, k, &h, t, range, &mut w);
+                let r = engine.get_object(&t, b, k, &h, range, &mut w);
                 w.flush()?;
                 r
             };
@@ -298,7 +311,7 @@ pub(crate) fn head(
 ) -> anyhow::Result<ExitCode> {
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
-    report(engine(home)?.head_object(b, k, &h, t), json)
+    report(engine(home)?.head_object(&t, b, k, &h), json)
 }
 
 pub(crate) fn cp(
@@ -311,5 +324,5 @@ pub(crate) fn cp(
     let (sb, sk) = split(src)?;
     let (db, dk) = split(dst)?;
     let (h, t) = req.parse()?;
-    report(engine(home)?.copy_object((sb, sk), (db, dk), &h, t), json)
+    report(engine(home)?.copy_object(&t, (sb, sk), (db, dk), &h), json)
 }

@@ -1,0 +1,12 @@
+//! The S3 protocol vocabulary shared by every S3-facing part of s3crypt: error codes with their HTTP
+//! status and S3's default message, and the XML error document S3 sends.
+//!
+//! | you want to…                                  | use                                  |
+//! |-----------------------------------------------|--------------------------------------|
+//! | fail an S3 operation                          | [`S3Error`] (`S3Error::no_such_key()`, `S3Error::invalid_argument(..)`, …) |
+//! | name an S3 error code and its status          | [`S3ErrorCode`]                      |
+//! | fail with a server fault, keeping the cause   | [`S3Error::internal`] (generic message to the client, cause in `source()`) |
+
+pub mod error;
+
+pub use error::{S3Error, S3ErrorCode};

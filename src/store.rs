@@ -1,0 +1,516 @@
+//! The object store under the S3 front end: buckets, bucket configuration documents, objects as opaque
+//! stored bytes with a small metadata map, listings, multipart uploads, object versions and the fields
+//! where Object Lock retention and legal holds live.
+//!
+//! [`ObjectStore`] assumes no local filesystem: [`local::LocalStore`] keeps everything under a home
+//! directory (the embedded default), and another implementation may keep it in an upstream S3 cluster.
+//! The store never sees plaintext or keys: the SSE engine hands it ciphertext and a header it cannot
+//! read. Errors are [`StoreError`]s; the S3 layer maps them to [`S3Error`]s (`From` below).
+//!
+//! | you want to…                                      | call                                        |
+//! |---------------------------------------------------|---------------------------------------------|
+//! | make, check, list, remove buckets                 | [`ObjectStore::create_bucket`], [`ObjectStore::head_bucket`], [`ObjectStore::list_buckets`], [`ObjectStore::delete_bucket`] |
+//! | keep a bucket's encryption/policy/versioning XML  | [`ObjectStore::bucket_config`], [`ObjectStore::put_bucket_config`] |
+//! | store an object atomically from a stream          | [`ObjectStore::put_object`]                 |
+//! | read all of it (seekable) or a byte range         | [`ObjectStore::get_object`], [`ObjectStore::get_object_range`] |
+//! | list keys a page at a time                        | [`ObjectStore::list_objects`]               |
+//! | upload in parts                                   | [`ObjectStore::create_multipart_upload`] … [`ObjectStore::complete_multipart_upload`] |
+//! | versions, delete markers                          | [`ObjectStore::list_object_versions`], [`ObjectStore::get_object_version`], [`ObjectStore::delete_object_version`], [`ObjectStore::put_delete_marker`] |
+//! | retention and legal hold                          | [`ObjectStore::put_object_retention`], [`ObjectStore::put_object_legal_hold`] |
+
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read, Seek};
+use std::time::SystemTime;
+
+use crate::s3::{S3Error, S3ErrorCode};
+
+/// A stored object's metadata: a small map of names to values, kept beside the stored bytes and
+/// returned with them (the SSE engine keeps its own header inside the bytes).
+pub type Metadata = BTreeMap<String, String>;
+
+/// The version id S3 gives objects written while versioning was never enabled or is suspended.
+pub const NULL_VERSION: &str = "null";
+
+/// The largest page [`ObjectStore::list_objects`] returns, as S3's `max-keys`.
+pub const MAX_KEYS: usize = 1000;
+
+/// A reader of stored bytes that can seek (the whole object).
+pub trait ReadSeek: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// Object Lock retention mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetentionMode {
+    /// Removable by callers with `s3:BypassGovernanceRetention` and the bypass header.
+    Governance,
+    /// Removable by nobody until it expires.
+    Compliance,
+}
+
+/// An object version's Object Lock retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// The mode.
+    pub mode: RetentionMode,
+    /// Until when the version is protected.
+    pub retain_until: SystemTime,
+}
+
+/// What a store knows about one stored object version (or delete marker).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object key.
+    pub key: String,
+    /// The version id: [`NULL_VERSION`] for unversioned writes.
+    pub version_id: String,
+    /// Whether this version is the current one for its key.
+    pub is_latest: bool,
+    /// Whether this version is a delete marker (no bytes).
+    pub is_delete_marker: bool,
+    /// Length of the stored bytes.
+    pub size: u64,
+    /// The store's entity tag of the stored bytes (quoted, S3 style; `"<md5>-<parts>"` for multipart).
+    pub etag: String,
+    /// When this version was written.
+    pub last_modified: SystemTime,
+    /// The metadata map given at write time.
+    pub metadata: Metadata,
+    /// Object Lock retention, if any.
+    pub retention: Option<Retention>,
+    /// Object Lock legal hold.
+    pub legal_hold: bool,
+}
+
+/// An object opened for reading: its info and its stored bytes, seekable.
+pub struct StoredObject {
+    /// What the store knows about it.
+    pub info: ObjectInfo,
+    /// The stored bytes.
+    pub body: Box<dyn ReadSeek>,
+}
+
+impl fmt::Debug for StoredObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredObject")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A ranged read: the object's info and bytes `[start, end)` of its stored bytes.
+pub struct StoredRange {
+    /// What the store knows about the object.
+    pub info: ObjectInfo,
+    /// Offset of the first byte returned.
+    pub start: u64,
+    /// Offset one past the last byte returned.
+    pub end: u64,
+    /// Exactly `end - start` bytes.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl fmt::Debug for StoredRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredRange")
+            .field("info", &self.info)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bucket as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketInfo {
+    /// The bucket name.
+    pub name: String,
+    /// When it was created, if known.
+    pub created: Option<SystemTime>,
+}
+
+/// A listing request (ListObjectsV2's `prefix`, `delimiter`, `continuation-token`, `max-keys`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Roll keys up to the first occurrence of this after the prefix into common prefixes.
+    pub delimiter: Option<String>,
+    /// A [`ListPage::next_token`] from the previous page.
+    pub continuation_token: Option<String>,
+    /// The most entries (contents plus common prefixes) in the page; 0 means [`MAX_KEYS`].
+    pub max_keys: usize,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// Current objects, in key order.
+    pub contents: Vec<ObjectInfo>,
+    /// Rolled-up prefixes, in order.
+    pub common_prefixes: Vec<String>,
+    /// The token for the next page; `None` if this is the last.
+    pub next_token: Option<String>,
+}
+
+/// One page of ListObjectVersions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionPage {
+    /// Versions and delete markers, by key then newest first.
+    pub versions: Vec<ObjectInfo>,
+    /// Rolled-up prefixes, in order.
+    pub common_prefixes: Vec<String>,
+    /// The token for the next page; `None` if this is the last.
+    pub next_token: Option<String>,
+}
+
+/// An uploaded part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartInfo {
+    /// 1..=10,000.
+    pub part_number: u32,
+    /// The part's entity tag (quoted MD5 of its bytes).
+    pub etag: String,
+    /// Its length.
+    pub size: u64,
+}
+
+/// Why a store operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// A bucket of that name exists.
+    BucketExists,
+    /// DeleteBucket on a bucket that holds objects or uploads.
+    BucketNotEmpty,
+    /// The bucket name cannot be stored.
+    InvalidBucketName,
+    /// The key does not exist (or its current version is a delete marker).
+    NoSuchKey,
+    /// The version does not exist.
+    NoSuchVersion,
+    /// The multipart upload does not exist.
+    NoSuchUpload,
+    /// A completed upload names a part that is missing or whose ETag differs.
+    InvalidPart {
+        /// The part number.
+        part_number: u32,
+    },
+    /// A completed upload's parts are not in ascending order (or repeat one).
+    InvalidPartOrder,
+    /// A range starts at or past the end of the stored bytes.
+    InvalidRange,
+    /// An argument the store cannot accept (part number, token, key).
+    InvalidArgument(String),
+    /// The body being stored could not be read; nothing was stored.
+    Body(io::Error),
+    /// This store does not implement the operation.
+    Unsupported(&'static str),
+    /// Stored state is damaged.
+    Corrupt(String),
+    /// An I/O failure (`what` says what was being done).
+    Io {
+        /// What failed.
+        what: String,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+impl StoreError {
+    /// An [`StoreError::Io`] for `what`.
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSuchBucket => f.write_str("no such bucket"),
+            Self::BucketExists => f.write_str("the bucket exists"),
+            Self::BucketNotEmpty => f.write_str("the bucket is not empty"),
+            Self::InvalidBucketName => f.write_str("invalid bucket name"),
+            Self::NoSuchKey => f.write_str("no such key"),
+            Self::NoSuchVersion => f.write_str("no such version"),
+            Self::NoSuchUpload => f.write_str("no such multipart upload"),
+            Self::InvalidPart { part_number } => write!(f, "invalid part {part_number}"),
+            Self::InvalidPartOrder => f.write_str("parts are not in ascending order"),
+            Self::InvalidRange => f.write_str("the range is not satisfiable"),
+            Self::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Self::Body(e) => write!(f, "the body could not be read: {e}"),
+            Self::Unsupported(what) => write!(f, "this store does not support {what}"),
+            Self::Corrupt(m) => write!(f, "stored state is corrupt: {m}"),
+            Self::Io { what, .. } => write!(f, "{what}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Body(e) | Self::Io { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The S3 answer to a store failure. Server faults become `InternalError` with the store error as the
+/// cause; `BucketExists` is `BucketAlreadyOwnedByYou` (a store has one owner).
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::NoSuchBucket => S3ErrorCode::NoSuchBucket,
+            StoreError::BucketExists => S3ErrorCode::BucketAlreadyOwnedByYou,
+            StoreError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
+            StoreError::InvalidBucketName => S3ErrorCode::InvalidBucketName,
+            StoreError::NoSuchKey => S3ErrorCode::NoSuchKey,
+            StoreError::NoSuchVersion => S3ErrorCode::NoSuchVersion,
+            StoreError::NoSuchUpload => S3ErrorCode::NoSuchUpload,
+            StoreError::InvalidPart { .. } => S3ErrorCode::InvalidPart,
+            StoreError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+            StoreError::InvalidRange => S3ErrorCode::InvalidRange,
+            StoreError::InvalidArgument(m) => {
+                return S3Error::invalid_argument(m.clone());
+            }
+            StoreError::Body(_) => S3ErrorCode::IncompleteBody,
+            StoreError::Unsupported(what) => {
+                return S3Error::not_implemented(format!("This server does not support {what}."));
+            }
+            StoreError::Corrupt(_) | StoreError::Io { .. } => {
+                return S3Error::internal(e);
+            }
+        };
+        S3Error::from_code(code).with_source(e)
+    }
+}
+
+/// Where objects and bucket configuration live. Every write is atomic: a reader sees the old object or
+/// the new one, whole, and a write that fails (or a process that dies mid-write) leaves the old one.
+///
+/// Keys are S3 keys (1..=1,024 bytes of UTF-8); bucket names are S3 bucket names (checked by the caller).
+pub trait ObjectStore: Send + Sync + fmt::Debug {
+    /// Creates an empty bucket.
+    ///
+    /// # Errors
+    /// [`StoreError::BucketExists`]; I/O.
+    fn create_bucket(&self, bucket: &str) -> Result<(), StoreError>;
+
+    /// Whether `bucket` exists.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn head_bucket(&self, bucket: &str) -> Result<(), StoreError>;
+
+    /// Removes an empty bucket and its configuration.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::BucketNotEmpty`]; I/O.
+    fn delete_bucket(&self, bucket: &str) -> Result<(), StoreError>;
+
+    /// Every bucket, by name.
+    ///
+    /// # Errors
+    /// I/O.
+    fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
+
+    /// The bucket configuration document `name` (`encryption`, `policy`, later `versioning`, `cors`,
+    /// `logging`, `object-lock`, …), or `None` if it is not set.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O; corrupt configuration.
+    fn bucket_config(&self, bucket: &str, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets (`Some`) or removes (`None`) the bucket configuration document `name`, atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn put_bucket_config(
+        &self,
+        bucket: &str,
+        name: &str,
+        document: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Stores `body` (read to its end) as the current object `key` with `metadata`, atomically, and
+    /// returns the stored object's info (version id [`NULL_VERSION`] unless the store versions it).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; [`StoreError::Body`] if `body` fails (nothing stored); I/O.
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &mut dyn Read,
+        metadata: &Metadata,
+    ) -> Result<ObjectInfo, StoreError>;
+
+    /// Opens the current object `key`: info and seekable stored bytes. The reader keeps seeing the
+    /// version it opened even if the object is replaced meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::NoSuchKey`]; I/O.
+    fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, StoreError>;
+
+    /// Bytes `[start, min(end, size))` of the current object `key`'s stored bytes.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidRange`] if `start >= size` (or `start > end`); as [`ObjectStore::get_object`].
+    fn get_object_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<StoredRange, StoreError>;
+
+    /// The current object `key`'s info.
+    ///
+    /// # Errors
+    /// As [`ObjectStore::get_object`].
+    fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
+
+    /// Removes the current object `key` (in a versioned store: adds a delete marker). Returns whether
+    /// there was one; deleting a missing key succeeds, as in S3.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// One page of the current objects whose keys start with the prefix, in key order.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; [`StoreError::InvalidArgument`] for a token this store did not
+    /// issue; I/O.
+    fn list_objects(&self, bucket: &str, request: &ListRequest) -> Result<ListPage, StoreError>;
+
+    /// Starts a multipart upload of `key` with `metadata`; returns its upload id.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        metadata: &Metadata,
+    ) -> Result<String, StoreError>;
+
+    /// Stores part `part_number` (1..=10,000) of an upload, replacing an earlier one of that number.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUpload`]; [`StoreError::InvalidArgument`] for a part number out of range;
+    /// [`StoreError::Body`]; I/O.
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: &mut dyn Read,
+    ) -> Result<PartInfo, StoreError>;
+
+    /// The parts uploaded so far, by part number.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUpload`]; I/O.
+    fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<PartInfo>, StoreError>;
+
+    /// Joins the listed parts (number, ETag; ascending) into the object, atomically, and ends the
+    /// upload. The ETag is S3's multipart ETag (`"<md5 of the parts' md5s>-<n>"`).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUpload`], [`StoreError::InvalidPart`], [`StoreError::InvalidPartOrder`]; I/O.
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<ObjectInfo, StoreError>;
+
+    /// Ends an upload and removes its parts.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUpload`]; I/O.
+    fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// One page of versions and delete markers (the token continues after a key and version).
+    ///
+    /// # Errors
+    /// As [`ObjectStore::list_objects`]; [`StoreError::Unsupported`] for a store without versions.
+    fn list_object_versions(
+        &self,
+        bucket: &str,
+        request: &ListRequest,
+    ) -> Result<VersionPage, StoreError>;
+
+    /// Opens version `version_id` of `key`.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchVersion`] (also for a delete marker's id, which the S3 layer answers with
+    /// 405); as [`ObjectStore::get_object`].
+    fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<StoredObject, StoreError>;
+
+    /// Removes version `version_id` of `key` permanently (object or delete marker); returns its info.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchVersion`]; I/O.
+    fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<ObjectInfo, StoreError>;
+
+    /// Makes a delete marker the current version of `key` and returns it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] for a store without versions; I/O.
+    fn put_delete_marker(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
+
+    /// Sets (`Some`) or clears the retention of a version.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchVersion`]; [`StoreError::Unsupported`] for a store without Object Lock.
+    fn put_object_retention(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        retention: Option<&Retention>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets or clears the legal hold of a version.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchVersion`]; [`StoreError::Unsupported`] for a store without Object Lock.
+    fn put_object_legal_hold(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        on: bool,
+    ) -> Result<(), StoreError>;
+}
