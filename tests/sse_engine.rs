@@ -569,7 +569,9 @@ fn the_policy_sees_the_caller_and_transport_from_the_request_context() {
     put(&e, "k", &h(&[]), b"x").expect("put");
     let policy = r#"{"Version":"2012-10-17","Statement":[
         {"Sid":"NoMallory","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"},
-        {"Sid":"TlsOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        {"Sid":"TlsOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+        {"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"},
+        {"Sid":"AliceWrites","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
     e.put_bucket_policy(&tls(), "bkt", policy).expect("policy");
     let mallory = RequestContext::signed_by(Principal::user("000000000000", "mallory", "AKIAMAL"))
         .with_tls(true);
@@ -603,6 +605,37 @@ fn the_policy_sees_the_caller_and_transport_from_the_request_context() {
     assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
     e.put_object(&alice, "bkt", "k2", &h(&[]), &mut &b"y"[..])
         .expect("TLS put");
+    // A user whom nothing allows is implicitly denied (no identity policy, no bucket-policy grant), and
+    // so is an anonymous writer; the owner's root needs no grant.
+    let bob =
+        RequestContext::signed_by(Principal::user("000000000000", "bob", "AKIABOB")).with_tls(true);
+    for ctx in [bob, RequestContext::anonymous().with_tls(true)] {
+        let err = e
+            .put_object(&ctx, "bkt", "k3", &h(&[]), &mut &b"z"[..])
+            .expect_err("nothing allows it");
+        assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
+    }
+    e.put_object(&tls(), "bkt", "k3", &h(&[]), &mut &b"z"[..])
+        .expect("the owner's root");
+}
+
+#[test]
+fn anonymous_callers_cannot_create_buckets_and_buckets_belong_to_their_creator() {
+    let (_d, e, _kms) = setup();
+    let err = e
+        .create_bucket(&RequestContext::anonymous().with_tls(true), "anon", None)
+        .expect_err("anonymous CreateBucket");
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
+    // A bucket created by another account's root is that account's: the local root is a stranger there.
+    let other =
+        RequestContext::signed_by(Principal::root("111122223333", "AKIAOTHER")).with_tls(true);
+    e.create_bucket(&other, "theirs", None).expect("create");
+    e.put_object(&other, "theirs", "k", &h(&[]), &mut &b"x"[..])
+        .expect("owner writes");
+    let err = e
+        .put_object(&tls(), "theirs", "k", &h(&[]), &mut &b"y"[..])
+        .expect_err("another account's root has no grant");
+    assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
 }
 
 #[test]
@@ -610,6 +643,12 @@ fn blocked_sse_c_names_the_caller() {
     let (_d, e, _kms) = setup();
     e.create_bucket(&tls(), "blocks", None)
         .expect("default bucket blocks SSE-C");
+    e.put_bucket_policy(
+        &tls(),
+        "blocks",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::blocks/*"}]}"#,
+    )
+    .expect("alice may write");
     let alice = RequestContext::signed_by(Principal::user("000000000000", "alice", "AKIAALI"))
         .with_tls(true);
     let err = e

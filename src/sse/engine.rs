@@ -34,12 +34,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::S3Error;
-use super::bucket::{BucketEncryption, BucketPolicy, Decision, DefaultSse, PolicyRequest};
+use super::bucket::{BucketEncryption, BucketPolicy, DefaultSse, PolicyRequest};
 use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, Transport};
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
 use crate::aws::clock::{Clock, SystemClock, rfc3339};
-use crate::iam::RequestContext;
+use crate::iam::{Authorization, RequestContext, ResourceModel, Verdict, authorize};
 use crate::keys::{ObjectKey, SecretBytes};
 use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
@@ -73,6 +73,11 @@ pub struct Response {
 pub const ENCRYPTION_CONFIG: &str = "encryption";
 /// The store's name of the bucket policy document (JSON).
 pub const POLICY_CONFIG: &str = "policy";
+/// The store's name of the bucket owner document (the owning account's 12-digit id).
+pub const OWNER_CONFIG: &str = "owner";
+/// The local account: the CLI acts as its root, and buckets created before owners were recorded belong
+/// to it.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
 
 /// Bucket keys by (bucket, KMS key): plaintext, blob, time fetched.
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
@@ -308,12 +313,17 @@ impl SseEngine {
         bucket: &str,
         encryption: Option<BucketEncryption>,
     ) -> Result<(), S3Error> {
-        let _ = ctx; // The caller is checked by the IAM layer; new buckets belong to the store's owner.
+        // S3 refuses anonymous CreateBucket; the bucket belongs to the caller's account.
+        let Some(owner) = ctx.caller.principal().map(|p| p.account.clone()) else {
+            return Err(S3Error::access_denied("Access Denied"));
+        };
         if !valid_bucket_name(bucket) {
             return Err(S3Error::from_code(S3ErrorCode::InvalidBucketName));
         }
         self.store.create_bucket(bucket)?;
         let enc = encryption.unwrap_or_else(BucketEncryption::new_bucket_default);
+        self.store
+            .put_bucket_config(bucket, OWNER_CONFIG, Some(&owner))?;
         self.store
             .put_bucket_config(bucket, ENCRYPTION_CONFIG, Some(&enc.to_xml()))?;
         Ok(())
@@ -374,13 +384,38 @@ impl SseEngine {
         Ok(())
     }
 
-    fn check_policy(policy: Option<&BucketPolicy>, req: &PolicyRequest<'_>) -> Result<(), S3Error> {
-        if let Some(p) = policy
-            && let Decision::Deny { .. } = p.evaluate(req)
-        {
-            return Err(S3Error::access_denied("Access Denied"));
+    /// The account owning `bucket` ([`LOCAL_ACCOUNT`] for a bucket created before owners were recorded).
+    fn bucket_owner(&self, bucket: &str) -> Result<String, S3Error> {
+        Ok(self
+            .store
+            .bucket_config(bucket, OWNER_CONFIG)?
+            .map_or_else(|| LOCAL_ACCOUNT.to_owned(), |o| o.trim().to_owned()))
+    }
+
+    /// Decides `req` with the one policy engine ([`crate::iam::authorize`]): the caller and transport
+    /// come from `ctx`, the bucket policy is the resource policy, the bucket's owner account its owner.
+    /// The owner's root may do everything no policy explicitly denies; anyone else needs an Allow
+    /// (identity policies arrive with IAM users, so today only the bucket policy can give it).
+    fn check_policy(
+        &self,
+        ctx: &RequestContext,
+        policy: Option<&BucketPolicy>,
+        req: &PolicyRequest<'_>,
+    ) -> Result<(), S3Error> {
+        let owner = self.bucket_owner(req.bucket)?;
+        let resource = match policy {
+            Some(p) => p.resource_arn(req.key),
+            None if req.key.is_empty() => format!("arn:aws:s3:::{}", req.bucket),
+            None => format!("arn:aws:s3:::{}/{}", req.bucket, req.key),
+        };
+        let keys = req.condition_keys();
+        let mut a =
+            Authorization::new(req.action, &resource, &owner, ctx, &keys, ResourceModel::S3);
+        a.resource_policy = policy.map(BucketPolicy::policy);
+        match authorize(&a) {
+            Verdict::Allow => Ok(()),
+            _ => Err(S3Error::access_denied("Access Denied")),
         }
-        Ok(())
     }
 
     /// PutObject: encrypts `body` as the headers and bucket configuration say, and stores it atomically.
@@ -418,7 +453,8 @@ impl SseEngine {
         check_user_metadata(h)?;
         let transport = transport_of(ctx);
         let request = headers::parse_write(h, transport)?;
-        Self::check_policy(
+        self.check_policy(
+            ctx,
             policy.as_ref(),
             &PolicyRequest {
                 action: "s3:PutObject",
@@ -834,7 +870,8 @@ impl SseEngine {
         } else {
             headers::parse_read(h, transport)?
         };
-        Self::check_policy(
+        self.check_policy(
+            ctx,
             policy.as_ref(),
             &PolicyRequest {
                 action: "s3:GetObject",

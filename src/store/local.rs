@@ -396,10 +396,7 @@ fn part_name(n: u32) -> String {
 /// (the name this store's sweep recognises) and renamed over it by [`commit`].
 fn staged(dest: &Path, what: &str) -> Result<Staged, StoreError> {
     Staged::named(dest, &format!("{TEMP_PREFIX}{what}-"), TEMP_SUFFIX).map_err(StoreError::io(
-        format!(
-            "cannot create a temporary file beside {}",
-            dest.display()
-        ),
+        format!("cannot create a temporary file beside {}", dest.display()),
     ))
 }
 

@@ -105,7 +105,7 @@ impl RequestArgs {
 
 /// The account the local CLI acts in: the engine runs on the operator's own machine, so the operator is
 /// the account root of a fixed local account (LocalStack's default account id).
-const LOCAL_ACCOUNT: &str = "000000000000";
+use s3crypt::sse::engine::LOCAL_ACCOUNT;
 
 /// The request context of the local operator: the root of [`LOCAL_ACCOUNT`], over TLS unless
 /// `--insecure-transport`.
