@@ -104,6 +104,25 @@ fn user_metadata_is_limited_to_2_kib_of_utf8() {
         "MetadataTooLarge",
         META_TOO_LARGE,
     );
+    // S3's XML names the limit.
+    let err = put(
+        &e,
+        "big",
+        &h(&[("x-amz-meta-a", &v2), ("X-Amz-Meta-bb", &"w".repeat(1046))]),
+        b"x",
+    )
+    .expect_err("too large");
+    assert!(
+        err.extras()
+            .iter()
+            .any(|(n, v)| n == "MaxSizeAllowed" && v == "2048"),
+        "{:?}",
+        err.extras()
+    );
+    assert!(
+        err.to_xml()
+            .contains("<MaxSizeAllowed>2048</MaxSizeAllowed>")
+    );
     // UTF-8 bytes count, not characters: 1,024 "é" are 2,048 bytes, plus the name.
     assert_s3(
         put(&e, "big", &h(&[("x-amz-meta-a", &"é".repeat(1024))]), b"x"),
@@ -140,6 +159,13 @@ fn request_headers_over_8_kib_are_refused() {
         400,
         "RequestHeaderSectionTooLarge",
         "Your request header section exceeds the maximum allowed size.",
+    );
+    let err = put(&e, "k", &h(&[("content-type", &ct)]), b"body").expect_err("too large");
+    assert!(
+        err.to_xml()
+            .contains("<MaxSizeAllowed>8192</MaxSizeAllowed>"),
+        "{}",
+        err.to_xml()
     );
     put(&e, "k", &h(&[("content-type", &"t".repeat(8000))]), b"body").expect("under 8 KiB");
     assert_eq!(get(&e, "k").expect("get"), b"body");
@@ -243,6 +269,13 @@ fn keys_up_to_1024_bytes_round_trip() {
             400,
             "KeyTooLongError",
             "Your key is too long",
+        );
+        let err = put(&e, &k, &h(&[]), b"x").expect_err("too long");
+        assert!(
+            err.to_xml()
+                .contains("<MaxSizeAllowed>1024</MaxSizeAllowed>"),
+            "{}",
+            err.to_xml()
         );
     }
 }
@@ -499,7 +532,10 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
     }
     impl std::io::Read for Probe<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if !self.seen {
+            // The store's writer runs on its own thread, started before the body is read: wait
+            // (bounded) for its temporary file to appear rather than race it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !self.seen && std::time::Instant::now() < deadline {
                 for entry in std::fs::read_dir(self.dir)?.flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if name.starts_with(".s3crypt-put-") && name.ends_with(".tmp") {
@@ -507,6 +543,9 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
                         assert!(f.try_lock().is_err(), "the writer holds the lock");
                         self.seen = true;
                     }
+                }
+                if !self.seen {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
                 }
             }
             let n = buf.len().min(self.left);

@@ -171,9 +171,10 @@ pub const MAX_HEADER_SECTION: usize = 8192;
 fn check_header_section(h: &Headers) -> Result<(), S3Error> {
     let total: usize = h.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum();
     if total > MAX_HEADER_SECTION {
-        return Err(S3Error::from_code(
-            S3ErrorCode::RequestHeaderSectionTooLarge,
-        ));
+        return Err(
+            S3Error::from_code(S3ErrorCode::RequestHeaderSectionTooLarge)
+                .with_extra("MaxSizeAllowed", MAX_HEADER_SECTION.to_string()),
+        );
     }
     Ok(())
 }
@@ -190,7 +191,9 @@ fn check_user_metadata(h: &Headers) -> Result<(), S3Error> {
         })
         .sum();
     if total > MAX_USER_METADATA {
-        return Err(S3Error::from_code(S3ErrorCode::MetadataTooLarge));
+        return Err(S3Error::from_code(S3ErrorCode::MetadataTooLarge)
+            .with_extra("Size", total.to_string())
+            .with_extra("MaxSizeAllowed", MAX_USER_METADATA.to_string()));
     }
     Ok(())
 }
@@ -448,7 +451,9 @@ impl SseEngine {
     ) -> Result<Response, S3Error> {
         let (enc, policy) = self.load_bucket(bucket)?;
         if key.is_empty() || key.len() > MAX_KEY_LEN {
-            return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError));
+            return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError)
+                .with_extra("Size", key.len().to_string())
+                .with_extra("MaxSizeAllowed", MAX_KEY_LEN.to_string()));
         }
         check_user_metadata(h)?;
         let transport = transport_of(ctx);
