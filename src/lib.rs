@@ -49,6 +49,8 @@ pub mod primitives;
 pub mod range;
 pub mod s3;
 pub mod selftest;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sse;
 pub mod store;
 

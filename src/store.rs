@@ -142,6 +142,9 @@ pub struct ListRequest {
     pub delimiter: Option<String>,
     /// A [`ListPage::next_token`] from the previous page.
     pub continuation_token: Option<String>,
+    /// Only keys (and common prefixes) after this one (ListObjectsV2's `start-after`, ListObjects'
+    /// `marker`); with a continuation token, whichever lies further.
+    pub start_after: Option<String>,
     /// The most entries (contents plus common prefixes) in the page; 0 means [`MAX_KEYS`].
     pub max_keys: usize,
 }

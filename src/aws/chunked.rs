@@ -182,7 +182,9 @@ impl ChecksumAlgorithm {
         }
     }
 
-    fn from_header(name: &str) -> Option<Self> {
+    /// The algorithm of checksum header `name` (lowercase, e.g. `x-amz-checksum-crc32`).
+    #[must_use]
+    pub fn from_header(name: &str) -> Option<Self> {
         [Self::Crc32, Self::Crc32c, Self::Sha1, Self::Sha256]
             .into_iter()
             .find(|a| a.header_name() == name)
@@ -191,7 +193,7 @@ impl ChecksumAlgorithm {
     /// The base64 checksum of `data`, as the trailer carries it.
     #[must_use]
     pub fn compute(self, data: &[u8]) -> String {
-        let mut h = Hasher::new(self);
+        let mut h = ChecksumHasher::new(self);
         h.update(data);
         h.finish()
     }
@@ -204,31 +206,45 @@ enum Hasher {
     Sha256(hash::Sha256),
 }
 
-impl Hasher {
-    fn new(alg: ChecksumAlgorithm) -> Self {
-        match alg {
-            ChecksumAlgorithm::Crc32 => Self::Crc32(crc32fast::Hasher::new()),
-            ChecksumAlgorithm::Crc32c => Self::Crc32c(0),
-            ChecksumAlgorithm::Sha1 => Self::Sha1(<sha1::Sha1 as sha1::Digest>::new()),
-            ChecksumAlgorithm::Sha256 => Self::Sha256(hash::Sha256::new()),
+/// An incremental `x-amz-checksum-*` computation.
+pub struct ChecksumHasher(Hasher);
+
+impl std::fmt::Debug for ChecksumHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChecksumHasher { .. }")
+    }
+}
+
+impl ChecksumHasher {
+    /// A fresh computation of `alg`.
+    #[must_use]
+    pub fn new(alg: ChecksumAlgorithm) -> Self {
+        Self(match alg {
+            ChecksumAlgorithm::Crc32 => Hasher::Crc32(crc32fast::Hasher::new()),
+            ChecksumAlgorithm::Crc32c => Hasher::Crc32c(0),
+            ChecksumAlgorithm::Sha1 => Hasher::Sha1(<sha1::Sha1 as sha1::Digest>::new()),
+            ChecksumAlgorithm::Sha256 => Hasher::Sha256(hash::Sha256::new()),
+        })
+    }
+
+    /// Feeds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            Hasher::Crc32(h) => h.update(data),
+            Hasher::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
+            Hasher::Sha1(h) => sha1::Digest::update(h, data),
+            Hasher::Sha256(h) => h.update(data),
         }
     }
 
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Self::Crc32(h) => h.update(data),
-            Self::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
-            Self::Sha1(h) => sha1::Digest::update(h, data),
-            Self::Sha256(h) => h.update(data),
-        }
-    }
-
-    fn finish(self) -> String {
-        match self {
-            Self::Crc32(h) => B64.encode(h.finalize().to_be_bytes()),
-            Self::Crc32c(c) => B64.encode(c.to_be_bytes()),
-            Self::Sha1(h) => B64.encode(sha1::Digest::finalize(h)),
-            Self::Sha256(h) => B64.encode(h.finalize()),
+    /// The base64 checksum, as S3 sends it.
+    #[must_use]
+    pub fn finish(self) -> String {
+        match self.0 {
+            Hasher::Crc32(h) => B64.encode(h.finalize().to_be_bytes()),
+            Hasher::Crc32c(c) => B64.encode(c.to_be_bytes()),
+            Hasher::Sha1(h) => B64.encode(sha1::Digest::finalize(h)),
+            Hasher::Sha256(h) => B64.encode(h.finalize()),
         }
     }
 }
@@ -374,7 +390,7 @@ pub struct ChunkedReader<R> {
     pos: usize,
     index: u64,
     decoded: u64,
-    hashers: Vec<(ChecksumAlgorithm, Hasher)>,
+    hashers: Vec<(ChecksumAlgorithm, ChecksumHasher)>,
     done: bool,
     failed: Option<ChunkedError>,
 }
@@ -416,7 +432,7 @@ impl<R: Read> ChunkedReader<R> {
                     ChecksumAlgorithm::Sha256,
                 ],
             };
-            algs.into_iter().map(|a| (a, Hasher::new(a))).collect()
+            algs.into_iter().map(|a| (a, ChecksumHasher::new(a))).collect()
         } else {
             Vec::new()
         };

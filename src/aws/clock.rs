@@ -74,9 +74,51 @@ pub fn rfc3339(since_epoch: Duration) -> String {
     }
 }
 
+/// The IMF-fixdate form of HTTP dates (RFC 9110 §5.6.7): `Wed, 02 Dec 2026 06:30:00 GMT`.
+const HTTP_DATE: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
+
+/// `t` as an HTTP date (`Last-Modified`, `Date`), whole seconds.
+#[must_use]
+pub fn http_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(HTTP_DATE).ok())
+        .unwrap_or_default()
+}
+
+/// Parses an HTTP date in IMF-fixdate form (the only form S3 clients send); `None` otherwise.
+#[must_use]
+pub fn parse_http_date(s: &str) -> Option<SystemTime> {
+    time::PrimitiveDateTime::parse(s.trim(), HTTP_DATE)
+        .ok()
+        .map(|t| t.assume_utc().into())
+}
+
+/// Parses an RFC 3339 time (`2026-12-02T06:30:00.000Z`); `None` otherwise.
+#[must_use]
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(Into::into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_001);
+        assert_eq!(http_date(t), "Tue, 14 Nov 2023 22:13:21 GMT");
+        assert_eq!(parse_http_date("Tue, 14 Nov 2023 22:13:21 GMT"), Some(t));
+        assert_eq!(parse_http_date("2023-11-14"), None);
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:21.000Z"), Some(t));
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

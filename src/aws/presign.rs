@@ -71,6 +71,10 @@ pub struct S3Policy {
     /// Header auth: the largest accepted difference between `X-Amz-Date` and the server clock.
     /// Presigned URLs: how far in the future `X-Amz-Date` may lie.
     pub max_skew: Duration,
+    /// When set, a hex `x-amz-content-sha256` is not compared with `req.body`: the result carries
+    /// [`Payload::Sha256`] and the caller checks the body as it streams it (a 5 GiB PUT is never held
+    /// in memory). Off by default.
+    pub defer_body_hash: bool,
 }
 
 impl S3Policy {
@@ -81,6 +85,7 @@ impl S3Policy {
             region: region.into(),
             service: "s3".to_owned(),
             max_skew: AWS_MAX_SKEW,
+            defer_body_hash: false,
         }
     }
 }
@@ -93,6 +98,10 @@ pub enum Payload {
     Signed,
     /// `UNSIGNED-PAYLOAD` (the default of presigned URLs): the body is not authenticated.
     Unsigned,
+    /// `x-amz-content-sha256` held this hex SHA-256 (lowercase) and [`S3Policy::defer_body_hash`] was
+    /// set: the signature covers it, and the caller must refuse the body unless it hashes to it
+    /// ([`SigV4Error::ContentSha256Mismatch`]).
+    Sha256(String),
     /// A `STREAMING-*` value: the body is `aws-chunked`; decode it with
     /// [`ChunkedReader`](crate::aws::chunked::ChunkedReader), which checks every chunk.
     Streaming(StreamingAuth),
@@ -491,6 +500,7 @@ where
     )?;
     let payload = finish_payload(
         req,
+        policy,
         payload_kind,
         payload_hash,
         key,
@@ -613,6 +623,7 @@ where
     )?;
     let payload = finish_payload(
         req,
+        policy,
         payload_kind,
         payload_hash,
         key,
@@ -758,8 +769,10 @@ fn check_signature(
     Ok(key)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish_payload(
     req: &SignableRequest<'_>,
+    policy: &S3Policy,
     kind: PayloadKind,
     payload_hash: &str,
     key: crate::keys::DerivedKey,
@@ -769,6 +782,9 @@ fn finish_payload(
 ) -> Result<Payload, SigV4Error> {
     Ok(match kind {
         PayloadKind::Unsigned => Payload::Unsigned,
+        PayloadKind::Hex if policy.defer_body_hash => {
+            Payload::Sha256(payload_hash.to_ascii_lowercase())
+        }
         PayloadKind::Hex => {
             let computed = hex::encode(hash::sha256(req.body));
             if !computed.eq_ignore_ascii_case(payload_hash) {

@@ -164,6 +164,9 @@ pub struct RequestContext {
     pub access_point: Option<AccessPointRef>,
     /// The VPC endpoint the request came through (`aws:SourceVpce`), if any.
     pub source_vpce: Option<String>,
+    /// The caller's identity policies (an IAM user's inline policies); empty for account roots and
+    /// anonymous callers.
+    pub identity_policies: std::sync::Arc<[crate::iam::policy::Policy]>,
 }
 
 impl RequestContext {
@@ -180,6 +183,7 @@ impl RequestContext {
             mfa_present: None,
             access_point: None,
             source_vpce: None,
+            identity_policies: std::sync::Arc::from(Vec::new()),
         }
     }
 

@@ -441,7 +441,7 @@ pub async fn serve_with(
         };
         let stream = match accepted {
             Ok((stream, _)) => stream,
-            Err(e) if is_per_connection_error(&e) => continue,
+            Err(e) if crate::server::conn::is_per_connection_error(&e) => continue,
             Err(_) => {
                 // Out of file descriptors or memory: back off instead of spinning.
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -457,7 +457,7 @@ pub async fn serve_with(
             }
             continue;
         };
-        let io = TokioIo::new(WriteDeadline::new(stream, config.write_timeout));
+        let io = TokioIo::new(crate::server::conn::WriteDeadline::new(stream, config.write_timeout));
         let (server, config) = (Arc::clone(&server), Arc::clone(&config));
         let service = hyper::service::service_fn(move |req| {
             answer(Arc::clone(&server), Arc::clone(&config), req)
@@ -472,111 +472,6 @@ pub async fn serve_with(
     drop(listener);
     let _ = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
     Ok(())
-}
-
-/// A stream whose writes fail with [`std::io::ErrorKind::TimedOut`] once one has made no progress for
-/// `timeout`, so a client that stops reading cannot hold its connection slot forever.
-#[derive(Debug)]
-struct WriteDeadline {
-    inner: tokio::net::TcpStream,
-    timeout: Duration,
-    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl WriteDeadline {
-    fn new(inner: tokio::net::TcpStream, timeout: Duration) -> Self {
-        Self {
-            inner,
-            timeout,
-            stalled: None,
-        }
-    }
-
-    /// Passes on a ready result (clearing the stall timer) or, while pending, polls the stall timer.
-    fn deadline<T>(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-        polled: std::task::Poll<std::io::Result<T>>,
-    ) -> std::task::Poll<std::io::Result<T>> {
-        use std::task::Poll;
-        if polled.is_ready() {
-            self.stalled = None;
-            return polled;
-        }
-        let timeout = self.timeout;
-        let timer = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the client stopped reading",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl tokio::io::AsyncRead for WriteDeadline {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for WriteDeadline {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.deadline(cx, polled)
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.deadline(cx, polled)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let polled = std::pin::Pin::new(&mut this.inner).poll_flush(cx);
-        this.deadline(cx, polled)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let polled = std::pin::Pin::new(&mut this.inner).poll_shutdown(cx);
-        this.deadline(cx, polled)
-    }
-}
-
-fn is_per_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, Interrupted};
-    matches!(
-        e.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted
-    )
 }
 
 /// Answers a connection over the cap with 503 `ServiceUnavailableException`, then reads (and drops)

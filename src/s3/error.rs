@@ -57,6 +57,8 @@ macro_rules! codes {
 }
 
 codes! {
+    /// 400: the bucket's Object Ownership setting disables ACLs.
+    AccessControlListNotSupported = "AccessControlListNotSupported", 400, "The bucket does not allow ACLs";
     /// 403: the caller is not allowed to do this.
     AccessDenied = "AccessDenied", 403, "Access Denied";
     /// 403: access forbidden (CORS preflight refused, among others).
@@ -67,6 +69,16 @@ codes! {
     /// 400: a presigned URL's query parameters are wrong.
     AuthorizationQueryParametersError = "AuthorizationQueryParametersError", 400,
         "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
+    /// 400: the `LocationConstraint` names another region than the endpoint's.
+    IllegalLocationConstraintException = "IllegalLocationConstraintException", 400,
+        "The location constraint is incompatible for the region specific endpoint this request was sent to.";
+    /// 400: an ACL was set on a bucket whose Object Ownership is `BucketOwnerEnforced`.
+    InvalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership", 400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting";
+    /// 400: the request URI cannot be parsed (not UTF-8, or a NUL in the key).
+    InvalidURI = "InvalidURI", 400, "Couldn't parse the specified URI.";
+    /// 400: a request body (XML, policy) is larger than the server accepts.
+    MaxMessageLengthExceeded = "MaxMessageLengthExceeded", 400, "Your request was too big.";
     /// 400: the body does not match its `Content-MD5` (or checksum).
     BadDigest = "BadDigest", 400, "The Content-MD5 you specified did not match what we received.";
     /// 409: the bucket name is taken by another account.
@@ -583,6 +595,21 @@ impl S3Error {
             headers,
             body: Vec::new(),
         }
+    }
+}
+
+impl From<crate::aws::WireError> for S3Error {
+    /// An error of the shared AWS layer (SigV4, aws-chunked) as S3 sends it: its code (an unknown code
+    /// becomes `InternalError`, which no AWS-layer error produces), message and extra elements.
+    fn from(w: crate::aws::WireError) -> Self {
+        let code = w
+            .code
+            .parse::<S3ErrorCode>()
+            .unwrap_or(S3ErrorCode::InternalError);
+        w.extras.into_iter().fold(
+            Self::with_code(code, w.message),
+            |e, (name, value)| e.with_extra(name, value),
+        )
     }
 }
 

@@ -53,7 +53,9 @@ use crate::primitives::{TAG_LEN, ct_eq, kdf, random_array};
 use crate::range::ByteRange;
 use crate::s3::S3ErrorCode;
 use crate::store::local::LocalStore;
-use crate::store::{ListRequest, Metadata, ObjectStore, ReadSeek, StoreError, StoredObject};
+use crate::store::{
+    BucketInfo, ListPage, ListRequest, Metadata, ObjectStore, ReadSeek, StoreError, StoredObject,
+};
 
 /// The alias standing in for the AWS managed `aws/s3` key (`alias/aws/` is reserved), created on first use.
 pub const MANAGED_KEY_ALIAS: &str = "alias/s3crypt-managed-s3";
@@ -415,6 +417,7 @@ impl SseEngine {
         let mut a =
             Authorization::new(req.action, &resource, &owner, ctx, &keys, ResourceModel::S3);
         a.resource_policy = policy.map(BucketPolicy::policy);
+        a.identity_policies = &ctx.identity_policies;
         match authorize(&a) {
             Verdict::Allow => Ok(()),
             _ => Err(S3Error::access_denied("Access Denied")),
@@ -983,13 +986,32 @@ impl SseEngine {
         range: Option<ByteRange>,
         out: &mut dyn Write,
     ) -> Result<Response, S3Error> {
-        let mut o = self.open(ctx, bucket, key, h, false)?;
+        let (resp, body) = self.get_object_start(ctx, bucket, key, h, range)?;
+        body.write_to(out)?;
+        Ok(resp)
+    }
+
+    /// GetObject in two steps, for a server that sends the status and headers before the body: every
+    /// check, the key unsealing and the response headers now, the (authenticated) body from
+    /// [`ObjectBody::write_to`].
+    ///
+    /// # Errors
+    /// As [`SseEngine::get_object`], except failures while reading the body, which
+    /// [`ObjectBody::write_to`] returns.
+    pub fn get_object_start(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        h: &Headers,
+        range: Option<ByteRange>,
+    ) -> Result<(Response, ObjectBody<'_>), S3Error> {
+        let o = self.open(ctx, bucket, key, h, false)?;
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
             Some(r) => r.resolve(size).map_err(|_| S3Error::invalid_range())?,
         };
-        self.read_body(&mut o, start, end, out)?;
         let mut hs = response_headers(&o.header);
         hs.push(("Content-Length".into(), (end - start).to_string()));
         let status = if range.is_some() {
@@ -1001,10 +1023,18 @@ impl SseEngine {
         } else {
             200
         };
-        Ok(Response {
-            status,
-            headers: hs,
-        })
+        Ok((
+            Response {
+                status,
+                headers: hs,
+            },
+            ObjectBody {
+                engine: self,
+                opened: o,
+                start,
+                end,
+            },
+        ))
     }
 
     /// Writes plaintext bytes `[start, end)` of an opened object to `out`.
@@ -1167,6 +1197,204 @@ impl SseEngine {
                 (put, _) => put,
             }
         })
+    }
+
+    /// Decides a request for `action` on `bucket` (and `key`, empty for the bucket itself) without
+    /// SSE condition keys: the caller and transport from `ctx`, the caller's identity policies, the
+    /// bucket policy, the bucket's owner.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 403 `AccessDenied`.
+    pub fn authorize_action(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        action: &str,
+    ) -> Result<(), S3Error> {
+        let (_, policy) = self.load_bucket(bucket)?;
+        self.check_policy(
+            ctx,
+            policy.as_ref(),
+            &PolicyRequest {
+                action,
+                bucket,
+                key,
+                principal: principal_arn(ctx),
+                secure_transport: ctx.secure_transport,
+                sse_header: None,
+                kms_key_id_header: None,
+                sse_c_algorithm_header: None,
+            },
+        )
+    }
+
+    /// The account owning `bucket`.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 on I/O failure.
+    pub fn owner_of(&self, bucket: &str) -> Result<String, S3Error> {
+        self.store.head_bucket(bucket)?;
+        self.bucket_owner(bucket)
+    }
+
+    /// DeleteObject of an unversioned bucket: removes the object; deleting a key that does not exist
+    /// succeeds, as in S3.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 403 `AccessDenied` without `s3:DeleteObject`.
+    pub fn delete_object(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), S3Error> {
+        self.authorize_action(ctx, bucket, key, "s3:DeleteObject")?;
+        self.store.delete_object(bucket, key)?;
+        Ok(())
+    }
+
+    /// One page of ListObjects/ListObjectsV2, with each object's plaintext size, S3 ETag and
+    /// Last-Modified read from its stored header (the header is authenticated only when the object
+    /// is read; a listing shows what the store holds).
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 403 without `s3:ListBucket`; 400 for a bad continuation token.
+    pub fn list_objects(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        request: &ListRequest,
+    ) -> Result<ListPage, S3Error> {
+        self.authorize_action(ctx, bucket, "", "s3:ListBucket")?;
+        let mut page = self.store.list_objects(bucket, request)?;
+        for info in &mut page.contents {
+            // An object removed since the listing was taken keeps the store's view.
+            if let Ok(Some(stat)) = self.stat_object(bucket, &info.key) {
+                info.size = stat.size;
+                info.etag = stat.etag;
+                info.last_modified = stat.last_modified;
+            }
+        }
+        Ok(page)
+    }
+
+    /// What the stored header of an object says (plaintext size, S3 ETag, Last-Modified, content
+    /// type), without authorization or decryption: for listings and the preconditions of conditional
+    /// writes. `None` if there is no such object. The header is authenticated only when the object is
+    /// read.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 when the stored header cannot be read.
+    pub fn stat_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectStat>, S3Error> {
+        let mut stored = match self.store.get_object(bucket, key) {
+            Ok(s) => s,
+            Err(StoreError::NoSuchKey) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let (header, _, _) = Header::read(&mut stored.body)?;
+        let last_modified = time::OffsetDateTime::parse(
+            &header.last_modified,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_or(stored.info.last_modified, Into::into);
+        Ok(Some(ObjectStat {
+            size: header.size,
+            etag: header.etag,
+            last_modified,
+            content_type: header.content_type,
+        }))
+    }
+
+    /// The buckets owned by the caller's account (ListBuckets). Anonymous callers are refused.
+    ///
+    /// # Errors
+    /// 403 `AccessDenied` for anonymous callers and for IAM users whose policies do not allow
+    /// `s3:ListAllMyBuckets`.
+    pub fn list_buckets(&self, ctx: &RequestContext) -> Result<Vec<BucketInfo>, S3Error> {
+        let Some(p) = ctx.caller.principal() else {
+            return Err(S3Error::access_denied("Access Denied"));
+        };
+        let keys = crate::iam::ConditionKeys::new();
+        let a = Authorization::new(
+            "s3:ListAllMyBuckets",
+            "*",
+            &p.account,
+            ctx,
+            &keys,
+            ResourceModel::S3,
+        )
+        .with_identity_policies(&ctx.identity_policies);
+        if authorize(&a) != Verdict::Allow {
+            return Err(S3Error::access_denied("Access Denied"));
+        }
+        let mut out = Vec::new();
+        for b in self.store.list_buckets()? {
+            if self.bucket_owner(&b.name)? == p.account {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// DeleteBucket: the bucket must hold no objects and no multipart uploads.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 403; 409 `BucketNotEmpty`.
+    pub fn delete_bucket(&self, ctx: &RequestContext, bucket: &str) -> Result<(), S3Error> {
+        self.authorize_action(ctx, bucket, "", "s3:DeleteBucket")?;
+        self.store.delete_bucket(bucket)?;
+        Ok(())
+    }
+
+    /// GetBucketEncryption: the configuration as S3's XML (the new-bucket default when none is
+    /// stored).
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 403 without `s3:GetEncryptionConfiguration`.
+    pub fn get_bucket_encryption(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+    ) -> Result<String, S3Error> {
+        self.authorize_action(ctx, bucket, "", "s3:GetEncryptionConfiguration")?;
+        Ok(self.load_bucket(bucket)?.0.to_xml())
+    }
+
+    /// DeleteBucketEncryption: back to SSE-S3, the default of every bucket; the SSE-C block stays.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 403 without `s3:PutEncryptionConfiguration`.
+    pub fn delete_bucket_encryption(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+    ) -> Result<(), S3Error> {
+        self.authorize_action(ctx, bucket, "", "s3:PutEncryptionConfiguration")?;
+        let (mut enc, _) = self.load_bucket(bucket)?;
+        enc.default = DefaultSse::S3;
+        self.store
+            .put_bucket_config(bucket, ENCRYPTION_CONFIG, Some(&enc.to_xml()))?;
+        Ok(())
+    }
+
+    /// The bucket policy document as stored, if any (GetBucketPolicy; the caller decides access).
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 on I/O failure.
+    pub fn bucket_policy(&self, bucket: &str) -> Result<Option<String>, S3Error> {
+        self.store.head_bucket(bucket)?;
+        Ok(self.store.bucket_config(bucket, POLICY_CONFIG)?)
+    }
+
+    /// Removes the bucket policy (DeleteBucketPolicy; the caller decides access).
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 on I/O failure.
+    pub fn delete_bucket_policy(&self, bucket: &str) -> Result<(), S3Error> {
+        self.store.head_bucket(bucket)?;
+        self.store.put_bucket_config(bucket, POLICY_CONFIG, None)?;
+        Ok(())
     }
 
     /// Adds an SSE-S3 root key version (new objects use it; old ones stay readable).
@@ -1417,6 +1645,49 @@ impl Seek for LayerReader<'_> {
 /// How many pieces the copy pipe holds, and their size.
 const PIPE_DEPTH: usize = 4;
 const PIPE_PIECE: usize = 256 * 1024;
+
+/// An object's stored description ([`SseEngine::stat_object`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectStat {
+    /// Plaintext size.
+    pub size: u64,
+    /// S3's ETag (quoted).
+    pub etag: String,
+    /// When it was written.
+    pub last_modified: std::time::SystemTime,
+    /// `Content-Type` given at write time.
+    pub content_type: Option<String>,
+}
+
+/// The body of a GetObject started with [`SseEngine::get_object_start`]: the opened object and the
+/// byte range to send.
+pub struct ObjectBody<'a> {
+    engine: &'a SseEngine,
+    opened: Opened,
+    start: u64,
+    end: u64,
+}
+
+impl std::fmt::Debug for ObjectBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBody")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectBody<'_> {
+    /// Writes the range's plaintext to `out`, each chunk only once it authenticated.
+    ///
+    /// # Errors
+    /// 500 when the stored object fails authentication or cannot be read; the I/O error of `out`
+    /// (a client that went away) as a 500 too.
+    pub fn write_to(mut self, out: &mut dyn Write) -> Result<(), S3Error> {
+        self.engine
+            .read_body(&mut self.opened, self.start, self.end, out)
+    }
+}
 
 /// A piece of authenticated plaintext passed from a copy's source to its destination.
 enum Piece {

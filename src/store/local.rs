@@ -479,7 +479,8 @@ fn decode_token(token: Option<&str>) -> Result<Option<String>, StoreError> {
 
 /// Pages `objects` (sorted by key) as ListObjectsV2 does.
 fn page(objects: Vec<ObjectInfo>, request: &ListRequest) -> Result<ListPage, StoreError> {
-    let after = decode_token(request.continuation_token.as_deref())?;
+    let after = decode_token(request.continuation_token.as_deref())?
+        .max(request.start_after.clone().filter(|s| !s.is_empty()));
     let max = match request.max_keys {
         0 => MAX_KEYS,
         n => n.min(MAX_KEYS),

@@ -1,0 +1,482 @@
+//! `s3crypt serve`: an S3-compatible HTTPS endpoint over the SSE engine, for unmodified S3 clients
+//! (boto3, the AWS CLI, the AWS SDKs, rclone, browsers with presigned URLs).
+//!
+//! | piece                         | module                    |
+//! |-------------------------------|---------------------------|
+//! | listeners, limits, shutdown   | `listen` ([`serve`])      |
+//! | local CA and TLS config       | [`tls`]                   |
+//! | bucket, key and operation     | `request`                 |
+//! | who is calling                | [`auth`]                  |
+//! | bodies with back-pressure     | `body`                    |
+//! | bucket operations             | `bucket`                  |
+//! | object operations             | `object`                  |
+//!
+//! A request goes: connection (TLS or plain, a slot out of [`ServerOptions::max_connections`]) →
+//! headers within [`ServerOptions::header_read_timeout`] → bucket, key and operation (path-style
+//! `/BUCKET/KEY` or virtual-hosted `BUCKET.DOMAIN/KEY`) → the body of a non-data request is read
+//! whole (at most [`ServerOptions::max_xml_body`]); object data is streamed → SigV4 (or anonymous) →
+//! the operation on a worker thread, which asks the one policy engine ([`crate::iam::authorize`])
+//! through the SSE engine → the response (object data streamed back) → one access log line
+//! (`tracing`, target `s3crypt::access`).
+//!
+//! Every error is S3's XML with S3's code and status; an operation this server does not implement is
+//! `501 NotImplemented`, never a hang or an HTML page.
+
+pub mod auth;
+mod body;
+mod bucket;
+pub(crate) mod conn;
+mod listen;
+mod object;
+mod request;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hyper::body::Incoming;
+
+pub use self::auth::{Identity, IdentitySource, StaticKeys};
+pub use self::listen::{Listeners, serve};
+use self::auth::Connection;
+use self::body::ResponseBody;
+use self::request::{Op, S3Request};
+use crate::aws::sigv4::SignableRequest;
+use crate::iam::context::RequestContext;
+use crate::s3::{S3Error, S3ErrorCode};
+use crate::sse::engine::SseEngine;
+use crate::sse::headers::Headers;
+
+/// The documented default HTTPS address of `s3crypt serve`.
+pub const DEFAULT_HTTPS_ADDR: &str = "127.0.0.1:9443";
+
+/// Limits and settings of the endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// The region the endpoint is in (credential scopes must name it; `GetBucketLocation`).
+    pub region: String,
+    /// Names under which buckets are addressed virtual-hosted style (`BUCKET.localhost`).
+    pub domains: Vec<String>,
+    /// Time for a request's headers (and a TLS handshake) to arrive; also the keep-alive idle limit.
+    pub header_read_timeout: Duration,
+    /// Time a request body may pause between pieces before the request fails with
+    /// `RequestTimeout`.
+    pub body_idle_timeout: Duration,
+    /// Time a response write may stall before the connection is dropped.
+    pub write_timeout: Duration,
+    /// Connections served at once; more are answered 503 `SlowDown` and closed.
+    pub max_connections: usize,
+    /// The largest request header section in bytes (S3: 8 KiB of headers; hyper needs room for the
+    /// request line too).
+    pub max_header_bytes: usize,
+    /// The most request headers.
+    pub max_headers: usize,
+    /// The largest non-object request body (XML, policies).
+    pub max_xml_body: usize,
+    /// The largest single PUT (S3: 5 GiB).
+    pub max_object_size: u64,
+    /// Time in-flight requests get to finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".to_owned(),
+            domains: vec!["localhost".to_owned()],
+            header_read_timeout: Duration::from_secs(20),
+            body_idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_xml_body: 1024 * 1024,
+            max_object_size: 5 * 1024 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The S3 endpoint: the engine, the access keys, the options.
+#[derive(Debug)]
+pub struct S3Service {
+    engine: Arc<SseEngine>,
+    identities: Arc<dyn IdentitySource>,
+    options: ServerOptions,
+}
+
+/// A successful answer, before the common headers are added.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: ResponseBody,
+    /// Bytes of the body, for the access log.
+    pub(crate) length: u64,
+}
+
+impl Reply {
+    /// An answer with an XML document.
+    pub(crate) fn xml(status: u16, xml: String) -> Self {
+        let length = xml.len() as u64;
+        Self {
+            status,
+            headers: vec![("Content-Type".to_owned(), "application/xml".to_owned())],
+            body: body::full(xml),
+            length,
+        }
+    }
+
+    /// An answer without a body.
+    pub(crate) fn empty(status: u16, headers: Vec<(String, String)>) -> Self {
+        Self {
+            status,
+            headers,
+            body: body::empty(),
+            length: 0,
+        }
+    }
+}
+
+/// What an operation handler gets.
+pub(crate) struct Call {
+    pub(crate) req: S3Request,
+    pub(crate) ctx: RequestContext,
+    pub(crate) headers: Headers,
+    /// The body, for operations whose body is read whole.
+    pub(crate) body: Vec<u8>,
+    /// How the body is protected (`None`: anonymous).
+    pub(crate) payload: Option<crate::aws::presign::Payload>,
+    /// The HTTP method.
+    pub(crate) method: String,
+}
+
+impl S3Service {
+    /// An endpoint over `engine`, authenticating with `identities`.
+    #[must_use]
+    pub fn new(
+        engine: Arc<SseEngine>,
+        identities: Arc<dyn IdentitySource>,
+        options: ServerOptions,
+    ) -> Self {
+        Self {
+            engine,
+            identities,
+            options,
+        }
+    }
+
+    /// The options.
+    #[must_use]
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    pub(crate) fn engine(&self) -> &SseEngine {
+        &self.engine
+    }
+
+    /// Answers one request.
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<Incoming>,
+        conn: Connection,
+    ) -> hyper::Response<ResponseBody> {
+        let started = Instant::now();
+        let request_id = request_id();
+        let (parts, incoming) = req.into_parts();
+        let method = parts.method.as_str().to_owned();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut log = AccessLog {
+            request_id: request_id.clone(),
+            op: "-",
+            principal: "anonymous".to_owned(),
+            status: 0,
+            bytes_out: 0,
+            bytes_in: content_length(&headers),
+            tls: conn.tls,
+            remote: conn.peer.to_string(),
+            key: String::new(),
+            bucket: String::new(),
+        };
+        let mut resource = "/".to_owned();
+        let outcome = Arc::clone(&self)
+            .run(
+                &method,
+                &target,
+                headers,
+                incoming,
+                conn,
+                &mut log,
+                &mut resource,
+            )
+            .await;
+        let mut response = match outcome {
+            Ok(reply) => {
+                log.status = reply.status;
+                log.bytes_out = reply.length;
+                let mut r = hyper::Response::new(reply.body);
+                *r.status_mut() = hyper::StatusCode::from_u16(reply.status)
+                    .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+                append_headers(&mut r, reply.headers);
+                r
+            }
+            Err(e) => {
+                if e.code() == S3ErrorCode::InternalError {
+                    tracing::warn!(
+                        target: "s3crypt::server",
+                        request_id = %request_id,
+                        error = %e.detail(),
+                        "internal error"
+                    );
+                }
+                let rendered = e
+                    .with_resource(resource)
+                    .with_request_id(request_id.clone())
+                    .render(&method);
+                log.status = rendered.status;
+                log.bytes_out = rendered.body.len() as u64;
+                let mut r = hyper::Response::new(body::full(rendered.body));
+                *r.status_mut() = hyper::StatusCode::from_u16(rendered.status)
+                    .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+                append_headers(&mut r, rendered.headers);
+                r
+            }
+        };
+        let extra = [
+            ("x-amz-request-id", request_id.clone()),
+            ("x-amz-id-2", request_id.clone()),
+            ("server", "s3crypt".to_owned()),
+        ];
+        for (n, v) in extra {
+            if !response.headers().contains_key(n)
+                && let Ok(v) = hyper::header::HeaderValue::from_str(&v)
+            {
+                response
+                    .headers_mut()
+                    .insert(hyper::header::HeaderName::from_static(n), v);
+            }
+        }
+        log.emit(started.elapsed());
+        response
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        self: Arc<Self>,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        incoming: Incoming,
+        conn: Connection,
+        log: &mut AccessLog,
+        resource: &mut String,
+    ) -> Result<Reply, S3Error> {
+        let host = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.clone());
+        let req = request::resolve(
+            method,
+            target,
+            host.as_deref(),
+            &headers,
+            &self.options.domains,
+        )?;
+        *resource = req.resource();
+        log.op = req.op.name();
+        log.bucket = req.bucket.clone().unwrap_or_default();
+        log.key = req.key.clone().unwrap_or_default();
+        let (body, stream) = if req.op.streams_body() {
+            (Vec::new(), Some(incoming))
+        } else {
+            let collected = body::collect(
+                incoming,
+                self.options.max_xml_body,
+                self.options.body_idle_timeout,
+            )
+            .await
+            .map_err(request_timeout)?;
+            let Some(b) = collected else {
+                return Err(S3Error::with_code(
+                    S3ErrorCode::MaxMessageLengthExceeded,
+                    "Your request was too big.",
+                ));
+            };
+            (b, None)
+        };
+        let signable = SignableRequest {
+            method,
+            uri: target,
+            headers: &headers,
+            body: &body,
+        };
+        let authenticated = auth::authenticate(
+            &signable,
+            &req.query,
+            stream.is_none(),
+            self.identities.as_ref(),
+            &self.options.region,
+            conn,
+            SystemTime::now(),
+        )?;
+        if let Some(p) = authenticated.context.caller.principal() {
+            log.principal.clone_from(&p.arn);
+        }
+        if stream.is_none() {
+            object::check_whole_body(&Headers::new(headers.iter().cloned()), &body)?;
+        }
+        let call = Call {
+            req,
+            ctx: authenticated.context,
+            headers: Headers::new(headers),
+            body,
+            payload: authenticated.payload,
+            method: method.to_owned(),
+        };
+        match (call.req.op, stream) {
+            (Op::GetObject, _) => object::get(self, call).await,
+            (Op::PutObject, Some(incoming)) => {
+                let reader = body::BodyReader::spawn(incoming, self.options.body_idle_timeout);
+                let svc = Arc::clone(&self);
+                blocking(move || object::put(&svc, call, reader)).await
+            }
+            (op, _) => {
+                let svc = Arc::clone(&self);
+                blocking(move || dispatch(&svc, op, call)).await
+            }
+        }
+    }
+}
+
+/// Runs a blocking operation on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, S3Error> + Send + 'static,
+) -> Result<T, S3Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(S3Error::internal_because("the request handler failed", e)))
+}
+
+/// The operations that run whole on a worker thread.
+fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
+    match op {
+        Op::ListBuckets => bucket::list_buckets(svc, &call),
+        Op::CreateBucket => bucket::create(svc, &call),
+        Op::HeadBucket => bucket::head(svc, &call),
+        Op::DeleteBucket => bucket::delete(svc, &call),
+        Op::GetBucketLocation => bucket::location(svc, &call),
+        Op::ListObjects | Op::ListObjectsV2 => bucket::list_objects(svc, &call),
+        Op::GetBucketEncryption
+        | Op::PutBucketEncryption
+        | Op::DeleteBucketEncryption
+        | Op::GetBucketPolicy
+        | Op::PutBucketPolicy
+        | Op::DeleteBucketPolicy
+        | Op::GetBucketPolicyStatus
+        | Op::GetPublicAccessBlock
+        | Op::PutPublicAccessBlock
+        | Op::DeletePublicAccessBlock
+        | Op::GetBucketOwnershipControls
+        | Op::PutBucketOwnershipControls
+        | Op::DeleteBucketOwnershipControls
+        | Op::GetBucketVersioning
+        | Op::GetBucketAcl
+        | Op::PutBucketAcl => bucket::config(svc, op, &call),
+        Op::DeleteObjects => object::delete_many(svc, &call),
+        Op::CopyObject => object::copy(svc, &call),
+        Op::HeadObject => object::head(svc, &call),
+        Op::DeleteObject => object::delete(svc, &call),
+        Op::GetObjectAcl | Op::PutObjectAcl => object::acl(svc, op, &call),
+        Op::ListMultipartUploads
+        | Op::CreateMultipartUpload
+        | Op::UploadPart
+        | Op::UploadPartCopy
+        | Op::CompleteMultipartUpload
+        | Op::AbortMultipartUpload
+        | Op::ListParts => Err(S3Error::not_implemented(format!(
+            "{} is not implemented by this server yet.",
+            op.name()
+        ))),
+        Op::GetObject | Op::PutObject => Err(S3Error::internal("streamed operation dispatched whole")),
+    }
+}
+
+fn request_timeout(fault: body::BodyFault) -> S3Error {
+    match fault {
+        body::BodyFault::Timeout => S3Error::from_code(S3ErrorCode::RequestTimeout),
+        body::BodyFault::Incomplete => S3Error::from_code(S3ErrorCode::IncompleteBody),
+    }
+}
+
+fn content_length(headers: &[(String, String)]) -> u64 {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn append_headers(r: &mut hyper::Response<ResponseBody>, headers: Vec<(String, String)>) {
+    use hyper::header::{HeaderName, HeaderValue};
+    for (n, v) in headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            r.headers_mut().append(n, v);
+        }
+    }
+}
+
+/// A request id as S3 prints them: 16 uppercase hex digits.
+fn request_id() -> String {
+    crate::primitives::random_array::<8>()
+        .map(|b| hex::encode_upper(b))
+        .unwrap_or_else(|_| "0000000000000000".to_owned())
+}
+
+/// One access log record; never holds a secret (keys and headers are not logged, only names).
+struct AccessLog {
+    request_id: String,
+    op: &'static str,
+    principal: String,
+    status: u16,
+    bytes_in: u64,
+    bytes_out: u64,
+    tls: bool,
+    remote: String,
+    bucket: String,
+    key: String,
+}
+
+impl AccessLog {
+    fn emit(&self, took: Duration) {
+        tracing::info!(
+            target: "s3crypt::access",
+            request_id = %self.request_id,
+            remote = %self.remote,
+            tls = self.tls,
+            principal = %self.principal,
+            operation = self.op,
+            bucket = %self.bucket,
+            key = %self.key,
+            status = self.status,
+            bytes_in = self.bytes_in,
+            bytes_out = self.bytes_out,
+            duration_ms = took.as_secs_f64() * 1e3,
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! Who is calling: SigV4 (header or presigned URL) by an access key the server knows, or nobody.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::aws::presign::{self, Payload, S3Policy};
+use crate::aws::sigv4::{self, Credentials, SignableRequest};
+use crate::iam::context::{AuthType, Caller, Principal, RequestContext};
+use crate::iam::policy::Policy;
+use crate::s3::S3Error;
+
+/// An authenticated identity: the principal an access key stands for, its secret and its identity
+/// policies.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The principal (account root or IAM user).
+    pub principal: Principal,
+    /// The access key's credentials (`Debug` redacts the secret).
+    pub credentials: Credentials,
+    /// The identity's policies (none for an account root).
+    pub policies: Vec<Policy>,
+}
+
+/// Where the server looks up access keys. Implementations must be cheap to call once per request
+/// and see keys created by other processes on the same home.
+pub trait IdentitySource: Send + Sync + std::fmt::Debug {
+    /// The identity of `access_key_id`, if it is known and active.
+    fn identity(&self, access_key_id: &str) -> Option<Identity>;
+}
+
+/// Fixed access keys (the `--access-key` flags), tried before `fallback`.
+#[derive(Debug)]
+pub struct StaticKeys {
+    keys: Vec<Identity>,
+    fallback: Option<Arc<dyn IdentitySource>>,
+}
+
+impl StaticKeys {
+    /// The keys `keys`, then `fallback` for ids not among them.
+    #[must_use]
+    pub fn new(keys: Vec<Identity>, fallback: Option<Arc<dyn IdentitySource>>) -> Self {
+        Self { keys, fallback }
+    }
+}
+
+impl IdentitySource for StaticKeys {
+    fn identity(&self, access_key_id: &str) -> Option<Identity> {
+        self.keys
+            .iter()
+            .find(|k| k.credentials.access_key_id == access_key_id)
+            .cloned()
+            .or_else(|| self.fallback.as_ref()?.identity(access_key_id))
+    }
+}
+
+/// Facts about the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Connection {
+    /// Whether it is TLS.
+    pub(crate) tls: bool,
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
+}
+
+/// The outcome of authentication: the context the policies see and how the body is protected.
+pub(crate) struct Authenticated {
+    pub(crate) context: RequestContext,
+    /// `None` for anonymous requests (the body is not authenticated).
+    pub(crate) payload: Option<Payload>,
+}
+
+/// Whether the request carries any SigV4 material (header or query).
+pub(crate) fn is_signed(headers: &[(String, String)], query: &[(String, String)]) -> bool {
+    !sigv4::header_values(headers, "authorization").is_empty()
+        || query.iter().any(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "X-Amz-Algorithm" | "X-Amz-Credential" | "X-Amz-Signature"
+            )
+        })
+}
+
+/// Authenticates a request: anonymous when it carries no SigV4 material, otherwise the signature
+/// must verify ([`presign::verify_s3`]). `body` is the whole body when it was read before
+/// authentication; for streamed bodies pass `None` and check [`Payload::Sha256`] while streaming.
+///
+/// # Errors
+/// S3's authentication errors (`SignatureDoesNotMatch`, `InvalidAccessKeyId`, `AccessDenied`
+/// "Request has expired", `RequestTimeTooSkewed`, `AuthorizationQueryParametersError`, …).
+pub(crate) fn authenticate(
+    req: &SignableRequest<'_>,
+    query: &[(String, String)],
+    body_read: bool,
+    identities: &dyn IdentitySource,
+    region: &str,
+    conn: Connection,
+    now: SystemTime,
+) -> Result<Authenticated, S3Error> {
+    let base = |caller, auth| {
+        RequestContext::new(caller, auth, now)
+            .with_tls(conn.tls)
+            .with_source_ip(conn.peer.ip())
+    };
+    if !is_signed(req.headers, query) {
+        return Ok(Authenticated {
+            context: base(Caller::Anonymous, AuthType::None),
+            payload: None,
+        });
+    }
+    let mut policy = S3Policy::new(region);
+    policy.defer_body_hash = !body_read;
+    let mut found: Option<Identity> = None;
+    let lookup = |id: &str| {
+        let identity = identities.identity(id)?;
+        let creds = identity.credentials.clone();
+        Some(creds)
+    };
+    let auth = presign::verify_s3(req, lookup, &policy, now).map_err(|e| S3Error::from(e.s3()))?;
+    if let Some(identity) = identities.identity(&auth.access_key_id) {
+        found = Some(identity);
+    }
+    let Some(identity) = found else {
+        // Deleted between the two lookups.
+        return Err(S3Error::from(
+            sigv4::SigV4Error::UnrecognizedClient {
+                access_key_id: auth.access_key_id.clone(),
+            }
+            .s3(),
+        ));
+    };
+    let kind = match auth.auth_type {
+        sigv4::AuthType::Presigned => AuthType::Presigned,
+        _ => AuthType::Header,
+    };
+    let mut context = base(Caller::Principal(identity.principal), kind);
+    context.signature_age = Some(auth.signature_age);
+    context.identity_policies = Arc::from(identity.policies);
+    Ok(Authenticated {
+        context,
+        payload: Some(auth.payload),
+    })
+}

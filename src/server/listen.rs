@@ -1,0 +1,135 @@
+//! The listeners: HTTPS (rustls) and plain HTTP, one connection slot per client, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use super::S3Service;
+use super::auth::Connection;
+use super::conn::{WriteDeadline, is_per_connection_error};
+
+/// The sockets to serve on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// HTTPS: the listener and its TLS configuration.
+    pub https: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+    /// Plain HTTP.
+    pub http: Option<TcpListener>,
+}
+
+/// Serves `service` on `listeners` until `shutdown` completes; then stops accepting, lets in-flight
+/// requests finish for up to [`super::ServerOptions::shutdown_grace`], and returns.
+///
+/// # Errors
+/// None in practice: accept errors are waited out.
+pub async fn serve(
+    service: Arc<S3Service>,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let options = service.options().clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
+    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes.max(8192))
+        .max_headers(options.max_headers);
+    let http = Arc::new(http);
+    let acceptor = listeners
+        .https
+        .as_ref()
+        .map(|(_, cfg)| tokio_rustls::TlsAcceptor::from(Arc::clone(cfg)));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer, tls) = tokio::select! {
+            a = accept(listeners.https.as_ref().map(|(l, _)| l)) => match a {
+                Some((s, p)) => (s, p, true),
+                None => continue,
+            },
+            a = accept(listeners.http.as_ref()) => match a {
+                Some((s, p)) => (s, p, false),
+                None => continue,
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Connection { tls, peer };
+        let service = Arc::clone(&service);
+        let http = Arc::clone(&http);
+        let graceful = Arc::clone(&graceful);
+        let acceptor = acceptor.clone();
+        let write_timeout = options.write_timeout;
+        let handshake_timeout = options.header_read_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let svc = hyper::service::service_fn(move |req| {
+                let service = Arc::clone(&service);
+                async move { Ok::<_, std::convert::Infallible>(service.handle(req, conn).await) }
+            });
+            if tls {
+                let Some(acceptor) = acceptor else { return };
+                let Ok(Ok(stream)) =
+                    tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                else {
+                    return;
+                };
+                let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
+                let _ = graceful.watch(http.serve_connection(io, svc)).await;
+            } else {
+                let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
+                let _ = graceful.watch(http.serve_connection(io, svc)).await;
+            }
+        });
+    }
+    drop(listeners);
+    match Arc::try_unwrap(graceful) {
+        Ok(g) => {
+            let _ = tokio::time::timeout(options.shutdown_grace, g.shutdown()).await;
+        }
+        Err(_) => {
+            // Connections still hold the watcher: give them the grace period anyway.
+            tokio::time::sleep(Duration::from_millis(100).min(options.shutdown_grace)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Accepts one connection; `None` on a per-connection error (or never, for an absent listener).
+async fn accept(listener: Option<&TcpListener>) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    let Some(l) = listener else {
+        return std::future::pending().await;
+    };
+    match l.accept().await {
+        Ok(a) => Some(a),
+        Err(e) if is_per_connection_error(&e) => None,
+        Err(_) => {
+            // Out of file descriptors or memory: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
+}
+
+/// Answers a connection over the cap with S3's 503 `SlowDown` and closes it (plain text only: a TLS
+/// client sees the connection close and retries).
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    let body = crate::s3::S3Error::from_code(crate::s3::S3ErrorCode::SlowDown).to_xml();
+    let out = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(out.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
