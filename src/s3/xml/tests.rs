@@ -599,12 +599,16 @@ fn deep_nesting_is_refused_without_recursion() {
     let depth = 100_000;
     let body = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
     assert_malformed(parse_delete(body.as_bytes()));
-    let ok_depth = format!(
-        "<Delete>{}{}<Object><Key>k</Key></Object></Delete>",
-        "<Quiet>".repeat(1),
-        "</Quiet>"
+    // Wide but shallow is fine until MAX_ELEMENTS.
+    let wide = format!(
+        "<Delete>{}</Delete>",
+        "<Object><Key>k</Key></Object>".repeat(MAX_ELEMENTS / 2)
     );
-    assert_malformed(parse_delete(ok_depth.as_bytes())); // empty Quiet is not a boolean
+    assert_malformed(parse_delete(wide.as_bytes()));
+    // An empty Quiet is not a boolean.
+    assert_malformed(parse_delete(
+        b"<Delete><Quiet></Quiet><Object><Key>k</Key></Object></Delete>",
+    ));
 }
 
 #[test]
@@ -640,7 +644,13 @@ fn delete_parses() {
 
 #[test]
 fn escaped_keys_round_trip_through_the_parser() {
-    let key = "a<b>&\"'\r\u{1}z é/";
+    round_trip("a<b>&\"'\r\u{1}z é/");
+    round_trip("\r\n \t\u{FFFE}\u{7F}");
+}
+
+/// Renders `key` in a `DeleteResult`, lifts the escaped text into a `Delete` body and checks the parser
+/// gives `key` back.
+fn round_trip(key: &str) {
     let rendered = render_delete_result(
         &[Deleted {
             key: key.into(),
@@ -783,6 +793,12 @@ fn run_all_parsers(bytes: &[u8]) {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every key without NUL survives escaping and parsing (NUL cannot be written in XML at all).
+    #[test]
+    fn any_key_round_trips(key in "[^\u{0}]{0,64}") {
+        round_trip(&key);
+    }
 
     #[test]
     fn parsers_never_panic_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
