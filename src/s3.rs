@@ -6,7 +6,11 @@
 //! | fail an S3 operation                          | [`S3Error`] (`S3Error::no_such_key()`, `S3Error::invalid_argument(..)`, …) |
 //! | name an S3 error code and its status          | [`S3ErrorCode`]                      |
 //! | fail with a server fault, keeping the cause   | [`S3Error::internal`] (generic message to the client, cause in `source()`) |
+//! | render or parse an S3 XML body                | [`xml`] (`render_*`, `parse_*`)        |
+//! | Block Public Access settings, public policies | [`public_access::PublicAccessBlock`], [`public_access::is_public`] |
 
 pub mod error;
+pub mod public_access;
+pub mod xml;
 
 pub use error::{S3Error, S3ErrorCode};
