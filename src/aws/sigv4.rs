@@ -61,6 +61,15 @@
 //! `UNSIGNED-PAYLOAD` is refused unless [`VerifyPolicy::allow_unsigned_payload`] is set.
 
 pub(crate) mod canonical;
+
+/// Percent-encodes `s` as SigV4 and botocore do: RFC 3986 unreserved characters kept, everything else
+/// `%XX` (uppercase); `/` kept when `keep_slash` (object keys in paths).
+#[must_use]
+pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    canonical::uri_encode(s.as_bytes(), keep_slash, &mut out);
+    out
+}
 mod error;
 
 pub use error::{AuthType, ScopeProblem, SigV4Error};

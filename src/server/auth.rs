@@ -102,6 +102,19 @@ pub(crate) fn authenticate(
             .with_tls(conn.tls)
             .with_source_ip(conn.peer.ip())
     };
+    let sigv2_header = sigv4::header_values(req.headers, "authorization")
+        .iter()
+        .any(|v| v.trim_start().starts_with("AWS "));
+    let sigv2_query = query
+        .iter()
+        .any(|(k, _)| k == "AWSAccessKeyId" || k == "Signature");
+    if sigv2_header || (sigv2_query && !is_signed(req.headers, query)) {
+        // Signature Version 2: S3 refuses it for buckets created since June 2020 and in every
+        // region opened since 2014.
+        return Err(S3Error::invalid_request(
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        ));
+    }
     if !is_signed(req.headers, query) {
         return Ok(Authenticated {
             context: base(Caller::Anonymous, AuthType::None),

@@ -426,12 +426,15 @@ fn checksum_header(h: &Headers) -> Result<Option<(ChecksumAlgorithm, String)>, S
     let mut found = None;
     for (name, value) in h.iter() {
         let name = name.to_ascii_lowercase();
-        if !name.starts_with("x-amz-checksum-") || name == "x-amz-checksum-type" {
+        let Some(algorithm) = name.strip_prefix("x-amz-checksum-") else {
+            continue;
+        };
+        if matches!(algorithm, "type" | "mode" | "algorithm") {
             continue;
         }
         let Some(alg) = CHECKSUMS.into_iter().find(|a| a.header_name() == name) else {
             return Err(S3Error::invalid_request(format!(
-                "Value for x-amz-checksum-algorithm header is invalid or not supported by this server: {name}"
+                "The {algorithm} checksum algorithm is not supported by this server."
             )));
         };
         if found.is_some() {

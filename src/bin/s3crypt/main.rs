@@ -15,6 +15,7 @@ mod envelope;
 mod files;
 mod kms;
 mod selftest;
+mod serve;
 mod sse;
 
 use std::io::{self, Write as _};
@@ -98,6 +99,10 @@ enum Command {
     Selftest(selftest::Args),
     /// The built-in KMS: keys, data keys, the HTTP server and load generator.
     Kms(kms::Args),
+    /// Serve the S3 API over HTTPS (a local CA is made on first start) for boto3, aws-cli, browsers.
+    Serve(serve::ServeArgs),
+    /// Print a presigned URL for BUCKET/KEY on the endpoint (like `aws s3 presign`).
+    Presign(serve::PresignArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +126,8 @@ fn main() -> ExitCode {
         Command::Sse(cmd) => sse::sse(&cmd, &cli.home, cli.json),
         Command::Selftest(args) => selftest::run(&args),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
+        Command::Serve(args) => serve::serve(&args, &cli.home, cli.json),
+        Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,

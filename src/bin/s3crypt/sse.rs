@@ -127,7 +127,7 @@ fn split(path: &str) -> anyhow::Result<(&str, &str)> {
         .with_context(|| format!("{path:?} must be BUCKET/KEY"))
 }
 
-fn engine(home: &Path) -> anyhow::Result<SseEngine> {
+pub(crate) fn engine(home: &Path) -> anyhow::Result<SseEngine> {
     let kms = crate::kms::open(home)?;
     let e = SseEngine::new(home, Arc::new(kms))?;
     for p in e.stale_temporaries_removed() {
