@@ -1,0 +1,447 @@
+//! `s3crypt serve` at the HTTP level, in process, with a raw HTTP/1.1 client: S3's errors as XML,
+//! SigV4 and payload checks before anything is stored, limits against hostile clients (slow headers,
+//! oversize headers, too many connections), keys as opaque bytes, and a tampered object that is never
+//! released.
+//!
+//! The real-client tests (boto3, aws-cli, s3cmd over TLS) are in `tests/serve_interop.rs`.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use s3crypt::aws::sigv4::{self, Credentials, SignableRequest};
+use s3crypt::iam::Principal;
+use s3crypt::kms::MockKms;
+use s3crypt::primitives::chunked::{CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, HEADER_LEN};
+use s3crypt::server::{Identity, Listeners, S3Service, ServerOptions, StaticKeys};
+use s3crypt::sse::engine::{LOCAL_ACCOUNT, SseEngine};
+
+const ID: &str = "AKIDHTTPTEST";
+const SECRET: &str = "http-test-secret";
+
+/// A server on a free loopback port (plain HTTP), stopped when dropped.
+struct Server {
+    addr: SocketAddr,
+    home: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(options: ServerOptions) -> Server {
+    let home = tempfile::tempdir().expect("tmp");
+    let engine =
+        Arc::new(SseEngine::new(home.path(), Arc::new(MockKms::in_memory())).expect("engine"));
+    let keys = StaticKeys::new(
+        vec![Identity {
+            principal: Principal::root(LOCAL_ACCOUNT, ID),
+            credentials: Credentials::new(ID, SECRET, None),
+            policies: Vec::new(),
+        }],
+        None,
+    );
+    let service = Arc::new(S3Service::new(engine, Arc::new(keys), options));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            addr_tx.send(l.local_addr().expect("addr")).expect("send");
+            let listeners = Listeners {
+                https: None,
+                http: Some(l),
+            };
+            let _ = s3crypt::server::serve(service, listeners, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        });
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server address");
+    Server {
+        addr,
+        home,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+/// A parsed response.
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Whether the body was shorter than `Content-Length` (the server aborted it).
+    truncated: bool,
+}
+
+impl Resp {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request on a new connection (`Connection: close`) and reads the whole answer.
+fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(request).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    parse(&out)
+}
+
+fn parse(out: &[u8]) -> Resp {
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(out)));
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let body = out[split + 4..].to_vec();
+    let declared = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let truncated = declared.is_some_and(|d| d > body.len());
+    Resp {
+        status,
+        headers,
+        body,
+        truncated,
+    }
+}
+
+/// A SigV4-signed request (payload hash of `body`), with `extra` headers signed too.
+fn signed(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut headers: Vec<(String, String)> = vec![("host".into(), addr.to_string())];
+    headers.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+    let req = SignableRequest {
+        method,
+        uri: target,
+        headers: &headers,
+        body,
+    };
+    let creds = Credentials::new(ID, SECRET, None);
+    let added = sigv4::sign(&req, &creds, "us-east-1", "s3", SystemTime::now()).expect("sign");
+    headers.extend(added);
+    send(addr, method, target, &headers, body)
+}
+
+fn send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Resp {
+    let mut msg = format!("{method} {target} HTTP/1.1\r\n");
+    for (n, v) in headers {
+        msg.push_str(&format!("{n}: {v}\r\n"));
+    }
+    msg.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut bytes = msg.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes)
+}
+
+fn code(r: &Resp) -> String {
+    let t = r.text();
+    t.split("<Code>")
+        .nth(1)
+        .and_then(|s| s.split("</Code>").next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn options() -> ServerOptions {
+    ServerOptions {
+        header_read_timeout: Duration::from_secs(1),
+        body_idle_timeout: Duration::from_secs(2),
+        ..ServerOptions::default()
+    }
+}
+
+fn object_files(home: &Path) -> usize {
+    walk(&home.join("buckets"))
+}
+
+fn walk(p: &Path) -> usize {
+    std::fs::read_dir(p).map_or(0, |d| {
+        d.flatten()
+            .map(|e| {
+                let path = e.path();
+                if path.is_dir() {
+                    walk(&path)
+                } else {
+                    usize::from(path.parent().and_then(Path::file_name) == Some("objects".as_ref()))
+                }
+            })
+            .sum()
+    })
+}
+
+#[test]
+fn errors_are_s3_xml_and_unknown_operations_are_not_implemented() {
+    let s = start(options());
+    assert_eq!(signed(s.addr, "PUT", "/bucket-one", &[], b"").status, 200);
+    let r = signed(s.addr, "GET", "/bucket-one?lifecycle", &[], b"");
+    assert_eq!(r.status, 501, "{}", r.text());
+    assert_eq!(code(&r), "NotImplemented");
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert!(r.header("x-amz-request-id").is_some());
+    let r = signed(s.addr, "PATCH", "/bucket-one/k", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (405, "MethodNotAllowed"));
+    let r = signed(s.addr, "GET", "/bucket-one/missing", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (404, "NoSuchKey"));
+    assert!(r.text().contains("<Resource>/bucket-one/missing</Resource>"));
+    let r = signed(s.addr, "HEAD", "/bucket-one/missing", &[], b"");
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_empty(), "HEAD errors have no body");
+    let r = signed(s.addr, "GET", "/no-such-bucket-here/k", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (404, "NoSuchBucket"));
+    // Anonymous: refused without a policy.
+    let r = send(
+        s.addr,
+        "GET",
+        "/bucket-one",
+        &[("host".into(), s.addr.to_string())],
+        b"",
+    );
+    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"));
+    // SigV2 is refused as S3 refuses it for new buckets.
+    let r = send(
+        s.addr,
+        "GET",
+        "/bucket-one?AWSAccessKeyId=AKID&Signature=x&Expires=1",
+        &[("host".into(), s.addr.to_string())],
+        b"",
+    );
+    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidRequest"));
+}
+
+#[test]
+fn signatures_and_payload_checks_run_before_anything_is_stored() {
+    let s = start(options());
+    assert_eq!(signed(s.addr, "PUT", "/bucket-two", &[], b"").status, 200);
+    let r = signed(s.addr, "PUT", "/bucket-two/ok", &[], b"hello");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+    let stored = object_files(s.home.path());
+    // A payload that does not hash to the signed x-amz-content-sha256.
+    let mut headers: Vec<(String, String)> = vec![("host".into(), s.addr.to_string())];
+    let req = SignableRequest {
+        method: "PUT",
+        uri: "/bucket-two/bad",
+        headers: &headers,
+        body: b"the signed body",
+    };
+    let added = sigv4::sign(
+        &req,
+        &Credentials::new(ID, SECRET, None),
+        "us-east-1",
+        "s3",
+        SystemTime::now(),
+    )
+    .expect("sign");
+    headers.extend(added);
+    let r = send(s.addr, "PUT", "/bucket-two/bad", &headers, b"another body!!!");
+    assert_eq!((r.status, code(&r).as_str()), (400, "XAmzContentSHA256Mismatch"));
+    // A wrong secret.
+    let mut headers: Vec<(String, String)> = vec![("host".into(), s.addr.to_string())];
+    let req = SignableRequest {
+        method: "PUT",
+        uri: "/bucket-two/forged",
+        headers: &headers,
+        body: b"x",
+    };
+    headers.extend(
+        sigv4::sign(
+            &req,
+            &Credentials::new(ID, "wrong-secret", None),
+            "us-east-1",
+            "s3",
+            SystemTime::now(),
+        )
+        .expect("sign"),
+    );
+    let r = send(s.addr, "PUT", "/bucket-two/forged", &headers, b"x");
+    assert_eq!((r.status, code(&r).as_str()), (403, "SignatureDoesNotMatch"));
+    // Content-MD5 that does not match; one that is not an MD5.
+    let r = signed(
+        s.addr,
+        "PUT",
+        "/bucket-two/md5",
+        &[("content-md5", "XrY7u+Ae7tCTyyK7j1rNww==")],
+        b"not hello world",
+    );
+    assert_eq!((r.status, code(&r).as_str()), (400, "BadDigest"));
+    let r = signed(
+        s.addr,
+        "PUT",
+        "/bucket-two/md5",
+        &[("content-md5", "bm90IGFuIG1kNQ==")],
+        b"x",
+    );
+    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidDigest"));
+    // A wrong x-amz-checksum-crc32.
+    let r = signed(
+        s.addr,
+        "PUT",
+        "/bucket-two/crc",
+        &[("x-amz-checksum-crc32", "AAAAAA==")],
+        b"data",
+    );
+    assert_eq!((r.status, code(&r).as_str()), (400, "BadDigest"));
+    assert_eq!(object_files(s.home.path()), stored, "nothing refused was stored");
+    let r = signed(s.addr, "GET", "/bucket-two/ok", &[], b"");
+    assert_eq!((r.status, r.body.as_slice()), (200, b"hello".as_slice()));
+}
+
+#[test]
+fn keys_are_opaque_and_stay_in_their_bucket() {
+    let s = start(options());
+    assert_eq!(signed(s.addr, "PUT", "/bucket-three", &[], b"").status, 200);
+    for (target, key) in [
+        ("/bucket-three/..%2F..%2F..%2Fetc%2Fpasswd", "../../../etc/passwd"),
+        ("/bucket-three/%2Fabsolute", "/absolute"),
+        ("/bucket-three/%E2%9C%93%20unicode%20%2B%25", "✓ unicode +%"),
+    ] {
+        let r = signed(s.addr, "PUT", target, &[], key.as_bytes());
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        let r = signed(s.addr, "GET", target, &[], b"");
+        assert_eq!(r.body, key.as_bytes(), "{key}");
+    }
+    let long = "k".repeat(1025);
+    let r = signed(s.addr, "PUT", &format!("/bucket-three/{long}"), &[], b"x");
+    assert_eq!((r.status, code(&r).as_str()), (400, "KeyTooLongError"));
+    let r = signed(s.addr, "PUT", "/bucket-three/a%00b", &[], b"x");
+    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidURI"));
+    // Nothing was written outside the home.
+    assert!(!s.home.path().join("etc").exists());
+    let r = signed(s.addr, "GET", "/bucket-three?list-type=2", &[], b"");
+    assert!(r.text().contains("<KeyCount>3</KeyCount>"), "{}", r.text());
+}
+
+#[test]
+fn hostile_clients_are_bounded() {
+    let s = start(ServerOptions {
+        max_connections: 2,
+        ..options()
+    });
+    // Headers that never finish: the connection is closed after the header timeout.
+    let mut slow = TcpStream::connect(s.addr).expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").expect("write");
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let mut sink = Vec::new();
+    let _ = slow.read_to_end(&mut sink);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "a slow client must be cut off"
+    );
+    drop(slow);
+    // An oversize header section.
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nx-big: {}\r\nconnection: close\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let r = raw(s.addr, big.as_bytes());
+    assert_eq!(r.status, 431, "{r:?}");
+    // More connections than slots: the extra one gets S3's 503 SlowDown.
+    let a = TcpStream::connect(s.addr).expect("a");
+    let b = TcpStream::connect(s.addr).expect("b");
+    std::thread::sleep(Duration::from_millis(200));
+    let r = raw(s.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((r.status, code(&r).as_str()), (503, "SlowDown"));
+    drop((a, b));
+}
+
+#[test]
+fn a_tampered_object_is_never_released() {
+    let s = start(options());
+    assert_eq!(signed(s.addr, "PUT", "/bucket-four", &[], b"").status, 200);
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(signed(s.addr, "PUT", "/bucket-four/obj", &[], &data).status, 200);
+    // Flip a byte in the third chunk of the stored body (MAGIC, C2SP header, chunks).
+    let mut files = Vec::new();
+    collect_files(&s.home.path().join("buckets"), &mut files);
+    let file = files
+        .iter()
+        .find(|p| p.parent().and_then(Path::file_name) == Some("objects".as_ref()))
+        .expect("object file");
+    let mut bytes = std::fs::read(file).expect("read");
+    bytes[8 + HEADER_LEN + 2 * ENCRYPTED_CHUNK_SIZE + 100] ^= 1;
+    std::fs::write(file, &bytes).expect("write");
+    let r = signed(s.addr, "GET", "/bucket-four/obj", &[], b"");
+    assert!(
+        r.status != 200 || r.truncated,
+        "the tampered chunk must not be sent: status {} with {} bytes",
+        r.status,
+        r.body.len()
+    );
+    assert!(r.body.len() <= 2 * CHUNK_SIZE, "nothing past the bad chunk");
+    assert_eq!(&r.body[..], &data[..r.body.len()]);
+}
+
+fn collect_files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if let Ok(d) = std::fs::read_dir(p) {
+        for e in d.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                collect_files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+}
