@@ -46,7 +46,7 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 /// Names of temporary files of earlier versions (never locked).
 const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
 /// An unlocked temporary file untouched for this long belongs to a writer that is gone.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+pub const STALE_AFTER: Duration = crate::fsutil::STALE_AFTER;
 /// The most parts an upload may have.
 pub const MAX_PARTS: u32 = 10_000;
 
