@@ -53,9 +53,11 @@ fn cli_commands_share_a_home_with_a_running_kms_server() {
         .expect("client");
 
     // A key created by the CLI is used through the server at once.
-    let created: serde_json::Value =
-        serde_json::from_str(&ok(&home, &["--json", "kms", "create-key", "--alias", "app"]))
-            .expect("create-key prints JSON");
+    let created: serde_json::Value = serde_json::from_str(&ok(
+        &home,
+        &["--json", "kms", "create-key", "--alias", "app"],
+    ))
+    .expect("create-key prints JSON");
     let key_id = created["KeyId"].as_str().expect("KeyId").to_owned();
     let ctx: EncryptionContext = [("app".to_owned(), "shared".to_owned())].into();
     let g = remote

@@ -392,7 +392,10 @@ fn two_engines_on_one_home_share_keys_and_root_rotations() {
     // A rotation by the CLI: the server's next object uses the new version, the CLI reads it.
     assert_eq!(cli.rotate_root().expect("rotate"), 2);
     put(&server, "v2", &h(&[]), b"under root v2").expect("put");
-    assert_eq!(get(&cli, "v2", &h(&[]), None).expect("cli"), b"under root v2");
+    assert_eq!(
+        get(&cli, "v2", &h(&[]), None).expect("cli"),
+        b"under root v2"
+    );
     assert_eq!(
         cli.reseal("bkt").expect("reseal"),
         1,

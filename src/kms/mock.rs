@@ -152,7 +152,7 @@ impl MockKmsBuilder {
 ///
 /// With a state directory, several instances (in this process or others) may use the same directory at
 /// once: each change is a locked read-modify-write of the directory's state and each call first picks up
-/// the changes the others saved (see the `store` module notes in `docs/DESIGN.md`). The quota, its
+/// the changes the others saved ("Several processes on one home" in `docs/DESIGN.md`). The quota, its
 /// counters and injected faults belong to one instance.
 #[derive(Clone, Debug)]
 pub struct MockKms {

@@ -935,8 +935,7 @@ impl SseEngine {
                 }
                 match mode {
                     Mode::S3 => {
-                        let mut roots =
-                            self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
+                        let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
                         let root = roots
                             .get_fresh(header.root_version.unwrap_or(0))?
                             .ok_or_else(corrupt)?;

@@ -205,12 +205,8 @@ impl RootKeys {
             )));
         }
         // Versions are only added: a file without one this process uses would orphan its objects.
-        let kept = v.len() >= self.versions.len()
-            && self
-                .versions
-                .iter()
-                .zip(&v)
-                .all(|(a, b)| a.ct_eq(b));
+        let kept =
+            v.len() >= self.versions.len() && self.versions.iter().zip(&v).all(|(a, b)| a.ct_eq(b));
         if !kept {
             return Err(S3Error::internal(format!(
                 "{} no longer holds the root key versions this process uses; restore it from a backup",
@@ -268,12 +264,7 @@ mod tests {
         assert_eq!(b.current(), 4);
         let reopened = RootKeys::open(dir.path(), None).expect("reopen");
         for v in 1..=4 {
-            assert!(
-                reopened
-                    .get(v)
-                    .expect("v")
-                    .ct_eq(a.get(v).expect("a's v"))
-            );
+            assert!(reopened.get(v).expect("v").ct_eq(a.get(v).expect("a's v")));
         }
         assert!(a.get_fresh(5).expect("fresh").is_none());
     }
