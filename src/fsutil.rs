@@ -16,6 +16,14 @@
 //! rename is written atomically (the commit point), then the renames run and the journal is removed.
 //! A run that dies after the commit point leaves the journal; [`recover`] (called before any read or
 //! write of the group) and [`clean_stale`] roll it forward.
+//!
+//! # Files shared by several processes
+//! Several s3crypt processes may use one home at once (a server and CLI commands). A small state file that
+//! is read, changed and written back (the KMS's `state.json`, the SSE-S3 `roots.json`) is changed only
+//! while holding an exclusive advisory lock on a lock file beside it ([`lock_exclusive`], a bounded wait),
+//! re-reading the file first if another process replaced it. Readers take no lock: every replacement is
+//! an atomic rename, so a reader sees the old or the new file whole, and [`FileStamp`] (device, inode,
+//! size, times) tells it cheaply whether the file changed since it last read it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -27,6 +35,9 @@ use crate::primitives::hash::sha256;
 pub const TEMP_PREFIX: &str = ".s3crypt-tmp-";
 /// The name prefix of a group commit's journal.
 pub const JOURNAL_PREFIX: &str = ".s3crypt-commit-";
+/// An unlocked temporary file untouched for this long belongs to a writer that is gone. (A writer creates
+/// its temporary file and locks it a moment later: a younger unlocked one may be in that moment.)
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A failed [`write_atomic`]: the file it names is unchanged (or, if the rename happened and only the
 /// directory sync failed, replaced but possibly not yet durable).
@@ -226,6 +237,104 @@ impl FileId {
     fn of_metadata(m: &fs::Metadata) -> Self {
         let _ = m;
         Self { dev: 0, ino: 0 }
+    }
+}
+
+/// One version of a file that is only ever replaced by renaming a new file over it: its identity
+/// (device, inode) with its size and modification and change times. A replacement gives the path a new
+/// inode; size and times tell a recycled inode number apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    id: FileId,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    changed: Option<(i64, i64)>,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path` (following links), or `None` if nothing is there.
+    ///
+    /// # Errors
+    /// I/O errors other than `NotFound`.
+    pub fn of_path(path: &Path) -> io::Result<Option<Self>> {
+        match fs::metadata(path) {
+            Ok(m) => Ok(Some(Self::of_metadata(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The stamp of an open file (the version that was read through it, whatever has been renamed over
+    /// its path since).
+    ///
+    /// # Errors
+    /// I/O errors of `fstat`.
+    pub fn of_file(f: &File) -> io::Result<Self> {
+        Ok(Self::of_metadata(&f.metadata()?))
+    }
+
+    fn of_metadata(m: &fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let changed = {
+            use std::os::unix::fs::MetadataExt as _;
+            Some((m.ctime(), m.ctime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let changed = None;
+        Self {
+            id: FileId::of_metadata(m),
+            len: m.len(),
+            modified: m.modified().ok(),
+            changed,
+        }
+    }
+}
+
+/// An exclusive advisory lock on a lock file, held until this is dropped (closing the file releases it).
+#[derive(Debug)]
+#[must_use = "the lock is released when this is dropped"]
+pub struct LockGuard {
+    _file: File,
+}
+
+/// Takes an exclusive advisory lock ([`File::try_lock`]) on the lock file `path` (created, owner-only,
+/// if missing), waiting at most `wait` for the process that holds it. Each call opens the file anew, so
+/// two holders in one process exclude each other as two processes do.
+///
+/// # Errors
+/// `TimedOut` (naming the file) if another holder kept the lock for longer than `wait`; I/O errors
+/// opening or locking the file.
+pub fn lock_exclusive(path: &Path, wait: std::time::Duration) -> io::Result<LockGuard> {
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let file = opts.open(path)?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(LockGuard { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "another s3crypt process has held {} for more than {} s",
+                            path.display(),
+                            wait.as_secs_f32()
+                        ),
+                    ));
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
     }
 }
 
@@ -531,6 +640,16 @@ pub struct Cleanup {
 /// # Errors
 /// I/O errors listing `dir`; a file that cannot be removed is left and skipped.
 pub fn clean_stale(dir: &Path) -> io::Result<Cleanup> {
+    clean_stale_older_than(dir, std::time::Duration::ZERO)
+}
+
+/// As [`clean_stale`], removing only temporary files last modified at least `min_age` ago: for a
+/// directory where other processes may be writing right now ([`STALE_AFTER`] covers the moment between
+/// a writer creating its temporary file and locking it).
+///
+/// # Errors
+/// I/O errors listing `dir`; a file that cannot be removed is left and skipped.
+pub fn clean_stale_older_than(dir: &Path, min_age: std::time::Duration) -> io::Result<Cleanup> {
     let mut out = Cleanup::default();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -552,7 +671,7 @@ pub fn clean_stale(dir: &Path) -> io::Result<Cleanup> {
         }
     }
     for path in temps {
-        if let Some(len) = remove_if_unlocked(&path, std::time::Duration::ZERO) {
+        if let Some(len) = remove_if_unlocked(&path, min_age) {
             out.removed.push((path, len));
         }
     }

@@ -33,7 +33,7 @@ mod store;
 pub use api::*;
 pub use error::{KmsError, KmsErrorKind};
 pub use mock::{MockKms, MockKmsBuilder};
-pub use store::StoreError;
+pub use store::{LOCK_WAIT, StoreError};
 
 /// The AWS KMS operations s3crypt uses, with AWS's request and response shapes.
 ///

@@ -848,11 +848,20 @@ fn state_directory_survives_restart_and_refuses_corruption() {
         let second = new_key(&kms);
         kms.disable_key(&KeyIdRequest::new(&second.key_id))
             .expect("disable");
-        let e = MockKms::builder()
+        // No process owns the directory: a second instance opens it while the first is open and sees
+        // its state.
+        let other = MockKms::builder()
             .state_dir(&home)
             .build()
-            .expect_err("locked");
-        assert!(matches!(e, StoreError::InUse { .. }), "{e}");
+            .expect("a second instance on the same directory");
+        assert_eq!(
+            other
+                .describe_key(&DescribeKeyRequest::new(&second.key_id))
+                .expect("describe")
+                .key_metadata
+                .key_state,
+            "Disabled"
+        );
         (key, g.ciphertext_blob, g.plaintext)
     };
     #[cfg(unix)]
@@ -974,4 +983,157 @@ fn responses_never_print_plaintext() {
             )
         );
     }
+}
+
+fn key_count(kms: &MockKms) -> usize {
+    kms.list_keys(&ListKeysRequest::default())
+        .expect("list")
+        .keys
+        .len()
+}
+
+/// Two instances on one state directory stand for two processes on one home (a server and a CLI
+/// command): each sees the other's changes on its next call.
+#[test]
+fn two_instances_on_one_directory_see_each_others_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let home = dir.path().join("kms");
+    let a = MockKms::builder().state_dir(&home).build().expect("a");
+    let b = MockKms::builder().state_dir(&home).build().expect("b");
+    let ctx = ec(&[("app", "shared")]);
+
+    let key = new_key(&a);
+    let described = b
+        .describe_key(&DescribeKeyRequest::new(&key.key_id))
+        .expect("b sees a's key");
+    assert_eq!(described.key_metadata.arn, key.arn);
+    let pt = SecretBytes::new(b"shared secret".to_vec());
+    let blob = b
+        .encrypt(&EncryptRequest::new(&key.key_id, pt.clone(), ctx.clone()))
+        .expect("b encrypts under a's key")
+        .ciphertext_blob;
+    let d = a
+        .decrypt(&DecryptRequest::new(blob.clone(), ctx.clone()))
+        .expect("a decrypts");
+    assert!(d.plaintext.ct_eq(&pt));
+
+    // Changes made through b: an alias, a rotation, then disabling.
+    b.create_alias(&CreateAliasRequest::new("alias/shared", &key.key_id))
+        .expect("alias");
+    b.rotate_key_on_demand(&KeyIdRequest::new(&key.key_id))
+        .expect("rotate");
+    let g = a
+        .generate_data_key(&gdk("alias/shared", &ctx))
+        .expect("a resolves b's alias");
+    assert_eq!(
+        &g.ciphertext_blob[37..41],
+        &2u32.to_be_bytes(),
+        "a uses b's new version"
+    );
+    b.decrypt(&DecryptRequest::new(g.ciphertext_blob, ctx.clone()))
+        .expect("b decrypts the new version");
+    b.disable_key(&KeyIdRequest::new(&key.key_id))
+        .expect("disable");
+    assert_eq!(
+        code(a.encrypt(&EncryptRequest::new(&key.key_id, pt, ctx.clone()))),
+        "DisabledException"
+    );
+    // a's change after b's: applied on top of b's state, not over it.
+    a.enable_key(&KeyIdRequest::new(&key.key_id))
+        .expect("enable");
+    let other = new_key(&a);
+    assert_eq!(key_count(&b), 2);
+    assert_eq!(
+        b.list_aliases(&ListAliasesRequest::default())
+            .expect("aliases")
+            .aliases
+            .iter()
+            .filter(|x| x.alias_name == "alias/shared")
+            .count(),
+        1,
+        "b's alias survived a's later saves"
+    );
+    b.decrypt(&DecryptRequest::new(blob, ctx))
+        .expect("enabled again through a");
+    assert_eq!(
+        b.describe_key(&DescribeKeyRequest::new(&other.key_id))
+            .expect("d")
+            .key_metadata
+            .key_state,
+        "Enabled"
+    );
+}
+
+#[test]
+fn concurrent_changes_through_two_instances_lose_nothing() {
+    const EACH: usize = 20;
+    let dir = tempfile::tempdir().expect("tmp");
+    let home = dir.path().join("kms");
+    let instances: Vec<MockKms> = (0..2)
+        .map(|_| MockKms::builder().state_dir(&home).build().expect("open"))
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(instances.len()));
+    let threads: Vec<_> = instances
+        .iter()
+        .cloned()
+        .map(|kms| {
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..EACH).map(|_| new_key(&kms).key_id).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut created: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect();
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), 2 * EACH);
+    let fresh = MockKms::builder().state_dir(&home).build().expect("fresh");
+    for kms in instances.iter().chain([&fresh]) {
+        let mut listed: Vec<String> = kms
+            .list_keys(&ListKeysRequest::default())
+            .expect("list")
+            .keys
+            .into_iter()
+            .map(|k| k.key_id)
+            .collect();
+        listed.sort();
+        assert_eq!(listed, created);
+    }
+}
+
+#[test]
+fn instances_starting_together_on_an_empty_directory_share_one_root_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let home = dir.path().join("kms");
+    let barrier = Arc::new(std::sync::Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (home, barrier) = (home.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let kms = MockKms::builder().state_dir(&home).build().expect("open");
+                new_key(&kms).key_id
+            })
+        })
+        .collect();
+    let ids: Vec<String> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    // Every key's material unwraps under the one root key a fresh instance reads.
+    let fresh = MockKms::builder().state_dir(&home).build().expect("fresh");
+    for id in &ids {
+        fresh
+            .encrypt(&EncryptRequest::new(
+                id,
+                SecretBytes::new(vec![1]),
+                BTreeMap::new(),
+            ))
+            .expect("encrypt");
+    }
+    assert_eq!(key_count(&fresh), 4);
 }

@@ -370,6 +370,69 @@ fn rotation_and_reseal() {
     assert_eq!(e.reseal("bkt").expect("again"), 0);
 }
 
+/// Two engines on one home, each with its own KMS instance on the home's state directory, stand for the
+/// server and a CLI command running at once: keys, root rotations and objects made by one are usable by
+/// the other.
+#[test]
+fn two_engines_on_one_home_share_keys_and_root_rotations() {
+    let d = tempfile::tempdir().expect("tmp");
+    let open = || {
+        let kms = MockKms::builder()
+            .state_dir(d.path().join("kms"))
+            .build()
+            .expect("kms");
+        let e = SseEngine::new(d.path(), Arc::new(kms.clone())).expect("engine");
+        (e, kms)
+    };
+    let (server, _) = open();
+    server.create_bucket(&tls(), "bkt", None).expect("bucket");
+    let (cli, cli_kms) = open();
+    put(&server, "v1", &h(&[]), b"under root v1").expect("put");
+
+    // A rotation by the CLI: the server's next object uses the new version, the CLI reads it.
+    assert_eq!(cli.rotate_root().expect("rotate"), 2);
+    put(&server, "v2", &h(&[]), b"under root v2").expect("put");
+    assert_eq!(
+        get(&cli, "v2", &h(&[]), None).expect("cli"),
+        b"under root v2"
+    );
+    assert_eq!(
+        cli.reseal("bkt").expect("reseal"),
+        1,
+        "only v1's object is under an older root"
+    );
+    // The server's rotation follows the CLI's; an object the CLI seals under a version the server has
+    // not seen yet is opened by the server after re-reading the roots.
+    assert_eq!(server.rotate_root().expect("rotate"), 3);
+    assert_eq!(cli.rotate_root().expect("rotate"), 4);
+    put(&cli, "v4", &h(&[]), b"under root v4").expect("put");
+    assert_eq!(
+        get(&server, "v4", &h(&[]), None).expect("server"),
+        b"under root v4"
+    );
+
+    // A KMS key created by the CLI while the server runs, used by the server and read back by the CLI.
+    let key = cli_kms
+        .create_key(&Default::default())
+        .expect("key")
+        .key_metadata
+        .arn;
+    put(
+        &server,
+        "kms",
+        &h(&[
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", &key),
+        ]),
+        b"under the CLI's key",
+    )
+    .expect("server uses the CLI's key");
+    assert_eq!(
+        get(&cli, "kms", &h(&[]), None).expect("cli"),
+        b"under the CLI's key"
+    );
+}
+
 struct FailingReader {
     left: usize,
 }

@@ -104,6 +104,43 @@ fn buckets_and_configuration_documents() {
     ));
 }
 
+/// Two stores on one home (two processes): concurrent changes of different configuration documents
+/// of one bucket all survive, and a bucket is created once.
+#[test]
+fn concurrent_configuration_changes_from_two_stores_lose_nothing() {
+    const EACH: usize = 15;
+    let d = tempfile::tempdir().expect("tempdir");
+    let a = LocalStore::open(d.path()).expect("a");
+    let b = LocalStore::open(d.path()).expect("b");
+    a.create_bucket("bkt").expect("bucket");
+    assert!(matches!(
+        b.create_bucket("bkt"),
+        Err(StoreError::BucketExists)
+    ));
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    std::thread::scope(|scope| {
+        for (who, s) in [("a", &a), ("b", &b)] {
+            let barrier = Arc::clone(&barrier);
+            scope.spawn(move || {
+                barrier.wait();
+                for i in 0..EACH {
+                    s.put_bucket_config("bkt", &format!("{who}{i}"), Some(&format!("doc {i}")))
+                        .expect("put config");
+                }
+            });
+        }
+    });
+    for who in ["a", "b"] {
+        for i in 0..EACH {
+            assert_eq!(
+                b.bucket_config("bkt", &format!("{who}{i}")).expect("get"),
+                Some(format!("doc {i}")),
+                "{who}{i}"
+            );
+        }
+    }
+}
+
 #[test]
 fn put_get_range_head_delete() {
     let (d, s) = store();

@@ -16,6 +16,7 @@ use super::policy::KeyPolicy;
 use super::quota::{QuotaConfig, TokenBucket};
 use super::store::{FORMAT, Store, StoreError, StoredKey, StoredMaterial, StoredState};
 use crate::aws::clock::{Clock, SystemClock, rfc3339};
+use crate::fsutil::FileStamp;
 use crate::keys::{KeyEncryptionKey, SecretBytes};
 use crate::primitives::{Aes256Gcm, random_array};
 
@@ -105,12 +106,12 @@ impl MockKmsBuilder {
     /// # Errors
     /// [`StoreError`] if the state directory cannot be opened or its state is corrupt.
     pub fn build(self) -> Result<MockKms, StoreError> {
-        let (store, stored) = match &self.state_dir {
+        let (store, (stored, stamp)) = match &self.state_dir {
             Some(dir) => {
-                let (s, st) = Store::open(dir)?;
-                (Some(s), st)
+                let (s, loaded) = Store::open(dir)?;
+                (Some(s), loaded)
             }
-            None => (None, None),
+            None => (None, (None, None)),
         };
         let audit = match (self.audit, &store) {
             (Some(a), _) => Some(a),
@@ -123,7 +124,7 @@ impl MockKmsBuilder {
             (None, None) => None,
         };
         let state = match (&store, stored) {
-            (Some(s), Some(st)) => State::load(s, st, &self.account_id, &self.region)?,
+            (Some(s), Some(st)) => State::load(s, st, &self.account_id, &self.region, stamp)?,
             _ => State::default(),
         };
         let root_principal = format!("arn:aws:iam::{}:root", self.account_id);
@@ -148,6 +149,11 @@ impl MockKmsBuilder {
 /// policies, encryption context, rotation, deletion windows, the shared request quota, and an audit log.
 ///
 /// Clones share the same keys. [`MockKms::with_caller`] gives a handle that acts as another principal.
+///
+/// With a state directory, several instances (in this process or others) may use the same directory at
+/// once: each change is a locked read-modify-write of the directory's state and each call first picks up
+/// the changes the others saved ("Several processes on one home" in `docs/DESIGN.md`). The quota, its
+/// counters and injected faults belong to one instance.
 #[derive(Clone, Debug)]
 pub struct MockKms {
     inner: Arc<Inner>,
@@ -171,6 +177,9 @@ struct Inner {
 struct State {
     keys: BTreeMap<String, KeyRecord>,
     aliases: BTreeMap<String, String>,
+    /// The version of `state.json` this state was read from or saved as (`None`: in memory, or no file
+    /// yet).
+    stamp: Option<FileStamp>,
 }
 
 #[derive(Clone, Debug)]
@@ -217,6 +226,7 @@ impl State {
         s: StoredState,
         account: &str,
         region: &str,
+        stamp: Option<FileStamp>,
     ) -> Result<Self, StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt {
             path: store.dir().join("state.json"),
@@ -279,6 +289,7 @@ impl State {
         Ok(Self {
             keys,
             aliases: s.aliases,
+            stamp,
         })
     }
 
@@ -549,22 +560,71 @@ impl MockKms {
         Ok(())
     }
 
+    /// The current state: first re-read from the state directory if another instance or process saved
+    /// a new version since this one last read or wrote it (one `stat` when nothing changed).
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, State>, KmsError> {
+        let Some(store) = &self.inner.store else {
+            return self.inner.state.read().map_err(|_| internal());
+        };
+        let on_disk = store.stamp().map_err(store_failed)?;
+        {
+            let guard = self.inner.state.read().map_err(|_| internal())?;
+            if guard.stamp == on_disk {
+                return Ok(guard);
+            }
+        }
+        {
+            let mut guard = self.inner.state.write().map_err(|_| internal())?;
+            self.refresh(store, &mut guard)?;
+        }
         self.inner.state.read().map_err(|_| internal())
     }
 
+    /// Replaces `state` by the state directory's if `state.json` changed since `state` was read.
+    fn refresh(&self, store: &Store, state: &mut State) -> Result<(), KmsError> {
+        if store.stamp().map_err(store_failed)? == state.stamp {
+            return Ok(());
+        }
+        let (stored, stamp) = store.load().map_err(store_failed)?;
+        let Some(stored) = stored else {
+            // It was there when this state was read: removing it is not a change s3crypt makes.
+            return Err(store_failed(StoreError::Corrupt {
+                path: store.dir().join("state.json"),
+                reason: "removed while in use; restore it from a backup".into(),
+            }));
+        };
+        *state = State::load(
+            store,
+            stored,
+            &self.inner.account_id,
+            &self.inner.region,
+            stamp,
+        )
+        .map_err(store_failed)?;
+        Ok(())
+    }
+
     /// Applies `f` to a copy of the state, persists it, then makes it current: a failed save changes
-    /// nothing.
+    /// nothing. With a state directory this is a transaction across processes: under the directory's
+    /// lock, the state is first re-read if another process changed it, so `f` sees every earlier change
+    /// and no change is lost.
     fn mutate<T>(&self, f: impl FnOnce(&mut State) -> Result<T, KmsError>) -> Result<T, KmsError> {
         let mut guard = self.inner.state.write().map_err(|_| internal())?;
+        let Some(store) = &self.inner.store else {
+            let mut next = guard.clone();
+            let out = f(&mut next)?;
+            *guard = next;
+            return Ok(out);
+        };
+        let locked = store.lock().map_err(store_failed)?;
+        self.refresh(store, &mut guard)?;
         let mut next = guard.clone();
         let out = f(&mut next)?;
-        if let Some(store) = &self.inner.store {
-            let stored = next
-                .to_stored(store, &self.inner.account_id, &self.inner.region)
-                .map_err(store_failed)?;
-            store.save(&stored).map_err(store_failed)?;
-        }
+        let stored = next
+            .to_stored(store, &self.inner.account_id, &self.inner.region)
+            .map_err(store_failed)?;
+        next.stamp = store.save(&stored, &locked).map_err(store_failed)?;
+        drop(locked);
         *guard = next;
         Ok(out)
     }
@@ -675,7 +735,13 @@ impl MockKms {
             let now = self.now();
             self.mutate(|s| {
                 let id = self.resolve(s, key_id, true)?;
-                if let Some(k) = s.keys.get_mut(&id) {
+                // Still due: another instance may have rotated it since it was read.
+                if let Some(k) = s.keys.get_mut(&id)
+                    && k.rotation_period_days.is_some_and(|days| {
+                        let newest = k.materials.last().map_or(k.created, |m| m.created);
+                        now >= newest + DAY * days
+                    })
+                {
                     k.materials.push(Material::new(new_material()?, now));
                 }
                 Ok(())

@@ -5,30 +5,43 @@
 //!   root.key           32 random bytes, mode 0600: the local root that wraps all key material at rest
 //!   state.json         keys, aliases, policies; every backing key wrapped under root.key
 //!   audit.log          the audit log (JSON lines), mode 0600
-//!   lock               held with an exclusive advisory lock while a process owns the directory
+//!   lock               locked (exclusive advisory lock) by a process while it changes the directory
 //! ```
 //!
 //! `state.json` is replaced atomically (write a temporary file, fsync, rename over, fsync the directory),
 //! so a crash leaves either the old or the new state, never a torn one. A state file that fails to parse
 //! or to unwrap is reported as [`StoreError::Corrupt`] and is never silently replaced by an empty store.
 //!
+//! # Several processes
+//! Any number of processes (a `kms serve` or `serve`, CLI commands) may open the directory at once; none
+//! owns it. Every change is a transaction across processes ([`Store::lock`], waiting at most
+//! [`LOCK_WAIT`]): lock `lock`, re-read `state.json` if another process replaced it since this one last
+//! read or wrote it (its [`FileStamp`] differs), apply the change to that fresh state, save, unlock. So
+//! two processes never lose each other's updates. Reads take no lock (a save is an atomic rename): they
+//! compare the stamp of `state.json` (one `stat`) and re-read it when it changed, so each process sees
+//! the others' changes on its next call. Creating `root.key` on first use, and removing the temporary
+//! files of killed runs, also happen under the lock, so two processes starting on an empty directory
+//! end with one root key. The quota, its counters and the audit sink stay per process: each process
+//! has its own token bucket, and all append to the same `audit.log`.
+//!
 //! Wrapped material: `IV(12) ‖ AES-256-GCM(root, IV, aad = "s3crypt/mock-kms/material/v1" ‖ key id ‖
 //! BE32(version), material) ‖ tag(16)`: material cannot be moved between keys or versions undetected.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{create_private_dir, write_atomic};
+use crate::fsutil::{FileStamp, LockGuard, create_private_dir, write_atomic};
 use crate::keys::{KeyEncryptionKey, RootKey};
 use crate::primitives::{Aes256Gcm, random_array};
 
 pub(super) const FORMAT: &str = "s3crypt/mock-kms/v1";
 const MATERIAL_AAD: &[u8] = b"s3crypt/mock-kms/material/v1";
-/// How long to wait for another process to release the state directory.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a change waits for another process to finish its own change of the state directory.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A state directory problem.
 #[derive(Debug)]
@@ -48,8 +61,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
-    /// Another process holds the state directory.
-    InUse {
+    /// Another process kept the state directory locked for longer than [`LOCK_WAIT`] (a change takes
+    /// milliseconds: that process is stuck, or is not s3crypt).
+    Busy {
         /// The directory.
         path: PathBuf,
     },
@@ -71,9 +85,12 @@ impl fmt::Display for StoreError {
                 "{} is corrupt ({reason}); refusing to start with an empty key store. Restore it from a backup or move it away.",
                 path.display()
             ),
-            Self::InUse { path } => {
-                write!(f, "{} is in use by another s3crypt process", path.display())
-            }
+            Self::Busy { path } => write!(
+                f,
+                "{} stayed locked by another process for more than {} s",
+                path.display(),
+                LOCK_WAIT.as_secs()
+            ),
             Self::Permissions { path, mode } => {
                 write!(
                     f,
@@ -144,46 +161,20 @@ pub(super) struct StoredMaterial {
 pub(super) struct Store {
     dir: PathBuf,
     root: Aes256Gcm,
-    _lock: File,
 }
+
+/// What [`Store::load`] read: the state (`None` if there is none yet) and the version of `state.json` it
+/// came from.
+pub(super) type Loaded = (Option<StoredState>, Option<FileStamp>);
 
 impl Store {
     /// Opens (creating on first use) the state directory and loads its state, if any.
-    pub(super) fn open(dir: &Path) -> Result<(Self, Option<StoredState>), StoreError> {
+    pub(super) fn open(dir: &Path) -> Result<(Self, Loaded), StoreError> {
         create_private_dir(dir).map_err(io(dir))?;
-        let lock_path = dir.join("lock");
-        let mut opts = OpenOptions::new();
-        opts.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let lock = opts.open(&lock_path).map_err(io(&lock_path))?;
-        // Short-lived CLI commands wait briefly for each other; a long-running owner (`kms serve`) makes
-        // others fail with a clear error instead of hanging.
-        let deadline = std::time::Instant::now() + LOCK_WAIT;
-        loop {
-            match lock.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::InUse {
-                        path: dir.to_owned(),
-                    });
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(StoreError::Io {
-                        path: lock_path,
-                        source: e,
-                    });
-                }
-            }
-        }
-        // Holding the directory lock, every s3crypt temporary file here was left by a killed run.
-        crate::fsutil::clean_stale(dir).map_err(io(dir))?;
+        let guard = lock(dir)?;
+        // Only temporaries no process holds locked, and old enough that their writer is not between
+        // creating and locking them (the rule of every s3crypt store, `fsutil::STALE_AFTER`).
+        crate::fsutil::clean_stale_older_than(dir, crate::fsutil::STALE_AFTER).map_err(io(dir))?;
         let root_path = dir.join("root.key");
         let state_path = dir.join("state.json");
         let root = match fs::read(&root_path) {
@@ -202,6 +193,7 @@ impl Store {
                             .into(),
                     });
                 }
+                // Under the lock: a process starting at the same moment reads this one.
                 let key = RootKey::generate().map_err(|e| StoreError::Io {
                     path: root_path.clone(),
                     source: std::io::Error::other(e.to_string()),
@@ -219,24 +211,33 @@ impl Store {
         let store = Self {
             dir: dir.to_owned(),
             root: Aes256Gcm::new(root.expose_secret()),
-            _lock: lock,
         };
-        let state = match fs::read(&state_path) {
-            Ok(bytes) => {
-                let s: StoredState =
-                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                        path: state_path.clone(),
-                        reason: e.to_string(),
-                    })?;
-                if s.format != FORMAT {
-                    return Err(StoreError::Corrupt {
-                        path: state_path,
-                        reason: format!("unknown format {:?}", s.format),
-                    });
-                }
-                Some(s)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        let loaded = store.load()?;
+        drop(guard);
+        Ok((store, loaded))
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Locks the directory for a change (read, modify, [`Store::save`]), waiting at most [`LOCK_WAIT`].
+    pub(super) fn lock(&self) -> Result<LockGuard, StoreError> {
+        lock(&self.dir)
+    }
+
+    /// The version of `state.json` on disk now (`None` if there is none).
+    pub(super) fn stamp(&self) -> Result<Option<FileStamp>, StoreError> {
+        let path = self.dir.join("state.json");
+        FileStamp::of_path(&path).map_err(io(&path))
+    }
+
+    /// Reads `state.json` with the stamp of the version read.
+    pub(super) fn load(&self) -> Result<Loaded, StoreError> {
+        let state_path = self.dir.join("state.json");
+        let mut file = match File::open(&state_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, None)),
             Err(e) => {
                 return Err(StoreError::Io {
                     path: state_path,
@@ -244,21 +245,38 @@ impl Store {
                 });
             }
         };
-        Ok((store, state))
+        // The stamp of the open file: the version read, even if another is renamed over it meanwhile.
+        let stamp = FileStamp::of_file(&file).map_err(io(&state_path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io(&state_path))?;
+        let s: StoredState = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: state_path.clone(),
+            reason: e.to_string(),
+        })?;
+        if s.format != FORMAT {
+            return Err(StoreError::Corrupt {
+                path: state_path,
+                reason: format!("unknown format {:?}", s.format),
+            });
+        }
+        Ok((Some(s), Some(stamp)))
     }
 
-    pub(super) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Atomically replaces `state.json`.
-    pub(super) fn save(&self, state: &StoredState) -> Result<(), StoreError> {
+    /// Atomically replaces `state.json`; the caller holds [`Store::lock`]. Returns the stamp of the
+    /// version written.
+    pub(super) fn save(
+        &self,
+        state: &StoredState,
+        _locked: &LockGuard,
+    ) -> Result<Option<FileStamp>, StoreError> {
         let path = self.dir.join("state.json");
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Io {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        Ok(write_atomic(&path, &bytes)?)
+        write_atomic(&path, &bytes)?;
+        // Nobody else can replace it while the lock is held.
+        self.stamp()
     }
 
     pub(super) fn wrap(
@@ -315,6 +333,20 @@ impl Store {
         KeyEncryptionKey::try_from_slice(&plain)
             .map_err(|_| corrupt("key material has the wrong length"))
     }
+}
+
+/// Locks `DIR/lock`, waiting at most [`LOCK_WAIT`].
+fn lock(dir: &Path) -> Result<LockGuard, StoreError> {
+    let path = dir.join("lock");
+    crate::fsutil::lock_exclusive(&path, LOCK_WAIT).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            StoreError::Busy {
+                path: dir.to_owned(),
+            }
+        } else {
+            StoreError::Io { path, source: e }
+        }
+    })
 }
 
 fn aad(key_id: &str, version: u32) -> Vec<u8> {

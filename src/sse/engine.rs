@@ -569,7 +569,9 @@ impl SseEngine {
         let mut second_key: Option<ObjectKey> = None;
         match &request {
             SseRequest::S3 | SseRequest::None => {
-                let roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
+                let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
+                // The newest version, including one another process added since.
+                roots.refresh()?;
                 let v = roots.current();
                 header.root_version = Some(v);
                 sources.push(zeroize::Zeroizing::new(
@@ -936,9 +938,9 @@ impl SseEngine {
                 }
                 match mode {
                     Mode::S3 => {
-                        let roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
+                        let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
                         let root = roots
-                            .get(header.root_version.unwrap_or(0))
+                            .get_fresh(header.root_version.unwrap_or(0))?
                             .ok_or_else(corrupt)?;
                         (
                             header
@@ -1486,10 +1488,11 @@ impl SseEngine {
                 "stored object is corrupt or was tampered with (name)",
             )));
         }
-        let roots = self
+        let mut roots = self
             .roots
             .lock()
             .map_err(|_| Abort(S3Error::internal("lock")))?;
+        roots.refresh().map_err(Abort)?;
         let current = roots.current();
         if header.mode != Mode::S3 || header.root_version == Some(current) {
             return Ok(false);

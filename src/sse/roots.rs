@@ -6,6 +6,14 @@
 //! A missing `roots.json` is created only in a home without buckets: once objects may exist, a new root
 //! would make every SSE-S3 object unreadable, so opening is refused instead (as the KMS store refuses a
 //! missing `root.key`). A `roots.json` that other users can read or write is refused too.
+//!
+//! Several processes may use one home at once. Rotation (and creation on first use) is a locked
+//! read-modify-write: under an exclusive advisory lock on `HOME/sse/roots.lock`, `roots.json` is re-read,
+//! the new version appended to what is on disk and saved, so two rotations never lose a version and two
+//! first uses create one version 1. Readers take no lock: [`RootKeys::refresh`] re-reads the file when
+//! its [`FileStamp`] changed (the engine calls it before choosing the version for a new object and when
+//! an object names a version it does not have). A re-read file must keep every version this process
+//! already has: versions are only ever added.
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +21,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::S3Error;
+use crate::fsutil::{FileStamp, LockGuard};
 use crate::keys::RootKey;
+
+/// How long a rotation waits for another process's rotation (which takes milliseconds).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The SSE-S3 root keys.
 #[derive(Debug)]
 pub struct RootKeys {
     path: PathBuf,
     versions: Vec<RootKey>,
+    /// The version of `roots.json` that `versions` came from.
+    stamp: Option<FileStamp>,
 }
 
 impl RootKeys {
@@ -37,59 +51,30 @@ impl RootKeys {
         crate::fsutil::create_private_dir(dir).map_err(|e| {
             S3Error::internal_because(format!("cannot create {}", dir.display()), e)
         })?;
-        let path = dir.join("roots.json");
-        let versions = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                check_private(&path)?;
-                let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                    S3Error::internal_because(format!("{} is corrupt", path.display()), e)
-                })?;
-                let list = doc["versions"]
-                    .as_array()
-                    .ok_or_else(|| S3Error::internal(format!("{} is corrupt", path.display())))?;
-                let mut v = Vec::new();
-                for k in list {
-                    let raw = zeroize::Zeroizing::new(
-                        B64.decode(k.as_str().unwrap_or_default()).map_err(|_| {
-                            S3Error::internal(format!("{} is corrupt", path.display()))
-                        })?,
-                    );
-                    v.push(RootKey::try_from_slice(&raw).map_err(|_| {
-                        S3Error::internal(format!("{} is corrupt", path.display()))
-                    })?);
-                }
-                if v.is_empty() {
-                    return Err(S3Error::internal(format!(
-                        "{} has no root key",
-                        path.display()
-                    )));
-                }
-                v
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(data) = stored_data {
-                    let (path, data) = (path.display(), data.display());
-                    return Err(S3Error::internal(format!(
-                        "{path} is missing, but {data} exists: the SSE-S3 objects stored there cannot be opened without their root keys; refusing to start with a new root key. Restore roots.json from a backup (or move {data} away to start over without those objects)."
-                    )));
-                }
-                Vec::new()
-            }
-            Err(e) => {
-                return Err(S3Error::internal_because(
-                    format!("cannot read {}", path.display()),
-                    e,
-                ));
-            }
+        let mut r = Self {
+            path: dir.join("roots.json"),
+            versions: Vec::new(),
+            stamp: None,
         };
-        let mut r = Self { path, versions };
-        if r.versions.is_empty() {
-            r.rotate()?;
+        if r.reload()? {
+            return Ok(r);
+        }
+        if let Some(data) = stored_data {
+            let (path, data) = (r.path.display(), data.display());
+            return Err(S3Error::internal(format!(
+                "{path} is missing, but {data} exists: the SSE-S3 objects stored there cannot be opened without their root keys; refusing to start with a new root key. Restore roots.json from a backup (or move {data} away to start over without those objects)."
+            )));
+        }
+        // Under the lock, so that of two processes starting at once the second reads the first's.
+        let locked = r.lock()?;
+        if !r.reload()? {
+            r.add_version(&locked)?;
         }
         Ok(r)
     }
 
-    /// The newest version number.
+    /// The newest version number this process knows ([`RootKeys::refresh`] first to see another
+    /// process's rotation).
     #[must_use]
     pub fn current(&self) -> u32 {
         u32::try_from(self.versions.len()).unwrap_or(u32::MAX)
@@ -101,25 +86,136 @@ impl RootKeys {
         self.versions.get((version as usize).checked_sub(1)?)
     }
 
-    /// Adds a new version and persists it; returns its number.
+    /// Re-reads `roots.json` if another process replaced it (a rotation) since this one read or wrote
+    /// it; one `stat` otherwise.
     ///
     /// # Errors
-    /// 500 on RNG or I/O failure (the old state stays).
+    /// 500 if the file cannot be read, is corrupt, or lost versions this process has.
+    pub fn refresh(&mut self) -> Result<(), S3Error> {
+        let on_disk = FileStamp::of_path(&self.path).map_err(|e| {
+            S3Error::internal_because(format!("cannot read {}", self.path.display()), e)
+        })?;
+        if on_disk != self.stamp {
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    /// The key of `version`, re-reading `roots.json` first if this process does not have that version
+    /// (another process rotated since).
+    ///
+    /// # Errors
+    /// 500 as [`RootKeys::refresh`].
+    pub fn get_fresh(&mut self, version: u32) -> Result<Option<&RootKey>, S3Error> {
+        if self.get(version).is_none() {
+            self.refresh()?;
+        }
+        Ok(self.get(version))
+    }
+
+    /// Adds a new version and persists it; returns its number. Versions another process added first are
+    /// kept (the file is re-read under the lock).
+    ///
+    /// # Errors
+    /// 500 on RNG or I/O failure, or if another process kept the lock for too long (the old state
+    /// stays).
     pub fn rotate(&mut self) -> Result<u32, S3Error> {
+        let locked = self.lock()?;
+        self.refresh()?;
+        self.add_version(&locked)
+    }
+
+    /// Appends a version and writes the file; the caller holds the lock and has just re-read it.
+    fn add_version(&mut self, _locked: &LockGuard) -> Result<u32, S3Error> {
         self.versions.push(
             RootKey::generate()
                 .map_err(|e| S3Error::internal_because("random number generator failed", e))?,
         );
         let doc = serde_json::json!({"versions": self.versions.iter().map(|k| B64.encode(k.expose_secret())).collect::<Vec<_>>()});
         let text = zeroize::Zeroizing::new(doc.to_string());
-        if let Err(e) = crate::fsutil::write_atomic(&self.path, text.as_bytes()) {
-            self.versions.pop();
-            return Err(S3Error::internal_because(
-                format!("cannot write {}", self.path.display()),
-                e,
-            ));
+        let written = crate::fsutil::write_atomic(&self.path, text.as_bytes())
+            .map_err(std::io::Error::other)
+            .and_then(|()| FileStamp::of_path(&self.path));
+        match written {
+            Ok(stamp) => {
+                self.stamp = stamp;
+                Ok(self.current())
+            }
+            Err(e) => {
+                self.versions.pop();
+                Err(S3Error::internal_because(
+                    format!("cannot write {}", self.path.display()),
+                    e,
+                ))
+            }
         }
-        Ok(self.current())
+    }
+
+    /// Locks `roots.lock` beside `roots.json` for a read-modify-write.
+    fn lock(&self) -> Result<LockGuard, S3Error> {
+        let path = crate::fsutil::parent_dir(&self.path).join("roots.lock");
+        crate::fsutil::lock_exclusive(&path, LOCK_WAIT)
+            .map_err(|e| S3Error::internal_because(format!("cannot lock {}", path.display()), e))
+    }
+
+    /// Reads `roots.json`; `false` if it does not exist.
+    fn reload(&mut self) -> Result<bool, S3Error> {
+        use std::io::Read as _;
+        let path = &self.path;
+        let corrupt = || S3Error::internal(format!("{} is corrupt", path.display()));
+        let mut file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if self.versions.is_empty() {
+                    return Ok(false);
+                }
+                return Err(S3Error::internal(format!(
+                    "{} was removed while in use; restore it from a backup",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(S3Error::internal_because(
+                    format!("cannot read {}", path.display()),
+                    e,
+                ));
+            }
+        };
+        check_private(path)?;
+        let read_err = |e| S3Error::internal_because(format!("cannot read {}", path.display()), e);
+        // The stamp of the version read, even if another is renamed over the path meanwhile.
+        let stamp = FileStamp::of_file(&file).map_err(read_err)?;
+        let mut text = zeroize::Zeroizing::new(String::new());
+        file.read_to_string(&mut text).map_err(read_err)?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| S3Error::internal_because(format!("{} is corrupt", path.display()), e))?;
+        let list = doc["versions"].as_array().ok_or_else(corrupt)?;
+        let mut v = Vec::with_capacity(list.len());
+        for k in list {
+            let raw = zeroize::Zeroizing::new(
+                B64.decode(k.as_str().unwrap_or_default())
+                    .map_err(|_| corrupt())?,
+            );
+            v.push(RootKey::try_from_slice(&raw).map_err(|_| corrupt())?);
+        }
+        if v.is_empty() {
+            return Err(S3Error::internal(format!(
+                "{} has no root key",
+                path.display()
+            )));
+        }
+        // Versions are only added: a file without one this process uses would orphan its objects.
+        let kept =
+            v.len() >= self.versions.len() && self.versions.iter().zip(&v).all(|(a, b)| a.ct_eq(b));
+        if !kept {
+            return Err(S3Error::internal(format!(
+                "{} no longer holds the root key versions this process uses; restore it from a backup",
+                path.display()
+            )));
+        }
+        self.versions = v;
+        self.stamp = Some(stamp);
+        Ok(true)
     }
 }
 
@@ -143,4 +239,97 @@ fn check_private(path: &Path) -> Result<(), S3Error> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_by_another_instance_is_seen() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = RootKeys::open(dir.path(), None).expect("a");
+        let mut b = RootKeys::open(dir.path(), None).expect("b");
+        assert_eq!((a.current(), b.current()), (1, 1));
+        assert!(a.get(1).expect("a1").ct_eq(b.get(1).expect("b1")));
+        assert_eq!(b.rotate().expect("rotate"), 2);
+        // An object naming version 2: a re-reads the file for it.
+        assert!(a.get(2).is_none());
+        let a2 = a.get_fresh(2).expect("fresh").expect("a has v2");
+        assert!(a2.ct_eq(b.get(2).expect("b2")));
+        // a's rotation starts from b's version 2, not from its own earlier view.
+        assert_eq!(b.rotate().expect("rotate"), 3);
+        assert_eq!(a.rotate().expect("rotate"), 4);
+        b.refresh().expect("refresh");
+        assert_eq!(b.current(), 4);
+        let reopened = RootKeys::open(dir.path(), None).expect("reopen");
+        for v in 1..=4 {
+            assert!(reopened.get(v).expect("v").ct_eq(a.get(v).expect("a's v")));
+        }
+        assert!(a.get_fresh(5).expect("fresh").is_none());
+    }
+
+    #[test]
+    fn concurrent_rotations_lose_no_version() {
+        const EACH: u32 = 10;
+        let dir = tempfile::tempdir().expect("tmp");
+        RootKeys::open(dir.path(), None).expect("create");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, barrier) = (dir.path().to_owned(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut r = RootKeys::open(&path, None).expect("open");
+                    barrier.wait();
+                    (0..EACH)
+                        .map(|_| r.rotate().expect("rotate"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut numbers: Vec<u32> = threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("thread"))
+            .collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (2..=2 * EACH + 1).collect::<Vec<_>>());
+        let r = RootKeys::open(dir.path(), None).expect("reopen");
+        assert_eq!(r.current(), 2 * EACH + 1);
+    }
+
+    #[test]
+    fn instances_starting_together_create_one_first_version() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (dir.path().to_owned(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    RootKeys::open(&path, None).expect("open")
+                })
+            })
+            .collect();
+        let all: Vec<RootKeys> = threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        for r in &all {
+            assert_eq!(r.current(), 1);
+            assert!(r.get(1).expect("v1").ct_eq(all[0].get(1).expect("v1")));
+        }
+    }
+
+    #[test]
+    fn a_file_that_lost_versions_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut a = RootKeys::open(dir.path(), None).expect("a");
+        let before = std::fs::read(dir.path().join("roots.json")).expect("read");
+        a.rotate().expect("rotate");
+        let mut b = RootKeys::open(dir.path(), None).expect("b");
+        // An old backup restored over the file while b uses version 2.
+        crate::fsutil::write_atomic(&dir.path().join("roots.json"), &before).expect("restore");
+        assert!(b.refresh().is_err());
+        assert_eq!(b.current(), 2, "b keeps what it had");
+    }
 }

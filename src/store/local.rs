@@ -8,8 +8,14 @@
 //!                                                   key, metadata, size, ETag, time of the stored bytes
 //! HOME/buckets/<bucket>/uploads/<upload id>/upload.json, part-<nnnnn>
 //!                                                   a multipart upload in progress
+//! HOME/buckets/<bucket>/.config.lock              locked while a process changes bucket.json
 //! <any of those dirs>/.s3crypt-<what>-<random>.tmp  a writer's temporary file, locked while in use
 //! ```
+//!
+//! Several processes may use one store at once. `bucket.json` is read, changed and written back, so
+//! creating a bucket and changing a configuration document happen under an exclusive advisory lock on
+//! the bucket's `.config.lock` (`fsutil::lock_exclusive`): two processes changing different documents
+//! keep both changes. Objects need no such lock: each write replaces its own files atomically.
 //!
 //! Every write goes to a locked temporary file in the destination's directory, is fsynced and renamed
 //! over the destination, and the directory is fsynced: a reader sees the old or the new bytes, whole. A
@@ -46,7 +52,9 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 /// Names of temporary files of earlier versions (never locked).
 const LEGACY_TEMP_PREFIXES: [&str; 2] = [".put-", ".reseal-"];
 /// An unlocked temporary file untouched for this long belongs to a writer that is gone.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+pub const STALE_AFTER: Duration = crate::fsutil::STALE_AFTER;
+/// How long a change of `bucket.json` waits for another process's change (which takes milliseconds).
+const CONFIG_LOCK_WAIT: Duration = Duration::from_secs(10);
 /// The most parts an upload may have.
 pub const MAX_PARTS: u32 = 10_000;
 
@@ -197,6 +205,19 @@ impl LocalStore {
     fn index_path(dir: &Path, key: &str) -> PathBuf {
         dir.join("index")
             .join(format!("{}.json", object_file_name(key)))
+    }
+
+    /// Locks the bucket's configuration for a read-modify-write of `bucket.json`.
+    fn lock_config(dir: &Path) -> Result<crate::fsutil::LockGuard, StoreError> {
+        crate::fsutil::lock_exclusive(&dir.join(".config.lock"), CONFIG_LOCK_WAIT).map_err(|e| {
+            match e.kind() {
+                io::ErrorKind::NotFound => StoreError::NoSuchBucket,
+                _ => StoreError::Io {
+                    what: "cannot lock the bucket configuration".into(),
+                    source: e,
+                },
+            }
+        })
     }
 
     fn read_configs(dir: &Path) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
@@ -531,6 +552,11 @@ impl ObjectStore for LocalStore {
             crate::fsutil::create_private_dir(&dir.join(sub))
                 .map_err(|e| StoreError::Corrupt(format!("cannot create {sub}/: {e}")))?;
         }
+        // Checked again under the lock: another process may have created it (and configured it) since.
+        let _locked = Self::lock_config(&dir)?;
+        if dir.join("bucket.json").exists() {
+            return Err(StoreError::BucketExists);
+        }
         write_file_atomic(&dir.join("bucket.json"), b"{}")
     }
 
@@ -591,7 +617,9 @@ impl ObjectStore for LocalStore {
         name: &str,
         document: Option<&str>,
     ) -> Result<(), StoreError> {
-        let dir = self.bucket_dir(bucket)?;
+        let dir = self.existing_bucket(bucket)?;
+        // Under the lock, so that a change another process makes meanwhile is not overwritten.
+        let _locked = Self::lock_config(&dir)?;
         let mut m = Self::read_configs(&dir)?;
         match document {
             Some(d) => m.insert(config_field(name), d.into()),

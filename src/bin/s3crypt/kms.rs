@@ -223,7 +223,7 @@ pub(crate) fn run(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<Ex
         Command::Load(a) => return load(a, json_out),
         _ => {}
     }
-    // Read stdin before taking the state directory, so `kms encrypt | kms decrypt` cannot deadlock.
+    // Read stdin before opening the state directory (opening takes its lock for a moment).
     let mut input = Vec::new();
     if matches!(
         args.command,
