@@ -57,8 +57,10 @@ use crate::iam::arn::{Arn, is_account_id};
 use crate::iam::context::Principal;
 use crate::iam::policy::{ParseOptions, Policy, PolicyError};
 use crate::primitives::{RngError, fill_random};
-use crate::sse::engine::LOCAL_ACCOUNT;
 
+/// The local account: the account of a new `accounts.json`, the account the CLI acts as the root of,
+/// and the owner of buckets created before owners were recorded (`sse::engine` re-exports it).
+pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The format tag of `accounts.json`.
 pub const FORMAT: &str = "s3crypt/iam-accounts/v1";
 /// The inline policy name [`AccountStore::create_user`] gives the policy it is passed.
@@ -389,7 +391,8 @@ impl AccountStore {
 
     /// The root credentials this process uses. With `given`, those (never written; they replace the
     /// stored root key for this store until it is dropped, and an ARN sets the root's account);
-    /// otherwise the stored root, generated and stored on first use.
+    /// otherwise the stored root, generated and stored on first use. IAM users stay in the stored
+    /// account whatever account a given ARN names.
     ///
     /// # Errors
     /// [`IamStoreError::InvalidRootKey`] for a given key with an empty id or secret or an ARN that is
