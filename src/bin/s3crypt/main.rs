@@ -13,6 +13,7 @@ mod bench;
 mod cpu;
 mod envelope;
 mod files;
+mod iam;
 mod kms;
 mod selftest;
 mod sse;
@@ -98,6 +99,9 @@ enum Command {
     Selftest(selftest::Args),
     /// The built-in KMS: keys, data keys, the HTTP server and load generator.
     Kms(kms::Args),
+    /// The account's root credentials and IAM users (access keys, inline policies) for `s3crypt serve`.
+    #[command(subcommand)]
+    Iam(iam::Command),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
         Command::Sse(cmd) => sse::sse(&cmd, &cli.home, cli.json),
         Command::Selftest(args) => selftest::run(&args),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
+        Command::Iam(cmd) => iam::run(&cmd, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,
