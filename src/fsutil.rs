@@ -94,6 +94,24 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     b.create(dir)
 }
 
+/// The permission bits of a file that its group or other users may access (any of `0o077` set), or
+/// `None` for an owner-only file (and always on platforms without Unix permissions). Stores of secrets
+/// (KMS root key, SSE-S3 roots, IAM credentials) refuse to load a file for which this is `Some`.
+#[must_use]
+pub fn shared_mode(meta: &fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
 /// Writes `bytes` to `path` atomically with owner-only permissions: a locked temporary file in the same
 /// directory, fsync, rename, fsync of the directory ([`Staged`]). This is the crate's one way to replace
 /// a small file; larger outputs stream into a [`Staged`] and groups of files use [`commit_group`].

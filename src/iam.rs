@@ -12,6 +12,7 @@
 //! | add request-specific condition keys (`s3:prefix`, `kms:EncryptionContext:…`) | [`ConditionKeys`]   |
 //! | one policy's verdict (`Allow`, `ExplicitDeny`, …)             | [`Policy::evaluate`] → [`Decision`]   |
 //! | the access decision across identity, resource, access-point and VPC-endpoint policies | [`authorize()`] → [`Verdict`] |
+//! | the account's root key, IAM users, their access keys and inline policies (persisted in the home) | [`users::AccountStore`] |
 //! | S3's and KMS's wrappers (their error codes, extra checks)     | `sse::bucket::BucketPolicy`, `kms::policy::KeyPolicy` |
 //!
 //! ```
@@ -54,6 +55,7 @@ pub mod arn;
 pub mod authorize;
 pub mod context;
 pub mod policy;
+pub mod users;
 
 pub use authorize::{
     AccessPointGate, Authorization, PolicySource, ResourceModel, Verdict, authorize,

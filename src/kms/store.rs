@@ -357,18 +357,12 @@ fn aad(key_id: &str, version: u32) -> Vec<u8> {
 }
 
 fn check_private(path: &Path) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs::metadata(path).map_err(io(path))?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(StoreError::Permissions {
-                path: path.to_owned(),
-                mode,
-            });
-        }
+    let meta = fs::metadata(path).map_err(io(path))?;
+    match crate::fsutil::shared_mode(&meta) {
+        Some(mode) => Err(StoreError::Permissions {
+            path: path.to_owned(),
+            mode,
+        }),
+        None => Ok(()),
     }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }

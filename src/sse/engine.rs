@@ -78,8 +78,8 @@ pub const POLICY_CONFIG: &str = "policy";
 /// The store's name of the bucket owner document (the owning account's 12-digit id).
 pub const OWNER_CONFIG: &str = "owner";
 /// The local account: the CLI acts as its root, and buckets created before owners were recorded belong
-/// to it.
-pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// to it (defined beside the account store, which creates it).
+pub use crate::iam::users::LOCAL_ACCOUNT;
 
 /// Bucket keys by (bucket, KMS key): plaintext, blob, time fetched.
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;

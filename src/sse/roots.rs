@@ -221,24 +221,15 @@ impl RootKeys {
 
 /// Refuses a root-key file that other users can read or write (as the KMS store does for `root.key`).
 fn check_private(path: &Path) -> Result<(), S3Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| S3Error::internal_because(path.display().to_string(), e))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(S3Error::internal(format!(
-                "{} has mode {mode:o}; it must be readable by its owner only (chmod 600)",
-                path.display()
-            )));
-        }
+    let meta = std::fs::metadata(path)
+        .map_err(|e| S3Error::internal_because(path.display().to_string(), e))?;
+    match crate::fsutil::shared_mode(&meta) {
+        Some(mode) => Err(S3Error::internal(format!(
+            "{} has mode {mode:o}; it must be readable by its owner only (chmod 600)",
+            path.display()
+        ))),
+        None => Ok(()),
     }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod bench;
 mod cpu;
 mod envelope;
 mod files;
+mod iam;
 mod kms;
 mod selftest;
 mod serve;
@@ -103,6 +104,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a presigned URL for BUCKET/KEY on the endpoint (like `aws s3 presign`).
     Presign(serve::PresignArgs),
+    /// The account's root credentials and IAM users (access keys, inline policies) for `s3crypt serve`.
+    #[command(subcommand)]
+    Iam(iam::Command),
 }
 
 fn main() -> ExitCode {
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
         Command::Serve(args) => serve::serve(&args, &cli.home, cli.json),
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
+        Command::Iam(cmd) => iam::run(&cmd, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,
