@@ -304,22 +304,22 @@ fn multipart_upload() {
     // Wrong order, wrong ETag, a missing part: refused, the upload goes on.
     let reversed: Vec<(u32, String)> = etags.iter().rev().cloned().collect();
     assert!(matches!(
-        s.complete_multipart_upload("bkt", "big", &id, &reversed),
+        s.complete_multipart_upload("bkt", "big", &id, &reversed, b""),
         Err(StoreError::InvalidPartOrder)
     ));
     let mut wrong = etags.clone();
     wrong[1].1 = format!("\"{}\"", "0".repeat(32));
     assert!(matches!(
-        s.complete_multipart_upload("bkt", "big", &id, &wrong),
+        s.complete_multipart_upload("bkt", "big", &id, &wrong, b""),
         Err(StoreError::InvalidPart { part_number: 2 })
     ));
     assert!(matches!(
-        s.complete_multipart_upload("bkt", "big", &id, &[(4, "\"x\"".into())]),
+        s.complete_multipart_upload("bkt", "big", &id, &[(4, "\"x\"".into())], b""),
         Err(StoreError::InvalidPart { part_number: 4 })
     ));
     assert!(matches!(get(&s, "big"), Err(StoreError::NoSuchKey)));
     let info = s
-        .complete_multipart_upload("bkt", "big", &id, &etags)
+        .complete_multipart_upload("bkt", "big", &id, &etags, b"")
         .expect("complete");
     assert!(info.etag.ends_with("-3\""), "{}", info.etag);
     assert_eq!(info.metadata["m"], "1");
