@@ -276,7 +276,10 @@ fn sse_c_parts_need_the_same_key_and_reads_need_it_too() {
         .upload_part(&tls(), "bkt", "c", &id, 1, &h(&[]), &mut &b"x"[..])
         .expect_err("no key");
     assert_eq!(err.code(), S3ErrorCode::InvalidRequest);
-    assert!(err.message().starts_with("The multipart upload initiate requested encryption."));
+    assert!(
+        err.message()
+            .starts_with("The multipart upload initiate requested encryption.")
+    );
     // A key on an upload that was not SSE-C.
     let (id2, _) = e
         .create_multipart_upload(&tls(), "bkt", "s", &h(&[]))
@@ -349,7 +352,11 @@ fn s3_multipart_errors() {
     let resp = e
         .complete_multipart_upload(&tls(), "bkt", "k", &id, &etags[1..], &h(&[]))
         .expect("complete");
-    assert!(header(&resp.headers, "ETag").expect("etag").ends_with("-2\""));
+    assert!(
+        header(&resp.headers, "ETag")
+            .expect("etag")
+            .ends_with("-2\"")
+    );
     let (r, out) = get(&e, "k", &h(&[]), None);
     r.expect("get");
     assert_eq!(out, [data(MIN, 2), data(3, 3)].concat());
@@ -425,8 +432,13 @@ fn copies_of_and_from_multipart_objects() {
     // CopyObject with an SSE-C multipart source into SSE-KMS.
     let mut copy_h: Vec<(String, String)> = copy_source_customer_key_headers(&ck).to_vec();
     copy_h.push(("x-amz-server-side-encryption".into(), "aws:kms".into()));
-    e.copy_object(&tls(), ("bkt", "src"), ("bkt", "dst"), &Headers::new(copy_h))
-        .expect("copy");
+    e.copy_object(
+        &tls(),
+        ("bkt", "src"),
+        ("bkt", "dst"),
+        &Headers::new(copy_h),
+    )
+    .expect("copy");
     let (r, out) = get(&e, "dst", &h(&[]), None);
     r.expect("get copy");
     assert_eq!(out, whole);
@@ -567,12 +579,7 @@ fn tampering_with_a_stored_multipart_object_is_detected() {
         // Truncated.
         check("truncated", orig[..orig.len() - 1].to_vec(), 0);
         // Parts 1 and 2 swapped (same length).
-        let t = [
-            &orig[o2..o2 + l2],
-            &orig[..o2],
-            &orig[o2 + l2..],
-        ]
-        .concat();
+        let t = [&orig[o2..o2 + l2], &orig[..o2], &orig[o2 + l2..]].concat();
         check("swapped parts", t, 0);
         // Part 2 spliced from the other upload of the same shape.
         let osp = stored_parts(&other);

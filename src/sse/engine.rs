@@ -107,7 +107,7 @@ enum OpenedBody {
     },
     /// A completed multipart upload: its verified manifest and the key sources its parts are sealed
     /// under (each part's keys are unsealed when it is read).
-    Multipart(multipart::OpenedManifest),
+    Multipart(Box<multipart::OpenedManifest>),
 }
 
 /// Key sources (root key, KMS data keys, customer key), zeroized on drop.
@@ -966,7 +966,7 @@ impl SseEngine {
             return Ok(Opened {
                 file: f,
                 header,
-                body: OpenedBody::Multipart(manifest.with_sources(sources)),
+                body: OpenedBody::Multipart(Box::new(manifest.with_sources(sources))),
             });
         }
         let (header, body_at, body_len) = Header::read(&mut f)?;
@@ -1040,9 +1040,7 @@ impl SseEngine {
                     let root = roots
                         .get(header.root_version.unwrap_or(0))
                         .ok_or_else(corrupt)?;
-                    return Ok(vec![zeroize::Zeroizing::new(
-                        root.expose_secret().to_vec(),
-                    )]);
+                    return Ok(vec![zeroize::Zeroizing::new(root.expose_secret().to_vec())]);
                 }
                 let mut sources = vec![self.kms_plain(header.kms.as_ref().ok_or_else(corrupt)?)?];
                 if let Some(s2) = &header.kms2 {
@@ -1574,9 +1572,9 @@ fn encrypt_body<W: Write + Send>(
     let outer = ChunkedWriter::new(k1.expose_secret(), ctx1, out).map_err(io_err)?;
     let mut writer = match k2 {
         // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> store.
-        Some((k2, ctx2)) => BodyWriter::Double(
-            ChunkedWriter::new(k2.expose_secret(), ctx2, outer).map_err(io_err)?,
-        ),
+        Some((k2, ctx2)) => {
+            BodyWriter::Double(ChunkedWriter::new(k2.expose_secret(), ctx2, outer).map_err(io_err)?)
+        }
         None => BodyWriter::Single(outer),
     };
     let mut n = 0u64;

@@ -503,9 +503,7 @@ impl SseEngine {
             (UPLOAD_META_MAC.to_owned(), hex::encode(mac)),
         ]
         .into();
-        let id = self
-            .store
-            .create_multipart_upload(bucket, key, &metadata)?;
+        let id = self.store.create_multipart_upload(bucket, key, &metadata)?;
         Ok((
             id,
             Response {
@@ -540,10 +538,7 @@ impl SseEngine {
                     &m,
                 )
             });
-        if !ok
-            || record.version != 1
-            || record.header.bucket != bucket
-            || record.header.key != key
+        if !ok || record.version != 1 || record.header.bucket != bucket || record.header.key != key
         {
             return Err(corrupt("upload record"));
         }
@@ -627,17 +622,16 @@ impl SseEngine {
                 let root = roots
                     .get(hdr.root_version.unwrap_or(0))
                     .ok_or_else(|| corrupt("unknown root key version"))?;
-                Ok(vec![zeroize::Zeroizing::new(
-                    root.expose_secret().to_vec(),
-                )])
+                Ok(vec![zeroize::Zeroizing::new(root.expose_secret().to_vec())])
             }
             Mode::Kms | Mode::DsseKms => {
                 if transport == Transport::Insecure {
                     return Err(S3Error::kms_requires_sigv4());
                 }
-                let mut out = vec![
-                    self.upload_kms_plain(hdr.kms.as_ref().ok_or_else(|| corrupt("no KMS key"))?)?,
-                ];
+                let mut out =
+                    vec![self.upload_kms_plain(
+                        hdr.kms.as_ref().ok_or_else(|| corrupt("no KMS key"))?,
+                    )?];
                 if let Some(s2) = &hdr.kms2 {
                     out.push(self.upload_kms_plain(s2)?);
                 }
@@ -876,8 +870,9 @@ impl SseEngine {
             return Err(S3Error::malformed_xml());
         }
         if parts.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(S3Error::from_code(S3ErrorCode::InvalidPartOrder)
-                .with_extra("UploadId", upload_id));
+            return Err(
+                S3Error::from_code(S3ErrorCode::InvalidPartOrder).with_extra("UploadId", upload_id)
+            );
         }
         let invalid_part = |n: u32, etag: &str| {
             S3Error::from_code(S3ErrorCode::InvalidPart)
@@ -985,8 +980,7 @@ impl SseEngine {
     ) -> Result<(), S3Error> {
         self.store.multipart_upload(bucket, key, upload_id)?;
         self.allow(ctx, bucket, key, "s3:AbortMultipartUpload", None)?;
-        self.store
-            .abort_multipart_upload(bucket, key, upload_id)?;
+        self.store.abort_multipart_upload(bucket, key, upload_id)?;
         Ok(())
     }
 
@@ -1157,8 +1151,8 @@ impl SseEngine {
                 ))
             };
             let part_end = p.offset + p.length;
-            let (text, t_at) = read_framed(f, p.offset, part_end, PART_MAGIC, MAX_PART_TRAILER)
-                .map_err(fail)?;
+            let (text, t_at) =
+                read_framed(f, p.offset, part_end, PART_MAGIC, MAX_PART_TRAILER).map_err(fail)?;
             let digest = sha256(&framed(&text, PART_MAGIC));
             if hex::encode(digest) != p.trailer_sha256 {
                 return Err(fail(corrupt("part trailer does not match the manifest")));
