@@ -23,13 +23,18 @@ fn tls() -> RequestContext {
 }
 
 fn setup() -> (tempfile::TempDir, SseEngine) {
+    let (dir, e, _) = setup_kms();
+    (dir, e)
+}
+
+fn setup_kms() -> (tempfile::TempDir, SseEngine, MockKms) {
     let dir = tempfile::tempdir().expect("tmp");
     let kms = MockKms::in_memory();
-    let e = SseEngine::new(dir.path(), Arc::new(kms)).expect("engine");
+    let e = SseEngine::new(dir.path(), Arc::new(kms.clone())).expect("engine");
     let mut enc = BucketEncryption::new_bucket_default();
     enc.blocked = vec![BlockedType::None];
     e.create_bucket(&tls(), "bkt", Some(enc)).expect("bucket");
-    (dir, e)
+    (dir, e, kms)
 }
 
 fn h(pairs: &[(&str, &str)]) -> Headers {
@@ -596,4 +601,125 @@ fn tampering_with_a_stored_multipart_object_is_detected() {
         r.expect("restored");
         assert_eq!(out, parts.concat());
     }
+}
+
+#[test]
+fn kms_uploads_generate_one_data_key_and_need_tls() {
+    let (_d, e, kms) = setup_kms();
+    let count = |kms: &MockKms| {
+        kms.quota_counters()
+            .admitted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let kh = h(&[("x-amz-server-side-encryption", "aws:kms")]);
+    // The managed key exists after a first use.
+    upload(&e, "warm", &kh, &h(&[]), &[data(1, 1)]);
+    let before = count(&kms);
+    let (id, etags) = upload_parts(
+        &e,
+        "k",
+        &kh,
+        &h(&[]),
+        &[data(MIN, 1), data(MIN, 2), data(3, 3)],
+    );
+    let after_parts = count(&kms);
+    e.complete_multipart_upload(&tls(), "bkt", "k", &id, &etags, &h(&[]))
+        .expect("complete");
+    assert!(
+        after_parts - before <= 2,
+        "KMS calls for create + 3 parts: {}",
+        after_parts - before
+    );
+    assert_eq!(count(&kms), after_parts, "Complete calls no KMS");
+    let plain = tls().with_tls(false);
+    let err = e
+        .create_multipart_upload(&plain, "bkt", "p", &kh)
+        .expect_err("KMS over HTTP");
+    assert_eq!(err.code(), S3ErrorCode::InvalidArgument);
+    let (id, _) = e
+        .create_multipart_upload(&tls(), "bkt", "p", &kh)
+        .expect("create");
+    let err = e
+        .upload_part(&plain, "bkt", "p", &id, 1, &h(&[]), &mut &b"x"[..])
+        .expect_err("KMS part over HTTP");
+    assert_eq!(err.code(), S3ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn create_has_put_objects_checks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = SseEngine::new(dir.path(), Arc::new(MockKms::in_memory())).expect("engine");
+    // S3's default for new buckets blocks SSE-C writes.
+    e.create_bucket(&tls(), "bkt", None).expect("bucket");
+    let c = Headers::new(customer_key_headers(&[1u8; 32]).to_vec());
+    let err = e
+        .create_multipart_upload(&tls(), "bkt", "c", &c)
+        .expect_err("SSE-C blocked");
+    assert_eq!(err.code(), S3ErrorCode::AccessDenied);
+    let err = e
+        .create_multipart_upload(
+            &tls(),
+            "bkt",
+            "x",
+            &h(&[("x-amz-server-side-encryption", "bogus")]),
+        )
+        .expect_err("bad SSE header");
+    assert_eq!(err.code(), S3ErrorCode::InvalidArgument);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}]}"#;
+    e.put_bucket_policy(&tls(), "bkt", policy).expect("policy");
+    let err = e
+        .create_multipart_upload(&tls(), "bkt", "x", &h(&[]))
+        .expect_err("policy");
+    assert_eq!(err.code(), S3ErrorCode::AccessDenied);
+    let (_, r) = e
+        .create_multipart_upload(
+            &tls(),
+            "bkt",
+            "x",
+            &h(&[("x-amz-server-side-encryption", "aws:kms")]),
+        )
+        .expect("create with KMS");
+    assert_eq!(
+        header(&r.headers, "x-amz-server-side-encryption"),
+        Some("aws:kms")
+    );
+}
+
+#[test]
+fn the_upload_record_and_part_trailers_are_authenticated() {
+    let (d, e) = setup();
+    let (id, etags) = upload_parts(&e, "k", &h(&[]), &h(&[]), &[data(MIN, 1), data(5, 2)]);
+    let up = d.path().join("buckets/bkt/uploads").join(&id);
+    // A part trailer edited before completion.
+    let part = up.join("part-00002");
+    let orig = std::fs::read(&part).expect("read");
+    let mut t = orig.clone();
+    let n = t.len();
+    t[n - 30] ^= 1;
+    std::fs::write(&part, &t).expect("write");
+    let err = e
+        .complete_multipart_upload(&tls(), "bkt", "k", &id, &etags, &h(&[]))
+        .expect_err("tampered trailer");
+    assert_eq!(err.code(), S3ErrorCode::InternalError);
+    std::fs::write(&part, &orig).expect("restore");
+    // The upload record edited.
+    let rec_path = up.join("upload.json");
+    let rec = std::fs::read_to_string(&rec_path).expect("read");
+    let mut v: serde_json::Value = serde_json::from_str(&rec).expect("json");
+    let inner = v["metadata"]["s3crypt-upload"]
+        .as_str()
+        .expect("record")
+        .replace("\"content_type\":null", "\"content_type\":\"text/evil\"");
+    v["metadata"]["s3crypt-upload"] = serde_json::Value::String(inner);
+    std::fs::write(&rec_path, v.to_string()).expect("write");
+    let err = e
+        .upload_part(&tls(), "bkt", "k", &id, 3, &h(&[]), &mut &b"x"[..])
+        .expect_err("tampered record");
+    assert_eq!(err.code(), S3ErrorCode::InternalError);
+    std::fs::write(&rec_path, rec).expect("restore");
+    e.complete_multipart_upload(&tls(), "bkt", "k", &id, &etags, &h(&[]))
+        .expect("complete");
+    let (r, out) = get(&e, "k", &h(&[]), None);
+    r.expect("get");
+    assert_eq!(out, [data(MIN, 1), data(5, 2)].concat());
 }
