@@ -14,7 +14,8 @@
 //! | store an object atomically from a stream          | [`ObjectStore::put_object`]                 |
 //! | read all of it (seekable) or a byte range         | [`ObjectStore::get_object`], [`ObjectStore::get_object_range`] |
 //! | list keys a page at a time                        | [`ObjectStore::list_objects`]               |
-//! | upload in parts                                   | [`ObjectStore::create_multipart_upload`] … [`ObjectStore::complete_multipart_upload`] |
+//! | upload in parts                                   | [`ObjectStore::create_multipart_upload`] … [`ObjectStore::complete_multipart_upload`] (parts joined, then a trailer) |
+//! | find uploads, read a part's stored bytes          | [`ObjectStore::multipart_upload`], [`ObjectStore::list_multipart_uploads`], [`ObjectStore::open_part`] |
 //! | versions, delete markers                          | [`ObjectStore::list_object_versions`], [`ObjectStore::get_object_version`], [`ObjectStore::delete_object_version`], [`ObjectStore::put_delete_marker`] |
 //! | retention and legal hold                          | [`ObjectStore::put_object_retention`], [`ObjectStore::put_object_legal_hold`] |
 

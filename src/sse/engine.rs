@@ -19,6 +19,13 @@
 //! HTTP is refused as an explicit one is). Reads check the stored mode against the request with
 //! [`headers::check_read`] (SSE-KMS and DSSE-KMS objects only over TLS).
 //!
+//! Multipart uploads (`engine/multipart.rs`, docs/FORMAT.md §4.1): each part is encrypted under its own
+//! random key(s) sealed under the source fixed at CreateMultipartUpload (SSE-S3 root, the upload's one
+//! KMS data key, or the SSE-C key, which every UploadPart must repeat), with a sealed trailer; completion
+//! reads only the part trailers and has the store append a manifest authenticated under a key derived
+//! from the SSE-S3 root, so GET, HEAD, ranges, `?partNumber=N` and CopyObject read multipart objects
+//! like others, opening only the parts a range touches.
+//!
 //! No plaintext is written anywhere but to the caller: a copy streams the source's authenticated
 //! plaintext into the destination's encrypting writer through memory, and a DSSE read opens the outer
 //! layer chunk by chunk on demand. Temporary files hold ciphertext only, live next to their destination,
