@@ -723,3 +723,35 @@ fn the_upload_record_and_part_trailers_are_authenticated() {
     r.expect("get");
     assert_eq!(out, [data(MIN, 1), data(5, 2)].concat());
 }
+
+#[test]
+fn parts_decrypt_the_uploads_data_key_through_kms_when_it_is_not_cached() {
+    let (d, e, kms) = setup_kms();
+    let ck = [2u8; 32];
+    let mut ids = Vec::new();
+    for (name, create, part_h) in modes(&ck) {
+        let (id, _) = e
+            .create_multipart_upload(&tls(), "bkt", name, &create)
+            .expect("create");
+        ids.push((name, id, part_h));
+    }
+    drop(e);
+    // A new engine (another process, or after the cache's TTL) has no cached data keys.
+    let e = SseEngine::new(d.path(), Arc::new(kms)).expect("engine");
+    for (name, id, part_h) in ids {
+        let parts = [data(MIN, 1), data(2, 2)];
+        let mut etags = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let n = u32::try_from(i + 1).expect("n");
+            let r = e
+                .upload_part(&tls(), "bkt", name, &id, n, &part_h, &mut &p[..])
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
+            etags.push((n, header(&r.headers, "ETag").expect("etag").to_owned()));
+        }
+        e.complete_multipart_upload(&tls(), "bkt", name, &id, &etags, &h(&[]))
+            .expect("complete");
+        let (r, out) = get(&e, name, &part_h, Some(ByteRange::Suffix(3)));
+        r.unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(out, parts.concat()[MIN - 1..], "{name}");
+    }
+}
