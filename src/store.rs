@@ -14,7 +14,8 @@
 //! | store an object atomically from a stream          | [`ObjectStore::put_object`]                 |
 //! | read all of it (seekable) or a byte range         | [`ObjectStore::get_object`], [`ObjectStore::get_object_range`] |
 //! | list keys a page at a time                        | [`ObjectStore::list_objects`]               |
-//! | upload in parts                                   | [`ObjectStore::create_multipart_upload`] … [`ObjectStore::complete_multipart_upload`] |
+//! | upload in parts                                   | [`ObjectStore::create_multipart_upload`] … [`ObjectStore::complete_multipart_upload`] (parts joined, then a trailer) |
+//! | find uploads, read a part's stored bytes          | [`ObjectStore::multipart_upload`], [`ObjectStore::list_multipart_uploads`], [`ObjectStore::open_part`] |
 //! | versions, delete markers                          | [`ObjectStore::list_object_versions`], [`ObjectStore::get_object_version`], [`ObjectStore::delete_object_version`], [`ObjectStore::put_delete_marker`] |
 //! | retention and legal hold                          | [`ObjectStore::put_object_retention`], [`ObjectStore::put_object_legal_hold`] |
 
@@ -169,6 +170,19 @@ pub struct VersionPage {
     pub common_prefixes: Vec<String>,
     /// The token for the next page; `None` if this is the last.
     pub next_token: Option<String>,
+}
+
+/// A multipart upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultipartUpload {
+    /// The object key it will complete to.
+    pub key: String,
+    /// Its id.
+    pub upload_id: String,
+    /// When it was created.
+    pub initiated: SystemTime,
+    /// The metadata map given at creation.
+    pub metadata: Metadata,
 }
 
 /// An uploaded part.
@@ -430,8 +444,10 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         upload_id: &str,
     ) -> Result<Vec<PartInfo>, StoreError>;
 
-    /// Joins the listed parts (number, ETag; ascending) into the object, atomically, and ends the
-    /// upload. The ETag is S3's multipart ETag (`"<md5 of the parts' md5s>-<n>"`).
+    /// Joins the listed parts (number, ETag; ascending) into the object, followed by `trailer` (the SSE
+    /// engine's manifest; may be empty), atomically (the old object stays until the new one replaces
+    /// it), and ends the upload. The part bodies are copied, never interpreted. The ETag is S3's
+    /// multipart ETag of the stored parts (`"<md5 of the parts' md5s>-<n>"`).
     ///
     /// # Errors
     /// [`StoreError::NoSuchUpload`], [`StoreError::InvalidPart`], [`StoreError::InvalidPartOrder`]; I/O.
@@ -441,7 +457,37 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         key: &str,
         upload_id: &str,
         parts: &[(u32, String)],
+        trailer: &[u8],
     ) -> Result<ObjectInfo, StoreError>;
+
+    /// The upload `upload_id` of `key`: when it started and the metadata it was created with.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUpload`]; I/O.
+    fn multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<MultipartUpload, StoreError>;
+
+    /// Every upload in progress in `bucket`, by key then start time.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<MultipartUpload>, StoreError>;
+
+    /// Opens the stored bytes of part `part_number` of an upload, seekable.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchUpload`]; [`StoreError::InvalidPart`] if that part was not uploaded; I/O.
+    fn open_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+    ) -> Result<Box<dyn ReadSeek>, StoreError>;
 
     /// Ends an upload and removes its parts.
     ///

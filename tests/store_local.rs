@@ -341,22 +341,22 @@ fn multipart_upload() {
     // Wrong order, wrong ETag, a missing part: refused, the upload goes on.
     let reversed: Vec<(u32, String)> = etags.iter().rev().cloned().collect();
     assert!(matches!(
-        s.complete_multipart_upload("bkt", "big", &id, &reversed),
+        s.complete_multipart_upload("bkt", "big", &id, &reversed, b""),
         Err(StoreError::InvalidPartOrder)
     ));
     let mut wrong = etags.clone();
     wrong[1].1 = format!("\"{}\"", "0".repeat(32));
     assert!(matches!(
-        s.complete_multipart_upload("bkt", "big", &id, &wrong),
+        s.complete_multipart_upload("bkt", "big", &id, &wrong, b""),
         Err(StoreError::InvalidPart { part_number: 2 })
     ));
     assert!(matches!(
-        s.complete_multipart_upload("bkt", "big", &id, &[(4, "\"x\"".into())]),
+        s.complete_multipart_upload("bkt", "big", &id, &[(4, "\"x\"".into())], b""),
         Err(StoreError::InvalidPart { part_number: 4 })
     ));
     assert!(matches!(get(&s, "big"), Err(StoreError::NoSuchKey)));
     let info = s
-        .complete_multipart_upload("bkt", "big", &id, &etags)
+        .complete_multipart_upload("bkt", "big", &id, &etags, b"")
         .expect("complete");
     assert!(info.etag.ends_with("-3\""), "{}", info.etag);
     assert_eq!(info.metadata["m"], "1");
@@ -598,4 +598,49 @@ fn readers_see_the_old_or_the_new_object_whole_while_a_writer_replaces_it() {
             r.join().expect("reader");
         }
     });
+}
+
+#[test]
+fn multipart_trailer_part_access_and_upload_listing() {
+    let (_d, s) = store();
+    let id = s
+        .create_multipart_upload("bkt", "t", &meta(&[("rec", "x")]))
+        .expect("create");
+    let id2 = s
+        .create_multipart_upload("bkt", "a", &Metadata::new())
+        .expect("create");
+    let up = s.multipart_upload("bkt", "t", &id).expect("upload");
+    assert_eq!((up.key.as_str(), up.metadata["rec"].as_str()), ("t", "x"));
+    assert!(matches!(
+        s.multipart_upload("bkt", "other", &id),
+        Err(StoreError::NoSuchUpload)
+    ));
+    let ups = s.list_multipart_uploads("bkt").expect("list");
+    assert_eq!(
+        ups.iter()
+            .map(|u| (u.key.as_str(), u.upload_id.as_str()))
+            .collect::<Vec<_>>(),
+        [("a", id2.as_str()), ("t", id.as_str())]
+    );
+    let p = s
+        .upload_part("bkt", "t", &id, 1, &mut &b"part one"[..])
+        .expect("part");
+    // The part's bytes, seekable; a part not uploaded is InvalidPart.
+    let mut f = s.open_part("bkt", "t", &id, 1).expect("open part");
+    let mut got = Vec::new();
+    f.read_to_end(&mut got).expect("read");
+    assert_eq!(got, b"part one");
+    assert!(matches!(
+        s.open_part("bkt", "t", &id, 2),
+        Err(StoreError::InvalidPart { part_number: 2 })
+    ));
+    // The recorded MD5 is used while it describes the part; the parts' files are the only ones listed.
+    let ls = s.list_parts("bkt", "t", &id).expect("list parts");
+    assert_eq!(ls, std::slice::from_ref(&p));
+    // The trailer follows the parts.
+    s.complete_multipart_upload("bkt", "t", &id, &[(1, p.etag)], b"TRAILER")
+        .expect("complete");
+    assert_eq!(get(&s, "t").expect("get"), b"part oneTRAILER");
+    let ups = s.list_multipart_uploads("bkt").expect("list");
+    assert_eq!(ups.len(), 1);
 }

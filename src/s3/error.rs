@@ -128,6 +128,8 @@ codes! {
     /// 400: CompleteMultipartUpload names a part that was not uploaded or whose ETag differs.
     InvalidPart = "InvalidPart", 400,
         "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
+    /// 416: GET or HEAD `?partNumber=N` past the object's last part.
+    InvalidPartNumber = "InvalidPartNumber", 416, "The requested partnumber is not satisfiable";
     /// 400: CompleteMultipartUpload's parts are not in ascending order.
     InvalidPartOrder = "InvalidPartOrder", 400,
         "The list of parts was not in ascending order. Parts must be ordered by part number.";

@@ -19,6 +19,13 @@
 //! HTTP is refused as an explicit one is). Reads check the stored mode against the request with
 //! [`headers::check_read`] (SSE-KMS and DSSE-KMS objects only over TLS).
 //!
+//! Multipart uploads (`engine/multipart.rs`, docs/FORMAT.md §4.1): each part is encrypted under its own
+//! random key(s) sealed under the source fixed at CreateMultipartUpload (SSE-S3 root, the upload's one
+//! KMS data key, or the SSE-C key, which every UploadPart must repeat), with a sealed trailer; completion
+//! reads only the part trailers and has the store append a manifest authenticated under a key derived
+//! from the SSE-S3 root, so GET, HEAD, ranges, `?partNumber=N` and CopyObject read multipart objects
+//! like others, opening only the parts a range touches.
+//!
 //! No plaintext is written anywhere but to the caller: a copy streams the source's authenticated
 //! plaintext into the destination's encrypting writer through memory, and a DSSE read opens the outer
 //! layer chunk by chunk on demand. Temporary files hold ciphertext only, live next to their destination,
@@ -84,14 +91,43 @@ pub use crate::iam::users::LOCAL_ACCOUNT;
 /// Bucket keys by (bucket, KMS key): plaintext, blob, time fetched.
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
-/// An object opened for reading: its stored bytes, header, body location and unsealed key(s).
+mod multipart;
+
+pub use multipart::{
+    MANIFEST_MAGIC, MAX_PARTS, MIN_PART_SIZE, PART_MAGIC, PartInfo, UPLOAD_KEY_TTL, UploadInfo,
+};
+
+/// An object opened for reading: its stored bytes, header (for a multipart object, one made from its
+/// authenticated manifest) and how to decrypt its body.
 struct Opened {
     file: Box<dyn ReadSeek>,
     header: Header,
-    body_at: u64,
-    body_len: u64,
-    k1: ObjectKey,
-    k2: Option<ObjectKey>,
+    body: OpenedBody,
+}
+
+/// The body of an opened object.
+enum OpenedBody {
+    /// A PutObject/CopyObject object file: one C2SP body (two layers for DSSE) and its unsealed key(s).
+    Single {
+        body_at: u64,
+        body_len: u64,
+        k1: ObjectKey,
+        k2: Option<ObjectKey>,
+    },
+    /// A completed multipart upload: its verified manifest and the key sources its parts are sealed
+    /// under (each part's keys are unsealed when it is read).
+    Multipart(Box<multipart::OpenedManifest>),
+}
+
+/// Key sources (root key, KMS data keys, customer key), zeroized on drop.
+type Sources = Vec<zeroize::Zeroizing<Vec<u8>>>;
+
+/// What a write asks for once its headers, the bucket default and the policy are applied.
+struct WritePlan {
+    request: SseRequest,
+    bucket_key_default: bool,
+    user_metadata: BTreeMap<String, String>,
+    content_type: Option<String>,
 }
 
 /// The engine over an object store, SSE-S3 root keys and a KMS.
@@ -103,6 +139,8 @@ pub struct SseEngine {
     roots: Mutex<RootKeys>,
     bucket_keys: Mutex<BucketKeyCache>,
     bucket_key_plain: Mutex<HashMap<Vec<u8>, SecretBytes>>,
+    /// Multipart uploads' KMS data keys by encrypted blob, with the time they were decrypted.
+    upload_keys: Mutex<HashMap<Vec<u8>, (SecretBytes, Duration)>>,
     clock: Arc<dyn Clock>,
     removed_at_open: Vec<PathBuf>,
 }
@@ -272,6 +310,7 @@ impl SseEngine {
             kms,
             bucket_keys: Mutex::new(HashMap::new()),
             bucket_key_plain: Mutex::new(HashMap::new()),
+            upload_keys: Mutex::new(HashMap::new()),
             clock: Arc::new(SystemClock),
             removed_at_open: Vec::new(),
         }
@@ -452,6 +491,28 @@ impl SseEngine {
         h: &Headers,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
+        let plan = self.write_plan(ctx, bucket, key, h)?;
+        self.store(
+            bucket,
+            key,
+            plan.request,
+            plan.bucket_key_default,
+            plan.user_metadata,
+            plan.content_type,
+            body,
+        )
+    }
+
+    /// The checks of a write (PutObject, CopyObject's destination, CreateMultipartUpload) in S3's order,
+    /// and the encryption it gets: key length, user metadata, SSE headers, bucket policy
+    /// (`s3:PutObject`), SSE-C block, bucket default, KMS over plain HTTP.
+    fn write_plan(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        h: &Headers,
+    ) -> Result<WritePlan, S3Error> {
         let (enc, policy) = self.load_bucket(bucket)?;
         if key.is_empty() || key.len() > MAX_KEY_LEN {
             return Err(S3Error::from_code(S3ErrorCode::KeyTooLongError)
@@ -521,15 +582,12 @@ impl SseEngine {
                     .map(|m| (m.to_owned(), v.trim().to_owned()))
             })
             .collect();
-        self.store(
-            bucket,
-            key,
+        Ok(WritePlan {
             request,
             bucket_key_default,
             user_metadata,
-            h.get("content-type").map(str::to_owned),
-            body,
-        )
+            content_type: h.get("content-type").map(str::to_owned),
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -545,7 +603,51 @@ impl SseEngine {
     ) -> Result<Response, S3Error> {
         let rng = |e| S3Error::internal_because("random number generator failed", e);
         let object_key = ObjectKey::generate().map_err(rng)?;
-        let mut header = Header {
+        let mut header = self.new_header(bucket, key, content_type, user_metadata);
+        // The source key that seals the object key (and, for DSSE, a second one).
+        let sources = self.key_sources(bucket, key, &request, bucket_key_default, &mut header)?;
+        let second_key = if sources.len() > 1 {
+            Some(ObjectKey::generate().map_err(rng)?)
+        } else {
+            None
+        };
+        // Refuse now, before any body byte is read, a header the reader would not accept.
+        header.check_fits()?;
+        // Body: stream through C2SP (twice for DSSE) into the store through an in-memory pipe: the
+        // store reads the object file (MAGIC, body, header) on another thread while this one encrypts.
+        // The store sees the end of its input only after the whole header, so a failure on this side
+        // (client body, KMS, sealing) leaves it with a broken stream and nothing is stored.
+        let store = &self.store;
+        self.piped(
+            |reader| store.put_object(bucket, key, reader, &Metadata::new()),
+            |w| {
+                self.encrypt_into(
+                    w,
+                    &mut header,
+                    &object_key,
+                    second_key.as_ref(),
+                    &sources,
+                    body,
+                )
+            },
+        )?;
+        let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
+        resp.extend(headers::response_headers(&stored_sse(&header)));
+        Ok(Response {
+            status: 200,
+            headers: resp,
+        })
+    }
+
+    /// A header for a new object: SSE-S3 until [`SseEngine::key_sources`] says otherwise.
+    fn new_header(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: Option<String>,
+        user_metadata: BTreeMap<String, String>,
+    ) -> Header {
+        Header {
             version: 1,
             mode: Mode::S3,
             bucket: bucket.to_owned(),
@@ -563,11 +665,23 @@ impl SseEngine {
             customer_salt: None,
             seal: None,
             seal2: None,
-        };
-        // The source key that seals the object key (and, for DSSE, a second one).
-        let mut sources: Vec<zeroize::Zeroizing<Vec<u8>>> = Vec::new();
-        let mut second_key: Option<ObjectKey> = None;
-        match &request {
+        }
+    }
+
+    /// Fills in `header`'s mode and key records for `request` and returns the source key(s) sealing
+    /// the object key (two for DSSE-KMS): the current SSE-S3 root, KMS data keys (GenerateDataKey, or
+    /// the bucket key), or the customer key with its salted verifier.
+    fn key_sources(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &SseRequest,
+        bucket_key_default: bool,
+        header: &mut Header,
+    ) -> Result<Sources, S3Error> {
+        let rng = |e| S3Error::internal_because("random number generator failed", e);
+        let mut sources: Sources = Vec::new();
+        match request {
             SseRequest::S3 | SseRequest::None => {
                 let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
                 // The newest version, including one another process added since.
@@ -603,7 +717,6 @@ impl SseEngine {
                 header.kms2 = Some(s2);
                 sources.push(k1);
                 sources.push(k2);
-                second_key = Some(ObjectKey::generate().map_err(rng)?);
             }
             SseRequest::Customer(c) => {
                 header.mode = Mode::Customer;
@@ -614,16 +727,20 @@ impl SseEngine {
                 sources.push(zeroize::Zeroizing::new(c.key.expose_secret().to_vec()));
             }
         }
-        // Refuse now, before any body byte is read, a header the reader would not accept.
-        header.check_fits()?;
-        // Body: stream through C2SP (twice for DSSE) into the store through an in-memory pipe: the
-        // store reads the object file (MAGIC, body, header) on another thread while this one encrypts.
-        // The store sees the end of its input only after the whole header, so a failure on this side
-        // (client body, KMS, sealing) leaves it with a broken stream and nothing is stored.
+        Ok(sources)
+    }
+
+    /// Runs `produce` on this thread, writing into an in-memory pipe that `sink` (a store write) reads on
+    /// another. The sink sees the end of its input only if `produce` succeeded; otherwise its stream
+    /// breaks and it stores nothing.
+    fn piped<T: Send>(
+        &self,
+        sink: impl FnOnce(&mut dyn Read) -> Result<T, StoreError> + Send,
+        produce: impl FnOnce(&mut io::BufWriter<PipeWriter>) -> Result<(), S3Error>,
+    ) -> Result<T, S3Error> {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(PIPE_DEPTH);
             let done = tx.clone();
-            let store = &self.store;
             let stored = scope.spawn(move || {
                 let mut reader = PipeReader {
                     rx,
@@ -632,18 +749,13 @@ impl SseEngine {
                     done: false,
                     broken: false,
                 };
-                store.put_object(bucket, key, &mut reader, &Metadata::new())
+                sink(&mut reader)
             });
-            let written = self.encrypt_into(
-                io::BufWriter::with_capacity(PIPE_PIECE, PipeWriter(tx)),
-                &mut header,
-                &object_key,
-                second_key.as_ref(),
-                &sources,
-                body,
-            );
+            let mut w = io::BufWriter::with_capacity(PIPE_PIECE, PipeWriter(tx));
+            let written = produce(&mut w).and_then(|()| w.flush().map_err(io_err));
+            drop(w);
             if written.is_ok() {
-                // Only now may the store see the end of the object.
+                // Only now may the store see the end of its input.
                 let _ = done.send(Piece::Done);
             }
             drop(done);
@@ -651,7 +763,7 @@ impl SseEngine {
                 .join()
                 .unwrap_or_else(|_| Err(StoreError::Corrupt("the store's writer panicked".into())));
             match (written, stored) {
-                (Ok(()), Ok(_)) => Ok(()),
+                (Ok(()), Ok(v)) => Ok(v),
                 (Ok(()), Err(e)) => Err(S3Error::from(e)),
                 // A pipe broken by the store's own failure: the store's error says why.
                 (Err(e), Err(se)) if e.code() == S3ErrorCode::InternalError => {
@@ -659,12 +771,6 @@ impl SseEngine {
                 }
                 (Err(e), _) => Err(e),
             }
-        })?;
-        let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
-        resp.extend(headers::response_headers(&stored_sse(&header)));
-        Ok(Response {
-            status: 200,
-            headers: resp,
         })
     }
 
@@ -682,51 +788,21 @@ impl SseEngine {
         let rng = |e| S3Error::internal_because("random number generator failed", e);
         out.write_all(MAGIC).map_err(io_err)?;
         // Only SSE-S3's ETag is the MD5 of the data; the other modes' ETags are random, so they skip it.
-        let mut md5 = (header.mode == Mode::S3).then(Md5::new);
-        let mut buf = vec![0u8; 1 << 20];
-        let size;
-        {
-            let outer = ChunkedWriter::new(
-                object_key.expose_secret(),
-                &header.body_context(1),
-                &mut out,
-            )
-            .map_err(io_err)?;
-            let mut writer = match second_key {
-                // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> store.
-                Some(k2) => BodyWriter::Double(
-                    ChunkedWriter::new(k2.expose_secret(), &header.body_context(2), outer)
-                        .map_err(io_err)?,
-                ),
-                None => BodyWriter::Single(outer),
-            };
-            let mut n = 0u64;
-            loop {
-                let got = body.read(&mut buf).map_err(|e| {
-                    S3Error::with_code(S3ErrorCode::IncompleteBody, e.to_string()).with_source(e)
-                })?;
-                if got == 0 {
-                    break;
-                }
-                let data = &buf[..got];
-                match md5.as_mut() {
-                    // MD5 is serial and slower than the encryption: hash on one core while the other
-                    // encrypts and writes the same bytes.
-                    Some(m) => rayon::join(|| m.update(data), || writer.write_all(data)).1,
-                    None => writer.write_all(data),
-                }
-                .map_err(io_err)?;
-                n += got as u64;
-            }
-            size = n;
-            writer.finish().map_err(io_err)?;
-        }
+        let ctx2 = header.body_context(2);
+        let (size, md5) = encrypt_body(
+            &mut out,
+            object_key,
+            &header.body_context(1),
+            second_key.map(|k| (k, ctx2.as_slice())),
+            header.mode == Mode::S3,
+            body,
+        )?;
         header.size = size;
         header.etag = match header.mode {
             // S3: the ETag of SSE-S3 objects is the MD5 of the data; of SSE-KMS/SSE-C objects it is not.
             Mode::S3 => {
                 let m = md5.ok_or_else(|| S3Error::internal("the ETag's MD5 was not computed"))?;
-                format!("\"{}\"", hex::encode(m.finalize()))
+                format!("\"{}\"", hex::encode(m))
             }
             _ => format!("\"{}\"", hex::encode(random_array::<16>().map_err(rng)?)),
         };
@@ -895,6 +971,16 @@ impl SseEngine {
             },
         )?;
         let mut f = self.store.get_object(bucket, key)?.body;
+        if multipart::is_multipart(&mut f)? {
+            let (header, manifest) = self.open_manifest(&mut f, bucket, key)?;
+            headers::check_read(&stored_sse(&header), customer.as_ref(), transport)?;
+            let sources = self.read_sources(&header, customer)?;
+            return Ok(Opened {
+                file: f,
+                header,
+                body: OpenedBody::Multipart(Box::new(manifest.with_sources(sources))),
+            });
+        }
         let (header, body_at, body_len) = Header::read(&mut f)?;
         if header.bucket != bucket || header.key != key {
             return Err(S3Error::internal(
@@ -905,7 +991,35 @@ impl SseEngine {
         headers::check_read(&stored_sse(&header), customer.as_ref(), transport)?;
         let corrupt = || S3Error::internal("stored object is corrupt or was tampered with (seal)");
         let seal = header.seal.clone().ok_or_else(corrupt)?;
-        let (k1, k2) = match header.mode {
+        let sources = self.read_sources(&header, customer)?;
+        let first = sources.first().ok_or_else(corrupt)?;
+        let k1 = header.unseal(&seal, first).ok_or_else(corrupt)?;
+        let k2 = match (&header.seal2, sources.get(1)) {
+            (Some(seal2), Some(src2)) => Some(header.unseal(seal2, src2).ok_or_else(corrupt)?),
+            _ => None,
+        };
+        Ok(Opened {
+            file: f,
+            header,
+            body: OpenedBody::Single {
+                body_at,
+                body_len,
+                k1,
+                k2,
+            },
+        })
+    }
+
+    /// The source key(s) an object's key(s) are sealed under, after S3's checks of the request's SSE-C
+    /// key: the SSE-S3 root of `header.root_version`, the KMS data key(s) (Decrypt), or the customer key
+    /// once it matches the salted verifier.
+    fn read_sources(
+        &self,
+        header: &Header,
+        customer: Option<CustomerKeyHeaders>,
+    ) -> Result<Sources, S3Error> {
+        let corrupt = || S3Error::internal("stored object is corrupt or was tampered with (seal)");
+        match header.mode {
             Mode::Customer => {
                 let Some(c) = customer else {
                     return Err(S3Error::invalid_request(
@@ -923,12 +1037,9 @@ impl SseEngine {
                         "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.",
                     ));
                 }
-                (
-                    header
-                        .unseal(&seal, c.key.expose_secret())
-                        .ok_or_else(corrupt)?,
-                    None,
-                )
+                Ok(vec![zeroize::Zeroizing::new(
+                    c.key.expose_secret().to_vec(),
+                )])
             }
             mode => {
                 if customer.is_some() {
@@ -936,43 +1047,20 @@ impl SseEngine {
                         "The encryption parameters are not applicable to this object.",
                     ));
                 }
-                match mode {
-                    Mode::S3 => {
-                        let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
-                        let root = roots
-                            .get_fresh(header.root_version.unwrap_or(0))?
-                            .ok_or_else(corrupt)?;
-                        (
-                            header
-                                .unseal(&seal, root.expose_secret())
-                                .ok_or_else(corrupt)?,
-                            None,
-                        )
-                    }
-                    _ => {
-                        let src = self.kms_plain(header.kms.as_ref().ok_or_else(corrupt)?)?;
-                        let k1 = header.unseal(&seal, &src).ok_or_else(corrupt)?;
-                        let k2 = match (&header.kms2, &header.seal2) {
-                            (Some(s2), Some(seal2)) => Some(
-                                header
-                                    .unseal(seal2, &self.kms_plain(s2)?)
-                                    .ok_or_else(corrupt)?,
-                            ),
-                            _ => None,
-                        };
-                        (k1, k2)
-                    }
+                if mode == Mode::S3 {
+                    let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
+                    let root = roots
+                        .get_fresh(header.root_version.unwrap_or(0))?
+                        .ok_or_else(corrupt)?;
+                    return Ok(vec![zeroize::Zeroizing::new(root.expose_secret().to_vec())]);
                 }
+                let mut sources = vec![self.kms_plain(header.kms.as_ref().ok_or_else(corrupt)?)?];
+                if let Some(s2) = &header.kms2 {
+                    sources.push(self.kms_plain(s2)?);
+                }
+                Ok(sources)
             }
-        };
-        Ok(Opened {
-            file: f,
-            header,
-            body_at,
-            body_len,
-            k1,
-            k2,
-        })
+        }
     }
 
     /// GetObject: writes the (range of the) plaintext to `out`. Every byte written is authenticated.
@@ -1047,62 +1135,29 @@ impl SseEngine {
         end: u64,
         out: &mut dyn Write,
     ) -> Result<(), S3Error> {
-        let (f, header, body_at, body_len, k1, k2) = (
-            &mut o.file,
-            &o.header,
-            o.body_at,
-            o.body_len,
-            &o.k1,
-            o.k2.as_ref(),
-        );
-        let mut hdr = [0u8; HEADER_LEN];
-        f.seek(SeekFrom::Start(body_at)).map_err(io_err)?;
-        f.read_exact(&mut hdr)
-            .map_err(|_| S3Error::internal("stored object is truncated"))?;
-        let outer = chunked::open_header(k1.expose_secret(), &header.body_context(1), &hdr)
-            .map_err(|_| {
-                S3Error::internal("stored object failed authentication (corrupt or tampered)")
-            })?;
-        let chunks_at = body_at + HEADER_LEN as u64;
-        let chunks_len = body_len
-            .checked_sub(HEADER_LEN as u64)
-            .ok_or_else(|| S3Error::internal("stored object is truncated"))?;
-        match k2 {
-            None => {
-                let total = chunked::plaintext_len_of_body(chunks_len)
-                    .map_err(|_| S3Error::internal("stored object is truncated or extended"))?;
-                if total != header.size {
-                    return Err(S3Error::internal(
-                        "stored object length does not match its header",
-                    ));
-                }
-                chunked::open_range(&outer, f, chunks_at, chunks_len, start, end, out)
-                    .map_err(io_err)
+        let Opened { file, header, body } = o;
+        match body {
+            OpenedBody::Single {
+                body_at,
+                body_len,
+                k1,
+                k2,
+            } => {
+                let ctx2 = header.body_context(2);
+                read_layers(
+                    file,
+                    *body_at,
+                    *body_len,
+                    k1,
+                    &header.body_context(1),
+                    k2.as_ref().map(|k| (k, ctx2.as_slice())),
+                    header.size,
+                    start,
+                    end,
+                    out,
+                )
             }
-            Some(k2) => {
-                // DSSE: the outer layer's plaintext is the inner layer's ciphertext. It is decrypted on
-                // demand, a batch of authenticated chunks at a time, never staged in a file.
-                let mut inner = LayerReader::new(&outer, f, chunks_at, chunks_len)?;
-                let inner_len = inner.total;
-                let mut hdr2 = [0u8; HEADER_LEN];
-                inner
-                    .read_exact(&mut hdr2)
-                    .map_err(|_| S3Error::internal("stored object is truncated"))?;
-                let k = chunked::open_header(k2.expose_secret(), &header.body_context(2), &hdr2)
-                    .map_err(|_| {
-                        S3Error::internal(
-                            "stored object failed authentication (corrupt or tampered)",
-                        )
-                    })?;
-                let len2 = inner_len - HEADER_LEN as u64;
-                if chunked::plaintext_len_of_body(len2).ok() != Some(header.size) {
-                    return Err(S3Error::internal(
-                        "stored object length does not match its header",
-                    ));
-                }
-                chunked::open_range(&k, &mut inner, HEADER_LEN as u64, len2, start, end, out)
-                    .map_err(io_err)
-            }
+            OpenedBody::Multipart(m) => self.read_multipart(file, header, m, start, end, out),
         }
     }
 
@@ -1482,6 +1537,11 @@ impl SseEngine {
             .store
             .get_object(bucket, key)
             .map_err(|e| Skip(e.into()))?;
+        // A multipart object's parts are sealed under the root recorded in its manifest, which stays
+        // readable; they are not resealed.
+        if multipart::is_multipart(&mut f).map_err(Skip)? {
+            return Ok(false);
+        }
         let (mut header, body_at, body_len) = Header::read(&mut f).map_err(Skip)?;
         if header.bucket != bucket || header.key != key {
             return Err(Skip(S3Error::internal(
@@ -1775,6 +1835,111 @@ impl<W: Write> BodyWriter<W> {
             Self::Double(w) => w.finish()?.finish()?,
         };
         inner.flush()
+    }
+}
+
+/// Encrypts `body` into `out` as one C2SP body under `k1` (context `ctx1`), or for DSSE two nested
+/// ones (`k2` inner); returns the plaintext length and, if `md5`, its MD5.
+fn encrypt_body<W: Write + Send>(
+    out: &mut W,
+    k1: &ObjectKey,
+    ctx1: &[u8],
+    k2: Option<(&ObjectKey, &[u8])>,
+    md5: bool,
+    body: &mut dyn Read,
+) -> Result<(u64, Option<[u8; 16]>), S3Error> {
+    let mut md5 = md5.then(Md5::new);
+    let mut buf = vec![0u8; 1 << 20];
+    let outer = ChunkedWriter::new(k1.expose_secret(), ctx1, out).map_err(io_err)?;
+    let mut writer = match k2 {
+        // DSSE: plaintext -> layer 2 (inner) -> layer 1 (outer) -> store.
+        Some((k2, ctx2)) => {
+            BodyWriter::Double(ChunkedWriter::new(k2.expose_secret(), ctx2, outer).map_err(io_err)?)
+        }
+        None => BodyWriter::Single(outer),
+    };
+    let mut n = 0u64;
+    loop {
+        let got = body.read(&mut buf).map_err(|e| {
+            S3Error::with_code(S3ErrorCode::IncompleteBody, e.to_string()).with_source(e)
+        })?;
+        if got == 0 {
+            break;
+        }
+        let data = &buf[..got];
+        match md5.as_mut() {
+            // MD5 is serial and slower than the encryption: hash on one core while the other
+            // encrypts and writes the same bytes.
+            Some(m) => rayon::join(|| m.update(data), || writer.write_all(data)).1,
+            None => writer.write_all(data),
+        }
+        .map_err(io_err)?;
+        n += got as u64;
+    }
+    writer.finish().map_err(io_err)?;
+    Ok((n, md5.map(Md5::finalize)))
+}
+
+/// Writes plaintext bytes `[start, end)` of one stored C2SP body (`body_len` bytes at `body_at`; two
+/// layers for DSSE) whose plaintext is `size` bytes to `out`, every byte authenticated first.
+#[allow(clippy::too_many_arguments)]
+fn read_layers(
+    f: &mut Box<dyn ReadSeek>,
+    body_at: u64,
+    body_len: u64,
+    k1: &ObjectKey,
+    ctx1: &[u8],
+    k2: Option<(&ObjectKey, &[u8])>,
+    size: u64,
+    start: u64,
+    end: u64,
+    out: &mut dyn Write,
+) -> Result<(), S3Error> {
+    let mut hdr = [0u8; HEADER_LEN];
+    f.seek(SeekFrom::Start(body_at)).map_err(io_err)?;
+    f.read_exact(&mut hdr)
+        .map_err(|_| S3Error::internal("stored object is truncated"))?;
+    let outer = chunked::open_header(k1.expose_secret(), ctx1, &hdr).map_err(|_| {
+        S3Error::internal("stored object failed authentication (corrupt or tampered)")
+    })?;
+    let chunks_at = body_at + HEADER_LEN as u64;
+    let chunks_len = body_len
+        .checked_sub(HEADER_LEN as u64)
+        .ok_or_else(|| S3Error::internal("stored object is truncated"))?;
+    match k2 {
+        None => {
+            let total = chunked::plaintext_len_of_body(chunks_len)
+                .map_err(|_| S3Error::internal("stored object is truncated or extended"))?;
+            if total != size {
+                return Err(S3Error::internal(
+                    "stored object length does not match its header",
+                ));
+            }
+            chunked::open_range(&outer, f, chunks_at, chunks_len, start, end, out).map_err(io_err)
+        }
+        Some((k2, ctx2)) => {
+            // DSSE: the outer layer's plaintext is the inner layer's ciphertext. It is decrypted on
+            // demand, a batch of authenticated chunks at a time, never staged in a file.
+            let mut inner = LayerReader::new(&outer, f, chunks_at, chunks_len)?;
+            let inner_len = inner.total;
+            let mut hdr2 = [0u8; HEADER_LEN];
+            inner
+                .read_exact(&mut hdr2)
+                .map_err(|_| S3Error::internal("stored object is truncated"))?;
+            let k = chunked::open_header(k2.expose_secret(), ctx2, &hdr2).map_err(|_| {
+                S3Error::internal("stored object failed authentication (corrupt or tampered)")
+            })?;
+            let len2 = inner_len
+                .checked_sub(HEADER_LEN as u64)
+                .ok_or_else(|| S3Error::internal("stored object is truncated"))?;
+            if chunked::plaintext_len_of_body(len2).ok() != Some(size) {
+                return Err(S3Error::internal(
+                    "stored object length does not match its header",
+                ));
+            }
+            chunked::open_range(&k, &mut inner, HEADER_LEN as u64, len2, start, end, out)
+                .map_err(io_err)
+        }
     }
 }
 

@@ -6,8 +6,9 @@
 //! HOME/buckets/<bucket>/objects/<hex(SHA-256(key))> the stored bytes of one object; any key S3 accepts fits
 //! HOME/buckets/<bucket>/index/<hex(SHA-256(key))>.json
 //!                                                   key, metadata, size, ETag, time of the stored bytes
-//! HOME/buckets/<bucket>/uploads/<upload id>/upload.json, part-<nnnnn>
-//!                                                   a multipart upload in progress
+//! HOME/buckets/<bucket>/uploads/<upload id>/upload.json, part-<nnnnn>, part-<nnnnn>.md5
+//!                                                   a multipart upload in progress (`.md5`: the part's
+//!                                                   MD5, bound to its size and modification time)
 //! HOME/buckets/<bucket>/.config.lock              locked while a process changes bucket.json
 //! <any of those dirs>/.s3crypt-<what>-<random>.tmp  a writer's temporary file, locked while in use
 //! ```
@@ -39,8 +40,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    BucketInfo, ListPage, ListRequest, MAX_KEYS, Metadata, NULL_VERSION, ObjectInfo, ObjectStore,
-    PartInfo, Retention, StoreError, StoredObject, StoredRange, VersionPage,
+    BucketInfo, ListPage, ListRequest, MAX_KEYS, Metadata, MultipartUpload, NULL_VERSION,
+    ObjectInfo, ObjectStore, PartInfo, ReadSeek, Retention, StoreError, StoredObject, StoredRange,
+    VersionPage,
 };
 use crate::fsutil::Staged;
 use crate::primitives::hash::Md5;
@@ -381,8 +383,41 @@ impl LocalStore {
         Ok(up)
     }
 
+    /// The upload whose directory is `up`, if its record is readable.
+    fn upload_at(up: &Path, upload_id: &str) -> Option<MultipartUpload> {
+        let path = up.join("upload.json");
+        let record: UploadRecord = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
+        let initiated = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or(UNIX_EPOCH);
+        Some(MultipartUpload {
+            key: record.key,
+            upload_id: upload_id.to_owned(),
+            initiated,
+            metadata: record.metadata,
+        })
+    }
+
     fn part_info(up: &Path, part_number: u32) -> Result<Option<PartInfo>, StoreError> {
-        let mut f = match File::open(up.join(part_name(part_number))) {
+        let path = up.join(part_name(part_number));
+        // The MD5 recorded when the part was written, if it still describes the part's bytes.
+        if let Ok(meta) = fs::metadata(&path) {
+            let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+            let recorded: Option<MultipartTag> = fs::read(md5_name(&path))
+                .ok()
+                .and_then(|t| serde_json::from_slice(&t).ok())
+                .filter(|m: &MultipartTag| {
+                    m.size == meta.len() && m.modified_ns == nanos(modified)
+                });
+            if let Some(m) = recorded {
+                return Ok(Some(PartInfo {
+                    part_number,
+                    etag: m.etag,
+                    size: m.size,
+                }));
+            }
+        }
+        let mut f = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
@@ -411,6 +446,11 @@ impl LocalStore {
 
 fn part_name(n: u32) -> String {
     format!("part-{n:05}")
+}
+
+/// The file recording a part's MD5.
+fn md5_name(part: &Path) -> PathBuf {
+    part.with_extension("md5")
 }
 
 /// A new version of `dest`, written to a locked temporary file `.s3crypt-<what>-<random>.tmp` beside it
@@ -735,7 +775,8 @@ impl ObjectStore for LocalStore {
             ));
         }
         let up = self.upload_dir(bucket, key, upload_id)?;
-        let mut staged = staged(&up.join(part_name(part_number)), "part")?;
+        let path = up.join(part_name(part_number));
+        let mut staged = staged(&path, "part")?;
         let mut md5 = Md5::new();
         let size = copy_body(
             body,
@@ -745,10 +786,25 @@ impl ObjectStore for LocalStore {
             },
         )?;
         let md5 = md5.finalize();
+        let modified = staged
+            .file_mut()
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(StoreError::io("cannot examine a part"))?;
         commit(staged)?;
+        let etag = format!("\"{}\"", hex::encode(md5));
+        // Completion and ListParts then need not hash the part again (a stale record is ignored).
+        let tag = MultipartTag {
+            etag: etag.clone(),
+            size,
+            modified_ns: nanos(modified),
+        };
+        if let Ok(text) = serde_json::to_vec(&tag) {
+            write_file_atomic(&md5_name(&path), &text)?;
+        }
         Ok(PartInfo {
             part_number,
-            etag: format!("\"{}\"", hex::encode(md5)),
+            etag,
             size,
         })
     }
@@ -770,6 +826,7 @@ impl ObjectStore for LocalStore {
                     .parse::<u32>()
                     .ok()
             })
+            .filter(|n| (1..=MAX_PARTS).contains(n))
             .collect();
         numbers.sort_unstable();
         let mut out = Vec::new();
@@ -787,6 +844,7 @@ impl ObjectStore for LocalStore {
         key: &str,
         upload_id: &str,
         parts: &[(u32, String)],
+        trailer: &[u8],
     ) -> Result<ObjectInfo, StoreError> {
         let up = self.upload_dir(bucket, key, upload_id)?;
         if parts.is_empty() || parts.windows(2).any(|w| w[0].0 >= w[1].0) {
@@ -818,6 +876,7 @@ impl ObjectStore for LocalStore {
         for f in files {
             body = Box::new(body.chain(f));
         }
+        let mut body = body.chain(trailer);
         let dir = self.existing_bucket(bucket)?;
         let info = self.put_inner(&dir, key, &mut body, &record.metadata, Some(etag))?;
         let _ = fs::remove_dir_all(&up);
@@ -835,6 +894,59 @@ impl ObjectStore for LocalStore {
         fs::remove_file(up.join("upload.json"))
             .map_err(StoreError::io("cannot remove an upload"))?;
         fs::remove_dir_all(&up).map_err(StoreError::io("cannot remove an upload's parts"))
+    }
+
+    fn multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<MultipartUpload, StoreError> {
+        let up = self.upload_dir(bucket, key, upload_id)?;
+        Self::upload_at(&up, upload_id).ok_or(StoreError::NoSuchUpload)
+    }
+
+    fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<MultipartUpload>, StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(dir.join("uploads")) else {
+            return Ok(out);
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name.to_str() else { continue };
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue;
+            }
+            if let Some(u) = Self::upload_at(&entry.path(), id) {
+                out.push(u);
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key).then(a.initiated.cmp(&b.initiated)));
+        Ok(out)
+    }
+
+    fn open_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+    ) -> Result<Box<dyn ReadSeek>, StoreError> {
+        if !(1..=MAX_PARTS).contains(&part_number) {
+            return Err(StoreError::InvalidPart { part_number });
+        }
+        let up = self.upload_dir(bucket, key, upload_id)?;
+        match File::open(up.join(part_name(part_number))) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::InvalidPart { part_number })
+            }
+            Err(e) => Err(StoreError::Io {
+                what: "cannot open a part".into(),
+                source: e,
+            }),
+        }
     }
 
     fn list_object_versions(
