@@ -10,6 +10,7 @@
 //! | bodies with back-pressure     | `body`                    |
 //! | bucket operations             | `bucket`                  |
 //! | object operations             | `object`                  |
+//! | multipart uploads             | `multipart`               |
 //!
 //! A request goes: connection (TLS or plain, a slot out of [`ServerOptions::max_connections`]) →
 //! headers within [`ServerOptions::header_read_timeout`] → bucket, key and operation (path-style
@@ -27,6 +28,7 @@ mod body;
 mod bucket;
 pub(crate) mod conn;
 mod listen;
+mod multipart;
 mod object;
 mod request;
 pub mod tls;
@@ -353,6 +355,11 @@ impl S3Service {
                 let svc = Arc::clone(&self);
                 blocking(move || object::put(&svc, call, reader)).await
             }
+            (Op::UploadPart, Some(incoming)) => {
+                let reader = body::BodyReader::spawn(incoming, self.options.body_idle_timeout);
+                let svc = Arc::clone(&self);
+                blocking(move || multipart::upload(&svc, call, reader)).await
+            }
             (op, _) => {
                 let svc = Arc::clone(&self);
                 blocking(move || dispatch(&svc, op, call)).await
@@ -400,17 +407,15 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         Op::HeadObject => object::head(svc, &call),
         Op::DeleteObject => object::delete(svc, &call),
         Op::GetObjectAcl | Op::PutObjectAcl => object::acl(svc, op, &call),
-        Op::ListMultipartUploads
-        | Op::CreateMultipartUpload
-        | Op::UploadPart
-        | Op::UploadPartCopy
-        | Op::CompleteMultipartUpload
-        | Op::AbortMultipartUpload
-        | Op::ListParts => Err(S3Error::not_implemented(format!(
-            "{} is not implemented by this server yet.",
-            op.name()
-        ))),
-        Op::GetObject | Op::PutObject => Err(S3Error::internal("streamed operation dispatched whole")),
+        Op::ListMultipartUploads => multipart::list_uploads(svc, &call),
+        Op::CreateMultipartUpload => multipart::create(svc, &call),
+        Op::UploadPartCopy => multipart::upload_copy(svc, &call),
+        Op::CompleteMultipartUpload => multipart::complete(svc, &call),
+        Op::AbortMultipartUpload => multipart::abort(svc, &call),
+        Op::ListParts => multipart::list_parts(svc, &call),
+        Op::GetObject | Op::PutObject | Op::UploadPart => {
+            Err(S3Error::internal("streamed operation dispatched whole"))
+        }
     }
 }
 

@@ -54,6 +54,24 @@ impl IdentitySource for StaticKeys {
     }
 }
 
+impl IdentitySource for crate::iam::users::AccountStore {
+    fn identity(&self, access_key_id: &str) -> Option<Identity> {
+        match self.authenticate(access_key_id) {
+            Ok(found) => found.map(|i| Identity {
+                credentials: i.credentials(),
+                principal: i.principal,
+                policies: i.policies,
+            }),
+            Err(e) => {
+                // An unreadable account file refuses every key it holds (InvalidAccessKeyId), and
+                // says why in the server log.
+                tracing::warn!(target: "s3crypt::server", error = %e, "the account store cannot be read");
+                None
+            }
+        }
+    }
+}
+
 /// Facts about the connection a request came on.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Connection {

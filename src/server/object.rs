@@ -47,7 +47,7 @@ fn bucket_key(call: &Call) -> Result<(&str, &str), S3Error> {
 }
 
 /// Rewrites the engine's headers for the wire: `Last-Modified` as an HTTP date.
-fn wire_headers(resp: &Response) -> Vec<(String, String)> {
+pub(crate) fn wire_headers(resp: &Response) -> Vec<(String, String)> {
     resp.headers
         .iter()
         .map(|(n, v)| {
@@ -61,7 +61,7 @@ fn wire_headers(resp: &Response) -> Vec<(String, String)> {
         .collect()
 }
 
-fn header<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
     resp.headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -144,6 +144,38 @@ fn apply_overrides(headers: &mut Vec<(String, String)>, overrides: Vec<(String, 
     }
 }
 
+/// What remains to be sent once the headers are out.
+enum Pending<'a> {
+    Whole(crate::sse::engine::ObjectBody<'a>),
+    Part(u32),
+}
+
+/// `partNumber` of GetObject/HeadObject: 1..=10000, and not together with `Range`.
+///
+/// # Errors
+/// 400 `InvalidArgument`, 400 `InvalidRequest`.
+fn part_number(call: &Call) -> Result<Option<u32>, S3Error> {
+    let Some(v) = call.req.param("partNumber") else {
+        return Ok(None);
+    };
+    let n = v
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
+                .with_extra("ArgumentName", "partNumber")
+                .with_extra("ArgumentValue", v)
+        })?;
+    if call.headers.contains("range") {
+        return Err(S3Error::invalid_request(
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    Ok(Some(n))
+}
+
 /// What the GET worker tells the async side before the body.
 enum Started {
     Body(u16, Vec<(String, String)>, u64),
@@ -153,11 +185,7 @@ enum Started {
 /// GetObject: the worker opens the object and checks everything, the status and headers go out,
 /// then the body streams, each chunk authenticated before it leaves.
 pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Error> {
-    if call.req.has("partNumber") {
-        return Err(S3Error::not_implemented(
-            "GetObject with partNumber is not implemented by this server yet.",
-        ));
-    }
+    let part = part_number(&call)?;
     let extra = overrides(&call)?;
     let (writer, channel) = body::channel();
     let (tx, rx) = tokio::sync::oneshot::channel::<Result<Started, S3Error>>();
@@ -165,9 +193,25 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
         let started = (|| {
             let (bucket, key) = bucket_key(&call)?;
             let range = range_of(&call.headers);
-            let (resp, body) =
-                svc.engine()
-                    .get_object_start(&call.ctx, bucket, key, &call.headers, range)?;
+            // A part is sent with the headers HeadObject?partNumber gives (the object is opened
+            // twice; parts are read rarely).
+            let (resp, body) = match part {
+                Some(n) => (
+                    svc.engine()
+                        .head_object_part(&call.ctx, bucket, key, &call.headers, n)?,
+                    Pending::Part(n),
+                ),
+                None => {
+                    let (resp, body) = svc.engine().get_object_start(
+                        &call.ctx,
+                        bucket,
+                        key,
+                        &call.headers,
+                        range,
+                    )?;
+                    (resp, Pending::Whole(body))
+                }
+            };
             let etag = header(&resp, "etag").unwrap_or_default().to_owned();
             let modified = header(&resp, "last-modified").and_then(parse_rfc3339);
             let mut headers = wire_headers(&resp);
@@ -208,7 +252,15 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
                     return;
                 }
                 let mut writer = writer;
-                match body.write_to(&mut writer) {
+                let written = match body {
+                    Pending::Whole(b) => b.write_to(&mut writer),
+                    Pending::Part(n) => bucket_key(&call).and_then(|(bucket, key)| {
+                        svc.engine()
+                            .get_object_part(&call.ctx, bucket, key, &call.headers, n, &mut writer)
+                            .map(|_| ())
+                    }),
+                };
+                match written {
                     Ok(()) => {
                         let _ = writer.finish();
                     }
@@ -239,15 +291,15 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
 
 /// HeadObject.
 pub(crate) fn head(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
-    if call.req.has("partNumber") {
-        return Err(S3Error::not_implemented(
-            "HeadObject with partNumber is not implemented by this server yet.",
-        ));
-    }
     let (bucket, key) = bucket_key(call)?;
-    let resp = svc
-        .engine()
-        .head_object(&call.ctx, bucket, key, &call.headers)?;
+    let resp = match part_number(call)? {
+        Some(n) => svc
+            .engine()
+            .head_object_part(&call.ctx, bucket, key, &call.headers, n)?,
+        None => svc
+            .engine()
+            .head_object(&call.ctx, bucket, key, &call.headers)?,
+    };
     let etag = header(&resp, "etag").unwrap_or_default().to_owned();
     let modified = header(&resp, "last-modified").and_then(parse_rfc3339);
     let mut headers = wire_headers(&resp);
@@ -260,7 +312,7 @@ pub(crate) fn head(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         }
         Precondition::Proceed => {
             // HEAD carries the object's length but no body: hyper must not send one.
-            let mut r = Reply::empty(200, headers);
+            let mut r = Reply::empty(resp.status, headers);
             r.length = 0;
             Ok(r)
         }
@@ -472,7 +524,7 @@ pub(crate) fn check_whole_body(h: &Headers, body: &[u8]) -> Result<(), S3Error> 
 }
 
 /// Refuses ACLs other than the ones a bucket with ACLs disabled accepts.
-fn check_acl_header(h: &Headers) -> Result<(), S3Error> {
+pub(crate) fn check_acl_header(h: &Headers) -> Result<(), S3Error> {
     if let Some(acl) = h.get("x-amz-acl")
         && !matches!(acl.trim(), "private" | "bucket-owner-full-control")
     {
@@ -524,10 +576,36 @@ fn check_conditional_write(
     Ok(())
 }
 
-/// PutObject: the body streams from the socket through its checks into the engine's encryptor.
-pub(crate) fn put(svc: &S3Service, call: Call, body: BodyReader) -> Result<Reply, S3Error> {
-    let (bucket, key) = bucket_key(&call)?;
-    check_acl_header(&call.headers)?;
+/// A streamed request body with every check S3 makes on it, ready for the engine.
+pub(crate) struct StreamedBody {
+    body: CheckedBody,
+    errors: FirstError,
+    /// The `x-amz-checksum-*` header the client sent (echoed in the response).
+    pub(crate) checksum: Option<(ChecksumAlgorithm, String)>,
+}
+
+impl StreamedBody {
+    /// Runs `f` on the body; a failure caused by the body (bad digest, short body, chunk signature)
+    /// is reported as S3 reports it rather than as the engine saw it.
+    pub(crate) fn run<T>(
+        mut self,
+        f: impl FnOnce(&mut dyn Read) -> Result<T, S3Error>,
+    ) -> Result<T, S3Error> {
+        let result = f(&mut self.body);
+        result.map_err(|e| self.errors.take().unwrap_or(e))
+    }
+}
+
+/// Wraps the request body of PutObject or UploadPart: aws-chunked decoding and chunk signatures,
+/// the signed SHA-256, `Content-MD5`, `x-amz-checksum-*`, the declared length and S3's 5 GiB limit.
+///
+/// # Errors
+/// 411 `MissingContentLength`, 400 `EntityTooLarge`, `InvalidDigest`, `InvalidRequest`.
+pub(crate) fn streamed_body(
+    svc: &S3Service,
+    call: &Call,
+    body: BodyReader,
+) -> Result<StreamedBody, S3Error> {
     let payload = call.payload.clone();
     let decoded = call
         .headers
@@ -550,13 +628,12 @@ pub(crate) fn put(svc: &S3Service, call: Call, body: BodyReader) -> Result<Reply
     }
     let md5 = content_md5(&call.headers)?;
     let checksum = checksum_header(&call.headers)?;
-    check_conditional_write(svc, &call, bucket, key)?;
     let inner: Box<dyn Read + Send> = match payload.clone() {
         Some(Payload::Streaming(auth)) => Box::new(ChunkedReader::new(body, auth)),
         _ => Box::new(body),
     };
     let errors = FirstError::default();
-    let mut checked = CheckedBody {
+    let checked = CheckedBody {
         inner,
         md5: md5.map(|m| (Md5::new(), m)),
         sha256: match payload {
@@ -571,19 +648,37 @@ pub(crate) fn put(svc: &S3Service, call: Call, body: BodyReader) -> Result<Reply
         seen: 0,
         errors: errors.clone(),
     };
-    let result = svc
-        .engine()
-        .put_object(&call.ctx, bucket, key, &call.headers, &mut checked);
-    match result {
-        Ok(resp) => {
-            let mut headers = wire_headers(&resp);
-            if let Some((alg, value)) = checksum {
-                headers.push((alg.header_name().to_owned(), value));
-            }
-            Ok(Reply::empty(200, headers))
-        }
-        Err(e) => Err(errors.take().unwrap_or(e)),
+    Ok(StreamedBody {
+        body: checked,
+        errors,
+        checksum,
+    })
+}
+
+/// The response headers of a stored body: the engine's, and the checksum the client sent.
+pub(crate) fn stored_headers(
+    resp: &Response,
+    checksum: Option<(ChecksumAlgorithm, String)>,
+) -> Vec<(String, String)> {
+    let mut headers = wire_headers(resp);
+    if let Some((alg, value)) = checksum {
+        headers.push((alg.header_name().to_owned(), value));
     }
+    headers
+}
+
+/// PutObject: the body streams from the socket through its checks into the engine's encryptor.
+pub(crate) fn put(svc: &S3Service, call: Call, body: BodyReader) -> Result<Reply, S3Error> {
+    let (bucket, key) = bucket_key(&call)?;
+    check_acl_header(&call.headers)?;
+    let streamed = streamed_body(svc, &call, body)?;
+    check_conditional_write(svc, &call, bucket, key)?;
+    let checksum = streamed.checksum.clone();
+    let resp = streamed.run(|body| {
+        svc.engine()
+            .put_object(&call.ctx, bucket, key, &call.headers, body)
+    })?;
+    Ok(Reply::empty(200, stored_headers(&resp, checksum)))
 }
 
 /// DeleteObject: 204 whether or not the key existed.
@@ -635,7 +730,7 @@ pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
 }
 
 /// Parses `x-amz-copy-source`: `[/]BUCKET/KEY[?versionId=V]`, percent-encoded.
-fn copy_source(h: &Headers) -> Result<(String, String), S3Error> {
+pub(crate) fn copy_source(h: &Headers) -> Result<(String, String), S3Error> {
     let raw = h.get("x-amz-copy-source").unwrap_or_default().trim();
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
     if query.split('&').any(|p| p.starts_with("versionId=") && p != "versionId=null") {

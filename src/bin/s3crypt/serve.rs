@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, bail};
 use s3crypt::aws::presign::presign_url;
 use s3crypt::aws::sigv4::{Credentials, uri_encode};
+use s3crypt::iam::users::{AccountStore, RootKeySpec};
 use s3crypt::iam::{Caller, Principal};
 use s3crypt::server::tls::{self, TlsFiles};
 use s3crypt::server::{
@@ -101,11 +102,20 @@ fn identities(args: &ServeArgs, home: &Path) -> anyhow::Result<(Arc<dyn Identity
     for spec in &args.access_keys {
         keys.push(parse_key(spec, LOCAL_ACCOUNT)?);
     }
-    let _ = home;
-    let Some(root_id) = keys.first().map(|k| k.credentials.access_key_id.clone()) else {
-        bail!("give an access key with --access-key ID:SECRET");
+    let store = AccountStore::open(home)?;
+    // The first --access-key is the account root for this run (not stored); without one, the root
+    // stored in the home (made on first start).
+    let given = match args.access_keys.first() {
+        Some(spec) if parse_key(spec, LOCAL_ACCOUNT)?.principal.is_root() => {
+            keys.remove(0);
+            Some(RootKeySpec::parse(spec)?)
+        }
+        _ => None,
     };
-    Ok((Arc::new(StaticKeys::new(keys, None)), root_id))
+    let root = store.ensure_root(given)?;
+    let root_id = root.access_key_id.clone();
+    let fallback: Arc<dyn IdentitySource> = Arc::new(store);
+    Ok((Arc::new(StaticKeys::new(keys, Some(fallback))), root_id))
 }
 
 /// `s3crypt serve`.
@@ -240,10 +250,7 @@ pub(crate) fn presign(args: &PresignArgs, home: &Path, json: bool) -> anyhow::Re
         .with_context(|| format!("{:?} must be BUCKET/KEY", args.target))?;
     let creds = match &args.access_key {
         Some(spec) => parse_key(spec, LOCAL_ACCOUNT)?.credentials,
-        None => {
-            let _ = home;
-            bail!("give an access key with --access-key ID:SECRET")
-        }
+        None => AccountStore::open(home)?.ensure_root(None)?.credentials(),
     };
     let url = format!(
         "{}/{}/{}",

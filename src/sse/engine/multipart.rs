@@ -412,11 +412,10 @@ impl SseEngine {
     }
 
     fn current_root(&self) -> Result<u32, S3Error> {
-        Ok(self
-            .roots
-            .lock()
-            .map_err(|_| S3Error::internal("lock"))?
-            .current())
+        let mut roots = self.roots.lock().map_err(|_| S3Error::internal("lock"))?;
+        // The newest version, including one another process added since.
+        roots.refresh()?;
+        Ok(roots.current())
     }
 
     /// The bucket policy's verdict on `action` for `key` (empty: the bucket).
