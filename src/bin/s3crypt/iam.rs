@@ -50,7 +50,13 @@ pub(crate) enum Command {
         name: String,
     },
     /// Show the account's root credentials, generating them on first use (the server's root keys).
-    Root,
+    Root {
+        /// Print `export` lines for a POSIX shell instead (`eval "$(s3crypt iam root --shell)"`):
+        /// the keys, the region, `AWS_ENDPOINT_URL` of `s3crypt serve`'s default listener and
+        /// `AWS_CA_BUNDLE` of its local CA, so the AWS CLI and SDKs use the endpoint unchanged.
+        #[arg(long)]
+        shell: bool,
+    },
 }
 
 /// Runs `s3crypt iam …`.
@@ -141,10 +147,25 @@ pub(crate) fn run(cmd: &Command, home: &Path, json: bool) -> anyhow::Result<Exit
                 outln!("{}", json!({ "UserName": name }))?;
             }
         }
-        Command::Root => {
+        Command::Root { shell } => {
             let root = store.ensure_root(None)?;
             let secret = root.secret.expose_secret();
-            if json {
+            if *shell {
+                let ca = std::path::absolute(home.join("tls").join("ca.pem"))?;
+                let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+                for (name, value) in [
+                    ("AWS_ACCESS_KEY_ID", root.access_key_id.as_str()),
+                    ("AWS_SECRET_ACCESS_KEY", secret),
+                    ("AWS_DEFAULT_REGION", "us-east-1"),
+                    (
+                        "AWS_ENDPOINT_URL",
+                        &format!("https://{}", s3crypt::server::DEFAULT_HTTPS_ADDR),
+                    ),
+                    ("AWS_CA_BUNDLE", &ca.display().to_string()),
+                ] {
+                    outln!("export {name}={}", quote(value))?;
+                }
+            } else if json {
                 let out = json!({
                     "AccountId": root.account_id,
                     "AccessKeyId": root.access_key_id,
