@@ -160,7 +160,11 @@ fn signed(
     body: &[u8],
 ) -> Resp {
     let mut headers: Vec<(String, String)> = vec![("host".into(), addr.to_string())];
-    headers.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+    headers.extend(
+        extra
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+    );
     let req = SignableRequest {
         method,
         uri: target,
@@ -242,7 +246,10 @@ fn errors_are_s3_xml_and_unknown_operations_are_not_implemented() {
     assert_eq!((r.status, code(&r).as_str()), (405, "MethodNotAllowed"));
     let r = signed(s.addr, "GET", "/bucket-one/missing", &[], b"");
     assert_eq!((r.status, code(&r).as_str()), (404, "NoSuchKey"));
-    assert!(r.text().contains("<Resource>/bucket-one/missing</Resource>"));
+    assert!(
+        r.text()
+            .contains("<Resource>/bucket-one/missing</Resource>")
+    );
     let r = signed(s.addr, "HEAD", "/bucket-one/missing", &[], b"");
     assert_eq!(r.status, 404);
     assert!(r.body.is_empty(), "HEAD errors have no body");
@@ -293,8 +300,17 @@ fn signatures_and_payload_checks_run_before_anything_is_stored() {
     )
     .expect("sign");
     headers.extend(added);
-    let r = send(s.addr, "PUT", "/bucket-two/bad", &headers, b"another body!!!");
-    assert_eq!((r.status, code(&r).as_str()), (400, "XAmzContentSHA256Mismatch"));
+    let r = send(
+        s.addr,
+        "PUT",
+        "/bucket-two/bad",
+        &headers,
+        b"another body!!!",
+    );
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "XAmzContentSHA256Mismatch")
+    );
     // A wrong secret.
     let mut headers: Vec<(String, String)> = vec![("host".into(), s.addr.to_string())];
     let req = SignableRequest {
@@ -314,7 +330,10 @@ fn signatures_and_payload_checks_run_before_anything_is_stored() {
         .expect("sign"),
     );
     let r = send(s.addr, "PUT", "/bucket-two/forged", &headers, b"x");
-    assert_eq!((r.status, code(&r).as_str()), (403, "SignatureDoesNotMatch"));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
     // Content-MD5 that does not match; one that is not an MD5.
     let r = signed(
         s.addr,
@@ -341,7 +360,11 @@ fn signatures_and_payload_checks_run_before_anything_is_stored() {
         b"data",
     );
     assert_eq!((r.status, code(&r).as_str()), (400, "BadDigest"));
-    assert_eq!(object_files(s.home.path()), stored, "nothing refused was stored");
+    assert_eq!(
+        object_files(s.home.path()),
+        stored,
+        "nothing refused was stored"
+    );
     let r = signed(s.addr, "GET", "/bucket-two/ok", &[], b"");
     assert_eq!((r.status, r.body.as_slice()), (200, b"hello".as_slice()));
 }
@@ -351,7 +374,10 @@ fn keys_are_opaque_and_stay_in_their_bucket() {
     let s = start(options());
     assert_eq!(signed(s.addr, "PUT", "/bucket-three", &[], b"").status, 200);
     for (target, key) in [
-        ("/bucket-three/..%2F..%2F..%2Fetc%2Fpasswd", "../../../etc/passwd"),
+        (
+            "/bucket-three/..%2F..%2F..%2Fetc%2Fpasswd",
+            "../../../etc/passwd",
+        ),
         ("/bucket-three/%2Fabsolute", "/absolute"),
         ("/bucket-three/%E2%9C%93%20unicode%20%2B%25", "✓ unicode +%"),
     ] {
@@ -379,7 +405,8 @@ fn hostile_clients_are_bounded() {
     });
     // Headers that never finish: the connection is closed after the header timeout.
     let mut slow = TcpStream::connect(s.addr).expect("connect");
-    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").expect("write");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
     slow.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let started = std::time::Instant::now();
@@ -411,7 +438,10 @@ fn a_tampered_object_is_never_released() {
     let s = start(options());
     assert_eq!(signed(s.addr, "PUT", "/bucket-four", &[], b"").status, 200);
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    assert_eq!(signed(s.addr, "PUT", "/bucket-four/obj", &[], &data).status, 200);
+    assert_eq!(
+        signed(s.addr, "PUT", "/bucket-four/obj", &[], &data).status,
+        200
+    );
     // Flip a byte in the third chunk of the stored body (MAGIC, C2SP header, chunks).
     let mut files = Vec::new();
     collect_files(&s.home.path().join("buckets"), &mut files);

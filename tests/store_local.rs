@@ -278,6 +278,7 @@ fn list_with_prefix_delimiter_and_continuation() {
                     delimiter: Some("/".into()),
                     max_keys: 1,
                     continuation_token: token.clone(),
+                    start_after: None,
                 },
             )
             .expect("list");
@@ -290,6 +291,20 @@ fn list_with_prefix_delimiter_and_continuation() {
         }
     }
     assert_eq!(entries, ["photos/2024/", "photos/2025/", "photos/readme"]);
+    // start-after (ListObjectsV2) / marker (ListObjects): only what sorts after it.
+    let p = s
+        .list_objects(
+            "bkt",
+            &ListRequest {
+                start_after: Some("dir2/".into()),
+                delimiter: Some("/".into()),
+                ..ListRequest::default()
+            },
+        )
+        .expect("list");
+    assert_eq!(p.common_prefixes, ["photos/"]);
+    let names: Vec<&str> = p.contents.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(names, ["z"]);
     // A token the store did not issue.
     assert!(matches!(
         s.list_objects(

@@ -9,13 +9,15 @@ use super::object::{
 use super::{Call, Reply, S3Service};
 use crate::aws::clock::parse_rfc3339;
 use crate::range::ByteRange;
-use crate::s3::xml::{self, Owner};
 use crate::s3::S3Error;
+use crate::s3::xml::{self, Owner};
 
 fn bucket_key(call: &Call) -> Result<(&str, &str), S3Error> {
     match (&call.req.bucket, &call.req.key) {
         (Some(b), Some(k)) => Ok((b, k)),
-        _ => Err(S3Error::internal("multipart operation without bucket and key")),
+        _ => Err(S3Error::internal(
+            "multipart operation without bucket and key",
+        )),
     }
 }
 
@@ -48,9 +50,11 @@ fn max_param(call: &Call, name: &str) -> Result<usize, S3Error> {
         return Ok(1000);
     };
     let n: i64 = v.trim().parse().map_err(|_| {
-        S3Error::invalid_argument(format!("Provided {name} not an integer or within integer range"))
-            .with_extra("ArgumentName", name.to_owned())
-            .with_extra("ArgumentValue", v)
+        S3Error::invalid_argument(format!(
+            "Provided {name} not an integer or within integer range"
+        ))
+        .with_extra("ArgumentName", name.to_owned())
+        .with_extra("ArgumentValue", v)
     })?;
     if !(0..=i64::from(i32::MAX)).contains(&n) {
         return Err(S3Error::invalid_argument(format!(
@@ -134,9 +138,11 @@ pub(crate) fn upload_copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
         .and_then(parse_rfc3339)
         .unwrap_or_else(std::time::SystemTime::now);
     let mut reply = Reply::xml(200, xml::render_copy_part(modified, &etag));
-    reply.headers.extend(wire_headers(&resp).into_iter().filter(|(n, _)| {
-        !n.eq_ignore_ascii_case("etag") && !n.eq_ignore_ascii_case("last-modified")
-    }));
+    reply
+        .headers
+        .extend(wire_headers(&resp).into_iter().filter(|(n, _)| {
+            !n.eq_ignore_ascii_case("etag") && !n.eq_ignore_ascii_case("last-modified")
+        }));
     Ok(reply)
 }
 
@@ -149,9 +155,9 @@ pub(crate) fn complete(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         .iter()
         .map(|p| (p.part_number, p.etag.clone()))
         .collect();
-    let resp = svc
-        .engine()
-        .complete_multipart_upload(&call.ctx, bucket, key, id, &list, &call.headers)?;
+    let resp =
+        svc.engine()
+            .complete_multipart_upload(&call.ctx, bucket, key, id, &list, &call.headers)?;
     let etag = header(&resp, "etag").unwrap_or_default().to_owned();
     let host = call.headers.get("host").unwrap_or("localhost");
     let scheme = if call.ctx.secure_transport {
@@ -199,9 +205,11 @@ pub(crate) fn list_parts(svc: &S3Service, call: &Call) -> Result<Reply, S3Error>
     let marker: u32 = match call.req.param("part-number-marker") {
         None | Some("") => 0,
         Some(v) => v.trim().parse().map_err(|_| {
-            S3Error::invalid_argument("Provided part-number-marker not an integer or within integer range")
-                .with_extra("ArgumentName", "part-number-marker")
-                .with_extra("ArgumentValue", v)
+            S3Error::invalid_argument(
+                "Provided part-number-marker not an integer or within integer range",
+            )
+            .with_extra("ArgumentName", "part-number-marker")
+            .with_extra("ArgumentValue", v)
         })?,
     };
     let parts = svc.engine().list_parts(&call.ctx, bucket, key, id)?;

@@ -146,7 +146,7 @@ fn apply_overrides(headers: &mut Vec<(String, String)>, overrides: Vec<(String, 
 
 /// What remains to be sent once the headers are out.
 enum Pending<'a> {
-    Whole(crate::sse::engine::ObjectBody<'a>),
+    Whole(Box<crate::sse::engine::ObjectBody<'a>>),
     Part(u32),
 }
 
@@ -164,9 +164,11 @@ fn part_number(call: &Call) -> Result<Option<u32>, S3Error> {
         .ok()
         .filter(|n| (1..=10_000).contains(n))
         .ok_or_else(|| {
-            S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
-                .with_extra("ArgumentName", "partNumber")
-                .with_extra("ArgumentValue", v)
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+            .with_extra("ArgumentName", "partNumber")
+            .with_extra("ArgumentValue", v)
         })?;
     if call.headers.contains("range") {
         return Err(S3Error::invalid_request(
@@ -209,7 +211,7 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
                         &call.headers,
                         range,
                     )?;
-                    (resp, Pending::Whole(body))
+                    (resp, Pending::Whole(Box::new(body)))
                 }
             };
             let etag = header(&resp, "etag").unwrap_or_default().to_owned();
@@ -217,13 +219,13 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
             let mut headers = wire_headers(&resp);
             headers.push(("Accept-Ranges".to_owned(), "bytes".to_owned()));
             match preconditions(&call.headers, &etag, modified) {
-                Precondition::Failed => Err(precondition_failed(
-                    if call.headers.contains("if-match") {
+                Precondition::Failed => {
+                    Err(precondition_failed(if call.headers.contains("if-match") {
                         "If-Match"
                     } else {
                         "If-Unmodified-Since"
-                    },
-                )),
+                    }))
+                }
                 Precondition::NotModified => {
                     headers.retain(|(n, _)| {
                         !n.eq_ignore_ascii_case("content-length")
@@ -726,14 +728,20 @@ pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
             )),
         }
     }
-    Ok(Reply::xml(200, xml::render_delete_result(&deleted, &failed)))
+    Ok(Reply::xml(
+        200,
+        xml::render_delete_result(&deleted, &failed),
+    ))
 }
 
 /// Parses `x-amz-copy-source`: `[/]BUCKET/KEY[?versionId=V]`, percent-encoded.
 pub(crate) fn copy_source(h: &Headers) -> Result<(String, String), S3Error> {
     let raw = h.get("x-amz-copy-source").unwrap_or_default().trim();
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    if query.split('&').any(|p| p.starts_with("versionId=") && p != "versionId=null") {
+    if query
+        .split('&')
+        .any(|p| p.starts_with("versionId=") && p != "versionId=null")
+    {
         return Err(S3Error::not_implemented(
             "Copying a version is not implemented by this server yet.",
         ));
@@ -771,9 +779,17 @@ fn check_copy_preconditions(
     let Some(stat) = svc.engine().stat_object(bucket, key)? else {
         return Err(S3Error::no_such_key());
     };
-    let mapped = Headers::new(names.iter().zip(["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]).filter_map(|(n, plain)| {
-        h.get(n).map(|v| (plain.to_owned(), v.to_owned()))
-    }));
+    let mapped = Headers::new(
+        names
+            .iter()
+            .zip([
+                "if-match",
+                "if-none-match",
+                "if-modified-since",
+                "if-unmodified-since",
+            ])
+            .filter_map(|(n, plain)| h.get(n).map(|v| (plain.to_owned(), v.to_owned()))),
+    );
     match preconditions(&mapped, &stat.etag, Some(stat.last_modified)) {
         Precondition::Proceed => Ok(()),
         _ => Err(precondition_failed("x-amz-copy-source-If-Match")),
