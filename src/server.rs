@@ -214,6 +214,12 @@ impl S3Service {
             bucket: String::new(),
         };
         let mut resource = "/".to_owned();
+        // A refused request whose body was not read leaves the connection in an unknown state (a
+        // client waiting for `100 Continue` sends the body, or the next request, later): close it.
+        let has_body = log.bytes_in > 0
+            || headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"));
         let outcome = Arc::clone(&self)
             .run(
                 &method,
@@ -254,6 +260,12 @@ impl S3Service {
                 *r.status_mut() = hyper::StatusCode::from_u16(rendered.status)
                     .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
                 append_headers(&mut r, rendered.headers);
+                if has_body {
+                    r.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        hyper::header::HeaderValue::from_static("close"),
+                    );
+                }
                 r
             }
         };

@@ -391,6 +391,7 @@ pub struct ChunkedReader<R> {
     index: u64,
     decoded: u64,
     hashers: Vec<(ChecksumAlgorithm, ChecksumHasher)>,
+    verified: Option<(ChecksumAlgorithm, String)>,
     done: bool,
     failed: Option<ChunkedError>,
 }
@@ -448,9 +449,16 @@ impl<R: Read> ChunkedReader<R> {
             index: 0,
             decoded: 0,
             hashers,
+            verified: None,
             done: false,
             failed: None,
         }
+    }
+
+    /// The trailer's checksum once it matched the decoded data (after end-of-file).
+    #[must_use]
+    pub fn verified_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        self.verified.as_ref().map(|(a, v)| (*a, v.as_str()))
     }
 
     /// The number of decoded bytes checked so far.
@@ -618,6 +626,7 @@ impl<R: Read> ChunkedReader<R> {
                 computed,
             });
         }
+        self.verified = Some((algorithm, computed));
         Ok(())
     }
 }

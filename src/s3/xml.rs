@@ -96,11 +96,12 @@ fn needs_char_ref(c: char) -> bool {
 }
 
 /// Percent-encodes `s` as S3 does for `encoding-type=url`: every byte of the UTF-8 form except RFC 3986's
-/// unreserved characters (`A-Z a-z 0-9 - . _ ~`) becomes `%XX` (upper-case hex). Space is `%20` and `+` is
-/// `%2B`, so both plain percent-decoding and botocore's `unquote_plus` give the key back.
+/// unreserved characters (`A-Z a-z 0-9 - . _ ~`) and `/` becomes `%XX` (upper-case hex). Space is `%20`
+/// and `+` is `%2B`, so both plain percent-decoding and botocore's `unquote_plus` give the key back; `/`
+/// stays as S3 leaves it (ceph s3-tests expect `foo%2B1/`).
 #[must_use]
 pub fn url_encode(s: &str) -> Cow<'_, str> {
-    let keep = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    let keep = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/');
     if s.bytes().all(keep) {
         return Cow::Borrowed(s);
     }

@@ -11,10 +11,7 @@ use crate::s3::xml::{self, ObjectOwnership, Owner};
 use crate::s3::{S3Error, S3ErrorCode};
 use crate::store::ListRequest;
 
-/// The store's name of a bucket's Block Public Access document (its XML).
-pub(crate) const PUBLIC_ACCESS_BLOCK_CONFIG: &str = "public-access-block";
-/// The store's name of a bucket's Object Ownership setting.
-pub(crate) const OWNERSHIP_CONFIG: &str = "ownership";
+use crate::sse::engine::{OWNERSHIP_CONFIG, PUBLIC_ACCESS_BLOCK_CONFIG};
 
 fn bucket_of(call: &Call) -> Result<&str, S3Error> {
     call.req

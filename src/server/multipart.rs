@@ -101,8 +101,7 @@ pub(crate) fn upload(svc: &S3Service, call: Call, body: BodyReader) -> Result<Re
     let id = upload_id(&call)?;
     let n = part_number(&call)?;
     let streamed = streamed_body(svc, &call, body)?;
-    let checksum = streamed.checksum.clone();
-    let resp = streamed.run(|body| {
+    let (resp, checksum) = streamed.run(|body| {
         svc.engine()
             .upload_part(&call.ctx, bucket, key, id, n, &call.headers, body)
     })?;

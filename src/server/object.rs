@@ -11,7 +11,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use super::body::{self, BodyReader};
 use super::request::Op;
 use super::{Call, Reply, S3Service};
-use crate::aws::chunked::{ChecksumAlgorithm, ChecksumHasher, ChunkedError, ChunkedReader};
+use crate::aws::chunked::{
+    ChecksumAlgorithm, ChecksumHasher, ChunkedError, ChunkedReader, StreamingAuth, StreamingMode,
+};
+use crate::aws::sigv4::Scope;
+use crate::keys::DerivedKey;
 use crate::aws::clock::{http_date, parse_http_date, parse_rfc3339};
 use crate::aws::presign::Payload;
 use crate::aws::sigv4::SigV4Error;
@@ -321,6 +325,21 @@ pub(crate) fn head(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     }
 }
 
+/// The raw body, or its aws-chunked decoding.
+enum Inner {
+    Plain(BodyReader),
+    Chunked(Box<ChunkedReader<BodyReader>>),
+}
+
+impl Inner {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(r) => r.read(buf),
+            Self::Chunked(r) => r.read(buf),
+        }
+    }
+}
+
 /// The first error a body reader saw, kept so the engine's generic error can be replaced by S3's
 /// precise one (`BadDigest`, `XAmzContentSHA256Mismatch`, `IncompleteBody`, …).
 #[derive(Clone, Default)]
@@ -344,7 +363,7 @@ impl FirstError {
 /// signed SHA-256, `Content-MD5` and `x-amz-checksum-*`, and the declared length. `read` returns
 /// end-of-file only after every check passed, so the engine never stores a body that failed one.
 struct CheckedBody {
-    inner: Box<dyn Read + Send>,
+    inner: Inner,
     md5: Option<(Md5, [u8; 16])>,
     sha256: Option<(Sha256, String)>,
     checksum: Option<(ChecksumAlgorithm, ChecksumHasher, String)>,
@@ -583,18 +602,24 @@ pub(crate) struct StreamedBody {
     body: CheckedBody,
     errors: FirstError,
     /// The `x-amz-checksum-*` header the client sent (echoed in the response).
-    pub(crate) checksum: Option<(ChecksumAlgorithm, String)>,
+    checksum: Option<(ChecksumAlgorithm, String)>,
 }
 
 impl StreamedBody {
     /// Runs `f` on the body; a failure caused by the body (bad digest, short body, chunk signature)
-    /// is reported as S3 reports it rather than as the engine saw it.
+    /// is reported as S3 reports it rather than as the engine saw it. Returns `f`'s result and the
+    /// verified checksum to echo (`x-amz-checksum-*` header or aws-chunked trailer).
     pub(crate) fn run<T>(
         mut self,
         f: impl FnOnce(&mut dyn Read) -> Result<T, S3Error>,
-    ) -> Result<T, S3Error> {
+    ) -> Result<(T, Option<(ChecksumAlgorithm, String)>), S3Error> {
         let result = f(&mut self.body);
-        result.map_err(|e| self.errors.take().unwrap_or(e))
+        let value = result.map_err(|e| self.errors.take().unwrap_or(e))?;
+        let trailer = match &self.body.inner {
+            Inner::Chunked(r) => r.verified_checksum().map(|(a, v)| (a, v.to_owned())),
+            Inner::Plain(_) => None,
+        };
+        Ok((value, self.checksum.or(trailer)))
     }
 }
 
@@ -608,7 +633,19 @@ pub(crate) fn streamed_body(
     call: &Call,
     body: BodyReader,
 ) -> Result<StreamedBody, S3Error> {
-    let payload = call.payload.clone();
+    let payload = match (&call.payload, call.headers.get("x-amz-content-sha256")) {
+        (None, Some(v)) if v.trim() == StreamingMode::UnsignedWithTrailer.content_sha256() => {
+            // An anonymous aws-chunked upload (boto3 sends one over HTTPS when unsigned): unsigned
+            // chunks, a checksum trailer; nothing to verify but the framing and the checksum.
+            Some(Payload::Streaming(anonymous_streaming(&call.headers)))
+        }
+        (None, Some(v)) if v.trim().starts_with("STREAMING-AWS4-") => {
+            return Err(S3Error::access_denied(
+                "Signed aws-chunked uploads need a signed request.",
+            ));
+        }
+        (p, _) => p.clone(),
+    };
     let decoded = call
         .headers
         .get("x-amz-decoded-content-length")
@@ -630,9 +667,9 @@ pub(crate) fn streamed_body(
     }
     let md5 = content_md5(&call.headers)?;
     let checksum = checksum_header(&call.headers)?;
-    let inner: Box<dyn Read + Send> = match payload.clone() {
-        Some(Payload::Streaming(auth)) => Box::new(ChunkedReader::new(body, auth)),
-        _ => Box::new(body),
+    let inner = match payload.clone() {
+        Some(Payload::Streaming(auth)) => Inner::Chunked(Box::new(ChunkedReader::new(body, auth))),
+        _ => Inner::Plain(body),
     };
     let errors = FirstError::default();
     let checked = CheckedBody {
@@ -657,6 +694,23 @@ pub(crate) fn streamed_body(
     })
 }
 
+/// The decoding context of an anonymous `STREAMING-UNSIGNED-PAYLOAD-TRAILER` body: no key (its chunks
+/// and trailer carry no signatures), the announced trailer and decoded length.
+fn anonymous_streaming(h: &Headers) -> StreamingAuth {
+    let decoded = h
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.trim().parse().ok());
+    StreamingAuth::new(
+        StreamingMode::UnsignedWithTrailer,
+        DerivedKey::from_bytes([0; 32]),
+        "",
+        "",
+        Scope::new("", "", ""),
+        decoded,
+    )
+    .with_trailer(h.get("x-amz-trailer"))
+}
+
 /// The response headers of a stored body: the engine's, and the checksum the client sent.
 pub(crate) fn stored_headers(
     resp: &Response,
@@ -675,8 +729,7 @@ pub(crate) fn put(svc: &S3Service, call: Call, body: BodyReader) -> Result<Reply
     check_acl_header(&call.headers)?;
     let streamed = streamed_body(svc, &call, body)?;
     check_conditional_write(svc, &call, bucket, key)?;
-    let checksum = streamed.checksum.clone();
-    let resp = streamed.run(|body| {
+    let (resp, checksum) = streamed.run(|body| {
         svc.engine()
             .put_object(&call.ctx, bucket, key, &call.headers, body)
     })?;

@@ -46,7 +46,7 @@ use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, T
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
 use crate::aws::clock::{Clock, SystemClock, rfc3339};
-use crate::iam::{Authorization, RequestContext, ResourceModel, Verdict, authorize};
+use crate::iam::{Authorization, Caller, RequestContext, ResourceModel, Verdict, authorize};
 use crate::keys::{ObjectKey, SecretBytes};
 use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
@@ -84,6 +84,10 @@ pub const ENCRYPTION_CONFIG: &str = "encryption";
 pub const POLICY_CONFIG: &str = "policy";
 /// The store's name of the bucket owner document (the owning account's 12-digit id).
 pub const OWNER_CONFIG: &str = "owner";
+/// The store's name of the bucket's Block Public Access document (its XML).
+pub const PUBLIC_ACCESS_BLOCK_CONFIG: &str = "public-access-block";
+/// The store's name of the bucket's Object Ownership setting.
+pub const OWNERSHIP_CONFIG: &str = "ownership";
 /// The local account: the CLI acts as its root, and buckets created before owners were recorded belong
 /// to it (defined beside the account store, which creates it).
 pub use crate::iam::users::LOCAL_ACCOUNT;
@@ -128,6 +132,37 @@ struct WritePlan {
     bucket_key_default: bool,
     user_metadata: BTreeMap<String, String>,
     content_type: Option<String>,
+    system_metadata: BTreeMap<String, String>,
+}
+
+/// The stored headers S3 keeps besides `Content-Type` and user metadata.
+pub const SYSTEM_METADATA: [&str; 5] = [
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
+];
+
+/// The system metadata of a write: [`SYSTEM_METADATA`] as sent, `Content-Encoding` without the
+/// `aws-chunked` framing token (S3 does not store it).
+fn system_metadata_of(h: &Headers) -> BTreeMap<String, String> {
+    SYSTEM_METADATA
+        .iter()
+        .filter_map(|name| {
+            let v = h.get(name)?.trim();
+            let v = if *name == "Content-Encoding" {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.eq_ignore_ascii_case("aws-chunked") && !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                v.to_owned()
+            };
+            (!v.is_empty()).then(|| ((*name).to_owned(), v))
+        })
+        .collect()
 }
 
 /// The engine over an object store, SSE-S3 root keys and a KMS.
@@ -457,10 +492,35 @@ impl SseEngine {
             Authorization::new(req.action, &resource, &owner, ctx, &keys, ResourceModel::S3);
         a.resource_policy = policy.map(BucketPolicy::policy);
         a.identity_policies = &ctx.identity_policies;
+        if let Some(p) = policy
+            && self.restricts_public_buckets(req.bucket)?
+            && crate::s3::public_access::is_public(p.policy())
+        {
+            // RestrictPublicBuckets: with a public policy, only service principals and principals of
+            // the owner's account keep access (the policy's grants to anyone else are ignored).
+            let insider = match &ctx.caller {
+                Caller::Principal(p) => p.account == owner,
+                Caller::Service(_) => true,
+                Caller::Anonymous => false,
+            };
+            if !insider {
+                return Err(S3Error::access_denied("Access Denied"));
+            }
+        }
         match authorize(&a) {
             Verdict::Allow => Ok(()),
             _ => Err(S3Error::access_denied("Access Denied")),
         }
+    }
+
+    /// Whether the bucket's Block Public Access settings include `RestrictPublicBuckets`.
+    fn restricts_public_buckets(&self, bucket: &str) -> Result<bool, S3Error> {
+        Ok(self
+            .store
+            .bucket_config(bucket, PUBLIC_ACCESS_BLOCK_CONFIG)?
+            .map(|x| crate::s3::xml::parse_public_access_block(x.as_bytes()))
+            .transpose()?
+            .is_some_and(|p| p.restrict_public_buckets))
     }
 
     /// PutObject: encrypts `body` as the headers and bucket configuration say, and stores it atomically.
@@ -492,15 +552,7 @@ impl SseEngine {
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
         let plan = self.write_plan(ctx, bucket, key, h)?;
-        self.store(
-            bucket,
-            key,
-            plan.request,
-            plan.bucket_key_default,
-            plan.user_metadata,
-            plan.content_type,
-            body,
-        )
+        self.store(bucket, key, plan, body)
     }
 
     /// The checks of a write (PutObject, CopyObject's destination, CreateMultipartUpload) in S3's order,
@@ -587,23 +639,28 @@ impl SseEngine {
             bucket_key_default,
             user_metadata,
             content_type: h.get("content-type").map(str::to_owned),
+            system_metadata: system_metadata_of(h),
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
         bucket: &str,
         key: &str,
-        request: SseRequest,
-        bucket_key_default: bool,
-        user_metadata: BTreeMap<String, String>,
-        content_type: Option<String>,
+        plan: WritePlan,
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
         let rng = |e| S3Error::internal_because("random number generator failed", e);
         let object_key = ObjectKey::generate().map_err(rng)?;
+        let WritePlan {
+            request,
+            bucket_key_default,
+            user_metadata,
+            content_type,
+            system_metadata,
+        } = plan;
         let mut header = self.new_header(bucket, key, content_type, user_metadata);
+        header.system_metadata = system_metadata;
         // The source key that seals the object key (and, for DSSE, a second one).
         let sources = self.key_sources(bucket, key, &request, bucket_key_default, &mut header)?;
         let second_key = if sources.len() > 1 {
@@ -656,6 +713,7 @@ impl SseEngine {
             etag: String::new(),
             content_type,
             user_metadata,
+            system_metadata: BTreeMap::new(),
             last_modified: rfc3339(self.clock.now()),
             root_version: None,
             kms: None,
@@ -1207,20 +1265,41 @@ impl SseEngine {
                 .filter(|(n, _)| !n.to_ascii_lowercase().starts_with("x-amz-copy-source"))
                 .map(|(n, v)| (n.to_owned(), v.to_owned())),
         );
-        let mut dh = dest_headers;
-        if !dh
-            .iter()
-            .any(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-meta-"))
-        {
-            dh = Headers::new(
-                dh.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).chain(
-                    o.header
-                        .user_metadata
-                        .iter()
-                        .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone())),
-                ),
-            );
-        }
+        // x-amz-metadata-directive: COPY (the default) keeps the source's Content-Type, system and user
+        // metadata and ignores the request's; REPLACE takes the request's only.
+        let replace = h
+            .get("x-amz-metadata-directive")
+            .is_some_and(|d| d.trim().eq_ignore_ascii_case("REPLACE"));
+        let dh = if replace {
+            dest_headers
+        } else {
+            let is_metadata = |n: &str| {
+                let n = n.to_ascii_lowercase();
+                n.starts_with("x-amz-meta-")
+                    || n == "content-type"
+                    || SYSTEM_METADATA.iter().any(|s| s.eq_ignore_ascii_case(&n))
+            };
+            let source = &o.header;
+            Headers::new(
+                dest_headers
+                    .iter()
+                    .filter(|(n, _)| !is_metadata(n))
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .chain(
+                        source
+                            .content_type
+                            .iter()
+                            .map(|ct| ("Content-Type".to_owned(), ct.clone())),
+                    )
+                    .chain(source.system_metadata.clone())
+                    .chain(
+                        source
+                            .user_metadata
+                            .iter()
+                            .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone())),
+                    ),
+            )
+        };
         std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(PIPE_DEPTH);
             let source = s.spawn(move || {
@@ -1987,6 +2066,9 @@ fn response_headers(h: &Header) -> Vec<(String, String)> {
     ];
     if let Some(ct) = &h.content_type {
         hs.push(("Content-Type".into(), ct.clone()));
+    }
+    for (k, v) in &h.system_metadata {
+        hs.push((k.clone(), v.clone()));
     }
     for (k, v) in &h.user_metadata {
         hs.push((format!("x-amz-meta-{k}"), v.clone()));

@@ -103,6 +103,11 @@ pub struct Header {
     pub content_type: Option<String>,
     /// `x-amz-meta-*` headers (names lowercase, without the prefix).
     pub user_metadata: BTreeMap<String, String>,
+    /// S3's other stored headers given at write time (`Cache-Control`, `Content-Disposition`,
+    /// `Content-Encoding`, `Content-Language`, `Expires`), by header name. Absent from headers
+    /// written without any, so those stay byte for byte as before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub system_metadata: BTreeMap<String, String>,
     /// RFC 3339 time of the PUT.
     pub last_modified: String,
     /// SSE-S3: the root key version.

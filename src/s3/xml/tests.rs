@@ -65,7 +65,7 @@ fn escaping_predefined_entities_and_controls() {
 #[test]
 fn url_encoding_keeps_only_unreserved() {
     assert_eq!(url_encode("abc-XYZ_0.9~"), "abc-XYZ_0.9~");
-    assert_eq!(url_encode("a b+c/d"), "a%20b%2Bc%2Fd");
+    assert_eq!(url_encode("a b+c/d"), "a%20b%2Bc/d");
     assert_eq!(url_encode("é"), "%C3%A9");
     assert_eq!(url_encode("\u{1}&<%"), "%01%26%3C%25");
     assert_eq!(url_encode(""), "");
@@ -181,11 +181,11 @@ fn list_objects_v2_every_field() {
     page.encoding_url = true;
     let xml = render_list_objects_v2(&page);
     for part in [
-        "<Prefix>photos%2F</Prefix><Delimiter>%2F</Delimiter>",
+        "<Prefix>photos/</Prefix><Delimiter>/</Delimiter>",
         "<EncodingType>url</EncodingType><KeyCount>2</KeyCount>",
-        "<StartAfter>photos%2F0</StartAfter>",
-        "<Key>photos%2Fa%20b%2Bc.jpg</Key>",
-        "<CommonPrefixes><Prefix>photos%2F2006%2F</Prefix></CommonPrefixes>",
+        "<StartAfter>photos/0</StartAfter>",
+        "<Key>photos/a%20b%2Bc.jpg</Key>",
+        "<CommonPrefixes><Prefix>photos/2006/</Prefix></CommonPrefixes>",
         "<ContinuationToken>t1</ContinuationToken>",
     ] {
         assert!(xml.contains(part), "{part} not in {xml}");
@@ -260,9 +260,9 @@ fn list_objects_v1_next_marker_only_with_delimiter() {
     let xml = render_list_objects_v1(&page);
     assert!(
         xml.contains(
-            "<Marker>m</Marker><NextMarker>a%20b%2F</NextMarker><MaxKeys>1</MaxKeys>\
-             <Delimiter>%2F</Delimiter><IsTruncated>true</IsTruncated><EncodingType>url</EncodingType>\
-             <CommonPrefixes><Prefix>a%20b%2F</Prefix></CommonPrefixes>"
+            "<Marker>m</Marker><NextMarker>a%20b/</NextMarker><MaxKeys>1</MaxKeys>\
+             <Delimiter>/</Delimiter><IsTruncated>true</IsTruncated><EncodingType>url</EncodingType>\
+             <CommonPrefixes><Prefix>a%20b/</Prefix></CommonPrefixes>"
         ),
         "{xml}"
     );
@@ -366,9 +366,9 @@ fn list_multipart_uploads() {
     let xml = render_list_multipart_uploads(&page);
     for part in [
         "<NextKeyMarker>my%20divisor</NextKeyMarker>",
-        "<Delimiter>%2F</Delimiter><Prefix>p%2F</Prefix><EncodingType>url</EncodingType><MaxUploads>",
+        "<Delimiter>/</Delimiter><Prefix>p/</Prefix><EncodingType>url</EncodingType><MaxUploads>",
         "<Key>my%20divisor</Key>",
-        "</Upload><CommonPrefixes><Prefix>photos%2F</Prefix></CommonPrefixes></ListMultipartUploadsResult>",
+        "</Upload><CommonPrefixes><Prefix>photos/</Prefix></CommonPrefixes></ListMultipartUploadsResult>",
     ] {
         assert!(xml.contains(part), "{part} not in {xml}");
     }

@@ -463,6 +463,7 @@ impl SseEngine {
         check_header_section(h)?;
         let plan = self.write_plan(ctx, bucket, key, h)?;
         let mut header = self.new_header(bucket, key, plan.content_type, plan.user_metadata);
+        header.system_metadata = plan.system_metadata;
         let sources = self.key_sources(
             bucket,
             key,
