@@ -36,10 +36,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hyper::body::Incoming;
 
-pub use self::auth::{Identity, IdentitySource, StaticKeys};
-pub use self::listen::{Listeners, serve};
 use self::auth::Connection;
+pub use self::auth::{Identity, IdentitySource, StaticKeys};
 use self::body::ResponseBody;
+pub use self::listen::{Listeners, serve};
 use self::request::{Op, S3Request};
 use crate::aws::sigv4::SignableRequest;
 use crate::iam::context::RequestContext;
@@ -410,7 +410,9 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
             "{} is not implemented by this server yet.",
             op.name()
         ))),
-        Op::GetObject | Op::PutObject => Err(S3Error::internal("streamed operation dispatched whole")),
+        Op::GetObject | Op::PutObject => {
+            Err(S3Error::internal("streamed operation dispatched whole"))
+        }
     }
 }
 
@@ -444,7 +446,7 @@ fn append_headers(r: &mut hyper::Response<ResponseBody>, headers: Vec<(String, S
 /// A request id as S3 prints them: 16 uppercase hex digits.
 fn request_id() -> String {
     crate::primitives::random_array::<8>()
-        .map(|b| hex::encode_upper(b))
+        .map(hex::encode_upper)
         .unwrap_or_else(|_| "0000000000000000".to_owned())
 }
 

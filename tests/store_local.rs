@@ -241,6 +241,7 @@ fn list_with_prefix_delimiter_and_continuation() {
                     delimiter: Some("/".into()),
                     max_keys: 1,
                     continuation_token: token.clone(),
+                    start_after: None,
                 },
             )
             .expect("list");

@@ -432,7 +432,9 @@ impl<R: Read> ChunkedReader<R> {
                     ChecksumAlgorithm::Sha256,
                 ],
             };
-            algs.into_iter().map(|a| (a, ChecksumHasher::new(a))).collect()
+            algs.into_iter()
+                .map(|a| (a, ChecksumHasher::new(a)))
+                .collect()
         } else {
             Vec::new()
         };

@@ -457,7 +457,10 @@ pub async fn serve_with(
             }
             continue;
         };
-        let io = TokioIo::new(crate::server::conn::WriteDeadline::new(stream, config.write_timeout));
+        let io = TokioIo::new(crate::server::conn::WriteDeadline::new(
+            stream,
+            config.write_timeout,
+        ));
         let (server, config) = (Arc::clone(&server), Arc::clone(&config));
         let service = hyper::service::service_fn(move |req| {
             answer(Arc::clone(&server), Arc::clone(&config), req)

@@ -606,10 +606,11 @@ impl From<crate::aws::WireError> for S3Error {
             .code
             .parse::<S3ErrorCode>()
             .unwrap_or(S3ErrorCode::InternalError);
-        w.extras.into_iter().fold(
-            Self::with_code(code, w.message),
-            |e, (name, value)| e.with_extra(name, value),
-        )
+        w.extras
+            .into_iter()
+            .fold(Self::with_code(code, w.message), |e, (name, value)| {
+                e.with_extra(name, value)
+            })
     }
 }
 

@@ -4,8 +4,8 @@
 
 use super::request::Op;
 use super::{Call, Reply, S3Service};
-use crate::iam::{Authorization, ConditionKeys, ResourceModel, Verdict, authorize};
 use crate::iam::policy::{ParseOptions, Policy};
+use crate::iam::{Authorization, ConditionKeys, ResourceModel, Verdict, authorize};
 use crate::s3::public_access::{PublicAccessBlock, is_public};
 use crate::s3::xml::{self, ObjectOwnership, Owner};
 use crate::s3::{S3Error, S3ErrorCode};
@@ -124,7 +124,9 @@ pub(crate) fn create(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     store.put_bucket_config(
         bucket,
         PUBLIC_ACCESS_BLOCK_CONFIG,
-        Some(&xml::render_public_access_block(&PublicAccessBlock::all_on())),
+        Some(&xml::render_public_access_block(
+            &PublicAccessBlock::all_on(),
+        )),
     )?;
     store.put_bucket_config(bucket, OWNERSHIP_CONFIG, Some(ownership.as_str()))?;
     Ok(Reply::empty(
@@ -212,10 +214,10 @@ pub(crate) fn list_objects(svc: &S3Service, call: &Call) -> Result<Reply, S3Erro
         None
     };
     if token.is_some_and(str::is_empty) {
-        return Err(S3Error::invalid_argument(
-            "The continuation token provided is incorrect",
-        )
-        .with_extra("ArgumentName", "continuation-token"));
+        return Err(
+            S3Error::invalid_argument("The continuation token provided is incorrect")
+                .with_extra("ArgumentName", "continuation-token"),
+        );
     }
     let after = if v2 {
         call.req.param("start-after")

@@ -106,4 +106,3 @@ pub(crate) fn is_per_connection_error(e: &std::io::Error) -> bool {
         ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted
     )
 }
-

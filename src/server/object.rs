@@ -173,13 +173,13 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
             let mut headers = wire_headers(&resp);
             headers.push(("Accept-Ranges".to_owned(), "bytes".to_owned()));
             match preconditions(&call.headers, &etag, modified) {
-                Precondition::Failed => Err(precondition_failed(
-                    if call.headers.contains("if-match") {
+                Precondition::Failed => {
+                    Err(precondition_failed(if call.headers.contains("if-match") {
                         "If-Match"
                     } else {
                         "If-Unmodified-Since"
-                    },
-                )),
+                    }))
+                }
                 Precondition::NotModified => {
                     headers.retain(|(n, _)| {
                         !n.eq_ignore_ascii_case("content-length")
@@ -631,14 +631,20 @@ pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
             )),
         }
     }
-    Ok(Reply::xml(200, xml::render_delete_result(&deleted, &failed)))
+    Ok(Reply::xml(
+        200,
+        xml::render_delete_result(&deleted, &failed),
+    ))
 }
 
 /// Parses `x-amz-copy-source`: `[/]BUCKET/KEY[?versionId=V]`, percent-encoded.
 fn copy_source(h: &Headers) -> Result<(String, String), S3Error> {
     let raw = h.get("x-amz-copy-source").unwrap_or_default().trim();
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    if query.split('&').any(|p| p.starts_with("versionId=") && p != "versionId=null") {
+    if query
+        .split('&')
+        .any(|p| p.starts_with("versionId=") && p != "versionId=null")
+    {
         return Err(S3Error::not_implemented(
             "Copying a version is not implemented by this server yet.",
         ));
@@ -676,9 +682,17 @@ fn check_copy_preconditions(
     let Some(stat) = svc.engine().stat_object(bucket, key)? else {
         return Err(S3Error::no_such_key());
     };
-    let mapped = Headers::new(names.iter().zip(["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"]).filter_map(|(n, plain)| {
-        h.get(n).map(|v| (plain.to_owned(), v.to_owned()))
-    }));
+    let mapped = Headers::new(
+        names
+            .iter()
+            .zip([
+                "if-match",
+                "if-none-match",
+                "if-modified-since",
+                "if-unmodified-since",
+            ])
+            .filter_map(|(n, plain)| h.get(n).map(|v| (plain.to_owned(), v.to_owned()))),
+    );
     match preconditions(&mapped, &stat.etag, Some(stat.last_modified)) {
         Precondition::Proceed => Ok(()),
         _ => Err(precondition_failed("x-amz-copy-source-If-Match")),

@@ -190,12 +190,8 @@ pub(crate) fn resolve(
             (decode_lossy(k), decode_lossy(v))
         })
         .collect();
-    let invalid_uri = || {
-        S3Error::with_code(
-            S3ErrorCode::InvalidURI,
-            "Couldn't parse the specified URI.",
-        )
-    };
+    let invalid_uri =
+        || S3Error::with_code(S3ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
     let path = String::from_utf8(percent_decode(path)).map_err(|_| invalid_uri())?;
     let path = path.strip_prefix('/').unwrap_or(&path);
     let virtual_bucket = host.and_then(|h| virtual_host_bucket(h, domains));
@@ -257,7 +253,10 @@ fn operation(method: &str, r: &S3Request, headers: &[(String, String)]) -> Resul
             "The specified method is not allowed against this resource.",
         )
         .with_extra("Method", method)
-        .with_extra("ResourceType", if r.key.is_some() { "OBJECT" } else { "BUCKET" }))
+        .with_extra(
+            "ResourceType",
+            if r.key.is_some() { "OBJECT" } else { "BUCKET" },
+        ))
     };
     let q = |n: &str| r.has(n);
     let op = match (&r.bucket, &r.key) {
@@ -367,12 +366,24 @@ mod tests {
 
     #[test]
     fn virtual_hosted_style() {
-        let r = resolve("GET", "/k/x", Some("mybucket.localhost:9000"), &[], &domains())
-            .expect("ok");
+        let r = resolve(
+            "GET",
+            "/k/x",
+            Some("mybucket.localhost:9000"),
+            &[],
+            &domains(),
+        )
+        .expect("ok");
         assert_eq!(r.bucket.as_deref(), Some("mybucket"));
         assert_eq!(r.key.as_deref(), Some("k/x"));
-        let r = resolve("GET", "/", Some("my.dotted.bucket.localhost"), &[], &domains())
-            .expect("ok");
+        let r = resolve(
+            "GET",
+            "/",
+            Some("my.dotted.bucket.localhost"),
+            &[],
+            &domains(),
+        )
+        .expect("ok");
         assert_eq!(r.bucket.as_deref(), Some("my.dotted.bucket"));
         assert_eq!(r.op, Op::ListObjects);
         let r = resolve("GET", "/b/k", Some("localhost:9000"), &[], &domains()).expect("ok");

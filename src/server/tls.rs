@@ -112,28 +112,28 @@ pub fn ensure_local_ca(home: &Path) -> Result<TlsFiles, TlsError> {
     lock_bounded(&lock).map_err(io(&lock_path))?;
     let ca_pem = dir.join("ca.pem");
     let ca_key = dir.join("ca.key");
-    let (ca_cert_text, ca_key_pair) = match (fs::read_to_string(&ca_pem), fs::read_to_string(&ca_key))
-    {
-        (Ok(cert), Ok(key)) => {
-            let pair = KeyPair::from_pem(&key).map_err(|e| TlsError::Invalid {
-                path: ca_key.clone(),
-                reason: e.to_string(),
-            })?;
-            (cert, pair)
-        }
-        (Err(c), Err(k))
-            if c.kind() == std::io::ErrorKind::NotFound
-                && k.kind() == std::io::ErrorKind::NotFound =>
-        {
-            let (cert, pair) = new_ca()?;
-            write_atomic(&ca_key, pair.serialize_pem().as_bytes())
-                .map_err(|e| into_tls(e.into_parts()))?;
-            write_public(&ca_pem, cert.as_bytes())?;
-            (cert, pair)
-        }
-        (Err(e), _) => return Err(io(&ca_pem)(e)),
-        (_, Err(e)) => return Err(io(&ca_key)(e)),
-    };
+    let (ca_cert_text, ca_key_pair) =
+        match (fs::read_to_string(&ca_pem), fs::read_to_string(&ca_key)) {
+            (Ok(cert), Ok(key)) => {
+                let pair = KeyPair::from_pem(&key).map_err(|e| TlsError::Invalid {
+                    path: ca_key.clone(),
+                    reason: e.to_string(),
+                })?;
+                (cert, pair)
+            }
+            (Err(c), Err(k))
+                if c.kind() == std::io::ErrorKind::NotFound
+                    && k.kind() == std::io::ErrorKind::NotFound =>
+            {
+                let (cert, pair) = new_ca()?;
+                write_atomic(&ca_key, pair.serialize_pem().as_bytes())
+                    .map_err(|e| into_tls(e.into_parts()))?;
+                write_public(&ca_pem, cert.as_bytes())?;
+                (cert, pair)
+            }
+            (Err(e), _) => return Err(io(&ca_pem)(e)),
+            (_, Err(e)) => return Err(io(&ca_key)(e)),
+        };
     if !server_cert_current(&files.cert, &ca_cert_text) {
         // The issuer is the CA's subject and key: the same distinguished name and key give the same
         // issuer name and key identifier as the stored CA certificate.

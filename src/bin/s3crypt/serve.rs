@@ -32,7 +32,12 @@ pub(crate) struct ServeArgs {
     /// names another principal; without any, the root keys stored in the home are used (made on first
     /// start; `s3crypt iam root` shows them). Prefer S3CRYPT_ACCESS_KEY: argv is visible to other
     /// local users.
-    #[arg(long = "access-key", value_name = "ID:SECRET[:ARN]", env = "S3CRYPT_ACCESS_KEY", value_delimiter = ',')]
+    #[arg(
+        long = "access-key",
+        value_name = "ID:SECRET[:ARN]",
+        env = "S3CRYPT_ACCESS_KEY",
+        value_delimiter = ','
+    )]
     access_keys: Vec<String>,
     /// The server certificate chain (PEM), instead of the local CA's certificate.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
@@ -69,7 +74,9 @@ fn parse_key(spec: &str, account: &str) -> anyhow::Result<Identity> {
                 p.access_key_id = id.to_owned();
                 p
             }
-            _ => bail!("{arn:?} is not an IAM principal ARN (arn:aws:iam::ACCOUNT:root or :user/NAME)"),
+            _ => bail!(
+                "{arn:?} is not an IAM principal ARN (arn:aws:iam::ACCOUNT:root or :user/NAME)"
+            ),
         },
     };
     Ok(Identity {
@@ -128,7 +135,11 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
     let (identities, root_id) = identities(args, home)?;
     let options = ServerOptions {
         region: args.region.clone(),
-        domains: args.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+        domains: args
+            .domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
         ..ServerOptions::default()
     };
     let service = Arc::new(S3Service::new(engine, identities, options));
@@ -221,13 +232,22 @@ pub(crate) struct PresignArgs {
     #[arg(long, default_value = "GET", value_parser = ["GET", "PUT", "HEAD", "DELETE"])]
     method: String,
     /// The endpoint the URL points at.
-    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL_S3", default_value = "https://127.0.0.1:9443")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AWS_ENDPOINT_URL_S3",
+        default_value = "https://127.0.0.1:9443"
+    )]
     endpoint_url: String,
     /// The region.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
     /// Sign with this access key, ID:SECRET, instead of the home's root key.
-    #[arg(long = "access-key", value_name = "ID:SECRET", env = "S3CRYPT_ACCESS_KEY")]
+    #[arg(
+        long = "access-key",
+        value_name = "ID:SECRET",
+        env = "S3CRYPT_ACCESS_KEY"
+    )]
     access_key: Option<String>,
 }
 
@@ -263,7 +283,10 @@ pub(crate) fn presign(args: &PresignArgs, home: &Path, json: bool) -> anyhow::Re
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
-        outln!("{}", serde_json::json!({ "url": signed, "method": args.method, "expires_in": args.expires_in }))?;
+        outln!(
+            "{}",
+            serde_json::json!({ "url": signed, "method": args.method, "expires_in": args.expires_in })
+        )?;
     } else {
         outln!("{signed}")?;
     }
