@@ -15,7 +15,7 @@ Client.  The --throttle-rps quota only ever counts KMS calls.
 Protocol with the parent process (a Rust test, or a person):
 
   * stdout gets exactly ONE line, then nothing else:
-        listening on http://127.0.0.1:PORT
+        listening on http://127.0.0.1:PORT   (https:// with --cert/--key)
     (flushed immediately; everything else this process says goes to stderr).
   * The server runs until stdin reaches EOF (the parent closes its end of the
     pipe, or dies), or until SIGTERM / SIGINT; then it shuts down cleanly and
@@ -36,6 +36,11 @@ Options:
                         a parent that pipes stderr but never reads it would
                         otherwise block the server once the pipe buffer fills)
   --no-stdin            do not watch stdin; stop only on SIGTERM / SIGINT
+  --cert PEM --key PEM  serve HTTPS with this certificate chain and private key
+                        (werkzeug's ssl_context); the line on stdout then says
+                        https://.  benches/serve.rs uses an `s3crypt serve` home's
+                        tls/server.pem and tls/server.key (they cover 127.0.0.1),
+                        so moto and s3crypt are measured over the same transport.
 
 moto's defaults apply: any access key / secret is accepted (moto does not
 verify SigV4), the account is 123456789012, the region comes from the
@@ -137,9 +142,16 @@ class KmsMotoServer(ThreadedMotoServer):
     (port 0 support, start/stop, get_host_and_port) is moto's own.
     """
 
-    def __init__(self, ip_address: str, port: int, bucket: TokenBucket | None) -> None:
+    def __init__(
+        self,
+        ip_address: str,
+        port: int,
+        bucket: TokenBucket | None,
+        ssl_context: tuple[str, str] | None = None,
+    ) -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
         self._bucket = bucket
+        self._ssl_context = ssl_context
 
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
@@ -151,6 +163,7 @@ class KmsMotoServer(ThreadedMotoServer):
             app,
             True,  # threaded
             request_handler=MotoRequestHandler,
+            ssl_context=self._ssl_context,
         )
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -164,7 +177,12 @@ def main() -> int:
     ap.add_argument("--throttle-burst", type=float, default=None)
     ap.add_argument("--log-requests", action="store_true")
     ap.add_argument("--no-stdin", action="store_true")
+    ap.add_argument("--cert", default=None)
+    ap.add_argument("--key", default=None)
     args = ap.parse_args()
+    if (args.cert is None) != (args.key is None):
+        ap.error("--cert and --key go together")
+    ssl_context = (args.cert, args.key) if args.cert is not None else None
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(
@@ -186,11 +204,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    server = KmsMotoServer(args.host, args.port, bucket)
+    server = KmsMotoServer(args.host, args.port, bucket, ssl_context)
     server.start()
     host, port = server.get_host_and_port()
     url_host = f"[{host}]" if ":" in host else host
-    sys.stdout.write(f"listening on http://{url_host}:{port}\n")
+    scheme = "https" if ssl_context is not None else "http"
+    sys.stdout.write(f"listening on {scheme}://{url_host}:{port}\n")
     sys.stdout.flush()
 
     if not args.no_stdin:
