@@ -68,8 +68,9 @@ pub struct ServerOptions {
     pub write_timeout: Duration,
     /// Connections served at once; more are answered 503 `SlowDown` and closed.
     pub max_connections: usize,
-    /// The largest request header section in bytes (S3: 8 KiB of headers; hyper needs room for the
-    /// request line too).
+    /// A connection's read buffer: the largest request line and header section (a larger one is
+    /// answered 431), and the largest piece a body is read in. S3's own 8 KiB limit on the header
+    /// section of writes is checked by the engine (`RequestHeaderSectionTooLarge`).
     pub max_header_bytes: usize,
     /// The most request headers.
     pub max_headers: usize,
@@ -90,7 +91,7 @@ impl Default for ServerOptions {
             body_idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(60),
             max_connections: 512,
-            max_header_bytes: 16 * 1024,
+            max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_xml_body: 1024 * 1024,
             max_object_size: 5 * 1024 * 1024 * 1024,

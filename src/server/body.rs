@@ -12,8 +12,10 @@ use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming};
 use tokio::sync::mpsc;
 
-/// Pieces in flight between the two sides.
-const DEPTH: usize = 4;
+/// Request pieces (hyper's frames, at most the connection's read buffer each) in flight.
+const DEPTH: usize = 16;
+/// Response pieces of [`PIECE`] bytes in flight.
+const RESPONSE_DEPTH: usize = 4;
 /// Size of a response piece.
 const PIECE: usize = 256 * 1024;
 
@@ -43,6 +45,8 @@ pub(crate) struct BodyReader {
     rx: mpsc::Receiver<Result<Bytes, BodyFault>>,
     piece: Bytes,
     done: bool,
+    /// An error met after some bytes were already returned.
+    pending: Option<io::Error>,
 }
 
 impl BodyReader {
@@ -54,6 +58,7 @@ impl BodyReader {
             rx,
             piece: Bytes::new(),
             done: false,
+            pending: None,
         }
     }
 }
@@ -78,27 +83,69 @@ async fn pump(mut body: Incoming, tx: mpsc::Sender<Result<Bytes, BodyFault>>, id
     }
 }
 
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.piece.is_empty() {
-            if self.done || buf.is_empty() {
-                return Ok(0);
+impl BodyReader {
+    /// Takes the next piece: waiting for it when `wait`, else only one already queued. `false` when
+    /// there is none (end of body, or nothing queued yet).
+    fn next_piece(&mut self, wait: bool) -> io::Result<bool> {
+        let next = if wait {
+            self.rx.blocking_recv()
+        } else {
+            match self.rx.try_recv() {
+                Ok(p) => Some(p),
+                Err(mpsc::error::TryRecvError::Empty) => return Ok(false),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
             }
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.piece = b,
-                Some(Err(fault)) => {
-                    let kind = match fault {
-                        BodyFault::Timeout => io::ErrorKind::TimedOut,
-                        BodyFault::Incomplete => io::ErrorKind::UnexpectedEof,
-                    };
-                    return Err(io::Error::new(kind, fault));
-                }
-                None => self.done = true,
+        };
+        match next {
+            Some(Ok(b)) => {
+                self.piece = b;
+                Ok(true)
+            }
+            Some(Err(fault)) => {
+                let kind = match fault {
+                    BodyFault::Timeout => io::ErrorKind::TimedOut,
+                    BodyFault::Incomplete => io::ErrorKind::UnexpectedEof,
+                };
+                Err(io::Error::new(kind, fault))
+            }
+            None => {
+                self.done = true;
+                Ok(false)
             }
         }
-        let n = buf.len().min(self.piece.len());
-        buf[..n].copy_from_slice(&self.piece[..n]);
-        let _ = self.piece.split_to(n);
+    }
+}
+
+impl Read for BodyReader {
+    /// Waits for the first piece, then also copies the pieces already queued, so a large `buf` is
+    /// filled in one call however small hyper's frames are.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            if self.piece.is_empty() {
+                if self.done {
+                    break;
+                }
+                match self.next_piece(n == 0) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    // Bytes already copied are returned first; the error comes on the next call.
+                    Err(e) if n == 0 => return Err(e),
+                    Err(e) => {
+                        self.pending = Some(e);
+                        break;
+                    }
+                }
+                continue;
+            }
+            let take = (buf.len() - n).min(self.piece.len());
+            buf[n..n + take].copy_from_slice(&self.piece[..take]);
+            let _ = self.piece.split_to(take);
+            n += take;
+        }
         Ok(n)
     }
 }
@@ -177,7 +224,7 @@ pub(crate) struct ResponseWriter {
 
 /// A channel for a streamed response: the writer for the worker thread and the body for hyper.
 pub(crate) fn channel() -> (ResponseWriter, ChannelBody) {
-    let (tx, rx) = mpsc::channel(DEPTH);
+    let (tx, rx) = mpsc::channel(RESPONSE_DEPTH);
     (
         ResponseWriter {
             tx,

@@ -176,6 +176,8 @@ pub struct SseEngine {
     bucket_key_plain: Mutex<HashMap<Vec<u8>, SecretBytes>>,
     /// Multipart uploads' KMS data keys by encrypted blob, with the time they were decrypted.
     upload_keys: Mutex<HashMap<Vec<u8>, (SecretBytes, Duration)>>,
+    /// Held while the managed key is created (so concurrent first uses make one key).
+    managed_key_lock: Mutex<()>,
     clock: Arc<dyn Clock>,
     removed_at_open: Vec<PathBuf>,
 }
@@ -346,6 +348,7 @@ impl SseEngine {
             bucket_keys: Mutex::new(HashMap::new()),
             bucket_key_plain: Mutex::new(HashMap::new()),
             upload_keys: Mutex::new(HashMap::new()),
+            managed_key_lock: Mutex::new(()),
             clock: Arc::new(SystemClock),
             removed_at_open: Vec::new(),
         }
@@ -951,21 +954,40 @@ impl SseEngine {
     }
 
     fn managed_key(&self) -> Result<String, S3Error> {
-        if self
-            .kms
-            .describe_key(&DescribeKeyRequest::new(MANAGED_KEY_ALIAS))
-            .is_err()
-        {
-            let req = CreateKeyRequest {
-                description: Some(
-                    "Default key for SSE-KMS without a key id (stands in for aws/s3)".into(),
-                ),
-                ..CreateKeyRequest::default()
-            };
-            let k = self.kms.create_key(&req).map_err(kms_error)?.key_metadata;
+        let exists = || {
             self.kms
-                .create_alias(&CreateAliasRequest::new(MANAGED_KEY_ALIAS, &k.key_id))
-                .map_err(kms_error)?;
+                .describe_key(&DescribeKeyRequest::new(MANAGED_KEY_ALIAS))
+                .is_ok()
+        };
+        if exists() {
+            return Ok(MANAGED_KEY_ALIAS.to_owned());
+        }
+        // One creator at a time in this process; another process may still win the alias, which
+        // then is the managed key (and this process's new key is scheduled for deletion).
+        let _creating = self
+            .managed_key_lock
+            .lock()
+            .map_err(|_| S3Error::internal("lock"))?;
+        if exists() {
+            return Ok(MANAGED_KEY_ALIAS.to_owned());
+        }
+        let req = CreateKeyRequest {
+            description: Some(
+                "Default key for SSE-KMS without a key id (stands in for aws/s3)".into(),
+            ),
+            ..CreateKeyRequest::default()
+        };
+        let k = self.kms.create_key(&req).map_err(kms_error)?.key_metadata;
+        if let Err(e) = self
+            .kms
+            .create_alias(&CreateAliasRequest::new(MANAGED_KEY_ALIAS, &k.key_id))
+        {
+            if !exists() {
+                return Err(kms_error(e));
+            }
+            let _ = self
+                .kms
+                .schedule_key_deletion(&crate::kms::ScheduleKeyDeletionRequest::new(&k.key_id, Some(7)));
         }
         Ok(MANAGED_KEY_ALIAS.to_owned())
     }
