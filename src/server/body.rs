@@ -13,7 +13,7 @@ use hyper::body::{Body, Frame, Incoming};
 use tokio::sync::mpsc;
 
 /// Pieces in flight between the two sides.
-const DEPTH: usize = 4;
+pub(crate) const DEPTH: usize = 4;
 /// Size of a response piece.
 const PIECE: usize = 256 * 1024;
 
@@ -50,6 +50,15 @@ impl BodyReader {
     pub(crate) fn spawn(body: Incoming, idle: Duration) -> Self {
         let (tx, rx) = mpsc::channel(DEPTH);
         tokio::spawn(pump(body, tx, idle));
+        Self {
+            rx,
+            piece: Bytes::new(),
+            done: false,
+        }
+    }
+
+    /// A reader of pieces another task sends (the `file` part of a POST Object form).
+    pub(crate) fn from_channel(rx: mpsc::Receiver<Result<Bytes, BodyFault>>) -> Self {
         Self {
             rx,
             piece: Bytes::new(),
