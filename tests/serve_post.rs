@@ -279,7 +279,10 @@ struct SignedForm {
 
 fn amz_date(t: SystemTime) -> String {
     let text = rfc3339(t.duration_since(UNIX_EPOCH).expect("epoch"));
-    let digits: String = text[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
+    let digits: String = text[..19]
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
     format!("{digits}Z")
 }
 
@@ -353,7 +356,11 @@ fn a_signed_form_stores_the_object_and_answers_as_asked() {
         &conditions,
         in_an_hour(),
     );
-    let r = post(s.addr, "pbk", &multipart(&form.fields, "hello.txt", b"hello, form"));
+    let r = post(
+        s.addr,
+        "pbk",
+        &multipart(&form.fields, "hello.txt", b"hello, form"),
+    );
     assert_eq!(r.status, 204, "{}", r.text());
     let etag = r.header("etag").expect("etag").to_owned();
     assert_eq!(
@@ -382,11 +389,18 @@ fn a_signed_form_stores_the_object_and_answers_as_asked() {
         &conditions201,
         in_an_hour(),
     );
-    let r = post(s.addr, "pbk", &multipart(&form.fields, "ignored", b"second"));
+    let r = post(
+        s.addr,
+        "pbk",
+        &multipart(&form.fields, "ignored", b"second"),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let t = r.text();
     assert!(t.contains("<PostResponse><Location>"), "{t}");
-    assert!(t.contains("<Bucket>pbk</Bucket><Key>uploads/x y.txt</Key><ETag>&quot;"), "{t}");
+    assert!(
+        t.contains("<Bucket>pbk</Bucket><Key>uploads/x y.txt</Key><ETag>&quot;"),
+        "{t}"
+    );
     assert!(r.header("etag").is_some());
 
     // 303: the redirect with bucket, key and etag.
@@ -435,7 +449,12 @@ fn the_policy_is_enforced() {
         SystemTime::now() - Duration::from_secs(60),
     );
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", b"data"));
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
     assert_eq!(message(&r), "Invalid according to Policy: Policy expired.");
 
     // A field no condition covers.
@@ -447,7 +466,12 @@ fn the_policy_is_enforced() {
         in_an_hour(),
     );
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", b"data"));
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
     assert_eq!(
         message(&r),
         "Invalid according to Policy: Extra input fields: x-amz-meta-extra"
@@ -466,7 +490,12 @@ fn the_policy_is_enforced() {
     // starts-with violated.
     let form = signed_form(ID, SECRET, &[("key", "elsewhere/a")], &base, in_an_hour());
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", b"data"));
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
     assert_eq!(
         message(&r),
         r#"Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "uploads/"]"#
@@ -490,18 +519,52 @@ fn the_policy_is_enforced() {
     ranged.push(r#"["content-length-range", 5, 10]"#.to_owned());
     let form = signed_form(ID, SECRET, &[("key", "uploads/big")], &ranged, in_an_hour());
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", &[7u8; 12]));
-    assert_eq!((r.status, code(&r).as_str()), (400, "EntityTooLarge"), "{}", r.text());
-    assert!(r.text().contains("<ProposedSize>12</ProposedSize>"), "{}", r.text());
-    assert!(r.text().contains("<MaxSizeAllowed>10</MaxSizeAllowed>"), "{}", r.text());
-    let form = signed_form(ID, SECRET, &[("key", "uploads/small")], &ranged, in_an_hour());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "EntityTooLarge"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("<ProposedSize>12</ProposedSize>"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("<MaxSizeAllowed>10</MaxSizeAllowed>"),
+        "{}",
+        r.text()
+    );
+    let form = signed_form(
+        ID,
+        SECRET,
+        &[("key", "uploads/small")],
+        &ranged,
+        in_an_hour(),
+    );
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", b"1"));
-    assert_eq!((r.status, code(&r).as_str()), (400, "EntityTooSmall"), "{}", r.text());
-    assert!(r.text().contains("<MinSizeAllowed>5</MinSizeAllowed>"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "EntityTooSmall"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("<MinSizeAllowed>5</MinSizeAllowed>"),
+        "{}",
+        r.text()
+    );
     for key in ["uploads/big", "uploads/small"] {
         let got = signed(s.addr, "HEAD", &format!("/pbk/{key}"), &[], b"");
         assert_eq!(got.status, 404, "{key}");
     }
-    let form = signed_form(ID, SECRET, &[("key", "uploads/five")], &ranged, in_an_hour());
+    let form = signed_form(
+        ID,
+        SECRET,
+        &[("key", "uploads/five")],
+        &ranged,
+        in_an_hour(),
+    );
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", b"12345"));
     assert_eq!(r.status, 204, "bounds are inclusive: {}", r.text());
     assert_eq!(object_files(s.home.path()), before + 2);
@@ -539,8 +602,16 @@ fn signatures_and_keys_are_checked() {
     let mut form = signed_form(ID, SECRET, &[("key", "k")], &base, in_an_hour());
     form.fields.retain(|(n, _)| n != "x-amz-signature");
     let r = post(s.addr, "pbk", &multipart(&form.fields, "a", b"data"));
-    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidArgument"), "{}", r.text());
-    assert!(r.text().contains("<ArgumentName>X-Amz-Signature</ArgumentName>"));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "InvalidArgument"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text()
+            .contains("<ArgumentName>X-Amz-Signature</ArgumentName>")
+    );
 
     // SigV2 forms are refused like every SigV2 request.
     let fields = vec![
@@ -550,12 +621,22 @@ fn signatures_and_keys_are_checked() {
         ("signature".to_owned(), "c2ln".to_owned()),
     ];
     let r = post(s.addr, "pbk", &multipart(&fields, "a", b"data"));
-    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidRequest"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "InvalidRequest"),
+        "{}",
+        r.text()
+    );
 
     // Anonymous: only a bucket policy could allow it.
     let fields = vec![("key".to_owned(), "anon".to_owned())];
     let r = post(s.addr, "pbk", &multipart(&fields, "a", b"data"));
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
 
     // Not a form: S3's 412.
     let headers = vec![
@@ -583,8 +664,16 @@ fn signatures_and_keys_are_checked() {
             .as_bytes(),
     );
     let r = post(s.addr, "pbk", &body);
-    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidArgument"), "{}", r.text());
-    assert!(r.text().contains("POST requires exactly one file upload per request."));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "InvalidArgument"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text()
+            .contains("POST requires exactly one file upload per request.")
+    );
 
     // Fields before the file beyond 20 KiB.
     let fields = vec![("x-ignore-pad".to_owned(), "p".repeat(21 * 1024))];
@@ -653,7 +742,10 @@ fn virtual_hosted_posts_work() {
     ];
     let form = signed_form(ID, SECRET, &[("key", "vh")], &conditions, in_an_hour());
     let headers = vec![
-        ("host".to_owned(), format!("pbk.localhost:{}", s.addr.port())),
+        (
+            "host".to_owned(),
+            format!("pbk.localhost:{}", s.addr.port()),
+        ),
         (
             "content-type".to_owned(),
             format!("multipart/form-data; boundary={BOUNDARY}"),
@@ -668,4 +760,25 @@ fn virtual_hosted_posts_work() {
     );
     let got = signed(s.addr, "GET", "/pbk/vh", &[], b"");
     assert_eq!(got.body, b"virtual");
+}
+
+#[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "spawns host processes (the Python venv) that qemu-user cannot run"
+)]
+fn boto3_presigned_post_uploads_with_requests() {
+    let s = server_with_bucket();
+    let out = std::process::Command::new(common::python())
+        .arg(common::root().join("tests/interop/post_object_boto3.py"))
+        .args([&format!("http://{}", s.addr), "pbk", ID, SECRET])
+        .output()
+        .expect("run post_object_boto3.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && !stdout.contains("FAIL"),
+        "post_object_boto3.py failed:\n{stdout}"
+    );
 }

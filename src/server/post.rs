@@ -138,6 +138,7 @@ pub(crate) async fn post_object(
         seen: 0,
         min: checked.range.0,
         max: checked.range.1.min(svc.options().max_object_size),
+        drain_limit: svc.options().max_object_size,
         errors: errors.clone(),
     };
     let key = checked.key.clone();
@@ -357,11 +358,11 @@ fn check_form(
     let (access_key_id, scope) = parse_credential(credential, region)?;
     let date = field("x-amz-date");
     let Some(signed_at) = sigv4::parse_amz_date(date) else {
-        return Err(
-            S3Error::invalid_argument("X-Amz-Date must be formated via ISO8601 Long format")
-                .with_extra("ArgumentName", "X-Amz-Date")
-                .with_extra("ArgumentValue", date),
-        );
+        return Err(S3Error::invalid_argument(
+            "X-Amz-Date must be formated via ISO8601 Long format",
+        )
+        .with_extra("ArgumentName", "X-Amz-Date")
+        .with_extra("ArgumentValue", date));
     };
     let Some(identity) = identities.identity(access_key_id) else {
         return Err(S3Error::from_code(S3ErrorCode::InvalidAccessKeyId)
@@ -538,7 +539,11 @@ impl PostPolicy {
                 .then(|| crate::aws::clock::parse_rfc3339(s))
                 .flatten()
                 .ok_or_else(|| invalid_policy(&format!("Invalid 'expiration' value: '{s}'")))?,
-            Some(v) => return Err(invalid_policy(&format!("Invalid 'expiration' value: '{v}'"))),
+            Some(v) => {
+                return Err(invalid_policy(&format!(
+                    "Invalid 'expiration' value: '{v}'"
+                )));
+            }
         };
         let list = match top.get("conditions") {
             None => return Err(invalid_policy("Policy missing conditions.")),
@@ -578,11 +583,7 @@ impl PostPolicy {
                         ));
                     }
                 };
-                let shown = show(&[
-                    "eq".into(),
-                    format!("${name}").into(),
-                    value.clone().into(),
-                ]);
+                let shown = show(&["eq".into(), format!("${name}").into(), value.clone().into()]);
                 Ok(Condition::Eq {
                     field: Some(name.to_ascii_lowercase()),
                     value,
@@ -818,6 +819,8 @@ struct FileBody {
     seen: u64,
     min: u64,
     max: u64,
+    /// How far past `max` the rest of the file is read to report its size.
+    drain_limit: u64,
     errors: FirstError,
 }
 
@@ -854,9 +857,10 @@ impl Read for FileBody {
         }
         self.seen += n as u64;
         if self.seen > self.max {
-            // S3 reports the whole file's size: the rest is read (and dropped) to count it.
+            // S3 reports the whole file's size: the rest is read (and dropped) to count it, up to
+            // the largest object the server takes.
             let mut scratch = vec![0u8; 64 * 1024];
-            loop {
+            while self.seen <= self.drain_limit {
                 match self.inner.read(&mut scratch) {
                     Ok(0) => break,
                     Ok(m) => self.seen += m as u64,

@@ -360,6 +360,8 @@ mod tests {
             op("POST", "/b/k?uploads").expect("ok").op,
             Op::CreateMultipartUpload
         );
+        assert_eq!(op("POST", "/b").expect("ok").op, Op::PostObject);
+        assert_eq!(op("POST", "/b?delete").expect("ok").op, Op::DeleteObjects);
     }
 
     #[test]
