@@ -782,3 +782,72 @@ fn boto3_presigned_post_uploads_with_requests() {
         "post_object_boto3.py failed:\n{stdout}"
     );
 }
+
+#[test]
+fn an_anonymous_post_needs_a_bucket_policy_that_allows_it() {
+    let s = server_with_bucket();
+    let pab = "<PublicAccessBlockConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><BlockPublicAcls>false</BlockPublicAcls><IgnorePublicAcls>false</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration>";
+    let r = signed(s.addr, "PUT", "/pbk?publicAccessBlock", &[], pab.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let policy = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::pbk/public/*"}]}"#;
+    let r = signed(s.addr, "PUT", "/pbk?policy", &[], policy.as_bytes());
+    assert!(r.status == 200 || r.status == 204, "{}", r.text());
+    let fields = vec![("key".to_owned(), "public/${filename}".to_owned())];
+    let r = post(
+        s.addr,
+        "pbk",
+        &multipart(&fields, "anon.txt", b"from anyone"),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let got = signed(s.addr, "GET", "/pbk/public/anon.txt", &[], b"");
+    assert_eq!(got.body, b"from anyone");
+    let fields = vec![("key".to_owned(), "private/x".to_owned())];
+    let r = post(s.addr, "pbk", &multipart(&fields, "x", b"data"));
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn fields_after_the_file_are_ignored_and_a_cut_file_is_not_stored() {
+    let s = server_with_bucket();
+    let conditions = [
+        r#"{"bucket": "pbk"}"#.to_owned(),
+        r#"["starts-with", "$key", "f/"]"#.to_owned(),
+    ];
+    let before = object_files(s.home.path());
+    let form = signed_form(ID, SECRET, &[("key", "f/after")], &conditions, in_an_hour());
+    let mut body = multipart(&form.fields, "a", b"kept");
+    // A field after the file: not covered by the policy, yet ignored as S3 ignores it.
+    let end = format!("--{BOUNDARY}--\r\n");
+    body.truncate(body.len() - end.len());
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"x-amz-meta-late\"\r\n\r\nv\r\n{end}"
+        )
+        .as_bytes(),
+    );
+    let r = post(s.addr, "pbk", &body);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let got = signed(s.addr, "HEAD", "/pbk/f/after", &[], b"");
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("x-amz-meta-late"), None);
+
+    // The body ends inside the file part: nothing is stored.
+    let form = signed_form(ID, SECRET, &[("key", "f/cut")], &conditions, in_an_hour());
+    let mut body = multipart(&form.fields, "a", &[1u8; 4096]);
+    body.truncate(body.len() - 100);
+    let r = post(s.addr, "pbk", &body);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "IncompleteBody"),
+        "{}",
+        r.text()
+    );
+    let got = signed(s.addr, "HEAD", "/pbk/f/cut", &[], b"");
+    assert_eq!(got.status, 404);
+    assert_eq!(object_files(s.home.path()), before + 1);
+}
