@@ -11,6 +11,7 @@
 //! | bucket operations             | `bucket`                  |
 //! | object operations             | `object`                  |
 //! | multipart uploads             | `multipart`               |
+//! | POST Object (browser forms)   | `post`                    |
 //!
 //! A request goes: connection (TLS or plain, a slot out of [`ServerOptions::max_connections`]) →
 //! headers within [`ServerOptions::header_read_timeout`] → bucket, key and operation (path-style
@@ -30,6 +31,7 @@ pub(crate) mod conn;
 mod listen;
 mod multipart;
 mod object;
+mod post;
 mod request;
 pub mod tls;
 
@@ -314,6 +316,10 @@ impl S3Service {
         log.op = req.op.name();
         log.bucket = req.bucket.clone().unwrap_or_default();
         log.key = req.key.clone().unwrap_or_default();
+        if req.op == Op::PostObject {
+            return post::post_object(self, req, &headers, incoming, conn, &mut log.principal)
+                .await;
+        }
         let (body, stream) = if req.op.streams_body() {
             (Vec::new(), Some(incoming))
         } else {
@@ -426,7 +432,7 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         Op::CompleteMultipartUpload => multipart::complete(svc, &call),
         Op::AbortMultipartUpload => multipart::abort(svc, &call),
         Op::ListParts => multipart::list_parts(svc, &call),
-        Op::GetObject | Op::PutObject | Op::UploadPart => {
+        Op::GetObject | Op::PutObject | Op::UploadPart | Op::PostObject => {
             Err(S3Error::internal("streamed operation dispatched whole"))
         }
     }

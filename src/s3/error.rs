@@ -119,6 +119,9 @@ codes! {
     /// 400: an SSE-C algorithm other than `AES256`.
     InvalidEncryptionAlgorithmError = "InvalidEncryptionAlgorithmError", 400,
         "The Encryption request you specified is not valid. Supported value: AES256.";
+    /// 400: a POST Object policy document that cannot be read.
+    InvalidPolicyDocument = "InvalidPolicyDocument", 400,
+        "The content of the form does not meet the conditions specified in the policy document.";
     /// 400: the location constraint is not valid.
     InvalidLocationConstraint = "InvalidLocationConstraint", 400,
         "The specified location constraint is not valid.";
@@ -159,6 +162,12 @@ codes! {
         "The KMS key is not in a valid state for this operation.";
     /// 400: the KMS key does not exist (the KMS message is passed on).
     KmsNotFound = "KMS.NotFoundException", 400, "The specified KMS key does not exist.";
+    /// 400: a POST Object body that is not well-formed `multipart/form-data`.
+    MalformedPOSTRequest = "MalformedPOSTRequest", 400,
+        "The body of your POST request is not well-formed multipart/form-data.";
+    /// 400: a POST Object form whose fields before the file exceed 20 KiB.
+    MaxPostPreDataLengthExceeded = "MaxPostPreDataLengthExceeded", 400,
+        "Your POST request fields preceeding the upload file was too large.";
     /// 400: a bucket or access point policy that cannot be accepted.
     MalformedPolicy = "MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'";
     /// 400: an XML body that is not well formed or does not match S3's schema.

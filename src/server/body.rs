@@ -13,7 +13,7 @@ use hyper::body::{Body, Frame, Incoming};
 use tokio::sync::mpsc;
 
 /// Request pieces (hyper's frames, at most the connection's read buffer each) in flight.
-const DEPTH: usize = 16;
+pub(crate) const DEPTH: usize = 16;
 /// Response pieces of [`PIECE`] bytes in flight.
 const RESPONSE_DEPTH: usize = 4;
 /// Size of a response piece.
@@ -54,6 +54,11 @@ impl BodyReader {
     pub(crate) fn spawn(body: Incoming, idle: Duration) -> Self {
         let (tx, rx) = mpsc::channel(DEPTH);
         tokio::spawn(pump(body, tx, idle));
+        Self::from_channel(rx)
+    }
+
+    /// A reader of pieces another task sends (the `file` part of a POST Object form).
+    pub(crate) fn from_channel(rx: mpsc::Receiver<Result<Bytes, BodyFault>>) -> Self {
         Self {
             rx,
             piece: Bytes::new(),

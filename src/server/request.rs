@@ -46,6 +46,7 @@ pub(crate) enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    PostObject,
 }
 
 impl Op {
@@ -90,6 +91,7 @@ impl Op {
             Self::CompleteMultipartUpload => "CompleteMultipartUpload",
             Self::AbortMultipartUpload => "AbortMultipartUpload",
             Self::ListParts => "ListParts",
+            Self::PostObject => "PostObject",
         }
     }
 
@@ -301,11 +303,7 @@ fn operation(method: &str, r: &S3Request, headers: &[(String, String)]) -> Resul
             "DELETE" if q("ownershipControls") => Op::DeleteBucketOwnershipControls,
             "DELETE" => Op::DeleteBucket,
             "POST" if q("delete") => Op::DeleteObjects,
-            "POST" => {
-                return Err(S3Error::not_implemented(
-                    "A header or query you provided implies functionality that is not implemented (POST object).",
-                ));
-            }
+            "POST" => Op::PostObject,
             _ => return not_allowed(),
         },
         (Some(_), Some(_)) => match method {
@@ -362,6 +360,8 @@ mod tests {
             op("POST", "/b/k?uploads").expect("ok").op,
             Op::CreateMultipartUpload
         );
+        assert_eq!(op("POST", "/b").expect("ok").op, Op::PostObject);
+        assert_eq!(op("POST", "/b?delete").expect("ok").op, Op::DeleteObjects);
     }
 
     #[test]
