@@ -182,6 +182,7 @@ fn the_writer_checks_the_header_against_the_readers_limit() {
         etag: String::new(),
         content_type: Some("x".repeat(1000)),
         user_metadata: Default::default(),
+        system_metadata: Default::default(),
         last_modified: "2026-01-01T00:00:00Z".into(),
         root_version: None,
         kms: None,
