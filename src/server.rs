@@ -301,6 +301,17 @@ impl S3Service {
         log: &mut AccessLog,
         resource: &mut String,
     ) -> Result<Reply, S3Error> {
+        // S3's limit on the request header section, for every request (the engine checks writes
+        // again with the same limit).
+        let section: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        if section > crate::sse::engine::MAX_HEADER_SECTION {
+            return Err(
+                S3Error::from_code(S3ErrorCode::RequestHeaderSectionTooLarge).with_extra(
+                    "MaxSizeAllowed",
+                    crate::sse::engine::MAX_HEADER_SECTION.to_string(),
+                ),
+            );
+        }
         let host = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("host"))

@@ -14,11 +14,11 @@ use super::{Call, Reply, S3Service};
 use crate::aws::chunked::{
     ChecksumAlgorithm, ChecksumHasher, ChunkedError, ChunkedReader, StreamingAuth, StreamingMode,
 };
-use crate::aws::sigv4::Scope;
-use crate::keys::DerivedKey;
 use crate::aws::clock::{http_date, parse_http_date, parse_rfc3339};
 use crate::aws::presign::Payload;
+use crate::aws::sigv4::Scope;
 use crate::aws::sigv4::SigV4Error;
+use crate::keys::DerivedKey;
 use crate::primitives::hash::{Md5, Sha256};
 use crate::range::ByteRange;
 use crate::s3::{S3Error, S3ErrorCode, xml};

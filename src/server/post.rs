@@ -754,17 +754,21 @@ fn location(tls: bool, host: Option<&str>, bucket: &str, key: &str) -> String {
     let virtual_hosted = host
         .to_ascii_lowercase()
         .starts_with(&format!("{}.", bucket.to_ascii_lowercase()));
-    let key = xml::url_encode(key);
+    // S3 encodes `/` in the key of a POST response's Location (unlike listings' encoding-type=url).
+    let key = crate::aws::sigv4::uri_encode(key, false);
     if virtual_hosted {
         format!("{scheme}://{host}/{key}")
     } else {
-        format!("{scheme}://{host}/{}/{key}", xml::url_encode(bucket))
+        format!(
+            "{scheme}://{host}/{}/{key}",
+            crate::aws::sigv4::uri_encode(bucket, false)
+        )
     }
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value (space as `+`).
 fn form_encode(s: &str) -> String {
-    xml::url_encode(s).replace("%20", "+")
+    crate::aws::sigv4::uri_encode(s, false).replace("%20", "+")
 }
 
 /// Starts pulling the `file` part into a bounded channel; the worker thread reads it.

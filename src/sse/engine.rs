@@ -484,13 +484,24 @@ impl SseEngine {
         policy: Option<&BucketPolicy>,
         req: &PolicyRequest<'_>,
     ) -> Result<(), S3Error> {
+        self.check_policy_keys(ctx, policy, req, None)
+    }
+
+    /// [`SseEngine::check_policy`] with `keys` instead of the request's SSE condition keys.
+    fn check_policy_keys(
+        &self,
+        ctx: &RequestContext,
+        policy: Option<&BucketPolicy>,
+        req: &PolicyRequest<'_>,
+        keys: Option<crate::iam::ConditionKeys>,
+    ) -> Result<(), S3Error> {
         let owner = self.bucket_owner(req.bucket)?;
         let resource = match policy {
             Some(p) => p.resource_arn(req.key),
             None if req.key.is_empty() => format!("arn:aws:s3:::{}", req.bucket),
             None => format!("arn:aws:s3:::{}/{}", req.bucket, req.key),
         };
-        let keys = req.condition_keys();
+        let keys = keys.unwrap_or_else(|| req.condition_keys());
         let mut a =
             Authorization::new(req.action, &resource, &owner, ctx, &keys, ResourceModel::S3);
         a.resource_policy = policy.map(BucketPolicy::policy);
@@ -987,7 +998,10 @@ impl SseEngine {
             }
             let _ = self
                 .kms
-                .schedule_key_deletion(&crate::kms::ScheduleKeyDeletionRequest::new(&k.key_id, Some(7)));
+                .schedule_key_deletion(&crate::kms::ScheduleKeyDeletionRequest::new(
+                    &k.key_id,
+                    Some(7),
+                ));
         }
         Ok(MANAGED_KEY_ALIAS.to_owned())
     }
@@ -1387,6 +1401,33 @@ impl SseEngine {
         )
     }
 
+    /// Decides `action` with request-specific condition keys (`s3:prefix`, `s3:max-keys`, …).
+    fn authorize_with_keys(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        action: &str,
+        keys: crate::iam::ConditionKeys,
+    ) -> Result<(), S3Error> {
+        let (_, policy) = self.load_bucket(bucket)?;
+        self.check_policy_keys(
+            ctx,
+            policy.as_ref(),
+            &PolicyRequest {
+                action,
+                bucket,
+                key,
+                principal: principal_arn(ctx),
+                secure_transport: ctx.secure_transport,
+                sse_header: None,
+                kms_key_id_header: None,
+                sse_c_algorithm_header: None,
+            },
+            Some(keys),
+        )
+    }
+
     /// The account owning `bucket`.
     ///
     /// # Errors
@@ -1424,7 +1465,12 @@ impl SseEngine {
         bucket: &str,
         request: &ListRequest,
     ) -> Result<ListPage, S3Error> {
-        self.authorize_action(ctx, bucket, "", "s3:ListBucket")?;
+        let max_keys = request.max_keys.to_string();
+        let keys = crate::iam::ConditionKeys::new()
+            .with("s3:prefix", request.prefix.clone())
+            .with_opt("s3:delimiter", request.delimiter.as_deref())
+            .with("s3:max-keys", max_keys);
+        self.authorize_with_keys(ctx, bucket, "", "s3:ListBucket", keys)?;
         let mut page = self.store.list_objects(bucket, request)?;
         for info in &mut page.contents {
             // An object removed since the listing was taken keeps the store's view.
