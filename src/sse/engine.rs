@@ -1384,31 +1384,17 @@ impl SseEngine {
         key: &str,
         action: &str,
     ) -> Result<(), S3Error> {
-        let (_, policy) = self.load_bucket(bucket)?;
-        self.check_policy(
-            ctx,
-            policy.as_ref(),
-            &PolicyRequest {
-                action,
-                bucket,
-                key,
-                principal: principal_arn(ctx),
-                secure_transport: ctx.secure_transport,
-                sse_header: None,
-                kms_key_id_header: None,
-                sse_c_algorithm_header: None,
-            },
-        )
+        self.authorize_with_keys(ctx, bucket, key, action, None)
     }
 
-    /// Decides `action` with request-specific condition keys (`s3:prefix`, `s3:max-keys`, …).
+    /// Decides `action` with request-specific condition keys (`s3:prefix`, `s3:max-keys`, …), or none.
     fn authorize_with_keys(
         &self,
         ctx: &RequestContext,
         bucket: &str,
         key: &str,
         action: &str,
-        keys: crate::iam::ConditionKeys,
+        keys: Option<crate::iam::ConditionKeys>,
     ) -> Result<(), S3Error> {
         let (_, policy) = self.load_bucket(bucket)?;
         self.check_policy_keys(
@@ -1424,7 +1410,7 @@ impl SseEngine {
                 kms_key_id_header: None,
                 sse_c_algorithm_header: None,
             },
-            Some(keys),
+            keys,
         )
     }
 
@@ -1470,7 +1456,7 @@ impl SseEngine {
             .with("s3:prefix", request.prefix.clone())
             .with_opt("s3:delimiter", request.delimiter.as_deref())
             .with("s3:max-keys", max_keys);
-        self.authorize_with_keys(ctx, bucket, "", "s3:ListBucket", keys)?;
+        self.authorize_with_keys(ctx, bucket, "", "s3:ListBucket", Some(keys))?;
         let mut page = self.store.list_objects(bucket, request)?;
         for info in &mut page.contents {
             // An object removed since the listing was taken keeps the store's view.
