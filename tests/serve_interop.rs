@@ -55,6 +55,8 @@ fn serve(home: &Path, log: PathBuf) -> ServeGuard {
         .arg("--access-key")
         .arg(format!("{ACCESS_KEY}:{SECRET}"))
         .arg("--json")
+        // Every s3crypt log line (debug included), as JSON lines: the secret check below reads them.
+        .args(["--log", "s3crypt=debug,info", "--log-json"])
         .env_remove("S3CRYPT_ACCESS_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -144,4 +146,24 @@ fn s3_clients_against_serve() {
         out.status
     );
     assert!(stdout.lines().any(|l| l.starts_with("ok ")), "no step ran");
+    // No secret the clients used (the root's secret key, IAM users' secret keys, SSE-C keys in base64
+    // and hex) appears in the server's request log.
+    let used: Vec<String> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secrets-used "))
+        .and_then(|j| serde_json::from_str(j).ok())
+        .expect("the scenario lists the secrets it used");
+    assert!(used.len() >= 4, "SSE-C and IAM steps ran: {}", used.len());
+    let log = std::fs::read_to_string(&server.log).expect("server log");
+    assert!(
+        log.contains("s3crypt::access"),
+        "the server logged requests"
+    );
+    for secret in used.iter().map(String::as_str).chain([SECRET]) {
+        assert!(
+            !log.contains(secret),
+            "a secret reached the server log ({} bytes of it)",
+            secret.len()
+        );
+    }
 }

@@ -175,7 +175,14 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+# Every secret the scenario hands the server (SSE-C keys, IAM users' secret keys): printed at the end on
+# one `secrets-used` line, so the Rust side can check that none reached the server's log.
+SECRETS_USED: list[str] = []
+
+
 def ssec_args(key: bytes, prefix: str = "") -> dict:
+    SECRETS_USED.append(b64(key))
+    SECRETS_USED.append(key.hex())
     return {
         f"{prefix}SSECustomerAlgorithm": "AES256",
         f"{prefix}SSECustomerKey": b64(key),
@@ -1293,6 +1300,7 @@ class Scenario:
             check(p.returncode == 0, f"s3crypt iam create-user exit {p.returncode}: {short(p.stderr.strip(), 300)}")
             info = json.loads(p.stdout.strip().splitlines()[-1])
             check(info.get("Arn", "").endswith(f":user/{user}"), f"Arn {info.get('Arn')}")
+            SECRETS_USED.append(info["SecretAccessKey"])
             u = self.client(access_key=info["AccessKeyId"], secret=info["SecretAccessKey"], retries=NO_RETRIES)
             deadline = time.monotonic() + 5
             while True:  # the server picks new users up while running
@@ -1500,6 +1508,7 @@ def main() -> int:
         **sc.figures,
     }
     print(json.dumps(summary, default=str), flush=True)
+    print("secrets-used " + json.dumps(sorted(set(SECRETS_USED))), flush=True)
     return 1 if summary["failed"] else 0
 
 
