@@ -17,7 +17,7 @@
 //! headers within [`ServerOptions::header_read_timeout`] → bucket, key and operation (path-style
 //! `/BUCKET/KEY` or virtual-hosted `BUCKET.DOMAIN/KEY`) → the body of a non-data request is read
 //! whole (at most [`ServerOptions::max_xml_body`]); object data is streamed → SigV4 (or anonymous) →
-//! the operation on a worker thread, which asks the one policy engine ([`crate::iam::authorize`])
+//! the operation on a worker thread, which asks the one policy engine ([`crate::iam::authorize()`])
 //! through the SSE engine → the response (object data streamed back) → one access log line
 //! (`tracing`, target `s3crypt::access`).
 //!
