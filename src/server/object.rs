@@ -343,10 +343,10 @@ impl Inner {
 /// The first error a body reader saw, kept so the engine's generic error can be replaced by S3's
 /// precise one (`BadDigest`, `XAmzContentSHA256Mismatch`, `IncompleteBody`, …).
 #[derive(Clone, Default)]
-struct FirstError(Arc<Mutex<Option<S3Error>>>);
+pub(crate) struct FirstError(Arc<Mutex<Option<S3Error>>>);
 
 impl FirstError {
-    fn set(&self, e: S3Error) {
+    pub(crate) fn set(&self, e: S3Error) {
         if let Ok(mut slot) = self.0.lock()
             && slot.is_none()
         {
@@ -354,7 +354,7 @@ impl FirstError {
         }
     }
 
-    fn take(&self) -> Option<S3Error> {
+    pub(crate) fn take(&self) -> Option<S3Error> {
         self.0.lock().ok().and_then(|mut s| s.take())
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use super::auth::{Connection, IdentitySource};
 use super::body::{self, BodyFault, BodyReader};
+use super::object::FirstError;
 use super::request::S3Request;
 use super::{Reply, S3Service, blocking, object};
 use crate::aws::sigv4::{self, Scope};
@@ -796,24 +797,6 @@ fn spawn_file(file: FilePart, idle: Duration) -> BodyReader {
         }
     });
     BodyReader::from_channel(rx)
-}
-
-/// The first error the file reader saw, so the engine's generic error is replaced by S3's.
-#[derive(Clone, Default)]
-struct FirstError(Arc<Mutex<Option<S3Error>>>);
-
-impl FirstError {
-    fn set(&self, e: S3Error) {
-        if let Ok(mut slot) = self.0.lock()
-            && slot.is_none()
-        {
-            *slot = Some(e);
-        }
-    }
-
-    fn take(&self) -> Option<S3Error> {
-        self.0.lock().ok().and_then(|mut s| s.take())
-    }
 }
 
 /// The file's bytes with their size checked: end-of-file only when the size is within
