@@ -18,6 +18,16 @@
 //! 50 ms to split the peak between the PUT and the GET phase). moto keeps objects in memory and reads
 //! each request body whole, so it gets the same measurement on a smaller load (4 × 256 MiB by default).
 //!
+//! Then the disk ceiling: with no server at all, what the filesystem under the home allows a server that
+//! makes every PUT durable: `--clients` threads writing small files with fsync, rename and a directory
+//! fsync, and one large file written and fsynced. Every s3crypt PUT is durable when it is answered (its
+//! object file and index entry are fsynced), moto's PUTs are kept in memory, so these are the bounds of
+//! the PUT ratios on the machine the bench runs on.
+//!
+//! And the HTTPS ceiling: a null server in this process (TLS and HTTP/1.1 only: GET answers bytes from
+//! memory, PUT discards the body) on two threads of its own, driven by the same client as the large
+//! phases: what any HTTPS server can reach for this client on this machine.
+//!
 //! Output: a table on stdout and one JSON object per figure (`{"bench":"serve",...}` lines).
 //!
 //! ## The client
@@ -477,6 +487,10 @@ struct Endpoint {
 
 impl Endpoint {
     fn new(server: &Server, ca: &Path) -> Res<Self> {
+        Self::at(server.name, server.addr, ca)
+    }
+
+    fn at(name: &'static str, addr: SocketAddr, ca: &Path) -> Res<Self> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca)? {
             roots.add(cert?)?;
@@ -488,9 +502,9 @@ impl Endpoint {
             .with_no_client_auth();
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
-            server: server.name,
-            addr: server.addr,
-            host: server.addr.to_string(),
+            server: name,
+            addr,
+            host: addr.to_string(),
             tls: TlsConnector::from(Arc::new(cfg)),
             creds: Credentials::new(ACCESS_KEY, SECRET_KEY, None),
         })
@@ -1068,6 +1082,62 @@ async fn run(opts: Opts) -> Res<()> {
         }
     }
 
+    // What the disk under the home allows a server that makes every PUT durable, measured without any
+    // server: the bound of every PUT figure (moto keeps objects in memory and never syncs).
+    eprintln!("serve bench: disk ceiling of the home's filesystem");
+    let disk = disk_ceiling(home.path(), &opts)?;
+    for (what, value, unit, size, clients) in [
+        (
+            "small PUT",
+            disk.small_ops,
+            "ops/s",
+            opts.small_size,
+            opts.clients,
+        ),
+        (
+            "large PUT",
+            disk.large_mibps,
+            "MiB/s",
+            opts.large_mib * MIB,
+            1,
+        ),
+    ] {
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "serve",
+                "server": "disk",
+                "figure": what,
+                "size": size,
+                "clients": clients,
+                "value": (value * 100.0).round() / 100.0,
+                "unit": unit,
+            })
+        );
+    }
+
+    // What HTTPS alone allows on this machine: a server that does nothing but TLS and HTTP (GET answers
+    // bytes from memory, PUT discards the body), driven by the same client, on the same cores.
+    eprintln!("serve bench: TLS ceiling (a null HTTPS server in this process)");
+    let null = NullServer::start(home.path(), opts.large_mib * MIB)?;
+    let ep = Endpoint::at("null", null.addr, &ca)?;
+    let (null_put, null_get, _) = large_phase(&ep, Mode::SseS3, &opts).await?;
+    drop(null);
+    for (what, value) in [("large PUT", null_put), ("large GET", null_get)] {
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "serve",
+                "server": "null-https",
+                "figure": what,
+                "size": opts.large_mib * MIB,
+                "clients": 1,
+                "value": (value * 100.0).round() / 100.0,
+                "unit": "MiB/s",
+            })
+        );
+    }
+
     // Memory: a fresh process per server.
     let mut rss: Vec<(&'static str, RssResult)> = Vec::new();
     if opts.rss_mib > 0 {
@@ -1118,7 +1188,185 @@ async fn run(opts: Opts) -> Res<()> {
     }
 
     print_table(&opts, &figures, &rss);
+    println!();
+    println!(
+        "| disk ceiling (home's filesystem, no server) | value | 10× moto needs |\n|---|---:|---:|"
+    );
+    let best_moto = |what: &str| {
+        figures
+            .iter()
+            .filter(|f| f.server == "moto" && f.what == what)
+            .map(|f| f.value)
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))))
+    };
+    let need = |what: &str, unit: &str| {
+        best_moto(what).map_or("–".to_owned(), |m| format!("{:.0} {unit}", 10.0 * m))
+    };
+    println!(
+        "| {} B durable writes (write, fsync, rename, fsync dir), {} threads | {:.0} ops/s | {} |",
+        opts.small_size,
+        opts.clients,
+        disk.small_ops,
+        need("small PUT", "ops/s")
+    );
+    println!(
+        "| {} MiB durable write (write, fsync), 1 thread, median of {} | {:.0} MiB/s | {} |",
+        opts.large_mib,
+        opts.large_reps,
+        disk.large_mibps,
+        need("large PUT", "MiB/s")
+    );
+    println!();
+    println!(
+        "| HTTPS ceiling (null server: TLS + HTTP only, same client) | value | 10× moto needs |\n|---|---:|---:|"
+    );
+    println!(
+        "| {} MiB PUT, 1 client | {null_put:.0} MiB/s | {} |",
+        opts.large_mib,
+        need("large PUT", "MiB/s")
+    );
+    println!(
+        "| {} MiB GET, 1 client | {null_get:.0} MiB/s | {} |",
+        opts.large_mib,
+        need("large GET", "MiB/s")
+    );
     Ok(())
+}
+
+/// An HTTPS server that does nothing but TLS and HTTP/1.1, on a runtime of its own (two worker threads,
+/// as `s3crypt serve` has on 2 cores) with the home's server certificate and the same rustls provider:
+/// GET answers `len` bytes from one 1 MiB piece in memory, anything else reads and discards the body.
+/// The bound of what any HTTPS server can do for this client on this machine.
+struct NullServer {
+    addr: SocketAddr,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl NullServer {
+    fn start(home: &Path, len: u64) -> Res<Self> {
+        use rustls::pki_types::PrivateKeyDer;
+        let certs = CertificateDer::pem_file_iter(home.join("tls/server.pem"))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_file(home.join("tls/server.key"))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        // Bound here, not with `block_on`: this is called from the bench's own runtime.
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let piece = piece();
+        rt.spawn(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
+                return;
+            };
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, piece) = (acceptor.clone(), piece.clone());
+                tokio::spawn(async move {
+                    let _ = tcp.set_nodelay(true);
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let piece = piece.clone();
+                            async move {
+                                let body = if req.method() == hyper::Method::GET {
+                                    Repeat::new(&piece, len)
+                                } else {
+                                    let mut b = req.into_body();
+                                    while let Some(f) = b.frame().await {
+                                        f?;
+                                    }
+                                    Repeat::empty()
+                                };
+                                Ok::<_, hyper::Error>(hyper::Response::new(body))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, rt: Some(rt) })
+    }
+}
+
+impl Drop for NullServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The durable-write throughput of the filesystem under `dir`, with no server, no TLS and no crypto.
+struct DiskCeiling {
+    small_ops: f64,
+    large_mibps: f64,
+}
+
+/// Small: `opts.clients` threads each write a `small_size` file, fsync it, rename it into place and
+/// fsync the directory (one durable object write, the least a durable PUT does), for `small_secs`.
+/// Large: one `large_mib` file written in 1 MiB pieces and fsynced, `large_reps` times; the median.
+fn disk_ceiling(dir: &Path, opts: &Opts) -> Res<DiskCeiling> {
+    use std::io::Write as _;
+    let root = tempfile::Builder::new()
+        .prefix("disk-ceiling")
+        .tempdir_in(dir)?;
+    let deadline = Instant::now() + Duration::from_secs_f64(opts.small_secs);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..opts.clients)
+        .map(|t| {
+            let d = root.path().to_owned();
+            let body = vec![0x5a; opts.small_size as usize];
+            std::thread::spawn(move || -> std::io::Result<u64> {
+                let mut n = 0u64;
+                while Instant::now() < deadline && n < MAX_OPS_PER_CLIENT {
+                    let tmp = d.join(format!(".t{t}-{n}"));
+                    let mut f = std::fs::File::create(&tmp)?;
+                    f.write_all(&body)?;
+                    f.sync_all()?;
+                    std::fs::rename(&tmp, d.join(format!("o{t}-{n}")))?;
+                    std::fs::File::open(&d)?.sync_all()?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let mut ops = 0u64;
+    for t in threads {
+        ops += t.join().map_err(|_| "a disk-ceiling thread panicked")??;
+    }
+    let small_ops = ops as f64 / started.elapsed().as_secs_f64();
+    let piece = vec![0xa5u8; MIB as usize];
+    let mut rates = Vec::new();
+    for r in 0..opts.large_reps {
+        let path = root.path().join(format!("large-{r}"));
+        let t0 = Instant::now();
+        let mut f = std::fs::File::create(&path)?;
+        for _ in 0..opts.large_mib {
+            f.write_all(&piece)?;
+        }
+        f.sync_all()?;
+        rates.push(opts.large_mib as f64 / t0.elapsed().as_secs_f64());
+        std::fs::remove_file(&path)?;
+    }
+    Ok(DiskCeiling {
+        small_ops,
+        large_mibps: median(&mut rates),
+    })
 }
 
 fn print_table(opts: &Opts, figures: &[Figure], rss: &[(&'static str, RssResult)]) {

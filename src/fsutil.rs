@@ -494,10 +494,91 @@ impl io::Write for Staged {
 
 /// Syncs a directory, so that renames and removals in it are durable.
 ///
+/// Concurrent callers on one directory share syncs (a group commit): a caller whose rename is done
+/// waits for the next sync that *starts* after it asked, and that one sync covers every caller that
+/// asked before it started. On a server where 16 writers rename into one `objects/` directory, this
+/// turns 16 directory syncs into one or two; a lone caller syncs immediately as before. A failed sync
+/// is reported to the caller that ran it, and every other waiter it would have covered runs its own.
+///
 /// # Errors
 /// The I/O error of opening or syncing the directory.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir).and_then(|d| d.sync_all())
+    dir_group(dir).sync(|| File::open(dir).and_then(|d| d.sync_all()))
+}
+
+/// The group-commit state of one directory's syncs (see [`sync_dir`]).
+#[derive(Default)]
+struct GroupSync {
+    state: std::sync::Mutex<GroupState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// Tickets handed out: a caller's ticket is taken after its rename.
+    requested: u64,
+    /// Every ticket up to this one is covered by a sync that succeeded.
+    synced: u64,
+    /// A sync is in progress.
+    running: bool,
+}
+
+impl GroupSync {
+    fn sync(&self, run: impl Fn() -> io::Result<()>) -> io::Result<()> {
+        let lock = || {
+            self.state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut s = lock();
+        s.requested += 1;
+        let ticket = s.requested;
+        loop {
+            if s.synced >= ticket {
+                return Ok(());
+            }
+            if s.running {
+                s = self
+                    .done
+                    .wait(s)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            // Every ticket handed out so far belongs to a rename that is already done: this sync,
+            // started now, covers them all.
+            s.running = true;
+            let target = s.requested;
+            drop(s);
+            let result = run();
+            s = lock();
+            s.running = false;
+            if result.is_ok() {
+                s.synced = s.synced.max(target);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
+}
+
+/// The shared [`GroupSync`] of `dir` (by path; dropped once no caller holds it).
+fn dir_group(dir: &Path) -> std::sync::Arc<GroupSync> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    static GROUPS: OnceLock<Mutex<HashMap<PathBuf, Weak<GroupSync>>>> = OnceLock::new();
+    let mut groups = GROUPS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(g) = groups.get(dir).and_then(Weak::upgrade) {
+        return g;
+    }
+    if groups.len() >= 64 {
+        groups.retain(|_, g| g.strong_count() > 0);
+    }
+    let g = Arc::new(GroupSync::default());
+    groups.insert(dir.to_owned(), Arc::downgrade(&g));
+    g
 }
 
 /// The journal of a group commit whose first destination is `dest`.
@@ -704,6 +785,70 @@ mod tests {
         let mut s = Staged::new_private(dest).expect("stage");
         s.file_mut().write_all(content).expect("write");
         s
+    }
+
+    #[test]
+    fn concurrent_directory_syncs_are_shared_and_each_caller_is_covered() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Arc, Barrier};
+        let group = Arc::new(GroupSync::default());
+        let runs = Arc::new(AtomicU64::new(0));
+        // `covered` is what the latest finished sync covered: every caller must see its own ticket
+        // covered by a sync that started after it asked.
+        let started = Arc::new(AtomicU64::new(0));
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (group, runs, started, barrier) = (
+                    group.clone(),
+                    runs.clone(),
+                    started.clone(),
+                    barrier.clone(),
+                );
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..50 {
+                        let asked = started.load(Ordering::SeqCst);
+                        let mut ran_after = false;
+                        group
+                            .sync(|| {
+                                runs.fetch_add(1, Ordering::SeqCst);
+                                started.fetch_add(1, Ordering::SeqCst);
+                                std::thread::sleep(std::time::Duration::from_micros(200));
+                                Ok(())
+                            })
+                            .expect("sync");
+                        // Some sync started after this caller asked.
+                        ran_after |= started.load(Ordering::SeqCst) > asked;
+                        assert!(ran_after, "returned without a sync started after asking");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let runs = runs.load(Ordering::SeqCst);
+        assert!(runs >= 1 && runs <= 400, "{runs} syncs for 400 callers");
+    }
+
+    #[test]
+    fn a_failed_directory_sync_reaches_its_caller_and_others_retry() {
+        let group = GroupSync::default();
+        let err = group
+            .sync(|| Err(io::Error::other("disk on fire")))
+            .expect_err("the failure is reported");
+        assert_eq!(err.to_string(), "disk on fire");
+        // The failed round covered nothing: the next caller syncs again.
+        let ran = std::cell::Cell::new(false);
+        group
+            .sync(|| {
+                ran.set(true);
+                Ok(())
+            })
+            .expect("sync");
+        assert!(ran.get());
+        sync_dir(Path::new(".")).expect("a real directory syncs");
     }
 
     #[test]
