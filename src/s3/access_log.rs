@@ -2,14 +2,15 @@
 //! configuration (`PUT`/`GET /{bucket}?logging`), the key of a delivered log object, and filters and
 //! summaries for reading logs back.
 //!
-//! | you want to…                                        | use                                              |
-//! |-----------------------------------------------------|--------------------------------------------------|
-//! | write one request's record                          | [`LogRecord`], [`LogRecord::to_line`]            |
-//! | read a record from a log file (AWS's or ours)       | [`parse_line`]                                   |
-//! | parse / render the `BucketLoggingStatus` body       | [`parse_bucket_logging_status`], [`render_bucket_logging_status`] |
-//! | name a delivered log object                         | [`LoggingConfig::object_key`]                    |
-//! | select records, count them                          | [`LogFilter`], [`Summary`], [`render_table_row`] |
-//! | keep signatures and session tokens out of a record  | [`redact_request_uri`]                           |
+//! | you want to…                                       | use                                            |
+//! |----------------------------------------------------|------------------------------------------------|
+//! | write one request's record                         | [`LogRecord`], [`LogRecord::to_line`]          |
+//! | read a record from a log file (AWS's or ours)      | [`parse_line`]                                 |
+//! | parse the PutBucketLogging body                    | [`parse_bucket_logging_status`]                |
+//! | render the GetBucketLogging body                   | [`render_bucket_logging_status`]               |
+//! | name a delivered log object                        | [`LoggingConfig::object_key`]                  |
+//! | select records, count them, print a table row      | [`LogFilter`], [`Summary`], [`render_table_row`] |
+//! | keep signatures and session tokens out of a record | [`redact_request_uri`]                         |
 //!
 //! # Record format
 //! A record is one line of space-separated fields, in the order of S3's format (S3 User Guide,
@@ -20,7 +21,8 @@
 //!
 //! - Time is `[06/Feb/2019:00:00:38 +0000]`, always in UTC, whole seconds (sub-seconds are dropped).
 //! - Key is URL-encoded like [`url_encode`] (every byte except `A-Z a-z 0-9 - . _ ~ /` as `%XX`), so
-//!   AWS's example key `/photos/2019/08/puppy.jpg` is written as is and `a b` as `a%20b`.
+//!   AWS's example key `/photos/2019/08/puppy.jpg` is written as is, `a b` as `a%20b`, the key `-`
+//!   as `%2D` (so it is not read as absent).
 //!   [`LogRecord::key`] holds the key itself; [`parse_line`] decodes the field once. (AWS encodes the
 //!   key as it appeared in the request path, so keys needing encoding appear double-encoded in real
 //!   AWS logs, `%2520` for a space, except for lifecycle and batch-delete records, which are single
@@ -43,11 +45,13 @@
 //! [`parse_line`] undoes exactly these escapes; a backslash followed by anything else is kept as
 //! written (AWS's raw values may contain backslashes). To read AWS's unescaped quotes, a quoted field
 //! ends at the first `"` followed by a space or the end of the line (for Request-URI: followed by a
-//! status or `-`), and if that fails, backslashes are taken literally.
+//! status or `-`; for Referer: followed by a quoted field or `-`), and if none is found, backslashes
+//! are taken literally. So `parse_line(&r.to_line()) == Ok(r)` for every record whose time is UTC
+//! with whole seconds and whose extra fields are single fields as [`parse_line`] keeps them.
 //!
 //! Parsing is tolerant of real files: fields after the 17th (User-Agent) may be missing (older
-//! formats) and are absent; fields after the 26th are kept verbatim in [`LogRecord::extra`] (AWS adds
-//! fields at the end, e.g. a Region); fields may be separated by several spaces; a trailing `\n` or
+//! formats) and are absent; fields after the 26th are kept as written in [`LogRecord::extra`] (AWS
+//! adds fields at the end, e.g. a Region); fields may be separated by several spaces; a trailing `\n` or
 //! `\r\n` is ignored. Malformed input is a [`LogParseError`] naming the field; nothing panics.
 //!
 //! # Logging configuration
@@ -109,60 +113,61 @@ pub const MIN_FIELDS: usize = 17;
 /// value is unknown holds `"-"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LogRecord {
-    /// 1. Bucket Owner: the canonical user id of the source bucket's owner.
+    /// Field 1, Bucket Owner: the canonical user id of the source bucket's owner.
     pub bucket_owner: String,
-    /// 2. Bucket: the bucket the request was made to.
+    /// Field 2, Bucket: the bucket the request was made to.
     pub bucket: String,
-    /// 3. Time the request was received (written in UTC, whole seconds).
+    /// Field 3, Time the request was received (written in UTC, whole seconds).
     #[serde(serialize_with = "serialize_time")]
     pub time: OffsetDateTime,
-    /// 4. Remote IP: the apparent address of the requester.
+    /// Field 4, Remote IP: the apparent address of the requester.
     pub remote_ip: String,
-    /// 5. Requester: canonical id or IAM identity; `None` for anonymous requests.
+    /// Field 5, Requester: canonical id or IAM identity; `None` for anonymous requests.
     pub requester: Option<String>,
-    /// 6. Request ID (`x-amz-request-id`).
+    /// Field 6, Request ID (`x-amz-request-id`).
     pub request_id: String,
-    /// 7. Operation: `REST.<METHOD>.<RESOURCE>` (`REST.PUT.OBJECT`), `WEBSITE.…`, `BATCH.DELETE.OBJECT`,
-    /// `S3.<action>.<type>`.
+    /// Field 7, Operation: `REST.<METHOD>.<RESOURCE>` (`REST.PUT.OBJECT`), `WEBSITE.…`,
+    /// `BATCH.DELETE.OBJECT`, `S3.<action>.<type>`.
     pub operation: String,
-    /// 8. Key: the object key itself (URL-encoded in the line); `None` when the operation takes none.
+    /// Field 8, Key: the object key itself (URL-encoded in the line); `None` when the operation
+    /// takes none.
     pub key: Option<String>,
-    /// 9. Request-URI: the request line, e.g. `GET /bucket/key?x-foo=bar HTTP/1.1` (quoted in the line).
-    /// `None` for records without a request (lifecycle actions).
+    /// Field 9, Request-URI: the request line, e.g. `GET /bucket/key?x-foo=bar HTTP/1.1` (quoted in
+    /// the line); `None` for records without a request (lifecycle actions).
     pub request_uri: Option<String>,
-    /// 10. HTTP status; `None` for records without a response (lifecycle actions).
+    /// Field 10, HTTP status; `None` for records without a response (lifecycle actions).
     pub http_status: Option<u16>,
-    /// 11. Error Code: the S3 error code, `None` when the request succeeded.
+    /// Field 11, Error Code: the S3 error code, `None` when the request succeeded.
     pub error_code: Option<String>,
-    /// 12. Bytes Sent: response body bytes (written `-` when 0).
+    /// Field 12, Bytes Sent: response body bytes (written `-` when 0).
     pub bytes_sent: u64,
-    /// 13. Object Size.
+    /// Field 13, Object Size.
     pub object_size: Option<u64>,
-    /// 14. Total Time in milliseconds, request received → last response byte sent.
+    /// Field 14, Total Time in milliseconds, request received → last response byte sent.
     pub total_time_ms: Option<u64>,
-    /// 15. Turn-Around Time in milliseconds, last request byte → first response byte.
+    /// Field 15, Turn-Around Time in milliseconds, last request byte → first response byte.
     pub turn_around_time_ms: Option<u64>,
-    /// 16. Referer header (quoted in the line).
+    /// Field 16, Referer header (quoted in the line).
     pub referer: Option<String>,
-    /// 17. User-Agent header (quoted in the line).
+    /// Field 17, User-Agent header (quoted in the line).
     pub user_agent: Option<String>,
-    /// 18. Version Id of the request.
+    /// Field 18, Version Id of the request.
     pub version_id: Option<String>,
-    /// 19. Host Id (`x-amz-id-2`).
+    /// Field 19, Host Id (`x-amz-id-2`).
     pub host_id: String,
-    /// 20. Signature Version: `SigV4`, `SigV2`; `None` for anonymous requests.
+    /// Field 20, Signature Version: `SigV4`, `SigV2`; `None` for anonymous requests.
     pub signature_version: Option<String>,
-    /// 21. Cipher Suite, e.g. `ECDHE-RSA-AES128-GCM-SHA256`; `None` for plain HTTP.
+    /// Field 21, Cipher Suite, e.g. `ECDHE-RSA-AES128-GCM-SHA256`; `None` for plain HTTP.
     pub cipher_suite: Option<String>,
-    /// 22. Authentication Type: `AuthHeader`, `QueryString`; `None` for anonymous requests.
+    /// Field 22, Authentication Type: `AuthHeader`, `QueryString`; `None` for anonymous requests.
     pub authentication_type: Option<String>,
-    /// 23. Host Header: the endpoint used.
+    /// Field 23, Host Header: the endpoint used.
     pub host_header: Option<String>,
-    /// 24. TLS version: `TLSv1.2`, `TLSv1.3`; `None` for plain HTTP.
+    /// Field 24, TLS version: `TLSv1.2`, `TLSv1.3`; `None` for plain HTTP.
     pub tls_version: Option<String>,
-    /// 25. Access Point ARN.
+    /// Field 25, Access Point ARN.
     pub access_point_arn: Option<String>,
-    /// 26. aclRequired: an ACL was required to authorize the request (`Yes`, else `-`).
+    /// Field 26, aclRequired: an ACL was required to authorize the request (`Yes`, else `-`).
     pub acl_required: bool,
     /// Fields after the 26th, as they appear in the line (a quoted field keeps its quotes), with
     /// control characters escaped as in the rest of the line. Written back as they are when each is
