@@ -8,7 +8,9 @@
 //! | fail with a server fault, keeping the cause   | [`S3Error::internal`] (generic message to the client, cause in `source()`) |
 //! | render or parse an S3 XML body                | [`xml`] (`render_*`, `parse_*`)        |
 //! | Block Public Access settings, public policies | [`public_access::PublicAccessBlock`], [`public_access::is_public`] |
+//! | server access log records, logging configuration, log object keys, log queries | [`access_log`] ([`access_log::LogRecord`], [`access_log::parse_line`], [`access_log::LoggingConfig`], [`access_log::Summary`]) |
 
+pub mod access_log;
 pub mod error;
 pub mod public_access;
 pub mod xml;
