@@ -24,6 +24,7 @@
 //! Every error is S3's XML with S3's code and status; an operation this server does not implement is
 //! `501 NotImplemented`, never a hang or an HTML page.
 
+mod access_log;
 pub mod auth;
 mod body;
 mod bucket;
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hyper::body::Incoming;
 
+pub use self::access_log::DeliveryOptions;
 use self::auth::Connection;
 pub use self::auth::{Identity, IdentitySource, StaticKeys};
 use self::body::ResponseBody;
@@ -82,6 +84,8 @@ pub struct ServerOptions {
     pub max_object_size: u64,
     /// Time in-flight requests get to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Server access log delivery.
+    pub access_logs: DeliveryOptions,
 }
 
 impl Default for ServerOptions {
@@ -98,6 +102,7 @@ impl Default for ServerOptions {
             max_xml_body: 1024 * 1024,
             max_object_size: 5 * 1024 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            access_logs: DeliveryOptions::default(),
         }
     }
 }
@@ -108,6 +113,7 @@ pub struct S3Service {
     engine: Arc<SseEngine>,
     identities: Arc<dyn IdentitySource>,
     options: ServerOptions,
+    access_logs: access_log::Delivery,
 }
 
 /// A successful answer, before the common headers are added.
@@ -163,11 +169,28 @@ impl S3Service {
         identities: Arc<dyn IdentitySource>,
         options: ServerOptions,
     ) -> Self {
+        let access_logs = access_log::Delivery::start(
+            Arc::clone(&engine),
+            options.region.clone(),
+            options.access_logs.clone(),
+        );
         Self {
             engine,
             identities,
             options,
+            access_logs,
         }
+    }
+
+    /// Delivers every open batch of server access logs now (waiting at most `wait`).
+    pub fn flush_access_logs(&self, wait: Duration) {
+        self.access_logs.flush(wait);
+    }
+
+    /// Delivers every open batch of server access logs and stops their delivery: call once the
+    /// listeners are closed.
+    pub fn close_access_logs(&self) {
+        self.access_logs.close();
     }
 
     /// The options.
@@ -204,11 +227,29 @@ impl S3Service {
                 )
             })
             .collect();
+        let received = SystemTime::now();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let facts = access_log::RequestFacts {
+            request_uri: format!("{method} {target} {:?}", parts.version),
+            referer: header("referer"),
+            user_agent: header("user-agent"),
+            host: header("host"),
+            decoded_length: header("x-amz-decoded-content-length").and_then(|v| v.parse().ok()),
+            signature: access_log::signature_of(header("authorization").as_deref(), &target),
+        };
         let mut log = AccessLog {
             request_id: request_id.clone(),
             op: "-",
+            s3_op: None,
             principal: "anonymous".to_owned(),
+            requester: None,
             status: 0,
+            error_code: None,
             bytes_out: 0,
             bytes_in: content_length(&headers),
             tls: conn.tls,
@@ -245,6 +286,7 @@ impl S3Service {
                 r
             }
             Err(e) => {
+                log.error_code = Some(e.code().as_str());
                 if e.code() == S3ErrorCode::InternalError {
                     tracing::warn!(
                         target: "s3crypt::server",
@@ -287,7 +329,23 @@ impl S3Service {
             }
         }
         log.emit(started.elapsed());
-        response
+        if log.bucket.is_empty() {
+            return response;
+        }
+        // One server-access-log record, finished when the body has been sent (or abandoned).
+        let object_size = log.object_size(&facts, response.headers());
+        let record = s3crypt_access_log_record(&log, &facts, conn, received, object_size);
+        let turn_around = started.elapsed();
+        let delivery = Arc::clone(&self);
+        let (parts, body) = response.into_parts();
+        let body = access_log::Observed::new(body, move |sent| {
+            let mut record = record;
+            record.bytes_sent = sent;
+            record.total_time_ms = Some(millis(started.elapsed()));
+            record.turn_around_time_ms = Some(millis(turn_around));
+            delivery.access_logs.record(record);
+        });
+        hyper::Response::from_parts(parts, http_body_util::BodyExt::boxed(body))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -325,6 +383,7 @@ impl S3Service {
         )?;
         *resource = req.resource();
         log.op = req.op.name();
+        log.s3_op = Some(req.op);
         log.bucket = req.bucket.clone().unwrap_or_default();
         log.key = req.key.clone().unwrap_or_default();
         if req.op == Op::PostObject {
@@ -366,6 +425,7 @@ impl S3Service {
         )?;
         if let Some(p) = authenticated.context.caller.principal() {
             log.principal.clone_from(&p.arn);
+            log.requester = Some(p.arn.clone());
         }
         if stream.is_none() {
             object::check_whole_body(&Headers::new(headers.iter().cloned()), &body)?;
@@ -432,6 +492,12 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         | Op::GetBucketVersioning
         | Op::GetBucketAcl
         | Op::PutBucketAcl => bucket::config(svc, op, &call),
+        Op::GetBucketLogging | Op::PutBucketLogging => bucket::logging(svc, op, &call),
+        Op::GetBucketCors | Op::PutBucketCors | Op::DeleteBucketCors | Op::Preflight => {
+            Err(S3Error::not_implemented(
+                "A header or query you provided implies functionality that is not implemented (cors).",
+            ))
+        }
         Op::DeleteObjects => object::delete_many(svc, &call),
         Op::CopyObject => object::copy(svc, &call),
         Op::HeadObject => object::head(svc, &call),
@@ -483,12 +549,65 @@ fn request_id() -> String {
         .unwrap_or_else(|_| "0000000000000000".to_owned())
 }
 
+/// The S3 server-access-log record of a request (without the bytes sent and the times, filled in
+/// when the body is done).
+fn s3crypt_access_log_record(
+    log: &AccessLog,
+    facts: &access_log::RequestFacts,
+    conn: Connection,
+    received: SystemTime,
+    object_size: Option<u64>,
+) -> crate::s3::access_log::LogRecord {
+    let (signature_version, authentication_type) = facts.signature.unzip();
+    crate::s3::access_log::LogRecord {
+        bucket_owner: String::new(),
+        bucket: log.bucket.clone(),
+        time: time::OffsetDateTime::from(received),
+        remote_ip: conn.peer.ip().to_string(),
+        requester: log.requester.clone(),
+        request_id: log.request_id.clone(),
+        operation: log.s3_op.map_or("-", request::Op::log_operation).to_owned(),
+        key: (!log.key.is_empty()).then(|| log.key.clone()),
+        request_uri: Some(
+            crate::s3::access_log::redact_request_uri(&facts.request_uri).into_owned(),
+        ),
+        http_status: Some(log.status),
+        error_code: log.error_code.map(str::to_owned),
+        bytes_sent: 0,
+        object_size,
+        total_time_ms: None,
+        turn_around_time_ms: None,
+        referer: facts.referer.clone(),
+        user_agent: facts.user_agent.clone(),
+        version_id: None,
+        host_id: log.request_id.clone(),
+        signature_version: signature_version.map(str::to_owned),
+        cipher_suite: conn.cipher_suite.map(str::to_owned),
+        authentication_type: authentication_type.map(str::to_owned),
+        host_header: facts.host.clone(),
+        tls_version: conn.tls_version.map(str::to_owned),
+        access_point_arn: None,
+        acl_required: false,
+        extra: Vec::new(),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// One access log record; never holds a secret (keys and headers are not logged, only names).
 struct AccessLog {
     request_id: String,
     op: &'static str,
+    /// The operation, once resolved.
+    s3_op: Option<Op>,
     principal: String,
+    /// The authenticated caller's ARN (`None`: anonymous or not authenticated).
+    requester: Option<String>,
     status: u16,
+    /// The S3 error code of a failed request.
+    error_code: Option<&'static str>,
     bytes_in: u64,
     bytes_out: u64,
     tls: bool,
@@ -498,6 +617,32 @@ struct AccessLog {
 }
 
 impl AccessLog {
+    /// The object size for the server access log: the body of a write, the whole object of a read
+    /// (from `Content-Range` for a range), `None` otherwise.
+    fn object_size(
+        &self,
+        facts: &access_log::RequestFacts,
+        response: &hyper::HeaderMap,
+    ) -> Option<u64> {
+        let header = |n: hyper::header::HeaderName| {
+            response
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        match self.s3_op? {
+            Op::PutObject | Op::UploadPart | Op::PostObject if self.error_code.is_none() => {
+                Some(facts.decoded_length.unwrap_or(self.bytes_in))
+            }
+            Op::GetObject | Op::HeadObject if self.error_code.is_none() => {
+                header(hyper::header::CONTENT_RANGE)
+                    .and_then(|r| r.rsplit_once('/').and_then(|(_, t)| t.parse().ok()))
+                    .or_else(|| header(hyper::header::CONTENT_LENGTH)?.parse().ok())
+            }
+            _ => None,
+        }
+    }
+
     fn emit(&self, took: Duration) {
         tracing::info!(
             target: "s3crypt::access",

@@ -79,6 +79,10 @@ pub(crate) struct Connection {
     pub(crate) tls: bool,
     /// The client's address.
     pub(crate) peer: SocketAddr,
+    /// The TLS version (`TLSv1.3`), for TLS connections.
+    pub(crate) tls_version: Option<&'static str>,
+    /// The cipher suite's OpenSSL name, for TLS connections.
+    pub(crate) cipher_suite: Option<&'static str>,
 }
 
 /// The outcome of authentication: the context the policies see and how the body is protected.

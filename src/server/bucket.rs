@@ -470,3 +470,44 @@ pub(crate) fn config(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Er
         _ => Err(S3Error::internal("not a bucket configuration operation")),
     }
 }
+
+/// GetBucketLogging and PutBucketLogging (server access logs, delivered by `access_log`).
+pub(crate) fn logging(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Error> {
+    use super::access_log::{LOGGING_CONFIG, check_target};
+    use crate::s3::access_log::{
+        LoggingConfig, parse_bucket_logging_status, render_bucket_logging_status,
+    };
+    let bucket = bucket_of(call)?;
+    let engine = svc.engine();
+    let store = engine.object_store();
+    match op {
+        Op::GetBucketLogging => {
+            engine.authorize_action(&call.ctx, bucket, "", "s3:GetBucketLogging")?;
+            let config: Option<LoggingConfig> = store
+                .bucket_config(bucket, LOGGING_CONFIG)?
+                .map(|doc| serde_json::from_str(&doc))
+                .transpose()
+                .map_err(|e| S3Error::internal_because("the bucket's logging configuration", e))?;
+            Ok(Reply::xml(
+                200,
+                render_bucket_logging_status(config.as_ref()),
+            ))
+        }
+        Op::PutBucketLogging => {
+            engine.authorize_action(&call.ctx, bucket, "", "s3:PutBucketLogging")?;
+            let config = parse_bucket_logging_status(&call.body)?;
+            let document = match &config {
+                Some(c) => {
+                    let owner = engine.owner_of(bucket)?;
+                    check_target(engine, bucket, &owner, &svc.options().region, c)?;
+                    Some(serde_json::to_string(c).map_err(S3Error::internal)?)
+                }
+                None => None,
+            };
+            store.put_bucket_config(bucket, LOGGING_CONFIG, document.as_deref())?;
+            svc.access_logs.forget(bucket);
+            Ok(Reply::empty(200, Vec::new()))
+        }
+        _ => Err(S3Error::internal("not a logging operation")),
+    }
+}

@@ -61,7 +61,6 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn = Connection { tls, peer };
         let service = Arc::clone(&service);
         let http = Arc::clone(&http);
         let graceful = Arc::clone(&graceful);
@@ -70,10 +69,12 @@ pub async fn serve(
         let handshake_timeout = options.header_read_timeout;
         tokio::spawn(async move {
             let _slot = slot;
-            let svc = hyper::service::service_fn(move |req| {
-                let service = Arc::clone(&service);
-                async move { Ok::<_, std::convert::Infallible>(service.handle(req, conn).await) }
-            });
+            let svc = move |conn: Connection| {
+                hyper::service::service_fn(move |req| {
+                    let service = Arc::clone(&service);
+                    async move { Ok::<_, std::convert::Infallible>(service.handle(req, conn).await) }
+                })
+            };
             if tls {
                 let Some(acceptor) = acceptor else { return };
                 let Ok(Ok(stream)) =
@@ -81,11 +82,26 @@ pub async fn serve(
                 else {
                     return;
                 };
+                let session = stream.get_ref().1;
+                let conn = Connection {
+                    tls: true,
+                    peer,
+                    tls_version: session.protocol_version().map(tls_version_name),
+                    cipher_suite: session
+                        .negotiated_cipher_suite()
+                        .map(|s| cipher_suite_name(s.suite())),
+                };
                 let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
-                let _ = graceful.watch(http.serve_connection(io, svc)).await;
+                let _ = graceful.watch(http.serve_connection(io, svc(conn))).await;
             } else {
+                let conn = Connection {
+                    tls: false,
+                    peer,
+                    tls_version: None,
+                    cipher_suite: None,
+                };
                 let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
-                let _ = graceful.watch(http.serve_connection(io, svc)).await;
+                let _ = graceful.watch(http.serve_connection(io, svc(conn))).await;
             }
         });
     }
@@ -132,4 +148,31 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// A TLS version as S3's access logs write it (`TLSv1.2`, `TLSv1.3`).
+fn tls_version_name(v: rustls::ProtocolVersion) -> &'static str {
+    match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+        _ => "TLS",
+    }
+}
+
+/// A cipher suite by its OpenSSL name, as S3's access logs write it (`ECDHE-RSA-AES128-GCM-SHA256`,
+/// `TLS_AES_128_GCM_SHA256`). Only the suites rustls offers are named.
+fn cipher_suite_name(s: rustls::CipherSuite) -> &'static str {
+    use rustls::CipherSuite as C;
+    match s {
+        C::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        C::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        C::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => "unknown",
+    }
 }

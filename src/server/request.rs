@@ -47,6 +47,13 @@ pub(crate) enum Op {
     AbortMultipartUpload,
     ListParts,
     PostObject,
+    GetBucketLogging,
+    PutBucketLogging,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
+    /// A CORS preflight (`OPTIONS`), answered without authentication.
+    Preflight,
 }
 
 impl Op {
@@ -92,6 +99,60 @@ impl Op {
             Self::AbortMultipartUpload => "AbortMultipartUpload",
             Self::ListParts => "ListParts",
             Self::PostObject => "PostObject",
+            Self::GetBucketLogging => "GetBucketLogging",
+            Self::PutBucketLogging => "PutBucketLogging",
+            Self::GetBucketCors => "GetBucketCors",
+            Self::PutBucketCors => "PutBucketCors",
+            Self::DeleteBucketCors => "DeleteBucketCors",
+            Self::Preflight => "PreflightRequest",
+        }
+    }
+
+    /// The operation as S3's server access logs name it (`REST.GET.OBJECT`, …).
+    pub(crate) fn log_operation(self) -> &'static str {
+        match self {
+            Self::ListBuckets => "REST.GET.SERVICE",
+            Self::CreateBucket => "REST.PUT.BUCKET",
+            Self::HeadBucket => "REST.HEAD.BUCKET",
+            Self::DeleteBucket => "REST.DELETE.BUCKET",
+            Self::GetBucketLocation => "REST.GET.LOCATION",
+            Self::ListObjects | Self::ListObjectsV2 => "REST.GET.BUCKET",
+            Self::GetBucketEncryption => "REST.GET.ENCRYPTION",
+            Self::PutBucketEncryption => "REST.PUT.ENCRYPTION",
+            Self::DeleteBucketEncryption => "REST.DELETE.ENCRYPTION",
+            Self::GetBucketPolicy => "REST.GET.BUCKETPOLICY",
+            Self::PutBucketPolicy => "REST.PUT.BUCKETPOLICY",
+            Self::DeleteBucketPolicy => "REST.DELETE.BUCKETPOLICY",
+            Self::GetBucketPolicyStatus => "REST.GET.POLICY_STATUS",
+            Self::GetPublicAccessBlock => "REST.GET.PUBLIC_ACCESS_BLOCK",
+            Self::PutPublicAccessBlock => "REST.PUT.PUBLIC_ACCESS_BLOCK",
+            Self::DeletePublicAccessBlock => "REST.DELETE.PUBLIC_ACCESS_BLOCK",
+            Self::GetBucketOwnershipControls => "REST.GET.OWNERSHIP_CONTROLS",
+            Self::PutBucketOwnershipControls => "REST.PUT.OWNERSHIP_CONTROLS",
+            Self::DeleteBucketOwnershipControls => "REST.DELETE.OWNERSHIP_CONTROLS",
+            Self::GetBucketVersioning => "REST.GET.VERSIONING",
+            Self::GetBucketAcl | Self::GetObjectAcl => "REST.GET.ACL",
+            Self::PutBucketAcl | Self::PutObjectAcl => "REST.PUT.ACL",
+            Self::ListMultipartUploads => "REST.GET.UPLOADS",
+            Self::DeleteObjects => "REST.POST.MULTI_OBJECT_DELETE",
+            Self::PutObject => "REST.PUT.OBJECT",
+            Self::CopyObject => "REST.COPY.OBJECT",
+            Self::GetObject => "REST.GET.OBJECT",
+            Self::HeadObject => "REST.HEAD.OBJECT",
+            Self::DeleteObject => "REST.DELETE.OBJECT",
+            Self::CreateMultipartUpload => "REST.POST.UPLOADS",
+            Self::UploadPart => "REST.PUT.PART",
+            Self::UploadPartCopy => "REST.COPY.PART",
+            Self::CompleteMultipartUpload => "REST.POST.UPLOAD",
+            Self::AbortMultipartUpload => "REST.DELETE.UPLOAD",
+            Self::ListParts => "REST.GET.UPLOAD",
+            Self::PostObject => "REST.POST.OBJECT",
+            Self::GetBucketLogging => "REST.GET.LOGGING_STATUS",
+            Self::PutBucketLogging => "REST.PUT.LOGGING_STATUS",
+            Self::GetBucketCors => "REST.GET.CORS",
+            Self::PutBucketCors => "REST.PUT.CORS",
+            Self::DeleteBucketCors => "REST.DELETE.CORS",
+            Self::Preflight => "REST.OPTIONS.PREFLIGHT",
         }
     }
 
@@ -108,12 +169,10 @@ const UNIMPLEMENTED_SUBRESOURCES: &[&str] = &[
     "accelerate",
     "analytics",
     "attributes",
-    "cors",
     "inventory",
     "intelligent-tiering",
     "legal-hold",
     "lifecycle",
-    "logging",
     "metadataConfiguration",
     "metadataTable",
     "metrics",
@@ -274,7 +333,10 @@ fn operation(method: &str, r: &S3Request, headers: &[(String, String)]) -> Resul
             }
         },
         (Some(_), None) => match method {
+            "OPTIONS" => Op::Preflight,
             "GET" if q("location") => Op::GetBucketLocation,
+            "GET" if q("logging") => Op::GetBucketLogging,
+            "GET" if q("cors") => Op::GetBucketCors,
             "GET" if q("encryption") => Op::GetBucketEncryption,
             "GET" if q("policyStatus") => Op::GetBucketPolicyStatus,
             "GET" if q("policy") => Op::GetBucketPolicy,
@@ -286,6 +348,8 @@ fn operation(method: &str, r: &S3Request, headers: &[(String, String)]) -> Resul
             "GET" if r.param("list-type") == Some("2") => Op::ListObjectsV2,
             "GET" => Op::ListObjects,
             "HEAD" => Op::HeadBucket,
+            "PUT" if q("logging") => Op::PutBucketLogging,
+            "PUT" if q("cors") => Op::PutBucketCors,
             "PUT" if q("encryption") => Op::PutBucketEncryption,
             "PUT" if q("policy") => Op::PutBucketPolicy,
             "PUT" if q("publicAccessBlock") => Op::PutPublicAccessBlock,
@@ -297,6 +361,7 @@ fn operation(method: &str, r: &S3Request, headers: &[(String, String)]) -> Resul
                 ));
             }
             "PUT" => Op::CreateBucket,
+            "DELETE" if q("cors") => Op::DeleteBucketCors,
             "DELETE" if q("encryption") => Op::DeleteBucketEncryption,
             "DELETE" if q("policy") => Op::DeleteBucketPolicy,
             "DELETE" if q("publicAccessBlock") => Op::DeletePublicAccessBlock,
@@ -307,6 +372,7 @@ fn operation(method: &str, r: &S3Request, headers: &[(String, String)]) -> Resul
             _ => return not_allowed(),
         },
         (Some(_), Some(_)) => match method {
+            "OPTIONS" => Op::Preflight,
             "GET" if q("uploadId") => Op::ListParts,
             "GET" if q("acl") => Op::GetObjectAcl,
             "GET" => Op::GetObject,

@@ -1414,6 +1414,70 @@ impl SseEngine {
         )
     }
 
+    /// Whether `bucket`'s default encryption is SSE-KMS or DSSE-KMS.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; S3's errors for a damaged configuration.
+    pub fn bucket_default_is_kms(&self, bucket: &str) -> Result<bool, S3Error> {
+        Ok(!matches!(
+            self.load_bucket(bucket)?.0.default,
+            DefaultSse::S3
+        ))
+    }
+
+    /// Decides whether the server-access-logging service may write the log object `key` of `source`
+    /// (owned by `source_account`) into `target`: `s3:PutObject` by the service principal
+    /// `logging.s3.amazonaws.com` under `target`'s bucket policy, with `aws:SourceArn` and
+    /// `aws:SourceAccount` set as S3 sets them.
+    ///
+    /// # Errors
+    /// 403 `AccessDenied` when the policy does not allow it; 404 `NoSuchBucket`.
+    pub fn authorize_log_delivery(
+        &self,
+        source: &str,
+        source_account: &str,
+        target: &str,
+        key: &str,
+    ) -> Result<(), S3Error> {
+        let ctx = RequestContext::new(
+            Caller::Service(crate::s3::access_log::LOGGING_SERVICE.to_owned()),
+            crate::iam::AuthType::None,
+            std::time::SystemTime::now(),
+        )
+        .with_tls(true);
+        let keys = crate::iam::ConditionKeys::new()
+            .with("aws:SourceArn", format!("arn:aws:s3:::{source}"))
+            .with("aws:SourceAccount", source_account);
+        self.authorize_with_keys(&ctx, target, key, "s3:PutObject", Some(keys))
+    }
+
+    /// Delivers a server access log object: checks [`SseEngine::authorize_log_delivery`], then stores
+    /// `body` as `target/key` on behalf of the target's owner, under the target's default encryption.
+    ///
+    /// # Errors
+    /// 403 `AccessDenied` when the target's policy does not allow the delivery; the errors of
+    /// [`SseEngine::put_object`].
+    pub fn deliver_log_object(
+        &self,
+        source: &str,
+        source_account: &str,
+        target: &str,
+        key: &str,
+        body: &[u8],
+    ) -> Result<(), S3Error> {
+        self.authorize_log_delivery(source, source_account, target, key)?;
+        let owner = self.owner_of(target)?;
+        let ctx = RequestContext::new(
+            Caller::Principal(crate::iam::Principal::root(&owner, "-")),
+            crate::iam::AuthType::Header,
+            std::time::SystemTime::now(),
+        )
+        .with_tls(true);
+        let h = Headers::new([("content-type".to_owned(), "text/plain".to_owned())]);
+        self.put_object(&ctx, target, key, &h, &mut &body[..])
+            .map(drop)
+    }
+
     /// The account owning `bucket`.
     ///
     /// # Errors

@@ -58,6 +58,10 @@ pub(crate) struct ServeArgs {
     /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `warn`, `s3crypt::access=off`.
     #[arg(long, env = "S3CRYPT_LOG", default_value = "info")]
     log: String,
+    /// Seconds a batch of server access log records (PutBucketLogging) stays open before it is
+    /// delivered as a log object; open batches are also delivered on shutdown.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    access_log_interval: u64,
 }
 
 /// Parses `ID:SECRET[:ARN]`; the ARN defaults to the root of `account`.
@@ -150,6 +154,9 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect(),
+        access_logs: s3crypt::server::DeliveryOptions {
+            interval: std::time::Duration::from_secs(args.access_log_interval),
+        },
         ..ServerOptions::default()
     };
     let service = Arc::new(S3Service::new(engine, identities, options));
@@ -224,7 +231,9 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
                 let _ = tokio::signal::ctrl_c().await;
             }
         };
-        s3crypt::server::serve(service, Listeners { https, http }, shutdown).await?;
+        s3crypt::server::serve(Arc::clone(&service), Listeners { https, http }, shutdown).await?;
+        // The listeners are closed: deliver the open batches of access logs.
+        tokio::task::spawn_blocking(move || service.close_access_logs()).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
