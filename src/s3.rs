@@ -8,7 +8,9 @@
 //! | fail with a server fault, keeping the cause   | [`S3Error::internal`] (generic message to the client, cause in `source()`) |
 //! | render or parse an S3 XML body                | [`xml`] (`render_*`, `parse_*`)        |
 //! | Block Public Access settings, public policies | [`public_access::PublicAccessBlock`], [`public_access::is_public`] |
+//! | bucket CORS: parse/render, preflight, actual  | [`cors::CorsConfiguration`], [`cors::preflight`], [`cors::actual`] |
 
+pub mod cors;
 pub mod error;
 pub mod public_access;
 pub mod xml;

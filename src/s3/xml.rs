@@ -968,21 +968,21 @@ pub fn parse_ownership_controls(body: &[u8]) -> Result<ObjectOwnership, S3Error>
 // The bounded tree reader behind the parsers
 // ------------------------------------------------------------------------------------------------
 
-fn malformed() -> S3Error {
+pub(crate) fn malformed() -> S3Error {
     S3Error::from_code(S3ErrorCode::MalformedXML)
 }
 
 /// An element: local name, child elements and its own text (refs resolved, EOLs normalised).
 #[derive(Debug, Default)]
-struct Node {
-    name: String,
-    children: Vec<Node>,
-    text: String,
+pub(crate) struct Node {
+    pub(crate) name: String,
+    pub(crate) children: Vec<Node>,
+    pub(crate) text: String,
 }
 
 impl Node {
     /// The children, each named one of `names`; no text besides whitespace.
-    fn children_only(&self, names: &[&str]) -> Result<&[Node], S3Error> {
+    pub(crate) fn children_only(&self, names: &[&str]) -> Result<&[Node], S3Error> {
         self.no_text()?;
         if self
             .children
@@ -996,7 +996,7 @@ impl Node {
     }
 
     /// Refuses non-blank text in a container element.
-    fn no_text(&self) -> Result<(), S3Error> {
+    pub(crate) fn no_text(&self) -> Result<(), S3Error> {
         if self.text.trim().is_empty() {
             Ok(())
         } else {
@@ -1005,7 +1005,7 @@ impl Node {
     }
 
     /// Refuses child elements in a value element.
-    fn leaf(&self) -> Result<(), S3Error> {
+    pub(crate) fn leaf(&self) -> Result<(), S3Error> {
         if self.children.is_empty() {
             Ok(())
         } else {
@@ -1014,7 +1014,7 @@ impl Node {
     }
 }
 
-fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), S3Error> {
+pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), S3Error> {
     if slot.is_some() {
         return Err(malformed());
     }
@@ -1052,7 +1052,7 @@ fn local_name(qname: &str) -> &str {
 }
 
 /// Reads `body` into a tree whose root must be named `root`, within [`MAX_DEPTH`] and [`MAX_ELEMENTS`].
-fn parse_tree(body: &[u8], root_name: &str) -> Result<Node, S3Error> {
+pub(crate) fn parse_tree(body: &[u8], root_name: &str) -> Result<Node, S3Error> {
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
