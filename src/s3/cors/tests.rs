@@ -577,6 +577,16 @@ fn preflight_without_configuration_is_forbidden_for_the_bucket() {
     assert_forbidden(&e, MSG_NOT_ENABLED, "PUT", "BUCKET");
     let e = preflight(None, Some("o"), None, None, ResourceType::Object).expect_err("refused");
     assert_forbidden(&e, MSG_NOT_ENABLED, "OPTIONS", "BUCKET");
+    let empty = CorsConfiguration::default();
+    let e = preflight(
+        Some(&empty),
+        Some("o"),
+        Some("GET"),
+        None,
+        ResourceType::Object,
+    )
+    .expect_err("refused");
+    assert_forbidden(&e, MSG_NOT_ENABLED, "GET", "BUCKET");
     let e =
         preflight(None, Some("o"), Some("PATCH"), None, ResourceType::Bucket).expect_err("refused");
     assert_forbidden(&e, MSG_NOT_ENABLED, "PATCH", "BUCKET");
