@@ -9,8 +9,10 @@
 //! | render or parse an S3 XML body                | [`xml`] (`render_*`, `parse_*`)        |
 //! | Block Public Access settings, public policies | [`public_access::PublicAccessBlock`], [`public_access::is_public`] |
 //! | server access log records, logging configuration, log object keys, log queries | [`access_log`] ([`access_log::LogRecord`], [`access_log::parse_line`], [`access_log::LoggingConfig`], [`access_log::Summary`]) |
+//! | bucket CORS: parse/render, preflight, actual  | [`cors::CorsConfiguration`], [`cors::preflight`], [`cors::actual`] |
 
 pub mod access_log;
+pub mod cors;
 pub mod error;
 pub mod public_access;
 pub mod xml;

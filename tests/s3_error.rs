@@ -18,6 +18,7 @@ fn every_code_has_its_status() {
             400,
         ),
         (S3ErrorCode::BadDigest, "BadDigest", 400),
+        (S3ErrorCode::BadRequest, "BadRequest", 400),
         (S3ErrorCode::BucketAlreadyExists, "BucketAlreadyExists", 409),
         (
             S3ErrorCode::BucketAlreadyOwnedByYou,

@@ -81,6 +81,9 @@ codes! {
     MaxMessageLengthExceeded = "MaxMessageLengthExceeded", 400, "Your request was too big.";
     /// 400: the body does not match its `Content-MD5` (or checksum).
     BadDigest = "BadDigest", 400, "The Content-MD5 you specified did not match what we received.";
+    /// 400: a request S3 cannot act on as sent (a CORS preflight without `Origin` or with an invalid
+    /// `Access-Control-Request-Method`).
+    BadRequest = "BadRequest", 400, "Bad Request";
     /// 409: the bucket name is taken by another account.
     BucketAlreadyExists = "BucketAlreadyExists", 409,
         "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
