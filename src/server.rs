@@ -49,6 +49,7 @@ pub use self::listen::{Listeners, serve};
 use self::request::{Op, S3Request};
 use crate::aws::sigv4::SignableRequest;
 use crate::iam::context::RequestContext;
+use crate::s3::cors::CorsConfiguration;
 use crate::s3::{S3Error, S3ErrorCode};
 use crate::sse::engine::SseEngine;
 use crate::sse::headers::Headers;
@@ -114,7 +115,17 @@ pub struct S3Service {
     identities: Arc<dyn IdentitySource>,
     options: ServerOptions,
     access_logs: access_log::Delivery,
+    /// Bucket → (read at, its CORS configuration), for [`CORS_CONFIG_TTL`].
+    cors: std::sync::Mutex<CorsCache>,
 }
+
+type CorsCache = std::collections::HashMap<String, (Instant, Option<Arc<CorsConfiguration>>)>;
+
+/// The bucket configuration document holding a bucket's CORS configuration (JSON).
+pub(crate) const CORS_CONFIG: &str = "cors";
+/// How long a bucket's CORS configuration is used before it is read again (another process may change
+/// it; this one forgets its copy at once on its own changes).
+const CORS_CONFIG_TTL: Duration = Duration::from_secs(2);
 
 /// A successful answer, before the common headers are added.
 pub(crate) struct Reply {
@@ -179,7 +190,49 @@ impl S3Service {
             identities,
             options,
             access_logs,
+            cors: std::sync::Mutex::default(),
         }
+    }
+
+    /// The CORS configuration of `bucket` (cached for a moment).
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 for a damaged configuration.
+    pub(crate) fn cors_config(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<Arc<CorsConfiguration>>, S3Error> {
+        let lock = || {
+            self.cors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((at, c)) = lock().get(bucket)
+            && at.elapsed() < CORS_CONFIG_TTL
+        {
+            return Ok(c.clone());
+        }
+        let store = self.engine.object_store();
+        store.head_bucket(bucket)?;
+        let config = store
+            .bucket_config(bucket, CORS_CONFIG)?
+            .map(|doc| serde_json::from_str::<CorsConfiguration>(&doc).map(Arc::new))
+            .transpose()
+            .map_err(|e| S3Error::internal_because("the bucket's CORS configuration", e))?;
+        let mut cache = lock();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(bucket.to_owned(), (Instant::now(), config.clone()));
+        Ok(config)
+    }
+
+    /// Forgets the cached CORS configuration of `bucket` (after this process changed it).
+    pub(crate) fn forget_cors(&self, bucket: &str) {
+        self.cors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(bucket);
     }
 
     /// Delivers every open batch of server access logs now (waiting at most `wait`).
@@ -234,6 +287,10 @@ impl S3Service {
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
         };
+        // CORS for an actual request: S3 matches `Access-Control-Request-Method` when a (non-browser)
+        // client sends one, the request's own method otherwise.
+        let cors_origin = header("origin");
+        let cors_method = header("access-control-request-method").unwrap_or_else(|| method.clone());
         let facts = access_log::RequestFacts {
             request_uri: format!("{method} {target} {:?}", parts.version),
             referer: header("referer"),
@@ -314,6 +371,25 @@ impl S3Service {
                 r
             }
         };
+        if let (Some(origin), Some(bucket), false) = (
+            &cors_origin,
+            (!log.bucket.is_empty()).then(|| log.bucket.clone()),
+            log.s3_op == Some(Op::Preflight),
+        ) {
+            let svc = Arc::clone(&self);
+            let config = blocking(move || svc.cors_config(&bucket))
+                .await
+                .ok()
+                .flatten();
+            if let Some(cors) =
+                crate::s3::cors::actual(config.as_deref(), Some(origin), &cors_method)
+            {
+                append_headers(
+                    &mut response,
+                    cors.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
+                );
+            }
+        }
         let extra = [
             ("x-amz-request-id", request_id.clone()),
             ("x-amz-id-2", request_id.clone()),
@@ -386,6 +462,9 @@ impl S3Service {
         log.s3_op = Some(req.op);
         log.bucket = req.bucket.clone().unwrap_or_default();
         log.key = req.key.clone().unwrap_or_default();
+        if req.op == Op::Preflight {
+            return self.preflight(req, &headers).await;
+        }
         if req.op == Op::PostObject {
             return post::post_object(self, req, &headers, incoming, conn, &mut log.principal)
                 .await;
@@ -458,6 +537,54 @@ impl S3Service {
     }
 }
 
+impl S3Service {
+    /// A CORS preflight (`OPTIONS`): evaluated against the bucket's CORS configuration, without
+    /// authentication, as S3 does.
+    async fn preflight(
+        self: Arc<Self>,
+        req: request::S3Request,
+        headers: &[(String, String)],
+    ) -> Result<Reply, S3Error> {
+        use crate::s3::cors::{ResourceType, preflight};
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let origin = header("origin");
+        let method = header("access-control-request-method");
+        let requested = header("access-control-request-headers");
+        let resource = if req.key.is_some() {
+            ResourceType::Object
+        } else {
+            ResourceType::Bucket
+        };
+        let bucket = req.bucket.clone().unwrap_or_default();
+        let svc = Arc::clone(&self);
+        // Without `Origin` S3 answers 400 before it looks at the bucket.
+        let config = if origin.is_some() {
+            blocking(move || svc.cors_config(&bucket)).await?
+        } else {
+            None
+        };
+        let allowed = preflight(
+            config.as_deref(),
+            origin.as_deref(),
+            method.as_deref(),
+            requested.as_deref(),
+            resource,
+        )?;
+        Ok(Reply::empty(
+            200,
+            allowed
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v))
+                .collect(),
+        ))
+    }
+}
+
 /// Runs a blocking operation on tokio's blocking pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, S3Error> + Send + 'static,
@@ -493,11 +620,10 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         | Op::GetBucketAcl
         | Op::PutBucketAcl => bucket::config(svc, op, &call),
         Op::GetBucketLogging | Op::PutBucketLogging => bucket::logging(svc, op, &call),
-        Op::GetBucketCors | Op::PutBucketCors | Op::DeleteBucketCors | Op::Preflight => {
-            Err(S3Error::not_implemented(
-                "A header or query you provided implies functionality that is not implemented (cors).",
-            ))
+        Op::GetBucketCors | Op::PutBucketCors | Op::DeleteBucketCors => {
+            bucket::cors(svc, op, &call)
         }
+        Op::Preflight => Err(S3Error::internal("a preflight dispatched as an operation")),
         Op::DeleteObjects => object::delete_many(svc, &call),
         Op::CopyObject => object::copy(svc, &call),
         Op::HeadObject => object::head(svc, &call),

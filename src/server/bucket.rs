@@ -511,3 +511,37 @@ pub(crate) fn logging(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3E
         _ => Err(S3Error::internal("not a logging operation")),
     }
 }
+
+/// PutBucketCors, GetBucketCors and DeleteBucketCors.
+pub(crate) fn cors(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Error> {
+    use crate::s3::cors::CorsConfiguration;
+    let bucket = bucket_of(call)?;
+    let engine = svc.engine();
+    let store = engine.object_store();
+    match op {
+        Op::GetBucketCors => {
+            engine.authorize_action(&call.ctx, bucket, "", "s3:GetBucketCORS")?;
+            match svc.cors_config(bucket)? {
+                Some(c) => Ok(Reply::xml(200, c.to_xml())),
+                None => Err(S3Error::from_code(S3ErrorCode::NoSuchCORSConfiguration)
+                    .with_extra("BucketName", bucket)),
+            }
+        }
+        Op::PutBucketCors => {
+            engine.authorize_action(&call.ctx, bucket, "", "s3:PutBucketCORS")?;
+            super::object::require_integrity_header(call)?;
+            let config = CorsConfiguration::parse(&call.body)?;
+            let json = serde_json::to_string(&config).map_err(S3Error::internal)?;
+            store.put_bucket_config(bucket, super::CORS_CONFIG, Some(&json))?;
+            svc.forget_cors(bucket);
+            Ok(Reply::empty(200, Vec::new()))
+        }
+        Op::DeleteBucketCors => {
+            engine.authorize_action(&call.ctx, bucket, "", "s3:PutBucketCORS")?;
+            store.put_bucket_config(bucket, super::CORS_CONFIG, None)?;
+            svc.forget_cors(bucket);
+            Ok(Reply::empty(204, Vec::new()))
+        }
+        _ => Err(S3Error::internal("not a CORS operation")),
+    }
+}

@@ -743,19 +743,28 @@ pub(crate) fn delete(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     Ok(Reply::empty(204, Vec::new()))
 }
 
-/// DeleteObjects: each key deleted (or its error reported) in order.
-pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
-    let bucket = call.req.bucket.as_deref().unwrap_or_default();
-    if !call.headers.contains("content-md5")
-        && !call
+/// S3 requires `Content-MD5` or an `x-amz-checksum-*` header on DeleteObjects and on some
+/// configuration writes (PutBucketCors, …); the value itself is checked with the body before the
+/// operation runs.
+pub(crate) fn require_integrity_header(call: &Call) -> Result<(), S3Error> {
+    if call.headers.contains("content-md5")
+        || call
             .headers
             .iter()
             .any(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-checksum-"))
     {
-        return Err(S3Error::invalid_request(
+        Ok(())
+    } else {
+        Err(S3Error::invalid_request(
             "Missing required header for this request: Content-MD5",
-        ));
+        ))
     }
+}
+
+/// DeleteObjects: each key deleted (or its error reported) in order.
+pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
+    let bucket = call.req.bucket.as_deref().unwrap_or_default();
+    require_integrity_header(call)?;
     let request = xml::parse_delete(&call.body)?;
     svc.engine().owner_of(bucket)?;
     let mut deleted = Vec::new();
