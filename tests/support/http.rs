@@ -22,6 +22,8 @@ pub const SECRET: &str = "http-test-secret";
 pub struct Server {
     pub addr: SocketAddr,
     pub home: tempfile::TempDir,
+    /// The service (to flush its access logs).
+    pub service: Arc<S3Service>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -50,6 +52,7 @@ pub fn start(options: ServerOptions) -> Server {
         None,
     );
     let service = Arc::new(S3Service::new(engine, Arc::new(keys), options));
+    let served = Arc::clone(&service);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -67,7 +70,7 @@ pub fn start(options: ServerOptions) -> Server {
                 https: None,
                 http: Some(l),
             };
-            let _ = s3crypt::server::serve(service, listeners, async {
+            let _ = s3crypt::server::serve(served, listeners, async {
                 let _ = stop_rx.await;
             })
             .await;
@@ -79,6 +82,7 @@ pub fn start(options: ServerOptions) -> Server {
     Server {
         addr,
         home,
+        service,
         stop: Some(stop_tx),
         thread: Some(thread),
     }
