@@ -15,6 +15,7 @@ mod envelope;
 mod files;
 mod iam;
 mod kms;
+mod logs;
 mod selftest;
 mod serve;
 mod sse;
@@ -107,6 +108,8 @@ enum Command {
     /// The account's root credentials and IAM users (access keys, inline policies) for `s3crypt serve`.
     #[command(subcommand)]
     Iam(iam::Command),
+    /// Read S3 server access logs (files, or a bucket's delivered log objects): a table or JSON lines and a summary.
+    Logs(logs::Args),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&args, &cli.home, cli.json),
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
         Command::Iam(cmd) => iam::run(&cmd, &cli.home, cli.json),
+        Command::Logs(args) => logs::run(&args, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,
