@@ -18,6 +18,10 @@
 //! 50 ms to split the peak between the PUT and the GET phase). moto keeps objects in memory and reads
 //! each request body whole, so it gets the same measurement on a smaller load (4 × 256 MiB by default).
 //!
+//! Then the cost of server access logging: a fresh `s3crypt serve`, its SSE-S3 small-object PUT and GET
+//! phases run with logging of the bench bucket off, then on (into a second bucket), alternated
+//! `--logging-rounds` times; the mean of each.
+//!
 //! Then the disk ceiling: with no server at all, what the filesystem under the home allows a server that
 //! makes every PUT durable: `--clients` threads writing small files with fsync, rename and a directory
 //! fsync, and one large file written and fsynced. Every s3crypt PUT is durable when it is answered (its
@@ -107,6 +111,8 @@ struct Opts {
     rss_mode: Mode,
     modes: Vec<Mode>,
     moto: bool,
+    /// Rounds of the access-logging phase (off, on) of s3crypt; 0 skips it.
+    logging_rounds: usize,
 }
 
 impl Default for Opts {
@@ -123,6 +129,7 @@ impl Default for Opts {
             rss_mode: Mode::SseS3,
             modes: Mode::ALL.to_vec(),
             moto: true,
+            logging_rounds: 2,
         }
     }
 }
@@ -142,6 +149,8 @@ cargo bench --bench serve -- [OPTIONS]
   --rss-mode MODE       SSE mode of the RSS phases (default sse-s3)
   --modes M,M           modes to run: sse-s3, sse-kms, dsse, sse-c (default all)
   --no-moto             s3crypt only
+  --logging-rounds N    rounds of s3crypt's small phases with access logging off, then on (default 2;
+                        0 skips)
 ";
 
 fn parse_opts() -> Res<Opts> {
@@ -177,6 +186,7 @@ fn parse_opts() -> Res<Opts> {
                     .collect::<Res<Vec<_>>>()?;
             }
             "--no-moto" => o.moto = false,
+            "--logging-rounds" => o.logging_rounds = val(&a)?.parse()?,
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -702,6 +712,45 @@ async fn setup_bucket(ep: &Endpoint, bucket: &str) -> Res<()> {
     }
 }
 
+/// Sends one small configuration request (an XML or JSON body with its Content-MD5).
+async fn configure(ep: &Endpoint, method: &str, uri: &str, body: String) -> Res<()> {
+    let mut c = ep.connect().await?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let md5 = b64.encode(md5::Md5::digest(body.as_bytes()));
+    let body = Bytes::from(body);
+    c.call(
+        ep,
+        method,
+        uri,
+        &[("content-md5".to_owned(), md5)],
+        Repeat::new(&body, body.len() as u64),
+        SMALL_TIMEOUT,
+    )
+    .await
+    .map(drop)
+}
+
+/// Turns server access logging of [`BUCKET`] on (into a bucket `bench-logs` whose policy lets the
+/// logging service write) or off.
+async fn set_logging(ep: &Endpoint, on: bool) -> Res<()> {
+    const TARGET: &str = "bench-logs";
+    if on {
+        setup_bucket(ep, TARGET).await?;
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"logging.s3.amazonaws.com"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{TARGET}/*","Condition":{{"ArnLike":{{"aws:SourceArn":"arn:aws:s3:::{BUCKET}"}}}}}}]}}"#
+        );
+        configure(ep, "PUT", &format!("/{TARGET}?policy"), policy).await?;
+    }
+    let status = if on {
+        format!(
+            r#"<BucketLoggingStatus xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LoggingEnabled><TargetBucket>{TARGET}</TargetBucket><TargetPrefix>{BUCKET}/</TargetPrefix></LoggingEnabled></BucketLoggingStatus>"#
+        )
+    } else {
+        r#"<BucketLoggingStatus xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#.to_owned()
+    };
+    configure(ep, "PUT", &format!("/{BUCKET}?logging"), status).await
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Workloads
 
@@ -1082,6 +1131,45 @@ async fn run(opts: Opts) -> Res<()> {
         }
     }
 
+    // The cost of server access logging: s3crypt's small-object phases with logging off and on,
+    // alternated (off, on, off, on) in one process so that both see the same machine.
+    let mut logging: Vec<(bool, f64, f64)> = Vec::new();
+    if opts.logging_rounds > 0 {
+        let s3c = start_s3crypt(home.path())?;
+        let ep = Arc::new(Endpoint::new(&s3c, &ca)?);
+        setup_bucket(&ep, BUCKET).await?;
+        warm_up(&ep, Mode::SseS3).await?;
+        for round in 0..opts.logging_rounds {
+            for on in [false, true] {
+                eprintln!(
+                    "serve bench: s3crypt access logging {}, round {}",
+                    if on { "on" } else { "off" },
+                    round + 1
+                );
+                set_logging(&ep, on).await?;
+                let (put, written, _) = small_phase(&ep, Mode::SseS3, &opts, true, &[]).await?;
+                let (get, _, _) = small_phase(&ep, Mode::SseS3, &opts, false, &written).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "bench": "serve",
+                        "server": "s3crypt",
+                        "mode": "sse-s3",
+                        "figure": "access logging",
+                        "logging": on,
+                        "round": round + 1,
+                        "size": opts.small_size,
+                        "clients": opts.clients,
+                        "put_ops": (put * 10.0).round() / 10.0,
+                        "get_ops": (get * 10.0).round() / 10.0,
+                    })
+                );
+                logging.push((on, put, get));
+            }
+        }
+        set_logging(&ep, false).await?;
+    }
+
     // What the disk under the home allows a server that makes every PUT durable, measured without any
     // server: the bound of every PUT figure (moto keeps objects in memory and never syncs).
     eprintln!("serve bench: disk ceiling of the home's filesystem");
@@ -1216,6 +1304,28 @@ async fn run(opts: Opts) -> Res<()> {
         disk.large_mibps,
         need("large PUT", "MiB/s")
     );
+    if !logging.is_empty() {
+        let mean = |on: bool, get: bool| -> f64 {
+            logging
+                .iter()
+                .filter(|l| l.0 == on)
+                .map(|l| if get { l.2 } else { l.1 })
+                .sum::<f64>()
+                / opts.logging_rounds as f64
+        };
+        println!();
+        println!(
+            "| s3crypt sse-s3, {} B, {} clients, mean of {} alternated rounds | logging off | logging on | on / off |\n|---|---:|---:|---:|",
+            opts.small_size, opts.clients, opts.logging_rounds
+        );
+        for (label, get) in [("PUT", false), ("GET", true)] {
+            let (off, on) = (mean(false, get), mean(true, get));
+            println!(
+                "| {label} | {off:.0} ops/s | {on:.0} ops/s | {:.3} |",
+                on / off
+            );
+        }
+    }
     println!();
     println!(
         "| HTTPS ceiling (null server: TLS + HTTP only, same client) | value | 10× moto needs |\n|---|---:|---:|"
