@@ -1,8 +1,8 @@
 //! Server access logging: one S3 access-log record per request to a bucket, delivered in batches as
 //! log objects to the bucket's logging target (record format and configuration: [`crate::s3::access_log`]).
 //!
-//! The request path only builds a [`LogRecord`] and hands it to the delivery thread over a channel; the
-//! thread looks up the source bucket's logging configuration (cached for [`CONFIG_TTL`]), appends the
+//! The request path only builds a [`LogRecord`] and queues it for the delivery thread (a lock and a push,
+//! no wake-up: the thread collects the queue every 200 ms); the thread looks up the source bucket's logging configuration (cached for [`CONFIG_TTL`]), appends the
 //! record to that bucket's open batch, and writes the batch as one object when it is
 //! [`DeliveryOptions::interval`] old, when it reaches [`MAX_BATCH_BYTES`], when the configuration
 //! changes, and on shutdown ([`Delivery::close`]). A crash loses at most the open batches.
@@ -16,7 +16,7 @@
 //! delivery drops the batch and says so in the server's own log (never the records' contents).
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,25 +50,47 @@ impl Default for DeliveryOptions {
     }
 }
 
-enum Msg {
-    Record(Box<LogRecord>),
-    /// Forget the cached configuration of a bucket (it was just changed by this process).
-    Forget(String),
-    /// Deliver every open batch now, then acknowledge.
-    Flush(mpsc::Sender<()>),
+/// What the request path hands the delivery thread. Records are only queued: the thread collects them
+/// every [`COLLECT_EVERY`] (or at once when [`WAKE_AT`] are waiting), so a request costs a lock and a
+/// push, never a wake-up of another thread.
+#[derive(Default)]
+struct Queue {
+    records: Vec<LogRecord>,
+    /// Buckets whose cached configuration to forget (this process just changed it).
+    forget: Vec<String>,
+    /// Flushes waiting for their acknowledgement.
+    flushes: Vec<mpsc::Sender<()>>,
+    closed: bool,
 }
 
-/// The delivery thread and the channel to it.
+/// How often the delivery thread collects queued records.
+const COLLECT_EVERY: Duration = Duration::from_millis(200);
+/// Queued records that wake the delivery thread at once.
+const WAKE_AT: usize = 4096;
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: std::sync::Condvar,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// The delivery thread and the queue to it.
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Delivery {
     /// Starts the delivery thread for `engine`'s buckets in `region`.
     pub(crate) fn start(engine: Arc<SseEngine>, region: String, options: DeliveryOptions) -> Self {
-        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared::default());
         let worker = Worker {
             engine,
             region,
@@ -76,50 +98,60 @@ impl Delivery {
             batches: HashMap::new(),
             configs: HashMap::new(),
         };
+        let queue = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("s3crypt-access-log".to_owned())
-            .spawn(move || worker.run(&rx))
-            .ok();
+            .spawn(move || worker.run(&queue));
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(target: "s3crypt::server", error = %e, "no access log delivery thread");
+                shared.lock().closed = true;
+                None
+            }
+        };
         Self {
-            tx: Mutex::new(thread.as_ref().map(|_| tx)),
+            shared,
             thread: Mutex::new(thread),
         }
     }
 
-    fn send(&self, msg: Msg) -> bool {
-        self.tx
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|tx| tx.send(msg).is_ok())
-    }
-
-    /// Queues one record (never blocks).
+    /// Queues one record (never blocks on I/O).
     pub(crate) fn record(&self, record: LogRecord) {
-        self.send(Msg::Record(Box::new(record)));
+        let mut q = self.shared.lock();
+        if q.closed {
+            return;
+        }
+        q.records.push(record);
+        if q.records.len() == WAKE_AT {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Forgets the cached logging configuration of `bucket`.
     pub(crate) fn forget(&self, bucket: &str) {
-        self.send(Msg::Forget(bucket.to_owned()));
+        self.shared.lock().forget.push(bucket.to_owned());
+        self.shared.wake.notify_one();
     }
 
-    /// Delivers every open batch, waiting at most `wait` for the deliveries.
+    /// Delivers every open batch (records queued before the call included), waiting at most `wait`.
     pub(crate) fn flush(&self, wait: Duration) {
         let (ack, done) = mpsc::channel();
-        if self.send(Msg::Flush(ack)) {
-            let _ = done.recv_timeout(wait);
+        {
+            let mut q = self.shared.lock();
+            if q.closed {
+                return;
+            }
+            q.flushes.push(ack);
         }
+        self.shared.wake.notify_one();
+        let _ = done.recv_timeout(wait);
     }
 
     /// Delivers every open batch and stops the thread (waiting for it).
     pub(crate) fn close(&self) {
-        drop(
-            self.tx
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
         if let Some(t) = self
             .thread
             .lock()
@@ -128,6 +160,14 @@ impl Delivery {
         {
             let _ = t.join();
         }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -156,28 +196,40 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: &mpsc::Receiver<Msg>) {
+    fn run(mut self, shared: &Shared) {
         loop {
-            let next = self
-                .batches
-                .values()
-                .map(|b| b.opened + self.interval)
-                .min()
-                .map_or(self.interval, |d| {
-                    d.saturating_duration_since(Instant::now())
-                });
-            match rx.recv_timeout(next) {
-                Ok(Msg::Record(r)) => self.add(*r),
-                Ok(Msg::Forget(bucket)) => {
-                    self.configs.remove(&bucket);
+            let (records, forget, flushes, closed) = {
+                let mut q = shared.lock();
+                if q.records.len() < WAKE_AT
+                    && q.forget.is_empty()
+                    && q.flushes.is_empty()
+                    && !q.closed
+                {
+                    q = shared
+                        .wake
+                        .wait_timeout(q, COLLECT_EVERY)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
                 }
-                Ok(Msg::Flush(ack)) => {
-                    self.deliver_all();
+                (
+                    std::mem::take(&mut q.records),
+                    std::mem::take(&mut q.forget),
+                    std::mem::take(&mut q.flushes),
+                    q.closed,
+                )
+            };
+            for bucket in forget {
+                self.configs.remove(&bucket);
+            }
+            for r in records {
+                self.add(r);
+            }
+            if !flushes.is_empty() || closed {
+                self.deliver_all();
+                for ack in flushes {
                     let _ = ack.send(());
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.deliver_all();
+                if closed {
                     return;
                 }
             }
