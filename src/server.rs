@@ -408,7 +408,21 @@ impl S3Service {
         if log.bucket.is_empty() {
             return response;
         }
-        // One server-access-log record, finished when the body has been sent (or abandoned).
+        // One server-access-log record when the bucket's logging is on (as configured when the request
+        // is answered), finished when the body has been sent (or abandoned).
+        let target = match self.access_logs.cached_target(&log.bucket) {
+            Some(t) => t,
+            None => {
+                let (svc, bucket) = (Arc::clone(&self), log.bucket.clone());
+                blocking(move || Ok(svc.access_logs.load_target(&bucket)))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        };
+        let Some(target) = target else {
+            return response;
+        };
         let object_size = log.object_size(&facts, response.headers());
         let record = s3crypt_access_log_record(&log, &facts, conn, received, object_size);
         let turn_around = started.elapsed();
@@ -419,7 +433,7 @@ impl S3Service {
             record.bytes_sent = sent;
             record.total_time_ms = Some(millis(started.elapsed()));
             record.turn_around_time_ms = Some(millis(turn_around));
-            delivery.access_logs.record(record);
+            delivery.access_logs.record(record, target);
         });
         hyper::Response::from_parts(parts, http_body_util::BodyExt::boxed(body))
     }

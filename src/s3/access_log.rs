@@ -60,6 +60,10 @@
 //! `BucketOwnerEnforced`, where AWS refuses ACL grants with that code), and silently ignoring a grant
 //! would let a client believe someone was given access to the logs.
 
+/// The name of the bucket configuration document holding a bucket's [`LoggingConfig`] (as JSON), in an
+/// object store.
+pub const LOGGING_CONFIG: &str = "logging";
+
 /// The service principal that delivers server access logs (what a target bucket's policy grants
 /// `s3:PutObject`).
 pub const LOGGING_SERVICE: &str = "logging.s3.amazonaws.com";

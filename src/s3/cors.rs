@@ -382,8 +382,8 @@ impl CorsRule {
 /// - no `Origin`: 400 `BadRequest` [`MSG_MISSING_ORIGIN`];
 /// - no configuration (or one without rules): 403 `AccessForbidden` [`MSG_NOT_ENABLED`] with `<Method>` (the requested method,
 ///   or `OPTIONS`) and `<ResourceType>BUCKET`;
-/// - `Access-Control-Request-Method` missing or not one of S3's five methods: 400 `BadRequest` "Invalid
-///   Access-Control-Request-Method: <M>" (`null` when missing);
+/// - `Access-Control-Request-Method` missing or not one of S3's five methods: 400 `BadRequest`
+///   `Invalid Access-Control-Request-Method: <M>` (`null` when missing);
 /// - no rule matches: 403 `AccessForbidden` [`MSG_NOT_ALLOWED`] with `<Method>` and `<ResourceType>`
 ///   (`resource`).
 pub fn preflight(

@@ -1,9 +1,11 @@
 //! Server access logging: one S3 access-log record per request to a bucket, delivered in batches as
 //! log objects to the bucket's logging target (record format and configuration: [`crate::s3::access_log`]).
 //!
-//! The request path only builds a [`LogRecord`] and queues it for the delivery thread (a lock and a push,
-//! no wake-up: the thread collects the queue every 200 ms); the thread looks up the source bucket's logging configuration (cached for [`CONFIG_TTL`]), appends the
-//! record to that bucket's open batch, and writes the batch as one object when it is
+//! When a request to a bucket is answered, the server looks up the bucket's logging configuration
+//! (cached for [`CONFIG_TTL`]; read again at once after this process changes it). Only when logging is
+//! on does it build a [`LogRecord`] and queue it with the configuration for the delivery thread (a lock
+//! and a push, no wake-up: the thread collects the queue every 200 ms), which appends the record to
+//! that bucket's open batch, and writes the batch as one object when it is
 //! [`DeliveryOptions::interval`] old, when it reaches [`MAX_BATCH_BYTES`], when the configuration
 //! changes, and on shutdown ([`Delivery::close`]). A crash loses at most the open batches.
 //!
@@ -24,11 +26,9 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use crate::s3::S3Error;
-use crate::s3::access_log::{LogRecord, LoggingConfig};
+use crate::s3::access_log::{LOGGING_CONFIG, LogRecord, LoggingConfig};
 use crate::sse::engine::SseEngine;
 
-/// The bucket configuration document holding a bucket's [`LoggingConfig`] (JSON).
-pub(crate) const LOGGING_CONFIG: &str = "logging";
 /// How long a bucket's logging configuration is used before it is read again (another process may
 /// change it; this one forgets its copy at once on its own changes).
 pub(crate) const CONFIG_TTL: Duration = Duration::from_secs(2);
@@ -55,9 +55,8 @@ impl Default for DeliveryOptions {
 /// push, never a wake-up of another thread.
 #[derive(Default)]
 struct Queue {
-    records: Vec<LogRecord>,
-    /// Buckets whose cached configuration to forget (this process just changed it).
-    forget: Vec<String>,
+    /// Each record with the logging configuration of its bucket when the request was answered.
+    records: Vec<(LogRecord, Arc<Target>)>,
     /// Flushes waiting for their acknowledgement.
     flushes: Vec<mpsc::Sender<()>>,
     closed: bool,
@@ -80,11 +79,23 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Where a bucket's records go: its logging configuration and its owner.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    config: LoggingConfig,
+    owner: String,
+}
+
+type ConfigCache = HashMap<String, (Instant, Option<Arc<Target>>)>;
+
 /// The delivery thread and the queue to it.
 #[derive(Debug)]
 pub(crate) struct Delivery {
+    engine: Arc<SseEngine>,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Source bucket → (read at, where its records go), for [`CONFIG_TTL`].
+    configs: Mutex<ConfigCache>,
 }
 
 impl Delivery {
@@ -92,11 +103,10 @@ impl Delivery {
     pub(crate) fn start(engine: Arc<SseEngine>, region: String, options: DeliveryOptions) -> Self {
         let shared = Arc::new(Shared::default());
         let worker = Worker {
-            engine,
+            engine: Arc::clone(&engine),
             region,
             interval: options.interval,
             batches: HashMap::new(),
-            configs: HashMap::new(),
         };
         let queue = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -111,27 +121,55 @@ impl Delivery {
             }
         };
         Self {
+            engine,
             shared,
             thread: Mutex::new(thread),
+            configs: Mutex::default(),
         }
     }
 
-    /// Queues one record (never blocks on I/O).
-    pub(crate) fn record(&self, record: LogRecord) {
+    fn configs(&self) -> std::sync::MutexGuard<'_, ConfigCache> {
+        self.configs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Where `bucket`'s records go, if the cache knows (`None`: not cached or stale; `Some(None)`:
+    /// logging is off). Never blocks on I/O.
+    pub(crate) fn cached_target(&self, bucket: &str) -> Option<Option<Arc<Target>>> {
+        self.configs()
+            .get(bucket)
+            .filter(|(at, _)| at.elapsed() < CONFIG_TTL)
+            .map(|(_, t)| t.clone())
+    }
+
+    /// Where `bucket`'s records go, read from its configuration (blocking I/O) and cached.
+    pub(crate) fn load_target(&self, bucket: &str) -> Option<Arc<Target>> {
+        let target = read_config(&self.engine, bucket).map(Arc::new);
+        let mut cache = self.configs();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(bucket.to_owned(), (Instant::now(), target.clone()));
+        target
+    }
+
+    /// Queues one record for `target` (never blocks on I/O).
+    pub(crate) fn record(&self, record: LogRecord, target: Arc<Target>) {
         let mut q = self.shared.lock();
         if q.closed {
             return;
         }
-        q.records.push(record);
+        q.records.push((record, target));
         if q.records.len() == WAKE_AT {
             self.shared.wake.notify_one();
         }
     }
 
-    /// Forgets the cached logging configuration of `bucket`.
+    /// Forgets the cached logging configuration of `bucket` (this process just changed it): the next
+    /// request reads it again.
     pub(crate) fn forget(&self, bucket: &str) {
-        self.shared.lock().forget.push(bucket.to_owned());
-        self.shared.wake.notify_one();
+        self.configs().remove(bucket);
     }
 
     /// Delivers every open batch (records queued before the call included), waiting at most `wait`.
@@ -179,8 +217,7 @@ impl Drop for Delivery {
 
 /// One source bucket's open batch.
 struct Batch {
-    config: LoggingConfig,
-    owner: String,
+    target: Arc<Target>,
     first_event: OffsetDateTime,
     opened: Instant,
     text: String,
@@ -191,20 +228,14 @@ struct Worker {
     region: String,
     interval: Duration,
     batches: HashMap<String, Batch>,
-    /// Source bucket → (read at, its configuration and owner).
-    configs: HashMap<String, (Instant, Option<(LoggingConfig, String)>)>,
 }
 
 impl Worker {
     fn run(mut self, shared: &Shared) {
         loop {
-            let (records, forget, flushes, closed) = {
+            let (records, flushes, closed) = {
                 let mut q = shared.lock();
-                if q.records.len() < WAKE_AT
-                    && q.forget.is_empty()
-                    && q.flushes.is_empty()
-                    && !q.closed
-                {
+                if q.records.len() < WAKE_AT && q.flushes.is_empty() && !q.closed {
                     q = shared
                         .wake
                         .wait_timeout(q, COLLECT_EVERY)
@@ -213,16 +244,12 @@ impl Worker {
                 }
                 (
                     std::mem::take(&mut q.records),
-                    std::mem::take(&mut q.forget),
                     std::mem::take(&mut q.flushes),
                     q.closed,
                 )
             };
-            for bucket in forget {
-                self.configs.remove(&bucket);
-            }
-            for r in records {
-                self.add(r);
+            for (record, target) in records {
+                self.add(record, target);
             }
             if !flushes.is_empty() || closed {
                 self.deliver_all();
@@ -245,38 +272,18 @@ impl Worker {
         }
     }
 
-    /// The logging configuration and owner of `bucket`, from the cache when fresh.
-    fn config(&mut self, bucket: &str) -> Option<(LoggingConfig, String)> {
-        if let Some((at, c)) = self.configs.get(bucket)
-            && at.elapsed() < CONFIG_TTL
-        {
-            return c.clone();
-        }
-        let c = read_config(&self.engine, bucket);
-        if self.configs.len() > 10_000 {
-            self.configs.clear();
-        }
-        self.configs
-            .insert(bucket.to_owned(), (Instant::now(), c.clone()));
-        c
-    }
-
-    fn add(&mut self, mut record: LogRecord) {
-        let Some((config, owner)) = self.config(&record.bucket) else {
-            return;
-        };
+    fn add(&mut self, mut record: LogRecord, target: Arc<Target>) {
         let bucket = record.bucket.clone();
         if self
             .batches
             .get(&bucket)
-            .is_some_and(|b| b.config != config)
+            .is_some_and(|b| b.target != target)
         {
             self.deliver(&bucket);
         }
-        record.bucket_owner.clone_from(&owner);
+        record.bucket_owner.clone_from(&target.owner);
         let batch = self.batches.entry(bucket.clone()).or_insert_with(|| Batch {
-            config,
-            owner,
+            target,
             first_event: record.time,
             opened: Instant::now(),
             text: String::new(),
@@ -302,8 +309,9 @@ impl Worker {
         let unique = crate::primitives::random_array::<8>()
             .map(hex::encode_upper)
             .unwrap_or_else(|_| "0000000000000000".to_owned());
-        let key = batch.config.object_key(
-            &batch.owner,
+        let Target { config, owner } = batch.target.as_ref();
+        let key = config.object_key(
+            owner,
             &self.region,
             source,
             OffsetDateTime::now_utc(),
@@ -312,8 +320,8 @@ impl Worker {
         );
         let result = self.engine.deliver_log_object(
             source,
-            &batch.owner,
-            &batch.config.target_bucket,
+            owner,
+            &config.target_bucket,
             &key,
             batch.text.as_bytes(),
         );
@@ -321,7 +329,7 @@ impl Worker {
             tracing::warn!(
                 target: "s3crypt::server",
                 source_bucket = %source,
-                target_bucket = %batch.config.target_bucket,
+                target_bucket = %config.target_bucket,
                 error = %e.code().as_str(),
                 message = %e.message(),
                 "access log delivery failed; the batch is dropped"
@@ -332,14 +340,14 @@ impl Worker {
 
 /// The logging configuration of `bucket` and its owner, or `None` when logging is off (or the bucket
 /// or its configuration cannot be read).
-fn read_config(engine: &SseEngine, bucket: &str) -> Option<(LoggingConfig, String)> {
+fn read_config(engine: &SseEngine, bucket: &str) -> Option<Target> {
     let doc = engine
         .object_store()
         .bucket_config(bucket, LOGGING_CONFIG)
         .ok()??;
     let config: LoggingConfig = serde_json::from_str(&doc).ok()?;
     let owner = engine.owner_of(bucket).ok()?;
-    Some((config, owner))
+    Some(Target { config, owner })
 }
 
 /// Checks a PutBucketLogging configuration of `source` (owned by `owner`) before it is stored.

@@ -473,9 +473,9 @@ pub(crate) fn config(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Er
 
 /// GetBucketLogging and PutBucketLogging (server access logs, delivered by `access_log`).
 pub(crate) fn logging(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Error> {
-    use super::access_log::{LOGGING_CONFIG, check_target};
+    use super::access_log::check_target;
     use crate::s3::access_log::{
-        LoggingConfig, parse_bucket_logging_status, render_bucket_logging_status,
+        LOGGING_CONFIG, LoggingConfig, parse_bucket_logging_status, render_bucket_logging_status,
     };
     let bucket = bucket_of(call)?;
     let engine = svc.engine();

@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn unknown_subresources_are_not_implemented() {
-        for t in ["/b?lifecycle", "/b/k?tagging", "/b?cors", "/b/k?restore"] {
+        for t in ["/b?lifecycle", "/b/k?tagging", "/b?website", "/b/k?restore"] {
             let e = op("GET", t).expect_err(t);
             assert_eq!(e.code(), S3ErrorCode::NotImplemented, "{t}");
         }

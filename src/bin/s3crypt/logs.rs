@@ -19,10 +19,6 @@ use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-/// The name of the bucket configuration document holding a bucket's logging configuration (JSON of
-/// [`LoggingConfig`], written by the server's PutBucketLogging).
-const LOGGING_CONFIG: &str = "logging";
-
 /// S3's log time, without the brackets: `06/Feb/2019:00:00:38 +0000`.
 const S3_TIME: &[BorrowedFormatItem<'static>] = format_description!(
     "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] [offset_hour sign:mandatory][offset_minute]"
@@ -223,7 +219,7 @@ pub(crate) fn run(args: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCo
     let engine = crate::sse::engine(home)?;
     let config = engine
         .object_store()
-        .bucket_config(bucket, LOGGING_CONFIG)
+        .bucket_config(bucket, s3crypt::s3::access_log::LOGGING_CONFIG)
         .with_context(|| format!("reading the logging configuration of {}", shown(bucket)))?;
     let (source, prefix) = match config {
         Some(doc) => {
