@@ -202,15 +202,8 @@ impl S3Service {
         &self,
         bucket: &str,
     ) -> Result<Option<Arc<CorsConfiguration>>, S3Error> {
-        let lock = || {
-            self.cors
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some((at, c)) = lock().get(bucket)
-            && at.elapsed() < CORS_CONFIG_TTL
-        {
-            return Ok(c.clone());
+        if let Some(c) = self.cached_cors(bucket) {
+            return Ok(c);
         }
         let store = self.engine.object_store();
         store.head_bucket(bucket)?;
@@ -219,12 +212,25 @@ impl S3Service {
             .map(|doc| serde_json::from_str::<CorsConfiguration>(&doc).map(Arc::new))
             .transpose()
             .map_err(|e| S3Error::internal_because("the bucket's CORS configuration", e))?;
-        let mut cache = lock();
+        let mut cache = self
+            .cors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() > 10_000 {
             cache.clear();
         }
         cache.insert(bucket.to_owned(), (Instant::now(), config.clone()));
         Ok(config)
+    }
+
+    /// The CORS configuration of `bucket` if the cache holds a fresh one (never blocks on I/O).
+    fn cached_cors(&self, bucket: &str) -> Option<Option<Arc<CorsConfiguration>>> {
+        self.cors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(bucket)
+            .filter(|(at, _)| at.elapsed() < CORS_CONFIG_TTL)
+            .map(|(_, c)| c.clone())
     }
 
     /// Forgets the cached CORS configuration of `bucket` (after this process changed it).
@@ -376,11 +382,16 @@ impl S3Service {
             (!log.bucket.is_empty()).then(|| log.bucket.clone()),
             log.s3_op == Some(Op::Preflight),
         ) {
-            let svc = Arc::clone(&self);
-            let config = blocking(move || svc.cors_config(&bucket))
-                .await
-                .ok()
-                .flatten();
+            let config = match self.cached_cors(&bucket) {
+                Some(c) => c,
+                None => {
+                    let svc = Arc::clone(&self);
+                    blocking(move || svc.cors_config(&bucket))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
             if let Some(cors) =
                 crate::s3::cors::actual(config.as_deref(), Some(origin), &cors_method)
             {
