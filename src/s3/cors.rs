@@ -561,26 +561,7 @@ impl RawRule {
 
 /// An RFC 9110 §5.6.2 token (a header field name), or the empty string.
 fn is_token_or_empty(s: &str) -> bool {
-    s.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-    })
+    s.bytes().all(crate::aws::sigv4::canonical::is_token_byte)
 }
 
 /// Whether `text` matches `pattern`, where each `*` stands for any run of bytes (the empty one

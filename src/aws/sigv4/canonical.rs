@@ -293,8 +293,8 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// RFC 9110 `tchar`.
-fn is_token_byte(b: u8) -> bool {
+/// RFC 9110 `tchar` (a byte of a header field name).
+pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
