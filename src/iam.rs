@@ -13,6 +13,7 @@
 //! | one policy's verdict (`Allow`, `ExplicitDeny`, …)             | [`Policy::evaluate`] → [`Decision`]   |
 //! | the access decision across identity, resource, access-point and VPC-endpoint policies | [`authorize()`] → [`Verdict`] |
 //! | the account's root key, IAM users, their access keys and inline policies (persisted in the home) | [`users::AccountStore`] |
+//! | the root's virtual MFA devices and their one-time codes (persisted in the home) | [`mfa::MfaStore`] |
 //! | S3's and KMS's wrappers (their error codes, extra checks)     | `sse::bucket::BucketPolicy`, `kms::policy::KeyPolicy` |
 //!
 //! ```
@@ -54,6 +55,7 @@
 pub mod arn;
 pub mod authorize;
 pub mod context;
+pub mod mfa;
 pub mod policy;
 pub mod users;
 

@@ -1,10 +1,12 @@
 //! `s3crypt iam …`: the account's root credentials and its IAM users, access keys and inline policies,
-//! stored in `HOME/iam/accounts.json` and read by `s3crypt serve` on its next request.
+//! stored in `HOME/iam/accounts.json` and read by `s3crypt serve` on its next request; the root's
+//! virtual MFA devices, stored in `HOME/iam/mfa.json`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use s3crypt::iam::mfa::{AssignmentStatus, MfaError, MfaStore};
 use s3crypt::iam::users::AccountStore;
 use serde_json::json;
 
@@ -57,10 +59,54 @@ pub(crate) enum Command {
         #[arg(long)]
         shell: bool,
     },
+    /// Create a virtual MFA device for the root user; prints its serial number, its base32 seed, the
+    /// otpauth:// URI and a QR code to scan with an authenticator app (the seed is shown only this once).
+    #[command(name = "create-virtual-mfa-device")]
+    CreateVirtualMfaDevice {
+        /// Device name: 1 to 226 characters of letters, digits and +=,.@_-.
+        name: String,
+    },
+    /// Enable a virtual MFA device for the root user with two consecutive codes from the app.
+    #[command(name = "enable-mfa-device")]
+    EnableMfaDevice {
+        /// The device's serial number (its ARN, arn:aws:iam::ACCOUNT:mfa/NAME).
+        #[arg(long, value_name = "ARN")]
+        serial_number: String,
+        /// A code the app shows.
+        #[arg(long = "authentication-code1", value_name = "CODE")]
+        authentication_code1: String,
+        /// The app's next code (30 s after the first).
+        #[arg(long = "authentication-code2", value_name = "CODE")]
+        authentication_code2: String,
+    },
+    /// List the virtual MFA devices (no seeds).
+    #[command(name = "list-virtual-mfa-devices")]
+    ListVirtualMfaDevices {
+        /// Which devices: Assigned (enabled), Unassigned or Any.
+        #[arg(long, value_name = "STATUS", default_value = "Any", value_parser = ["Assigned", "Unassigned", "Any"])]
+        assignment_status: String,
+    },
+    /// Disable an MFA device of the root user (it stays, unassigned).
+    #[command(name = "deactivate-mfa-device")]
+    DeactivateMfaDevice {
+        /// The device's serial number.
+        #[arg(long, value_name = "ARN")]
+        serial_number: String,
+    },
+    /// Delete a virtual MFA device and its seed (deactivate it first).
+    #[command(name = "delete-virtual-mfa-device")]
+    DeleteVirtualMfaDevice {
+        /// The device's serial number.
+        #[arg(long, value_name = "ARN")]
+        serial_number: String,
+    },
 }
 
 /// Runs `s3crypt iam …`.
 pub(crate) fn run(cmd: &Command, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    if let Some(result) = run_mfa(cmd, home, json) {
+        return result;
+    }
     let store = AccountStore::open(home)?;
     match cmd {
         Command::CreateUser { name, policy } => {
@@ -180,8 +226,152 @@ pub(crate) fn run(cmd: &Command, home: &Path, json: bool) -> anyhow::Result<Exit
                 outln!("Arn: {}", root.arn)?;
             }
         }
+        Command::CreateVirtualMfaDevice { .. }
+        | Command::EnableMfaDevice { .. }
+        | Command::ListVirtualMfaDevices { .. }
+        | Command::DeactivateMfaDevice { .. }
+        | Command::DeleteVirtualMfaDevice { .. } => unreachable!("handled by run_mfa"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the MFA device commands (`None` for the others). Errors read like the AWS CLI's:
+/// `An error occurred (InvalidAuthenticationCode) when calling the EnableMFADevice operation: …`.
+fn run_mfa(cmd: &Command, home: &Path, json: bool) -> Option<anyhow::Result<ExitCode>> {
+    let operation = match cmd {
+        Command::CreateVirtualMfaDevice { .. } => "CreateVirtualMFADevice",
+        Command::EnableMfaDevice { .. } => "EnableMFADevice",
+        Command::ListVirtualMfaDevices { .. } => "ListVirtualMFADevices",
+        Command::DeactivateMfaDevice { .. } => "DeactivateMFADevice",
+        Command::DeleteVirtualMfaDevice { .. } => "DeleteVirtualMFADevice",
+        _ => return None,
+    };
+    let result = MfaStore::open(home)
+        .map_err(anyhow::Error::from)
+        .and_then(|store| mfa_command(&store, cmd, json))
+        .map_err(|e| match e.downcast::<MfaError>() {
+            Ok(e) => anyhow::anyhow!(
+                "An error occurred ({}) when calling the {operation} operation: {e}",
+                e.code()
+            ),
+            Err(e) => e,
+        });
+    Some(result.map(|()| ExitCode::SUCCESS))
+}
+
+fn mfa_command(store: &MfaStore, cmd: &Command, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        Command::CreateVirtualMfaDevice { name } => {
+            let device = store.create_virtual_mfa_device(name)?;
+            let seed = device.seed.to_base32();
+            let uri = device.otpauth_uri();
+            if json {
+                let out = zeroize::Zeroizing::new(
+                    json!({
+                        "VirtualMFADevice": {
+                            "SerialNumber": device.serial_number,
+                            "Base32StringSeed": seed.as_str(),
+                            "OtpauthUri": uri.as_str(),
+                        }
+                    })
+                    .to_string(),
+                );
+                outln!("{}", out.as_str())?;
+            } else {
+                outln!("SerialNumber: {}", device.serial_number)?;
+                outln!("Base32StringSeed: {}", seed.as_str())?;
+                outln!("OtpauthUri: {}", uri.as_str())?;
+                outln!("{}", qr_code(&uri)?.as_str())?;
+                outln!(
+                    "Scan the code (or enter the seed) in an authenticator app, then run \
+                     s3crypt iam enable-mfa-device --serial-number {} \
+                     --authentication-code1 CODE --authentication-code2 NEXT-CODE",
+                    device.serial_number
+                )?;
+            }
+        }
+        Command::EnableMfaDevice {
+            serial_number,
+            authentication_code1,
+            authentication_code2,
+        } => {
+            store.enable_mfa_device(serial_number, authentication_code1, authentication_code2)?;
+            if json {
+                outln!("{}", json!({ "SerialNumber": serial_number }))?;
+            }
+        }
+        Command::ListVirtualMfaDevices { assignment_status } => {
+            let status = match assignment_status.as_str() {
+                "Assigned" => AssignmentStatus::Assigned,
+                "Unassigned" => AssignmentStatus::Unassigned,
+                _ => AssignmentStatus::Any,
+            };
+            let devices = store.list_virtual_mfa_devices(status)?;
+            if json {
+                let rows: Vec<_> = devices
+                    .iter()
+                    .map(|d| {
+                        let mut row = json!({ "SerialNumber": d.serial_number });
+                        if let (Some(arn), Some(date)) = (&d.user_arn, &d.enable_date) {
+                            row["User"] = json!({ "Arn": arn });
+                            row["EnableDate"] = json!(date);
+                        }
+                        row
+                    })
+                    .collect();
+                outln!("{}", json!({ "VirtualMFADevices": rows }))?;
+            } else {
+                let width = devices
+                    .iter()
+                    .map(|d| d.serial_number.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max("SERIAL NUMBER".len());
+                outln!(
+                    "{:<width$}  {:<20}  {:<20}  USER",
+                    "SERIAL NUMBER",
+                    "CREATED",
+                    "ENABLED"
+                )?;
+                for d in &devices {
+                    outln!(
+                        "{:<width$}  {:<20}  {:<20}  {}",
+                        d.serial_number,
+                        d.create_date,
+                        d.enable_date.as_deref().unwrap_or("-"),
+                        d.user_arn.as_deref().unwrap_or("-")
+                    )?;
+                }
+            }
+        }
+        Command::DeactivateMfaDevice { serial_number } => {
+            store.deactivate_mfa_device(serial_number)?;
+            if json {
+                outln!("{}", json!({ "SerialNumber": serial_number }))?;
+            }
+        }
+        Command::DeleteVirtualMfaDevice { serial_number } => {
+            store.delete_virtual_mfa_device(serial_number)?;
+            if json {
+                outln!("{}", json!({ "SerialNumber": serial_number }))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `text` as a QR code of Unicode half blocks (two modules per character cell), light modules drawn,
+/// so it scans on a dark terminal; the quiet zone is included.
+fn qr_code(text: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes()).context("rendering the QR code")?;
+    Ok(zeroize::Zeroizing::new(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .build(),
+    ))
 }
 
 /// Reads a policy document file (bounded).
