@@ -67,7 +67,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::aws::clock::{Clock, SystemClock};
 use crate::fsutil::{create_private_dir, lock_exclusive, shared_mode, write_atomic};
-use crate::iam::users::{AccountStore, IamStoreError, LOCK_WAIT};
+use crate::iam::users::{AccountStore, IamStoreError, LOCK_WAIT, iso8601};
 use crate::primitives::{RngError, fill_random};
 
 /// The format tag of `mfa.json`.
@@ -713,20 +713,6 @@ fn check_name(name: &str) -> Result<(), MfaError> {
         let shown: String = name.chars().take(64).collect();
         Err(MfaError::InvalidName(shown))
     }
-}
-
-/// ISO 8601 UTC with seconds, as the account store's dates.
-fn iso8601(since_epoch: Duration) -> String {
-    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -944,10 +944,24 @@ fn random_id(prefix: &str, len: usize) -> Result<String, RngError> {
 
 /// The current time as IAM prints `CreateDate`.
 fn now_iso8601() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        ))
+    iso8601(
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+/// A time since the epoch as IAM prints dates (`CreateDate`, `EnableDate`): ISO 8601 UTC, whole seconds.
+pub(crate) fn iso8601(since_epoch: Duration) -> String {
+    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
         .unwrap_or_default()
 }
 
