@@ -10,11 +10,15 @@
 //! | Block Public Access settings, public policies | [`public_access::PublicAccessBlock`], [`public_access::is_public`] |
 //! | server access log records, logging configuration, log object keys, log queries | [`access_log`] ([`access_log::LogRecord`], [`access_log::parse_line`], [`access_log::LoggingConfig`], [`access_log::Summary`]) |
 //! | bucket CORS: parse/render, preflight, actual  | [`cors::CorsConfiguration`], [`cors::preflight`], [`cors::actual`] |
+//! | versioning and MFA Delete documents, ListObjectVersions, `x-amz-mfa` | [`versioning`] |
+//! | Object Lock configuration, retention, legal hold, their rules | [`object_lock`] |
 
 pub mod access_log;
 pub mod cors;
 pub mod error;
+pub mod object_lock;
 pub mod public_access;
+pub mod versioning;
 pub mod xml;
 
 pub use error::{S3Error, S3ErrorCode};

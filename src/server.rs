@@ -35,6 +35,7 @@ mod object;
 mod post;
 mod request;
 pub mod tls;
+mod versioning;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -641,10 +642,19 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         | Op::GetBucketOwnershipControls
         | Op::PutBucketOwnershipControls
         | Op::DeleteBucketOwnershipControls
-        | Op::GetBucketVersioning
         | Op::GetBucketAcl
         | Op::PutBucketAcl => bucket::config(svc, op, &call),
+        Op::GetBucketVersioning => versioning::get_bucket_versioning(svc, &call),
         Op::GetBucketLogging | Op::PutBucketLogging => bucket::logging(svc, op, &call),
+        Op::PutBucketVersioning => versioning::put_bucket_versioning(svc, &call),
+        Op::ListObjectVersions => versioning::list_versions(svc, &call),
+        Op::GetObjectLockConfiguration | Op::PutObjectLockConfiguration => {
+            versioning::object_lock_configuration(svc, op, &call)
+        }
+        Op::GetObjectRetention
+        | Op::PutObjectRetention
+        | Op::GetObjectLegalHold
+        | Op::PutObjectLegalHold => versioning::object_lock_state(svc, op, &call),
         Op::GetBucketCors | Op::PutBucketCors | Op::DeleteBucketCors => {
             bucket::cors(svc, op, &call)
         }

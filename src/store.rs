@@ -16,7 +16,10 @@
 //! | list keys a page at a time                        | [`ObjectStore::list_objects`]               |
 //! | upload in parts                                   | [`ObjectStore::create_multipart_upload`] … [`ObjectStore::complete_multipart_upload`] (parts joined, then a trailer) |
 //! | find uploads, read a part's stored bytes          | [`ObjectStore::multipart_upload`], [`ObjectStore::list_multipart_uploads`], [`ObjectStore::open_part`] |
-//! | versions, delete markers                          | [`ObjectStore::list_object_versions`], [`ObjectStore::get_object_version`], [`ObjectStore::delete_object_version`], [`ObjectStore::put_delete_marker`] |
+//! | versioning state                                  | [`ObjectStore::bucket_versioning`], [`ObjectStore::put_bucket_versioning`] |
+//! | a version (`Some(id)`) or the current one (`None`)| the `version` argument of [`ObjectStore::get_object`], [`ObjectStore::get_object_range`], [`ObjectStore::head_object`] |
+//! | versions, delete markers                          | [`ObjectStore::list_object_versions`], [`ObjectStore::delete_object`] (adds a marker when versioned), [`ObjectStore::delete_object_version`] |
+//! | re-seal a version's header in place               | [`ObjectStore::replace_object_bytes`]       |
 //! | retention and legal hold                          | [`ObjectStore::put_object_retention`], [`ObjectStore::put_object_legal_hold`] |
 
 pub mod local;
@@ -168,8 +171,12 @@ pub struct VersionPage {
     pub versions: Vec<ObjectInfo>,
     /// Rolled-up prefixes, in order.
     pub common_prefixes: Vec<String>,
-    /// The token for the next page; `None` if this is the last.
-    pub next_token: Option<String>,
+    /// Whether more entries follow.
+    pub is_truncated: bool,
+    /// When truncated: the key-marker of the next page.
+    pub next_key_marker: Option<String>,
+    /// When truncated after a version: the version-id-marker of the next page.
+    pub next_version_id_marker: Option<String>,
 }
 
 /// A multipart upload in progress.
@@ -212,6 +219,15 @@ pub enum StoreError {
     NoSuchKey,
     /// The version does not exist.
     NoSuchVersion,
+    /// The version asked for (`requested`), or the current version of the key, is a delete marker.
+    DeleteMarker {
+        /// The marker's version id.
+        version_id: String,
+        /// When the marker was made.
+        last_modified: SystemTime,
+        /// Whether the request named this version (S3: 405) or asked for the current one (404).
+        requested: bool,
+    },
     /// The multipart upload does not exist.
     NoSuchUpload,
     /// A completed upload names a part that is missing or whose ETag differs.
@@ -257,6 +273,11 @@ impl fmt::Display for StoreError {
             Self::InvalidBucketName => f.write_str("invalid bucket name"),
             Self::NoSuchKey => f.write_str("no such key"),
             Self::NoSuchVersion => f.write_str("no such version"),
+            Self::DeleteMarker { requested, .. } => f.write_str(if *requested {
+                "the version is a delete marker"
+            } else {
+                "the current version is a delete marker"
+            }),
             Self::NoSuchUpload => f.write_str("no such multipart upload"),
             Self::InvalidPart { part_number } => write!(f, "invalid part {part_number}"),
             Self::InvalidPartOrder => f.write_str("parts are not in ascending order"),
@@ -290,6 +311,26 @@ impl From<StoreError> for S3Error {
             StoreError::InvalidBucketName => S3ErrorCode::InvalidBucketName,
             StoreError::NoSuchKey => S3ErrorCode::NoSuchKey,
             StoreError::NoSuchVersion => S3ErrorCode::NoSuchVersion,
+            StoreError::DeleteMarker {
+                version_id,
+                last_modified,
+                requested,
+            } => {
+                // S3: the current version is a marker → 404 NoSuchKey; a marker asked for by its id →
+                // 405 MethodNotAllowed with its Last-Modified. Both say which marker it was.
+                let mut err = if *requested {
+                    S3Error::from_code(S3ErrorCode::MethodNotAllowed).with_header(
+                        "Last-Modified",
+                        crate::aws::clock::http_date(*last_modified),
+                    )
+                } else {
+                    S3Error::from_code(S3ErrorCode::NoSuchKey)
+                };
+                err = err
+                    .with_header("x-amz-delete-marker", "true")
+                    .with_header("x-amz-version-id", version_id.clone());
+                return err;
+            }
             StoreError::NoSuchUpload => S3ErrorCode::NoSuchUpload,
             StoreError::InvalidPart { .. } => S3ErrorCode::InvalidPart,
             StoreError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
@@ -309,10 +350,63 @@ impl From<StoreError> for S3Error {
     }
 }
 
+/// A bucket's versioning state, as the store keeps it. A bucket starts [`Versioning::Unversioned`] and
+/// never returns there once versioning was enabled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Versioning {
+    /// Never enabled: one `null` version per key, replaced by each write, removed by a delete.
+    #[default]
+    Unversioned,
+    /// Every write adds a version; a delete adds a delete marker.
+    Enabled,
+    /// Writes replace the `null` version; a delete replaces it with a `null` delete marker. Other
+    /// versions stay.
+    Suspended,
+}
+
+/// The Object Lock state a new version is written with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectLock {
+    /// Retention, if any.
+    pub retention: Option<Retention>,
+    /// Legal hold.
+    pub legal_hold: bool,
+}
+
+/// A ListObjectVersions request (`prefix`, `delimiter`, `key-marker`, `version-id-marker`,
+/// `max-keys`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionListRequest {
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Roll keys up to the first occurrence of this after the prefix into common prefixes.
+    pub delimiter: Option<String>,
+    /// Start after this key (alone), or after this key's version `version_id_marker`.
+    pub key_marker: Option<String>,
+    /// With `key_marker`: start after this version of that key (its older versions follow).
+    pub version_id_marker: Option<String>,
+    /// The most entries (versions, delete markers and common prefixes) in the page; 0 means
+    /// [`MAX_KEYS`].
+    pub max_keys: usize,
+}
+
+/// Whether `id` has the shape of a version id a store issues: `null`, or 1..=64 characters of
+/// `[A-Za-z0-9._-]` not starting with `.` (S3 answers any other id with 400 `InvalidArgument`).
+#[must_use]
+pub fn is_valid_version_id(id: &str) -> bool {
+    id == NULL_VERSION
+        || ((1..=64).contains(&id.len())
+            && !id.starts_with('.')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
+}
+
 /// Where objects and bucket configuration live. Every write is atomic: a reader sees the old object or
 /// the new one, whole, and a write that fails (or a process that dies mid-write) leaves the old one.
 ///
 /// Keys are S3 keys (1..=1,024 bytes of UTF-8); bucket names are S3 bucket names (checked by the caller).
+/// Object reads take a version: `None` is the current version of the key.
 pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Creates an empty bucket.
     ///
@@ -326,7 +420,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// [`StoreError::NoSuchBucket`]; I/O.
     fn head_bucket(&self, bucket: &str) -> Result<(), StoreError>;
 
-    /// Removes an empty bucket and its configuration.
+    /// Removes an empty bucket (no versions, delete markers or uploads) and its configuration.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`], [`StoreError::BucketNotEmpty`]; I/O.
@@ -338,8 +432,8 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// I/O.
     fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
 
-    /// The bucket configuration document `name` (`encryption`, `policy`, later `versioning`, `cors`,
-    /// `logging`, `object-lock`, …), or `None` if it is not set.
+    /// The bucket configuration document `name` (`encryption`, `policy`, `cors`, `logging`,
+    /// `object-lock`, …), or `None` if it is not set.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`]; I/O; corrupt configuration.
@@ -356,8 +450,22 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         document: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Stores `body` (read to its end) as the current object `key` with `metadata`, atomically, and
-    /// returns the stored object's info (version id [`NULL_VERSION`] unless the store versions it).
+    /// The bucket's versioning state, which decides what writes and deletes do.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn bucket_versioning(&self, bucket: &str) -> Result<Versioning, StoreError>;
+
+    /// Sets the versioning state.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; [`StoreError::InvalidArgument`] for `Unversioned` on a bucket that
+    /// was versioned; [`StoreError::Unsupported`] for a store without versions; I/O.
+    fn put_bucket_versioning(&self, bucket: &str, state: Versioning) -> Result<(), StoreError>;
+
+    /// Stores `body` (read to its end) as the new current version of `key` with `metadata` and
+    /// `lock`, atomically, and returns its info: a new version id when versioning is enabled,
+    /// otherwise [`NULL_VERSION`], replacing the `null` version.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`]; [`StoreError::Body`] if `body` fails (nothing stored); I/O.
@@ -367,16 +475,37 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         key: &str,
         body: &mut dyn Read,
         metadata: &Metadata,
+        lock: &ObjectLock,
     ) -> Result<ObjectInfo, StoreError>;
 
-    /// Opens the current object `key`: info and seekable stored bytes. The reader keeps seeing the
-    /// version it opened even if the object is replaced meanwhile.
+    /// Replaces the stored bytes of one existing version in place (version id, metadata, lock state
+    /// and order unchanged), atomically: for re-sealing a header.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchBucket`], [`StoreError::NoSuchKey`]; I/O.
-    fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, StoreError>;
+    /// [`StoreError::NoSuchVersion`]; [`StoreError::Body`]; I/O.
+    fn replace_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        body: &mut dyn Read,
+    ) -> Result<ObjectInfo, StoreError>;
 
-    /// Bytes `[start, min(end, size))` of the current object `key`'s stored bytes.
+    /// Opens a version of `key` (`None`: the current one): info and seekable stored bytes. The reader
+    /// keeps seeing the bytes it opened even if the object is replaced meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; [`StoreError::NoSuchKey`] (no current version);
+    /// [`StoreError::NoSuchVersion`]; [`StoreError::DeleteMarker`] when the version asked for, or the
+    /// current one, is a delete marker; I/O.
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<StoredObject, StoreError>;
+
+    /// Bytes `[start, min(end, size))` of a version's stored bytes.
     ///
     /// # Errors
     /// [`StoreError::InvalidRange`] if `start >= size` (or `start > end`); as [`ObjectStore::get_object`].
@@ -384,31 +513,63 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         start: u64,
         end: u64,
     ) -> Result<StoredRange, StoreError>;
 
-    /// The current object `key`'s info.
+    /// A version's info.
     ///
     /// # Errors
     /// As [`ObjectStore::get_object`].
-    fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
+    fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectInfo, StoreError>;
 
-    /// Removes the current object `key` (in a versioned store: adds a delete marker). Returns whether
-    /// there was one; deleting a missing key succeeds, as in S3.
+    /// Deletes `key` without a version id, as the versioning state says: removes the `null` version
+    /// (unversioned), adds a delete marker (enabled), or replaces the `null` version with a `null`
+    /// delete marker (suspended). Returns the delete marker made, if any. Deleting a missing key
+    /// succeeds, as in S3.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`]; I/O.
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, StoreError>;
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError>;
 
-    /// One page of the current objects whose keys start with the prefix, in key order.
+    /// Removes version `version_id` of `key` permanently (object or delete marker); returns its info.
+    /// The next newest version, if any, becomes current.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchVersion`]; I/O.
+    fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<ObjectInfo, StoreError>;
+
+    /// One page of the keys whose current version is an object (not a delete marker) and that start
+    /// with the prefix, in key order.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`]; [`StoreError::InvalidArgument`] for a token this store did not
     /// issue; I/O.
     fn list_objects(&self, bucket: &str, request: &ListRequest) -> Result<ListPage, StoreError>;
 
-    /// Starts a multipart upload of `key` with `metadata`; returns its upload id.
+    /// One page of versions and delete markers, by key, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`]; I/O.
+    fn list_object_versions(
+        &self,
+        bucket: &str,
+        request: &VersionListRequest,
+    ) -> Result<VersionPage, StoreError>;
+
+    /// Starts a multipart upload of `key` with `metadata` and the lock state the object will get;
+    /// returns its upload id.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`]; I/O.
@@ -417,6 +578,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         bucket: &str,
         key: &str,
         metadata: &Metadata,
+        lock: &ObjectLock,
     ) -> Result<String, StoreError>;
 
     /// Stores part `part_number` (1..=10,000) of an upload, replacing an earlier one of that number.
@@ -444,9 +606,10 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         upload_id: &str,
     ) -> Result<Vec<PartInfo>, StoreError>;
 
-    /// Joins the listed parts (number, ETag; ascending) into the object, followed by `trailer` (the SSE
-    /// engine's manifest; may be empty), atomically (the old object stays until the new one replaces
-    /// it), and ends the upload. The part bodies are copied, never interpreted. The ETag is S3's
+    /// Joins the listed parts (number, ETag; ascending) into the object's new version (as
+    /// [`ObjectStore::put_object`] with the upload's metadata and lock state), followed by `trailer` (the
+    /// SSE engine's manifest; may be empty), atomically (the old object stays until the new one
+    /// replaces it), and ends the upload. The part bodies are copied, never interpreted. The ETag is S3's
     /// multipart ETag of the stored parts (`"<md5 of the parts' md5s>-<n>"`).
     ///
     /// # Errors
@@ -500,49 +663,11 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         upload_id: &str,
     ) -> Result<(), StoreError>;
 
-    /// One page of versions and delete markers (the token continues after a key and version).
-    ///
-    /// # Errors
-    /// As [`ObjectStore::list_objects`]; [`StoreError::Unsupported`] for a store without versions.
-    fn list_object_versions(
-        &self,
-        bucket: &str,
-        request: &ListRequest,
-    ) -> Result<VersionPage, StoreError>;
-
-    /// Opens version `version_id` of `key`.
-    ///
-    /// # Errors
-    /// [`StoreError::NoSuchVersion`] (also for a delete marker's id, which the S3 layer answers with
-    /// 405); as [`ObjectStore::get_object`].
-    fn get_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-    ) -> Result<StoredObject, StoreError>;
-
-    /// Removes version `version_id` of `key` permanently (object or delete marker); returns its info.
-    ///
-    /// # Errors
-    /// [`StoreError::NoSuchVersion`]; I/O.
-    fn delete_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-    ) -> Result<ObjectInfo, StoreError>;
-
-    /// Makes a delete marker the current version of `key` and returns it.
-    ///
-    /// # Errors
-    /// [`StoreError::Unsupported`] for a store without versions; I/O.
-    fn put_delete_marker(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError>;
-
     /// Sets (`Some`) or clears the retention of a version.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchVersion`]; [`StoreError::Unsupported`] for a store without Object Lock.
+    /// [`StoreError::NoSuchVersion`] (also for a delete marker); [`StoreError::Unsupported`] for a
+    /// store without Object Lock.
     fn put_object_retention(
         &self,
         bucket: &str,
@@ -554,7 +679,8 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Sets or clears the legal hold of a version.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchVersion`]; [`StoreError::Unsupported`] for a store without Object Lock.
+    /// [`StoreError::NoSuchVersion`] (also for a delete marker); [`StoreError::Unsupported`] for a
+    /// store without Object Lock.
     fn put_object_legal_hold(
         &self,
         bucket: &str,

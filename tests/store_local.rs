@@ -1,5 +1,6 @@
 //! The local directory store: buckets and configuration, put/get/range/head/delete, listings across
-//! pages, multipart uploads, the `null` version, failed and crashed writes, and readers racing a writer.
+//! pages, multipart uploads, versions and delete markers in every versioning state, Object Lock fields,
+//! failed and crashed writes, and readers racing a writer.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -8,7 +9,15 @@ use std::time::{Duration, SystemTime};
 
 use s3crypt::s3::{S3Error, S3ErrorCode};
 use s3crypt::store::local::{LocalStore, object_file_name};
-use s3crypt::store::{ListRequest, Metadata, NULL_VERSION, ObjectStore, StoreError};
+use s3crypt::store::{
+    ListRequest, Metadata, NULL_VERSION, ObjectLock, ObjectStore, Retention, RetentionMode,
+    StoreError, VersionListRequest, Versioning,
+};
+
+const NO_LOCK: ObjectLock = ObjectLock {
+    retention: None,
+    legal_hold: false,
+};
 
 fn store() -> (tempfile::TempDir, LocalStore) {
     let d = tempfile::tempdir().expect("tempdir");
@@ -18,12 +27,12 @@ fn store() -> (tempfile::TempDir, LocalStore) {
 }
 
 fn put(s: &LocalStore, key: &str, bytes: &[u8]) {
-    s.put_object("bkt", key, &mut &bytes[..], &Metadata::new())
+    s.put_object("bkt", key, &mut &bytes[..], &Metadata::new(), &NO_LOCK)
         .expect("put");
 }
 
 fn get(s: &LocalStore, key: &str) -> Result<Vec<u8>, StoreError> {
-    let mut o = s.get_object("bkt", key)?;
+    let mut o = s.get_object("bkt", key, None)?;
     let mut v = Vec::new();
     o.body.read_to_end(&mut v).expect("read");
     Ok(v)
@@ -151,13 +160,14 @@ fn put_get_range_head_delete() {
             "a/b c",
             &mut &body[..],
             &meta(&[("content-type", "x/y")]),
+            &NO_LOCK,
         )
         .expect("put");
     assert_eq!(info.size, 100_000);
     assert_eq!(info.version_id, NULL_VERSION);
     assert_eq!(info.etag.len(), 34, "a quoted 128-bit tag: {}", info.etag);
     assert_eq!(get(&s, "a/b c").expect("get"), body);
-    let head = s.head_object("bkt", "a/b c").expect("head");
+    let head = s.head_object("bkt", "a/b c", None).expect("head");
     assert_eq!(head, info);
     assert_eq!(head.metadata["content-type"], "x/y");
     // The layout: the bytes under the hash of the key.
@@ -170,28 +180,30 @@ fn put_get_range_head_delete() {
         .expect("file"),
         body
     );
-    let mut r = s.get_object_range("bkt", "a/b c", 10, 20).expect("range");
+    let mut r = s
+        .get_object_range("bkt", "a/b c", None, 10, 20)
+        .expect("range");
     let mut v = Vec::new();
     r.body.read_to_end(&mut v).expect("read");
     assert_eq!((r.start, r.end, v.as_slice()), (10, 20, &body[10..20]));
     // The end is clamped to the size; a start at or past the size is refused.
     let r = s
-        .get_object_range("bkt", "a/b c", 99_990, u64::MAX)
+        .get_object_range("bkt", "a/b c", None, 99_990, u64::MAX)
         .expect("tail");
     assert_eq!(r.end, 100_000);
     assert!(matches!(
-        s.get_object_range("bkt", "a/b c", 100_000, u64::MAX),
+        s.get_object_range("bkt", "a/b c", None, 100_000, u64::MAX),
         Err(StoreError::InvalidRange)
     ));
     // Seekable whole reads.
-    let mut o = s.get_object("bkt", "a/b c").expect("get");
+    let mut o = s.get_object("bkt", "a/b c", None).expect("get");
     io::Seek::seek(&mut o.body, io::SeekFrom::Start(99_999)).expect("seek");
     let mut last = Vec::new();
     o.body.read_to_end(&mut last).expect("read");
     assert_eq!(last, [body[99_999]]);
     // Replace, then delete.
     put(&s, "a/b c", b"short");
-    let replaced = s.head_object("bkt", "a/b c").expect("head");
+    let replaced = s.head_object("bkt", "a/b c", None).expect("head");
     assert_eq!(replaced.size, 5);
     assert_ne!(replaced.etag, info.etag, "new bytes, new ETag");
     assert_eq!(
@@ -199,11 +211,11 @@ fn put_get_range_head_delete() {
         Metadata::new(),
         "the metadata is the new write's"
     );
-    assert!(s.delete_object("bkt", "a/b c").expect("delete"));
-    assert!(!s.delete_object("bkt", "a/b c").expect("again"));
+    assert_eq!(s.delete_object("bkt", "a/b c").expect("delete"), None);
+    assert_eq!(s.delete_object("bkt", "a/b c").expect("again"), None);
     assert!(matches!(get(&s, "a/b c"), Err(StoreError::NoSuchKey)));
     assert!(matches!(
-        s.put_object("nope", "k", &mut &b""[..], &Metadata::new()),
+        s.put_object("nope", "k", &mut &b""[..], &Metadata::new(), &NO_LOCK),
         Err(StoreError::NoSuchBucket)
     ));
     // An empty object and a 1,024-byte key.
@@ -326,7 +338,7 @@ fn list_with_prefix_delimiter_and_continuation() {
 fn multipart_upload() {
     let (_d, s) = store();
     let id = s
-        .create_multipart_upload("bkt", "big", &meta(&[("m", "1")]))
+        .create_multipart_upload("bkt", "big", &meta(&[("m", "1")]), &NO_LOCK)
         .expect("create");
     let parts: Vec<Vec<u8>> = vec![vec![1u8; 300_000], vec![2u8; 200_000], vec![3u8; 5]];
     let mut listed = Vec::new();
@@ -382,7 +394,7 @@ fn multipart_upload() {
     ));
     // Abort: the parts go.
     let id = s
-        .create_multipart_upload("bkt", "other", &Metadata::new())
+        .create_multipart_upload("bkt", "other", &Metadata::new(), &NO_LOCK)
         .expect("create");
     s.upload_part("bkt", "other", &id, 1, &mut &b"x"[..])
         .expect("part");
@@ -404,46 +416,294 @@ fn multipart_upload() {
     s.delete_bucket("bkt").expect("nothing left");
 }
 
-#[test]
-fn the_null_version_and_what_this_store_does_not_do() {
-    let (_d, s) = store();
-    put(&s, "k", b"v");
-    let p = s
-        .list_object_versions("bkt", &ListRequest::default())
-        .expect("versions");
-    assert_eq!(p.versions.len(), 1);
-    assert_eq!(
-        (p.versions[0].version_id.as_str(), p.versions[0].is_latest),
-        (NULL_VERSION, true)
-    );
-    let mut o = s
-        .get_object_version("bkt", "k", NULL_VERSION)
-        .expect("null");
+fn read_version(s: &LocalStore, key: &str, version: &str) -> Result<Vec<u8>, StoreError> {
+    let mut o = s.get_object("bkt", key, Some(version))?;
     let mut v = Vec::new();
     o.body.read_to_end(&mut v).expect("read");
-    assert_eq!(v, b"v");
+    Ok(v)
+}
+
+fn versions(s: &LocalStore, request: &VersionListRequest) -> Vec<(String, String, bool, bool)> {
+    s.list_object_versions("bkt", request)
+        .expect("versions")
+        .versions
+        .into_iter()
+        .map(|v| (v.key, v.version_id, v.is_latest, v.is_delete_marker))
+        .collect()
+}
+
+#[test]
+fn unversioned_then_enabled_then_suspended() {
+    let (d, s) = store();
+    assert_eq!(
+        s.bucket_versioning("bkt").expect("state"),
+        Versioning::Unversioned
+    );
+    put(&s, "k", b"null-1");
+    // Unversioned: the only version is `null`; a delete removes it and makes no marker.
+    let p = versions(&s, &VersionListRequest::default());
+    assert_eq!(p, vec![("k".into(), NULL_VERSION.into(), true, false)]);
+
+    s.put_bucket_versioning("bkt", Versioning::Enabled)
+        .expect("enable");
     assert!(matches!(
-        s.get_object_version("bkt", "k", "3HL4kqtJlcpXroDTDmJ"),
-        Err(StoreError::NoSuchVersion)
+        s.put_bucket_versioning("bkt", Versioning::Unversioned),
+        Err(StoreError::InvalidArgument(_))
     ));
-    for e in [
-        s.put_delete_marker("bkt", "k").expect_err("no markers"),
-        s.put_object_retention("bkt", "k", NULL_VERSION, None)
-            .expect_err("no lock"),
-        s.put_object_legal_hold("bkt", "k", NULL_VERSION, true)
-            .expect_err("no lock"),
-    ] {
-        assert!(matches!(e, StoreError::Unsupported(_)), "{e}");
-        assert_eq!(S3Error::from(e).code(), S3ErrorCode::NotImplemented);
+    let v1 = s
+        .put_object("bkt", "k", &mut &b"v1"[..], &Metadata::new(), &NO_LOCK)
+        .expect("v1");
+    let v2 = s
+        .put_object("bkt", "k", &mut &b"v2"[..], &Metadata::new(), &NO_LOCK)
+        .expect("v2");
+    assert_ne!(v1.version_id, NULL_VERSION);
+    assert_ne!(v1.version_id, v2.version_id);
+    assert_eq!(get(&s, "k").expect("current"), b"v2");
+    assert_eq!(read_version(&s, "k", &v1.version_id).expect("v1"), b"v1");
+    assert_eq!(
+        read_version(&s, "k", NULL_VERSION).expect("null kept"),
+        b"null-1"
+    );
+    // Newest first, the newest latest.
+    let ids: Vec<_> = versions(&s, &VersionListRequest::default())
+        .into_iter()
+        .map(|v| (v.1, v.2))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            (v2.version_id.clone(), true),
+            (v1.version_id.clone(), false),
+            (NULL_VERSION.into(), false)
+        ]
+    );
+    // A delete adds a marker: the key is gone from listings and GET says which marker.
+    let marker = s
+        .delete_object("bkt", "k")
+        .expect("delete")
+        .expect("marker");
+    assert!(marker.is_delete_marker);
+    match s.get_object("bkt", "k", None) {
+        Err(StoreError::DeleteMarker {
+            version_id,
+            requested: false,
+            ..
+        }) => assert_eq!(version_id, marker.version_id),
+        other => panic!("{other:?}"),
     }
-    let gone = s
-        .delete_object_version("bkt", "k", NULL_VERSION)
-        .expect("delete null");
-    assert_eq!(gone.key, "k");
+    match s.head_object("bkt", "k", Some(&marker.version_id)) {
+        Err(StoreError::DeleteMarker {
+            requested: true, ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let e = S3Error::from(s.get_object("bkt", "k", None).expect_err("marker"));
+    assert_eq!(e.code(), S3ErrorCode::NoSuchKey);
+    assert!(
+        e.headers()
+            .contains(&("x-amz-delete-marker".into(), "true".into()))
+    );
+    let e = S3Error::from(
+        s.get_object("bkt", "k", Some(&marker.version_id))
+            .expect_err("marker"),
+    );
+    assert_eq!(e.code(), S3ErrorCode::MethodNotAllowed);
+    assert!(
+        s.list_objects("bkt", &ListRequest::default())
+            .expect("list")
+            .contents
+            .is_empty()
+    );
+    // The bucket is not empty while versions or markers exist.
     assert!(matches!(
-        s.delete_object_version("bkt", "k", NULL_VERSION),
+        s.delete_bucket("bkt"),
+        Err(StoreError::BucketNotEmpty)
+    ));
+    // Removing the marker brings v2 back.
+    let gone = s
+        .delete_object_version("bkt", "k", &marker.version_id)
+        .expect("remove marker");
+    assert!(gone.is_delete_marker);
+    assert_eq!(get(&s, "k").expect("v2 again"), b"v2");
+    // Removing the current version makes the next newest current.
+    s.delete_object_version("bkt", "k", &v2.version_id)
+        .expect("remove v2");
+    assert_eq!(get(&s, "k").expect("v1 now"), b"v1");
+    assert!(matches!(
+        s.delete_object_version("bkt", "k", &v2.version_id),
         Err(StoreError::NoSuchVersion)
     ));
+    assert!(matches!(
+        s.get_object("bkt", "k", Some("nosuchversion")),
+        Err(StoreError::NoSuchVersion)
+    ));
+
+    // Suspended: writes replace the `null` version, other versions stay; a delete makes a `null`
+    // marker.
+    s.put_bucket_versioning("bkt", Versioning::Suspended)
+        .expect("suspend");
+    let n = s
+        .put_object("bkt", "k", &mut &b"null-2"[..], &Metadata::new(), &NO_LOCK)
+        .expect("null write");
+    assert_eq!(n.version_id, NULL_VERSION);
+    assert_eq!(get(&s, "k").expect("null current"), b"null-2");
+    assert_eq!(
+        read_version(&s, "k", &v1.version_id).expect("v1 kept"),
+        b"v1"
+    );
+    let m = s
+        .delete_object("bkt", "k")
+        .expect("delete")
+        .expect("marker");
+    assert_eq!(m.version_id, NULL_VERSION);
+    assert!(matches!(
+        s.get_object("bkt", "k", None),
+        Err(StoreError::DeleteMarker { .. })
+    ));
+    let all = versions(&s, &VersionListRequest::default());
+    assert_eq!(
+        all,
+        vec![
+            ("k".into(), NULL_VERSION.into(), true, true),
+            ("k".into(), v1.version_id.clone(), false, false),
+        ]
+    );
+    // Clean up every version: the bucket can go.
+    for (key, id, _, _) in all {
+        s.delete_object_version("bkt", &key, &id).expect("remove");
+    }
+    assert!(versions(&s, &VersionListRequest::default()).is_empty());
+    s.delete_bucket("bkt").expect("empty now");
+    drop(d);
+}
+
+#[test]
+fn version_listing_pages_with_markers_and_prefixes() {
+    let (_d, s) = store();
+    s.put_bucket_versioning("bkt", Versioning::Enabled)
+        .expect("enable");
+    let mut ids = Vec::new();
+    for key in ["a", "b/1", "b/2", "c"] {
+        for n in 0..2 {
+            let body = format!("{key}{n}");
+            let info = s
+                .put_object("bkt", key, &mut body.as_bytes(), &Metadata::new(), &NO_LOCK)
+                .expect("put");
+            ids.push((key.to_owned(), info.version_id));
+        }
+    }
+    let all = versions(&s, &VersionListRequest::default());
+    assert_eq!(all.len(), 8);
+    // Page through three at a time with the markers the store hands out.
+    let mut request = VersionListRequest {
+        max_keys: 3,
+        ..VersionListRequest::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = s.list_object_versions("bkt", &request).expect("page");
+        seen.extend(page.versions.iter().map(|v| v.version_id.clone()));
+        if !page.is_truncated {
+            break;
+        }
+        request.key_marker = page.next_key_marker;
+        request.version_id_marker = page.next_version_id_marker;
+    }
+    assert_eq!(
+        seen,
+        all.iter().map(|v| v.1.clone()).collect::<Vec<_>>(),
+        "pages join into the whole listing"
+    );
+    // A key-marker alone skips that key's versions.
+    let after_a = versions(
+        &s,
+        &VersionListRequest {
+            key_marker: Some("a".into()),
+            ..VersionListRequest::default()
+        },
+    );
+    assert_eq!(after_a.first().map(|v| v.0.as_str()), Some("b/1"));
+    // A delimiter rolls `b/` up once.
+    let page = s
+        .list_object_versions(
+            "bkt",
+            &VersionListRequest {
+                delimiter: Some("/".into()),
+                ..VersionListRequest::default()
+            },
+        )
+        .expect("rolled");
+    assert_eq!(page.common_prefixes, vec!["b/".to_owned()]);
+    assert_eq!(page.versions.len(), 4);
+}
+
+#[test]
+fn lock_fields_persist_per_version_and_reseal_keeps_order() {
+    let (_d, s) = store();
+    s.put_bucket_versioning("bkt", Versioning::Enabled)
+        .expect("enable");
+    let until = SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000);
+    let lock = ObjectLock {
+        retention: Some(Retention {
+            mode: RetentionMode::Compliance,
+            retain_until: until,
+        }),
+        legal_hold: true,
+    };
+    let v1 = s
+        .put_object("bkt", "k", &mut &b"one"[..], &Metadata::new(), &lock)
+        .expect("v1");
+    let v2 = s
+        .put_object("bkt", "k", &mut &b"two"[..], &Metadata::new(), &NO_LOCK)
+        .expect("v2");
+    let h1 = s.head_object("bkt", "k", Some(&v1.version_id)).expect("h1");
+    assert_eq!(h1.retention, lock.retention);
+    assert!(h1.legal_hold);
+    s.put_object_legal_hold("bkt", "k", &v1.version_id, false)
+        .expect("hold off");
+    s.put_object_retention("bkt", "k", &v2.version_id, lock.retention.as_ref())
+        .expect("retain v2");
+    assert!(
+        !s.head_object("bkt", "k", Some(&v1.version_id))
+            .expect("h1")
+            .legal_hold
+    );
+    assert_eq!(
+        s.head_object("bkt", "k", None).expect("h2").retention,
+        lock.retention
+    );
+    // Rewriting the older version's bytes (a reseal) keeps it older.
+    s.replace_object_bytes("bkt", "k", &v1.version_id, &mut &b"ONE"[..])
+        .expect("replace");
+    assert_eq!(get(&s, "k").expect("current"), b"two");
+    assert_eq!(read_version(&s, "k", &v1.version_id).expect("v1"), b"ONE");
+    // A delete marker has no lock state.
+    let m = s
+        .delete_object("bkt", "k")
+        .expect("delete")
+        .expect("marker");
+    assert!(matches!(
+        s.put_object_legal_hold("bkt", "k", &m.version_id, true),
+        Err(StoreError::NoSuchVersion)
+    ));
+}
+
+#[test]
+fn a_null_version_written_before_versioning_keeps_its_place_when_resealed() {
+    let (_d, s) = store();
+    put(&s, "k", b"old");
+    s.put_bucket_versioning("bkt", Versioning::Enabled)
+        .expect("enable");
+    let v = s
+        .put_object("bkt", "k", &mut &b"new"[..], &Metadata::new(), &NO_LOCK)
+        .expect("new");
+    std::thread::sleep(Duration::from_millis(20));
+    s.replace_object_bytes("bkt", "k", NULL_VERSION, &mut &b"OLD"[..])
+        .expect("reseal null");
+    assert_eq!(get(&s, "k").expect("current"), b"new");
+    let listed = versions(&s, &VersionListRequest::default());
+    assert_eq!(listed[0].1, v.version_id);
+    assert_eq!(listed[1].1, NULL_VERSION);
 }
 
 #[test]
@@ -514,12 +774,13 @@ fn a_body_that_fails_half_way_leaves_the_old_object() {
             "k",
             &mut FailingReader { good: 3 << 20 },
             &Metadata::new(),
+            &NO_LOCK,
         )
         .expect_err("the body failed");
     assert!(matches!(e, StoreError::Body(_)), "{e}");
     assert_eq!(S3Error::from(e).code(), S3ErrorCode::IncompleteBody);
     assert_eq!(get(&s, "k").expect("old kept"), b"old bytes");
-    assert_eq!(s.head_object("bkt", "k").expect("head").size, 9);
+    assert_eq!(s.head_object("bkt", "k", None).expect("head").size, 9);
     // No partial object, no temporary left by a writer that returned.
     assert_eq!(object_files(d.path()), before);
     // A new key that fails: nothing visible.
@@ -528,6 +789,7 @@ fn a_body_that_fails_half_way_leaves_the_old_object() {
         "new",
         &mut FailingReader { good: 10 },
         &Metadata::new(),
+        &NO_LOCK,
     )
     .expect_err("failed");
     assert!(matches!(get(&s, "new"), Err(StoreError::NoSuchKey)));
@@ -587,7 +849,7 @@ fn readers_see_the_old_or_the_new_object_whole_while_a_writer_replaces_it() {
             scope.spawn(move || {
                 for i in 0..40 {
                     let body = if i % 2 == 0 { &b } else { &a };
-                    s.put_object("bkt", "k", &mut &body[..], &Metadata::new())
+                    s.put_object("bkt", "k", &mut &body[..], &Metadata::new(), &NO_LOCK)
                         .expect("put");
                 }
             })
@@ -597,7 +859,7 @@ fn readers_see_the_old_or_the_new_object_whole_while_a_writer_replaces_it() {
                 let s = Arc::clone(&s);
                 scope.spawn(move || {
                     for _ in 0..60 {
-                        let mut o = s.get_object("bkt", "k").expect("get");
+                        let mut o = s.get_object("bkt", "k", None).expect("get");
                         let mut v = Vec::new();
                         o.body.read_to_end(&mut v).expect("read");
                         let whole_a = v.len() == 300_000 && v.iter().all(|&c| c == b'a');
@@ -619,10 +881,10 @@ fn readers_see_the_old_or_the_new_object_whole_while_a_writer_replaces_it() {
 fn multipart_trailer_part_access_and_upload_listing() {
     let (_d, s) = store();
     let id = s
-        .create_multipart_upload("bkt", "t", &meta(&[("rec", "x")]))
+        .create_multipart_upload("bkt", "t", &meta(&[("rec", "x")]), &NO_LOCK)
         .expect("create");
     let id2 = s
-        .create_multipart_upload("bkt", "a", &Metadata::new())
+        .create_multipart_upload("bkt", "a", &Metadata::new(), &NO_LOCK)
         .expect("create");
     let up = s.multipart_upload("bkt", "t", &id).expect("upload");
     assert_eq!((up.key.as_str(), up.metadata["rec"].as_str()), ("t", "x"));

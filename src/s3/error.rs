@@ -306,13 +306,15 @@ impl PartialEq<S3ErrorCode> for &str {
 /// An error as S3 reports it: a code (which fixes the status), a message, optionally the resource, the
 /// request id and extra elements, and for server faults the cause.
 ///
-/// Equality compares what the client sees (code, message, resource, request id, extras), not the cause.
+/// Equality compares what the client sees (code, message, resource, request id, extras, headers), not
+/// the cause.
 pub struct S3Error {
     code: S3ErrorCode,
     message: Cow<'static, str>,
     resource: Option<String>,
     request_id: Option<String>,
     extras: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     source: Option<BoxError>,
 }
 
@@ -337,6 +339,7 @@ impl S3Error {
             resource: None,
             request_id: None,
             extras: Vec::new(),
+            headers: Vec::new(),
             source: None,
         }
     }
@@ -373,6 +376,14 @@ impl S3Error {
     #[must_use]
     pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extras.push((name.into(), value.into()));
+        self
+    }
+
+    /// The same error with one more response header (such as `x-amz-delete-marker`), sent with the
+    /// body and also for `HEAD`.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -417,6 +428,12 @@ impl S3Error {
     #[must_use]
     pub fn extras(&self) -> &[(String, String)] {
         &self.extras
+    }
+
+    /// The extra response headers, in order.
+    #[must_use]
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 
     /// The message followed by the cause chain, for operators (logs, the local CLI). Never send this to
@@ -603,6 +620,7 @@ impl S3Error {
             .request_id
             .iter()
             .map(|id| ("x-amz-request-id".to_owned(), id.clone()))
+            .chain(self.headers.iter().cloned())
             .collect();
         ErrorResponse {
             status: self.status(),
@@ -641,6 +659,7 @@ impl PartialEq for S3Error {
             && self.resource == other.resource
             && self.request_id == other.request_id
             && self.extras == other.extras
+            && self.headers == other.headers
     }
 }
 
@@ -655,6 +674,7 @@ impl fmt::Debug for S3Error {
             .field("resource", &self.resource)
             .field("request_id", &self.request_id)
             .field("extras", &self.extras)
+            .field("headers", &self.headers)
             .field("source", &self.source)
             .finish()
     }

@@ -123,31 +123,31 @@ pub fn timestamp(t: SystemTime) -> String {
 }
 
 /// A document under construction.
-struct Doc(String);
+pub(crate) struct Doc(String);
 
 impl Doc {
-    fn new(root: &str) -> Self {
+    pub(crate) fn new(root: &str) -> Self {
         let mut s = String::with_capacity(512);
         s.push_str(XML_DECL);
         let _ = write!(s, r#"<{root} xmlns="{S3_XMLNS}">"#);
         Self(s)
     }
 
-    fn open(&mut self, name: &str) {
+    pub(crate) fn open(&mut self, name: &str) {
         let _ = write!(self.0, "<{name}>");
     }
 
-    fn close(&mut self, name: &str) {
+    pub(crate) fn close(&mut self, name: &str) {
         let _ = write!(self.0, "</{name}>");
     }
 
     /// `<name>escaped text</name>`.
-    fn text(&mut self, name: &str, value: &str) {
+    pub(crate) fn text(&mut self, name: &str, value: &str) {
         let _ = write!(self.0, "<{name}>{}</{name}>", escape_text(value));
     }
 
     /// `<name>` with `value` URL-encoded first when `url` is set.
-    fn key(&mut self, name: &str, value: &str, url: bool) {
+    pub(crate) fn key(&mut self, name: &str, value: &str, url: bool) {
         if url {
             self.text(name, &url_encode(value));
         } else {
@@ -155,28 +155,28 @@ impl Doc {
         }
     }
 
-    fn opt(&mut self, name: &str, value: Option<&str>) {
+    pub(crate) fn opt(&mut self, name: &str, value: Option<&str>) {
         if let Some(v) = value {
             self.text(name, v);
         }
     }
 
-    fn num(&mut self, name: &str, value: impl std::fmt::Display) {
+    pub(crate) fn num(&mut self, name: &str, value: impl std::fmt::Display) {
         let _ = write!(self.0, "<{name}>{value}</{name}>");
     }
 
-    fn time(&mut self, name: &str, t: SystemTime) {
+    pub(crate) fn time(&mut self, name: &str, t: SystemTime) {
         self.text(name, &timestamp(t));
     }
 
-    fn owner(&mut self, name: &str, owner: Owner<'_>) {
+    pub(crate) fn owner(&mut self, name: &str, owner: Owner<'_>) {
         self.open(name);
         self.text("ID", owner.id);
         self.text("DisplayName", owner.display_name);
         self.close(name);
     }
 
-    fn common_prefixes(&mut self, prefixes: &[String], url: bool) {
+    pub(crate) fn common_prefixes(&mut self, prefixes: &[String], url: bool) {
         for p in prefixes {
             self.open("CommonPrefixes");
             self.key("Prefix", p, url);
@@ -184,7 +184,7 @@ impl Doc {
         }
     }
 
-    fn finish(mut self, root: &str) -> String {
+    pub(crate) fn finish(mut self, root: &str) -> String {
         self.close(root);
         self.0
     }

@@ -13,14 +13,14 @@ use crate::store::ListRequest;
 
 use crate::sse::engine::{OWNERSHIP_CONFIG, PUBLIC_ACCESS_BLOCK_CONFIG};
 
-fn bucket_of(call: &Call) -> Result<&str, S3Error> {
+pub(crate) fn bucket_of(call: &Call) -> Result<&str, S3Error> {
     call.req
         .bucket
         .as_deref()
         .ok_or_else(|| S3Error::internal("bucket operation without a bucket"))
 }
 
-fn owner(account: &str) -> Owner<'_> {
+pub(crate) fn owner(account: &str) -> Owner<'_> {
     Owner {
         id: account,
         display_name: account,
@@ -99,14 +99,38 @@ pub(crate) fn create(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
             S3ErrorCode::InvalidBucketAclWithObjectOwnership,
         ));
     }
-    if call
-        .headers
-        .get("x-amz-bucket-object-lock-enabled")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    let object_lock = match call.headers.get("x-amz-bucket-object-lock-enabled") {
+        None => false,
+        Some(v) if v.trim().eq_ignore_ascii_case("true") => true,
+        Some(v) if v.trim().eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(S3Error::invalid_argument(
+                "Invalid x-amz-bucket-object-lock-enabled header",
+            )
+            .with_extra("ArgumentName", "x-amz-bucket-object-lock-enabled")
+            .with_extra("ArgumentValue", v.trim()));
+        }
+    };
+    // Object Lock at creation needs the permissions of both halves of what it does.
+    for action in [
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:PutBucketVersioning",
+    ]
+    .iter()
+    .filter(|_| object_lock)
     {
-        return Err(S3Error::not_implemented(
-            "Object Lock is not implemented by this server yet.",
-        ));
+        let a = Authorization::new(
+            action,
+            &resource,
+            &principal.account,
+            &call.ctx,
+            &keys,
+            ResourceModel::S3,
+        )
+        .with_identity_policies(&call.ctx.identity_policies);
+        if authorize(&a) != Verdict::Allow {
+            return Err(S3Error::access_denied("Access Denied"));
+        }
     }
     match svc.engine().owner_of(bucket) {
         Ok(existing) if existing == principal.account => {
@@ -126,6 +150,9 @@ pub(crate) fn create(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         )),
     )?;
     store.put_bucket_config(bucket, OWNERSHIP_CONFIG, Some(ownership.as_str()))?;
+    if object_lock {
+        svc.engine().enable_object_lock_at_creation(bucket)?;
+    }
     Ok(Reply::empty(
         200,
         vec![("Location".to_owned(), format!("/{bucket}"))],
@@ -168,7 +195,7 @@ pub(crate) fn location(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
 }
 
 /// `max-keys`: 0..=2147483647, capped at 1,000.
-fn max_keys(call: &Call) -> Result<usize, S3Error> {
+pub(crate) fn max_keys(call: &Call) -> Result<usize, S3Error> {
     let Some(v) = call.req.param("max-keys") else {
         return Ok(1000);
     };
@@ -441,13 +468,6 @@ pub(crate) fn config(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Er
             allow("s3:PutBucketOwnershipControls")?;
             store.put_bucket_config(bucket, OWNERSHIP_CONFIG, None)?;
             Ok(Reply::empty(204, Vec::new()))
-        }
-        Op::GetBucketVersioning => {
-            allow("s3:GetBucketVersioning")?;
-            Ok(Reply::xml(
-                200,
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>".to_owned(),
-            ))
         }
         Op::GetBucketAcl => {
             allow("s3:GetBucketAcl")?;

@@ -113,7 +113,7 @@ pub(crate) fn upload_copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
     let (bucket, key) = bucket_key(call)?;
     let id = upload_id(call)?;
     let n = part_number(call)?;
-    let (src_bucket, src_key) = copy_source(&call.headers)?;
+    let (src_bucket, src_key, src_version) = copy_source(&call.headers)?;
     let range = match call.headers.get("x-amz-copy-source-range") {
         None => None,
         Some(r) => Some(r.trim().parse::<ByteRange>().map_err(|_| {
@@ -128,7 +128,7 @@ pub(crate) fn upload_copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
         key,
         id,
         n,
-        (&src_bucket, &src_key),
+        (&src_bucket, &src_key, src_version.as_deref()),
         range,
         &call.headers,
     )?;

@@ -21,7 +21,7 @@ use crate::aws::sigv4::SigV4Error;
 use crate::keys::DerivedKey;
 use crate::primitives::hash::{Md5, Sha256};
 use crate::range::ByteRange;
-use crate::s3::{S3Error, S3ErrorCode, xml};
+use crate::s3::{S3Error, S3ErrorCode, object_lock, versioning, xml};
 use crate::sse::engine::Response;
 use crate::sse::headers::Headers;
 
@@ -43,7 +43,7 @@ const CHECKSUMS: [ChecksumAlgorithm; 4] = [
     ChecksumAlgorithm::Sha256,
 ];
 
-fn bucket_key(call: &Call) -> Result<(&str, &str), S3Error> {
+pub(crate) fn bucket_key(call: &Call) -> Result<(&str, &str), S3Error> {
     match (&call.req.bucket, &call.req.key) {
         (Some(b), Some(k)) => Ok((b, k)),
         _ => Err(S3Error::internal("object operation without bucket and key")),
@@ -198,6 +198,7 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
     tokio::task::spawn_blocking(move || {
         let started = (|| {
             let (bucket, key) = bucket_key(&call)?;
+            let version = version_param(&call)?;
             let range = range_of(&call.headers);
             // A part is sent with the headers HeadObject?partNumber gives (the object is opened
             // twice; parts are read rarely).
@@ -212,6 +213,7 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
                         &call.ctx,
                         bucket,
                         key,
+                        version,
                         &call.headers,
                         range,
                     )?;
@@ -298,13 +300,14 @@ pub(crate) async fn get(svc: Arc<S3Service>, call: Call) -> Result<Reply, S3Erro
 /// HeadObject.
 pub(crate) fn head(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     let (bucket, key) = bucket_key(call)?;
+    let version = version_param(call)?;
     let resp = match part_number(call)? {
         Some(n) => svc
             .engine()
             .head_object_part(&call.ctx, bucket, key, &call.headers, n)?,
         None => svc
             .engine()
-            .head_object(&call.ctx, bucket, key, &call.headers)?,
+            .head_object(&call.ctx, bucket, key, version, &call.headers)?,
     };
     let etag = header(&resp, "etag").unwrap_or_default().to_owned();
     let modified = header(&resp, "last-modified").and_then(parse_rfc3339);
@@ -581,7 +584,7 @@ fn check_conditional_write(
             "A header you provided implies functionality that is not implemented (If-None-Match other than *).",
         ));
     }
-    let current = svc.engine().stat_object(bucket, key)?;
+    let current = svc.engine().stat_object(bucket, key, None)?;
     if inm.is_some() && current.is_some() {
         return Err(precondition_failed("If-None-Match"));
     }
@@ -736,23 +739,58 @@ pub(crate) fn put(svc: &S3Service, call: Call, body: BodyReader) -> Result<Reply
     Ok(Reply::empty(200, stored_headers(&resp, checksum)))
 }
 
-/// DeleteObject: 204 whether or not the key existed.
+/// The `versionId` query parameter, checked.
+pub(crate) fn version_param(call: &Call) -> Result<Option<&str>, S3Error> {
+    versioning::parse_version_id(call.req.param("versionId"))
+}
+
+/// DeleteObject: 204 whether or not the key existed. Without a version id a versioned bucket gets a
+/// delete marker (`x-amz-delete-marker: true`, its `x-amz-version-id`); with one, that version is
+/// removed for good, subject to MFA Delete and Object Lock.
 pub(crate) fn delete(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     let (bucket, key) = bucket_key(call)?;
-    svc.engine().delete_object(&call.ctx, bucket, key)?;
-    Ok(Reply::empty(204, Vec::new()))
+    let mut headers = Vec::new();
+    match version_param(call)? {
+        None => {
+            if let Some(marker) = svc.engine().delete_object(&call.ctx, bucket, key)? {
+                headers.push(("x-amz-delete-marker".to_owned(), "true".to_owned()));
+                headers.push(("x-amz-version-id".to_owned(), marker.version_id));
+            }
+        }
+        Some(version) => {
+            let mfa = mfa_for_versioned_delete(svc, call, bucket)?;
+            let gone = svc.engine().delete_object_version(
+                &call.ctx,
+                bucket,
+                key,
+                version,
+                object_lock::bypass_requested(&call.headers),
+                mfa,
+            )?;
+            if gone.delete_marker {
+                headers.push(("x-amz-delete-marker".to_owned(), "true".to_owned()));
+            }
+            headers.push(("x-amz-version-id".to_owned(), gone.version_id));
+        }
+    }
+    Ok(Reply::empty(204, headers))
+}
+
+/// MFA Delete for a request that removes versions: checks `x-amz-mfa` once when the bucket has MFA
+/// Delete on (the engine refuses a versioned delete that was not checked). Returns whether it was.
+fn mfa_for_versioned_delete(svc: &S3Service, call: &Call, bucket: &str) -> Result<bool, S3Error> {
+    if svc.engine().mfa_delete_enabled(bucket)? {
+        svc.engine().check_mfa(&call.ctx, bucket, &call.headers)?;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 /// S3 requires `Content-MD5` or an `x-amz-checksum-*` header on DeleteObjects and on some
 /// configuration writes (PutBucketCors, …); the value itself is checked with the body before the
 /// operation runs.
 pub(crate) fn require_integrity_header(call: &Call) -> Result<(), S3Error> {
-    if call.headers.contains("content-md5")
-        || call
-            .headers
-            .iter()
-            .any(|(n, _)| n.to_ascii_lowercase().starts_with("x-amz-checksum-"))
-    {
+    if call.headers.has_integrity_header() {
         Ok(())
     } else {
         Err(S3Error::invalid_request(
@@ -769,20 +807,38 @@ pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
     svc.engine().owner_of(bucket)?;
     let mut deleted = Vec::new();
     let mut failed = Vec::new();
+    // MFA Delete: one code for the whole request, which fails whole without it when it names a
+    // version.
+    let mfa = if request.objects.iter().any(|o| o.version_id.is_some()) {
+        mfa_for_versioned_delete(svc, call, bucket)?
+    } else {
+        false
+    };
+    let bypass = object_lock::bypass_requested(&call.headers);
     for object in &request.objects {
-        let outcome = if object.version_id.is_some() {
-            Err(S3Error::not_implemented(
-                "Deleting a version is not implemented by this server yet.",
-            ))
-        } else {
-            svc.engine().delete_object(&call.ctx, bucket, &object.key)
+        let outcome = match object.version_id.as_deref() {
+            Some(version) => svc
+                .engine()
+                .delete_object_version(&call.ctx, bucket, &object.key, version, bypass, mfa)
+                .map(|gone| xml::Deleted {
+                    key: object.key.clone(),
+                    version_id: Some(gone.version_id.clone()),
+                    delete_marker: gone.delete_marker,
+                    delete_marker_version_id: gone.delete_marker.then_some(gone.version_id),
+                }),
+            None => svc
+                .engine()
+                .delete_object(&call.ctx, bucket, &object.key)
+                .map(|marker| xml::Deleted {
+                    key: object.key.clone(),
+                    version_id: None,
+                    delete_marker: marker.is_some(),
+                    delete_marker_version_id: marker.map(|m| m.version_id),
+                }),
         };
         match outcome {
-            Ok(()) if request.quiet => {}
-            Ok(()) => deleted.push(xml::Deleted {
-                key: object.key.clone(),
-                ..xml::Deleted::default()
-            }),
+            Ok(_) if request.quiet => {}
+            Ok(d) => deleted.push(d),
             Err(e) => failed.push(xml::DeleteFailure::new(
                 object.key.clone(),
                 object.version_id.clone(),
@@ -796,17 +852,25 @@ pub(crate) fn delete_many(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
     ))
 }
 
-/// Parses `x-amz-copy-source`: `[/]BUCKET/KEY[?versionId=V]`, percent-encoded.
-pub(crate) fn copy_source(h: &Headers) -> Result<(String, String), S3Error> {
+/// Parses `x-amz-copy-source`: `[/]BUCKET/KEY[?versionId=V]`, percent-encoded; returns the bucket,
+/// the key and the version asked for.
+pub(crate) fn copy_source(h: &Headers) -> Result<(String, String, Option<String>), S3Error> {
     let raw = h.get("x-amz-copy-source").unwrap_or_default().trim();
     let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    if query
-        .split('&')
-        .any(|p| p.starts_with("versionId=") && p != "versionId=null")
-    {
-        return Err(S3Error::not_implemented(
-            "Copying a version is not implemented by this server yet.",
-        ));
+    let mut version = None;
+    for p in query.split('&').filter(|p| !p.is_empty()) {
+        match p.split_once('=') {
+            Some(("versionId", v)) if version.is_none() => {
+                let v = String::from_utf8(crate::aws::sigv4::canonical::percent_decode(v))
+                    .map_err(|_| versioning::invalid_version_id(v))?;
+                versioning::parse_version_id(Some(&v))?;
+                version = Some(v);
+            }
+            _ => {
+                return Err(S3Error::invalid_argument("Invalid copy source encoding")
+                    .with_extra("ArgumentName", "x-amz-copy-source"));
+            }
+        }
     }
     let decoded = crate::aws::sigv4::canonical::percent_decode(path);
     let text = String::from_utf8(decoded).map_err(|_| {
@@ -815,7 +879,7 @@ pub(crate) fn copy_source(h: &Headers) -> Result<(String, String), S3Error> {
     })?;
     let text = text.strip_prefix('/').unwrap_or(&text);
     match text.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned(), version)),
         _ => Err(S3Error::invalid_argument("Invalid copy source object key")
             .with_extra("ArgumentName", "x-amz-copy-source")
             .with_extra("ArgumentValue", "x-amz-copy-source")),
@@ -828,6 +892,7 @@ fn check_copy_preconditions(
     h: &Headers,
     bucket: &str,
     key: &str,
+    version: Option<&str>,
 ) -> Result<(), S3Error> {
     let names = [
         "x-amz-copy-source-if-match",
@@ -838,7 +903,7 @@ fn check_copy_preconditions(
     if !names.iter().any(|n| h.contains(n)) {
         return Ok(());
     }
-    let Some(stat) = svc.engine().stat_object(bucket, key)? else {
+    let Some(stat) = svc.engine().stat_object(bucket, key, version)? else {
         return Err(S3Error::no_such_key());
     };
     let mapped = Headers::new(
@@ -862,7 +927,7 @@ fn check_copy_preconditions(
 pub(crate) fn copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     let (bucket, key) = bucket_key(call)?;
     check_acl_header(&call.headers)?;
-    let (src_bucket, src_key) = copy_source(&call.headers)?;
+    let (src_bucket, src_key, src_version) = copy_source(&call.headers)?;
     let directive = call
         .headers
         .get("x-amz-metadata-directive")
@@ -877,22 +942,34 @@ pub(crate) fn copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         let n = n.to_ascii_lowercase();
         n.starts_with("x-amz-server-side-encryption")
     });
-    if src_bucket == bucket && src_key == key && directive == "COPY" && !changes_encryption {
+    // Copying an older version over its key restores it: no change needed.
+    if src_bucket == bucket
+        && src_key == key
+        && src_version.is_none()
+        && directive == "COPY"
+        && !changes_encryption
+    {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    check_copy_preconditions(svc, &call.headers, &src_bucket, &src_key)?;
+    check_copy_preconditions(
+        svc,
+        &call.headers,
+        &src_bucket,
+        &src_key,
+        src_version.as_deref(),
+    )?;
     let resp = svc.engine().copy_object(
         &call.ctx,
-        (&src_bucket, &src_key),
+        (&src_bucket, &src_key, src_version.as_deref()),
         (bucket, key),
         &call.headers,
     )?;
     let etag = header(&resp, "etag").unwrap_or_default().to_owned();
     let modified = svc
         .engine()
-        .stat_object(bucket, key)?
+        .stat_object(bucket, key, None)?
         .map_or_else(SystemTime::now, |s| s.last_modified);
     let mut reply = Reply::xml(200, xml::render_copy_object(modified, &etag));
     reply.headers.extend(
@@ -912,7 +989,7 @@ pub(crate) fn acl(svc: &S3Service, op: Op, call: &Call) -> Result<Reply, S3Error
         Op::GetObjectAcl => {
             svc.engine()
                 .authorize_action(&call.ctx, bucket, key, "s3:GetObjectAcl")?;
-            if svc.engine().stat_object(bucket, key)?.is_none() {
+            if svc.engine().stat_object(bucket, key, None)?.is_none() {
                 return Err(S3Error::no_such_key());
             }
             Ok(Reply::xml(200, super::bucket::owner_acl(&owner)))

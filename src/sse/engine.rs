@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -59,9 +59,11 @@ use crate::primitives::hash::Md5;
 use crate::primitives::{TAG_LEN, ct_eq, kdf, random_array};
 use crate::range::ByteRange;
 use crate::s3::S3ErrorCode;
+use crate::s3::object_lock::WriteLock;
 use crate::store::local::LocalStore;
 use crate::store::{
-    BucketInfo, ListPage, ListRequest, Metadata, ObjectStore, ReadSeek, StoreError, StoredObject,
+    BucketInfo, ListPage, ListRequest, Metadata, ObjectInfo, ObjectLock, ObjectStore, ReadSeek,
+    StoreError, StoredObject, VersionListRequest,
 };
 
 /// The alias standing in for the AWS managed `aws/s3` key (`alias/aws/` is reserved), created on first use.
@@ -96,6 +98,8 @@ pub use crate::iam::users::LOCAL_ACCOUNT;
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
 mod multipart;
+mod versions;
+pub use versions::{DeletedVersion, MFA_DELETE_CONFIG};
 
 pub use multipart::{
     MANIFEST_MAGIC, MAX_PARTS, MIN_PART_SIZE, PART_MAGIC, PartInfo, UPLOAD_KEY_TTL, UploadInfo,
@@ -107,6 +111,8 @@ struct Opened {
     file: Box<dyn ReadSeek>,
     header: Header,
     body: OpenedBody,
+    /// What the store knows of the version (its id, lock state).
+    info: ObjectInfo,
 }
 
 /// The body of an opened object.
@@ -133,6 +139,8 @@ struct WritePlan {
     user_metadata: BTreeMap<String, String>,
     content_type: Option<String>,
     system_metadata: BTreeMap<String, String>,
+    /// The Object Lock state of the new version (request headers over the bucket default).
+    lock: ObjectLock,
 }
 
 /// The stored headers S3 keeps besides `Content-Type` and user metadata.
@@ -179,6 +187,8 @@ pub struct SseEngine {
     /// Held while the managed key is created (so concurrent first uses make one key).
     managed_key_lock: Mutex<()>,
     clock: Arc<dyn Clock>,
+    /// The account root's virtual MFA devices (MFA Delete); `None` without a local home.
+    mfa: Option<crate::iam::mfa::MfaStore>,
     removed_at_open: Vec<PathBuf>,
 }
 
@@ -317,7 +327,16 @@ impl SseEngine {
         let mut engine = Self::assemble(local.clone(), roots, kms);
         engine.removed_at_open = local.stale_temporaries_removed().to_vec();
         engine.local = Some(local);
+        engine.mfa = crate::iam::mfa::MfaStore::open(home).ok();
         Ok(engine)
+    }
+
+    /// The same engine on `clock`: Object Lock retention, default retention dates, MFA codes and
+    /// stored times follow it (tests move time with [`crate::aws::clock::ManualClock`]).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// An engine over any object store, with its SSE-S3 root keys in `roots_dir` (`roots.json`) and
@@ -350,6 +369,7 @@ impl SseEngine {
             upload_keys: Mutex::new(HashMap::new()),
             managed_key_lock: Mutex::new(()),
             clock: Arc::new(SystemClock),
+            mfa: None,
             removed_at_open: Vec::new(),
         }
     }
@@ -553,7 +573,14 @@ impl SseEngine {
         body: &mut dyn Read,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        self.put_checked(ctx, bucket, key, h, body)
+        let plan = self.write_plan(ctx, bucket, key, h)?;
+        // S3 wants an integrity header on a write that locks the new version.
+        if plan.lock != ObjectLock::default() && !h.has_integrity_header() {
+            return Err(S3Error::invalid_request(
+                "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
+            ));
+        }
+        self.store(bucket, key, plan, body)
     }
 
     /// PutObject after the request-header size check (CopyObject checks its own request's headers).
@@ -588,6 +615,8 @@ impl SseEngine {
         check_user_metadata(h)?;
         let transport = transport_of(ctx);
         let request = headers::parse_write(h, transport)?;
+        let now = SystemTime::UNIX_EPOCH + self.clock.now();
+        let write_lock = WriteLock::from_headers(h, now)?;
         self.check_policy(
             ctx,
             policy.as_ref(),
@@ -648,7 +677,16 @@ impl SseEngine {
                     .map(|m| (m.to_owned(), v.trim().to_owned()))
             })
             .collect();
+        // Locking a version on write needs the permissions of locking it afterwards.
+        if write_lock.retention.is_some() {
+            self.authorize_action(ctx, bucket, key, "s3:PutObjectRetention")?;
+        }
+        if write_lock.legal_hold.is_some() {
+            self.authorize_action(ctx, bucket, key, "s3:PutObjectLegalHold")?;
+        }
+        let lock = write_lock.resolve(self.object_lock_configuration(bucket)?.as_ref(), now)?;
         Ok(WritePlan {
+            lock,
             request,
             bucket_key_default,
             user_metadata,
@@ -672,6 +710,7 @@ impl SseEngine {
             user_metadata,
             content_type,
             system_metadata,
+            lock,
         } = plan;
         let mut header = self.new_header(bucket, key, content_type, user_metadata);
         header.system_metadata = system_metadata;
@@ -689,8 +728,8 @@ impl SseEngine {
         // The store sees the end of its input only after the whole header, so a failure on this side
         // (client body, KMS, sealing) leaves it with a broken stream and nothing is stored.
         let store = &self.store;
-        self.piped(
-            |reader| store.put_object(bucket, key, reader, &Metadata::new()),
+        let info = self.piped(
+            |reader| store.put_object(bucket, key, reader, &Metadata::new(), &lock),
             |w| {
                 self.encrypt_into(
                     w,
@@ -704,6 +743,7 @@ impl SseEngine {
         )?;
         let mut resp = vec![("ETag".to_owned(), header.etag.clone())];
         resp.extend(headers::response_headers(&stored_sse(&header)));
+        resp.extend(version_header(&info));
         Ok(Response {
             status: 200,
             headers: resp,
@@ -1040,6 +1080,7 @@ impl SseEngine {
         ctx: &RequestContext,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         h: &Headers,
         copy_source: bool,
     ) -> Result<Opened, S3Error> {
@@ -1054,7 +1095,11 @@ impl SseEngine {
             ctx,
             policy.as_ref(),
             &PolicyRequest {
-                action: "s3:GetObject",
+                action: if version.is_some() {
+                    "s3:GetObjectVersion"
+                } else {
+                    "s3:GetObject"
+                },
                 bucket,
                 key,
                 principal: principal_arn(ctx),
@@ -1064,7 +1109,7 @@ impl SseEngine {
                 sse_c_algorithm_header: customer.as_ref().map(|_| "AES256"),
             },
         )?;
-        let mut f = self.store.get_object(bucket, key)?.body;
+        let StoredObject { info, body: mut f } = self.store.get_object(bucket, key, version)?;
         if multipart::is_multipart(&mut f)? {
             let (header, manifest) = self.open_manifest(&mut f, bucket, key)?;
             headers::check_read(&stored_sse(&header), customer.as_ref(), transport)?;
@@ -1073,6 +1118,7 @@ impl SseEngine {
                 file: f,
                 header,
                 body: OpenedBody::Multipart(Box::new(manifest.with_sources(sources))),
+                info,
             });
         }
         let (header, body_at, body_len) = Header::read(&mut f)?;
@@ -1101,6 +1147,7 @@ impl SseEngine {
                 k1,
                 k2,
             },
+            info,
         })
     }
 
@@ -1170,7 +1217,7 @@ impl SseEngine {
         range: Option<ByteRange>,
         out: &mut dyn Write,
     ) -> Result<Response, S3Error> {
-        let (resp, body) = self.get_object_start(ctx, bucket, key, h, range)?;
+        let (resp, body) = self.get_object_start(ctx, bucket, key, None, h, range)?;
         body.write_to(out)?;
         Ok(resp)
     }
@@ -1187,16 +1234,18 @@ impl SseEngine {
         ctx: &RequestContext,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         h: &Headers,
         range: Option<ByteRange>,
     ) -> Result<(Response, ObjectBody<'_>), S3Error> {
-        let o = self.open(ctx, bucket, key, h, false)?;
+        let o = self.open(ctx, bucket, key, version, h, false)?;
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
             Some(r) => r.resolve(size).map_err(|_| S3Error::invalid_range())?,
         };
         let mut hs = response_headers(&o.header);
+        hs.extend(self.version_headers(ctx, bucket, key, &o.info, version.is_some()));
         hs.push(("Content-Length".into(), (end - start).to_string()));
         let status = if range.is_some() {
             hs.push((
@@ -1229,7 +1278,9 @@ impl SseEngine {
         end: u64,
         out: &mut dyn Write,
     ) -> Result<(), S3Error> {
-        let Opened { file, header, body } = o;
+        let Opened {
+            file, header, body, ..
+        } = o;
         match body {
             OpenedBody::Single {
                 body_at,
@@ -1264,11 +1315,13 @@ impl SseEngine {
         ctx: &RequestContext,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         h: &Headers,
     ) -> Result<Response, S3Error> {
-        let header = self.open(ctx, bucket, key, h, false)?.header;
-        let mut hs = response_headers(&header);
-        hs.push(("Content-Length".into(), header.size.to_string()));
+        let o = self.open(ctx, bucket, key, version, h, false)?;
+        let mut hs = response_headers(&o.header);
+        hs.extend(self.version_headers(ctx, bucket, key, &o.info, version.is_some()));
+        hs.push(("Content-Length".into(), o.header.size.to_string()));
         Ok(Response {
             status: 200,
             headers: hs,
@@ -1288,12 +1341,14 @@ impl SseEngine {
     pub fn copy_object(
         &self,
         ctx: &RequestContext,
-        src: (&str, &str),
+        src: (&str, &str, Option<&str>),
         dst: (&str, &str),
         h: &Headers,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        let mut o = self.open(ctx, src.0, src.1, h, true)?;
+        let mut o = self.open(ctx, src.0, src.1, src.2, h, true)?;
+        let source_version = (o.info.version_id != crate::store::NULL_VERSION || src.2.is_some())
+            .then(|| o.info.version_id.clone());
         let size = o.header.size;
         // The destination sees only the non-copy-source headers.
         let dest_headers = Headers::new(
@@ -1368,6 +1423,13 @@ impl SseEngine {
                 (Err(_), Err(e)) if source_failed => Err(e),
                 (put, _) => put,
             }
+        })
+        .map(|mut r| {
+            if let Some(v) = source_version {
+                r.headers
+                    .push(("x-amz-copy-source-version-id".to_owned(), v));
+            }
+            r
         })
     }
 
@@ -1487,8 +1549,8 @@ impl SseEngine {
         self.bucket_owner(bucket)
     }
 
-    /// DeleteObject of an unversioned bucket: removes the object; deleting a key that does not exist
-    /// succeeds, as in S3.
+    /// DeleteObject without a version id: removes the object (unversioned bucket) or adds a delete
+    /// marker (versioned), which is returned; deleting a key that does not exist succeeds, as in S3.
     ///
     /// # Errors
     /// 404 `NoSuchBucket`; 403 `AccessDenied` without `s3:DeleteObject`.
@@ -1497,10 +1559,9 @@ impl SseEngine {
         ctx: &RequestContext,
         bucket: &str,
         key: &str,
-    ) -> Result<(), S3Error> {
+    ) -> Result<Option<ObjectInfo>, S3Error> {
         self.authorize_action(ctx, bucket, key, "s3:DeleteObject")?;
-        self.store.delete_object(bucket, key)?;
-        Ok(())
+        Ok(self.store.delete_object(bucket, key)?)
     }
 
     /// One page of ListObjects/ListObjectsV2, with each object's plaintext size, S3 ETag and
@@ -1524,7 +1585,7 @@ impl SseEngine {
         let mut page = self.store.list_objects(bucket, request)?;
         for info in &mut page.contents {
             // An object removed since the listing was taken keeps the store's view.
-            if let Ok(Some(stat)) = self.stat_object(bucket, &info.key) {
+            if let Ok(Some(stat)) = self.stat_object(bucket, &info.key, None) {
                 info.size = stat.size;
                 info.etag = stat.etag;
                 info.last_modified = stat.last_modified;
@@ -1540,10 +1601,17 @@ impl SseEngine {
     ///
     /// # Errors
     /// 404 `NoSuchBucket`; 500 when the stored header cannot be read.
-    pub fn stat_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectStat>, S3Error> {
-        let mut stored = match self.store.get_object(bucket, key) {
+    pub fn stat_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ObjectStat>, S3Error> {
+        let mut stored = match self.store.get_object(bucket, key, version) {
             Ok(s) => s,
-            Err(StoreError::NoSuchKey) => return Ok(None),
+            Err(
+                StoreError::NoSuchKey | StoreError::NoSuchVersion | StoreError::DeleteMarker { .. },
+            ) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let (header, _, _) = Header::read(&mut stored.body)?;
@@ -1697,25 +1765,26 @@ impl SseEngine {
     /// 404 `NoSuchBucket`; 500 if the bucket cannot be listed or a resealed object cannot be written.
     pub fn reseal_report(&self, bucket: &str) -> Result<ResealReport, S3Error> {
         self.load_bucket(bucket)?;
-        let mut keys = Vec::new();
-        let mut token = None;
+        // Every version (delete markers have no key to reseal).
+        let mut versions = Vec::new();
+        let mut request = VersionListRequest::default();
         loop {
-            let page = self.store.list_objects(
-                bucket,
-                &ListRequest {
-                    continuation_token: token.take(),
-                    ..ListRequest::default()
-                },
-            )?;
-            keys.extend(page.contents.into_iter().map(|o| o.key));
-            match page.next_token {
-                Some(t) => token = Some(t),
-                None => break,
+            let page = self.store.list_object_versions(bucket, &request)?;
+            versions.extend(
+                page.versions
+                    .into_iter()
+                    .filter(|v| !v.is_delete_marker)
+                    .map(|v| (v.key, v.version_id)),
+            );
+            if !page.is_truncated {
+                break;
             }
+            request.key_marker = page.next_key_marker;
+            request.version_id_marker = page.next_version_id_marker;
         }
         let mut report = ResealReport::default();
-        for key in keys {
-            match self.reseal_one(bucket, &key) {
+        for (key, version) in versions {
+            match self.reseal_one(bucket, &key, &version) {
                 Ok(true) => report.resealed += 1,
                 Ok(false) => {}
                 Err(ResealFailure::Skip(e)) => {
@@ -1727,12 +1796,12 @@ impl SseEngine {
         Ok(report)
     }
 
-    /// Reseals one object file; `Ok(false)` if it needs nothing.
-    fn reseal_one(&self, bucket: &str, key: &str) -> Result<bool, ResealFailure> {
+    /// Reseals one version's object file; `Ok(false)` if it needs nothing.
+    fn reseal_one(&self, bucket: &str, key: &str, version: &str) -> Result<bool, ResealFailure> {
         use ResealFailure::{Abort, Skip};
-        let StoredObject { info, body: mut f } = self
+        let StoredObject { body: mut f, .. } = self
             .store
-            .get_object(bucket, key)
+            .get_object(bucket, key, Some(version))
             .map_err(|e| Skip(e.into()))?;
         // A multipart object's parts are sealed under the root recorded in its manifest, which stays
         // readable; they are not resealed.
@@ -1778,7 +1847,7 @@ impl SseEngine {
             .take(body_at + body_len)
             .chain(io::Cursor::new(header.trailer()));
         self.store
-            .put_object(bucket, key, &mut resealed, &info.metadata)
+            .replace_object_bytes(bucket, key, version, &mut resealed)
             .map_err(|e| Abort(e.into()))?;
         Ok(true)
     }
@@ -2175,6 +2244,12 @@ fn stored_sse(h: &Header) -> StoredSse {
             }
         }
     }
+}
+
+/// `x-amz-version-id` of a version written or deleted: absent for the `null` version.
+fn version_header(info: &ObjectInfo) -> Option<(String, String)> {
+    (info.version_id != crate::store::NULL_VERSION)
+        .then(|| ("x-amz-version-id".to_owned(), info.version_id.clone()))
 }
 
 fn response_headers(h: &Header) -> Vec<(String, String)> {

@@ -122,6 +122,20 @@ impl Headers {
         self.get(name).is_some()
     }
 
+    /// Whether the request carries an integrity header S3 accepts where it requires one (Content-MD5,
+    /// an `x-amz-checksum-*` value, or an SDK checksum announced for the trailer).
+    #[must_use]
+    pub fn has_integrity_header(&self) -> bool {
+        self.contains("content-md5")
+            || self.contains("x-amz-sdk-checksum-algorithm")
+            || self.iter().any(|(n, v)| {
+                let n = n.to_ascii_lowercase();
+                n.starts_with("x-amz-checksum-")
+                    || (n == "x-amz-trailer"
+                        && v.trim().to_ascii_lowercase().starts_with("x-amz-checksum-"))
+            })
+    }
+
     /// The number of header lines.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -5,7 +5,11 @@
 //!                                                   `encryption` is kept as `encryption_xml`, as before)
 //! HOME/buckets/<bucket>/objects/<hex(SHA-256(key))> the stored bytes of one object; any key S3 accepts fits
 //! HOME/buckets/<bucket>/index/<hex(SHA-256(key))>.json
-//!                                                   key, metadata, size, ETag, time of the stored bytes
+//!                                                   the `null` version's entry: key, metadata, ETag of
+//!                                                   multipart bytes, order, delete marker, Object Lock
+//! HOME/buckets/<bucket>/versions/<hex(SHA-256(key))>/<version id>, <version id>.json
+//!                                                   every other version: its stored bytes and entry (a
+//!                                                   delete marker has only the entry)
 //! HOME/buckets/<bucket>/uploads/<upload id>/upload.json, part-<nnnnn>, part-<nnnnn>.md5
 //!                                                   a multipart upload in progress (`.md5`: the part's
 //!                                                   MD5, bound to its size and modification time)
@@ -30,9 +34,17 @@
 //! (it changes whenever they are replaced; computing an MD5 would cost a pass over every object, and
 //! the SSE engine keeps the S3 ETag in its own header). Multipart objects get S3's `"<md5>-<n>"`.
 //!
-//! Versions: this store keeps one version per key, the `null` version (what S3 keeps for a bucket whose
-//! versioning was never enabled). Delete markers, retention and legal holds are
-//! [`StoreError::Unsupported`].
+//! Versions: the `null` version (what a never-versioned bucket has, and what writes make while versioning
+//! is suspended) keeps the layout of an unversioned store, so a bucket that never enables versioning
+//! costs nothing more. Every other version has its own files under `versions/`, written bytes first,
+//! entry second (an entry is what makes a version exist). A key's versions are ordered by the entry's
+//! `seq` (nanoseconds at the write, strictly increasing within a process); the `null` version of a
+//! never-versioned write has no `seq` and is ordered by its bytes' modification time, which is older
+//! than any later write. The newest version is the current one. A delete marker is an entry without
+//! bytes. The versioning state is the field `versioning_status` of `bucket.json`.
+//!
+//! Retention and legal hold are fields of a version's entry, rewritten atomically; the S3 layer checks
+//! a version's lock before it deletes or overwrites it.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -41,8 +53,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     BucketInfo, ListPage, ListRequest, MAX_KEYS, Metadata, MultipartUpload, NULL_VERSION,
-    ObjectInfo, ObjectStore, PartInfo, ReadSeek, Retention, StoreError, StoredObject, StoredRange,
-    VersionPage,
+    ObjectInfo, ObjectLock, ObjectStore, PartInfo, ReadSeek, Retention, RetentionMode, StoreError,
+    StoredObject, StoredRange, VersionListRequest, VersionPage, Versioning, is_valid_version_id,
 };
 use crate::fsutil::Staged;
 use crate::primitives::hash::Md5;
@@ -67,15 +79,121 @@ pub struct LocalStore {
     removed_at_open: Vec<PathBuf>,
 }
 
-/// An index entry: the key (which the file name only hashes) and the metadata of an object. It is
-/// rewritten only when it changes, so an overwrite with the same metadata costs no index write.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct IndexEntry {
+/// Which version of a key: the `null` one or another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    Null,
+    Id(String),
+}
+
+impl Slot {
+    fn of(version_id: &str) -> Self {
+        if version_id == NULL_VERSION {
+            Self::Null
+        } else {
+            Self::Id(version_id.to_owned())
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Self::Null => NULL_VERSION,
+            Self::Id(id) => id,
+        }
+    }
+}
+
+/// A version as [`LocalStore::load`] found it.
+struct Loaded {
+    info: ObjectInfo,
+    entry: Entry,
+    /// The stored bytes, opened; `None` for a delete marker.
+    file: Option<File>,
+    seq: u64,
+}
+
+/// The field of `bucket.json` holding the versioning state.
+const VERSIONING_FIELD: &str = "versioning_status";
+
+/// A version's entry: the key (which file names only hash), the metadata and the version's state. The
+/// `null` version's entry is rewritten only when it changes, so an overwrite of an unversioned object
+/// with the same metadata costs no entry write.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Entry {
     key: String,
     metadata: Metadata,
     /// A multipart object's S3-style ETag, valid only for the bytes it was made for.
     #[serde(default)]
     multipart: Option<MultipartTag>,
+    /// Order among the key's versions (see the module documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    delete_marker: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retention: Option<StoredRetention>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    legal_hold: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Object Lock retention as an entry keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct StoredRetention {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    mode: String,
+    /// Retain-until, in nanoseconds since the epoch.
+    until_ns: u64,
+}
+
+impl StoredRetention {
+    fn of(r: &Retention) -> Self {
+        Self {
+            mode: match r.mode {
+                RetentionMode::Governance => "GOVERNANCE",
+                RetentionMode::Compliance => "COMPLIANCE",
+            }
+            .to_owned(),
+            until_ns: nanos64(r.retain_until),
+        }
+    }
+
+    fn retention(&self) -> Result<Retention, StoreError> {
+        let mode = match self.mode.as_str() {
+            "GOVERNANCE" => RetentionMode::Governance,
+            "COMPLIANCE" => RetentionMode::Compliance,
+            other => return Err(StoreError::Corrupt(format!("retention mode {other:?}"))),
+        };
+        Ok(Retention {
+            mode,
+            retain_until: UNIX_EPOCH + Duration::from_nanos(self.until_ns),
+        })
+    }
+}
+
+impl Entry {
+    fn new(key: &str, metadata: &Metadata, lock: &ObjectLock) -> Self {
+        Self {
+            key: key.to_owned(),
+            metadata: metadata.clone(),
+            retention: lock.retention.as_ref().map(StoredRetention::of),
+            legal_hold: lock.legal_hold,
+            ..Self::default()
+        }
+    }
+
+    fn marker(key: &str, seq: u64) -> Self {
+        Self {
+            key: key.to_owned(),
+            seq: Some(seq),
+            delete_marker: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// A multipart ETag bound to the stored bytes it describes (their size and modification time).
@@ -90,6 +208,34 @@ fn nanos(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
 }
 
+/// Nanoseconds since the epoch as a `u64` (enough until 2554).
+fn nanos64(t: SystemTime) -> u64 {
+    u64::try_from(nanos(t)).unwrap_or(u64::MAX)
+}
+
+/// The order of a version written now: nanoseconds since the epoch, strictly increasing within this
+/// process (two writes in one nanosecond, or a clock stepping back, still get increasing values).
+fn next_seq() -> u64 {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = nanos64(SystemTime::now());
+    let prev = LAST
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |last| Some(now.max(last.saturating_add(1))),
+        )
+        .unwrap_or(0);
+    now.max(prev.saturating_add(1))
+}
+
+/// A new version id: 32 URL-safe characters from 24 random bytes.
+fn new_version_id() -> Result<String, StoreError> {
+    use base64::Engine as _;
+    let raw = crate::primitives::random_array::<24>()
+        .map_err(|e| StoreError::Corrupt(format!("random number generator: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
 /// The ETag of stored bytes: their size and modification time (it changes whenever the bytes are
 /// replaced; no read of the bytes is needed).
 fn file_etag(size: u64, modified: SystemTime) -> String {
@@ -101,6 +247,11 @@ fn file_etag(size: u64, modified: SystemTime) -> String {
 struct UploadRecord {
     key: String,
     metadata: Metadata,
+    /// The lock state the completed object gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retention: Option<StoredRetention>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    legal_hold: bool,
 }
 
 /// The file name of an object under `objects/`: hex of the SHA-256 of its key, so every key S3 accepts
@@ -147,8 +298,8 @@ impl LocalStore {
         &self.removed_at_open
     }
 
-    /// Removes the temporary files of writers that are gone from every bucket's `objects/`, `index/`
-    /// and upload directories and returns their paths. A writer holds an advisory lock on its temporary
+    /// Removes the temporary files of writers that are gone from every bucket's `objects/`, `index/`,
+    /// version and upload directories and returns their paths. A writer holds an advisory lock on its temporary
     /// file while it uses it, so a file is stale only if nobody holds its lock and it was last modified
     /// more than [`STALE_AFTER`] ago. Files that cannot be examined are left alone.
     #[must_use]
@@ -160,8 +311,10 @@ impl LocalStore {
         for bucket in buckets.flatten() {
             let b = bucket.path();
             let mut dirs = vec![b.join("objects"), b.join("index"), b.clone()];
-            if let Ok(ups) = fs::read_dir(b.join("uploads")) {
-                dirs.extend(ups.flatten().map(|u| u.path()));
+            for sub in ["uploads", "versions"] {
+                if let Ok(ds) = fs::read_dir(b.join(sub)) {
+                    dirs.extend(ds.flatten().map(|u| u.path()));
+                }
             }
             for dir in dirs {
                 let Ok(entries) = fs::read_dir(&dir) else {
@@ -204,11 +357,6 @@ impl LocalStore {
         }
     }
 
-    fn index_path(dir: &Path, key: &str) -> PathBuf {
-        dir.join("index")
-            .join(format!("{}.json", object_file_name(key)))
-    }
-
     /// Locks the bucket's configuration for a read-modify-write of `bucket.json`.
     fn lock_config(dir: &Path) -> Result<crate::fsutil::LockGuard, StoreError> {
         crate::fsutil::lock_exclusive(&dir.join(".config.lock"), CONFIG_LOCK_WAIT).map_err(|e| {
@@ -239,132 +387,342 @@ impl LocalStore {
         }
     }
 
-    /// The info of the object whose bytes are `file` (opened at `path`), from the index when it agrees.
-    fn info(dir: &Path, key: &str, file: &File) -> Result<ObjectInfo, StoreError> {
-        let meta = file
-            .metadata()
-            .map_err(StoreError::io("cannot examine an object"))?;
-        let entry: Option<IndexEntry> = fs::read(Self::index_path(dir, key))
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok())
-            .filter(|e: &IndexEntry| e.key == key);
-        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let (etag, metadata) = match entry {
-            Some(e) => (
-                e.multipart
-                    .filter(|m| m.size == meta.len() && m.modified_ns == nanos(modified))
-                    .map_or_else(|| file_etag(meta.len(), modified), |m| m.etag),
-                e.metadata,
+    /// Where version `slot` of `key` keeps its bytes and its entry.
+    fn paths(dir: &Path, key: &str, slot: &Slot) -> (PathBuf, PathBuf) {
+        let name = object_file_name(key);
+        match slot {
+            Slot::Null => (
+                dir.join("objects").join(&name),
+                dir.join("index").join(format!("{name}.json")),
             ),
-            None => (file_etag(meta.len(), modified), Metadata::new()),
+            Slot::Id(id) => {
+                let v = dir.join("versions").join(name);
+                (v.join(id), v.join(format!("{id}.json")))
+            }
+        }
+    }
+
+    /// The entry at `path` if it is readable and names `key`.
+    fn read_entry(path: &Path, key: &str) -> Option<Entry> {
+        fs::read(path)
+            .ok()
+            .and_then(|t| serde_json::from_slice::<Entry>(&t).ok())
+            .filter(|e| e.key == key)
+    }
+
+    /// Writes `entry` to `path` atomically.
+    fn write_entry(path: &Path, entry: &Entry) -> Result<(), StoreError> {
+        if let Some(parent) = path.parent() {
+            crate::fsutil::create_private_dir(parent).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let text =
+            serde_json::to_vec(entry).map_err(|e| StoreError::Corrupt(format!("entry: {e}")))?;
+        write_file_atomic(path, &text)
+    }
+
+    /// Version `slot` of `key` as it is now: its entry, its bytes opened (none for a delete marker)
+    /// and its order. `None` if there is no such version (an entry without bytes that is not a delete
+    /// marker is what a crash mid-delete leaves; it is no version).
+    fn load(dir: &Path, key: &str, slot: &Slot) -> Result<Option<Loaded>, StoreError> {
+        let (bytes, entry_path) = Self::paths(dir, key, slot);
+        // The bytes first: an open file keeps the bytes it found even if they are replaced.
+        let file = match File::open(&bytes) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(StoreError::Io {
+                    what: format!("cannot open {}", bytes.display()),
+                    source: e,
+                });
+            }
         };
-        Ok(ObjectInfo {
+        let entry = Self::read_entry(&entry_path, key);
+        let (entry, file) = match (slot, entry, file) {
+            (_, Some(e), _) if e.delete_marker => (e, None),
+            (_, Some(e), Some(f)) => (e, Some(f)),
+            // A `null` version written before entries existed, or whose entry was lost.
+            (Slot::Null, None, Some(f)) => (
+                Entry {
+                    key: key.to_owned(),
+                    ..Entry::default()
+                },
+                Some(f),
+            ),
+            _ => return Ok(None),
+        };
+        let (size, modified) = match &file {
+            Some(f) => {
+                let meta = f
+                    .metadata()
+                    .map_err(StoreError::io("cannot examine an object"))?;
+                (meta.len(), meta.modified().unwrap_or(UNIX_EPOCH))
+            }
+            None => (0, UNIX_EPOCH + Duration::from_nanos(entry.seq.unwrap_or(0))),
+        };
+        let seq = entry.seq.unwrap_or_else(|| nanos64(modified));
+        let etag = if entry.delete_marker {
+            String::new()
+        } else {
+            entry
+                .multipart
+                .as_ref()
+                .filter(|m| m.size == size && m.modified_ns == nanos(modified))
+                .map_or_else(|| file_etag(size, modified), |m| m.etag.clone())
+        };
+        let info = ObjectInfo {
             key: key.to_owned(),
-            version_id: NULL_VERSION.to_owned(),
-            is_latest: true,
-            is_delete_marker: false,
-            size: meta.len(),
+            version_id: slot.id().to_owned(),
+            is_latest: false,
+            is_delete_marker: entry.delete_marker,
+            size,
             etag,
             last_modified: modified,
-            metadata,
-            retention: None,
-            legal_hold: false,
-        })
+            metadata: entry.metadata.clone(),
+            retention: entry
+                .retention
+                .as_ref()
+                .map(StoredRetention::retention)
+                .transpose()?,
+            legal_hold: entry.legal_hold,
+        };
+        Ok(Some(Loaded {
+            info,
+            entry,
+            file,
+            seq,
+        }))
     }
 
-    fn open_object(&self, bucket: &str, key: &str) -> Result<(File, ObjectInfo), StoreError> {
+    /// Every version of `key`, newest first, with the newest marked latest.
+    fn versions_of(dir: &Path, key: &str) -> Result<Vec<Loaded>, StoreError> {
+        let mut out = Vec::new();
+        if let Some(l) = Self::load(dir, key, &Slot::Null)? {
+            out.push(l);
+        }
+        if let Ok(entries) = fs::read_dir(dir.join("versions").join(object_file_name(key))) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                    continue;
+                };
+                if id == NULL_VERSION || !is_valid_version_id(id) {
+                    continue;
+                }
+                if let Some(l) = Self::load(dir, key, &Slot::Id(id.to_owned()))? {
+                    out.push(l);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            b.seq
+                .cmp(&a.seq)
+                .then_with(|| b.info.version_id.cmp(&a.info.version_id))
+        });
+        if let Some(first) = out.first_mut() {
+            first.info.is_latest = true;
+        }
+        Ok(out)
+    }
+
+    /// A version of `key` (`None`: the current one), refusing delete markers as
+    /// [`ObjectStore::get_object`] says.
+    fn open_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Loaded, StoreError> {
         let dir = self.existing_bucket(bucket)?;
-        let path = dir.join("objects").join(object_file_name(key));
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::NoSuchKey,
-            _ => StoreError::Io {
-                what: format!("cannot open {}", path.display()),
-                source: e,
-            },
-        })?;
-        let info = Self::info(&dir, key, &file)?;
-        Ok((file, info))
+        let found = match version {
+            None if !dir.join("versions").join(object_file_name(key)).exists() => {
+                let mut l = Self::load(&dir, key, &Slot::Null)?.ok_or(StoreError::NoSuchKey)?;
+                l.info.is_latest = true;
+                l
+            }
+            None => Self::versions_of(&dir, key)?
+                .into_iter()
+                .next()
+                .ok_or(StoreError::NoSuchKey)?,
+            Some(id) => {
+                if !is_valid_version_id(id) {
+                    return Err(StoreError::NoSuchVersion);
+                }
+                Self::versions_of(&dir, key)?
+                    .into_iter()
+                    .find(|l| l.info.version_id == id)
+                    .ok_or(StoreError::NoSuchVersion)?
+            }
+        };
+        if found.info.is_delete_marker {
+            return Err(StoreError::DeleteMarker {
+                version_id: found.info.version_id,
+                last_modified: found.info.last_modified,
+                requested: version.is_some(),
+            });
+        }
+        Ok(found)
     }
 
-    /// Streams `body` into the object `key`, with `etag` overriding the MD5 of the bytes.
-    fn put_inner(
+    /// Streams `body` into a new version of `key` as the bucket's versioning state says, with `etag`
+    /// (a multipart ETag) overriding the store's.
+    fn write_version(
         &self,
         dir: &Path,
         key: &str,
         body: &mut dyn Read,
         metadata: &Metadata,
+        lock: &ObjectLock,
         etag: Option<String>,
     ) -> Result<ObjectInfo, StoreError> {
-        let objects = dir.join("objects");
-        let dest = objects.join(object_file_name(key));
-        let mut staged = staged(&dest, "put")?;
+        let state = Self::versioning_of(dir)?;
+        let slot = match state {
+            Versioning::Enabled => Slot::Id(new_version_id()?),
+            Versioning::Unversioned | Versioning::Suspended => Slot::Null,
+        };
+        let (bytes, entry_path) = Self::paths(dir, key, &slot);
+        if let Some(parent) = bytes.parent() {
+            crate::fsutil::create_private_dir(parent).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let mut staged = staged(&bytes, "put")?;
         let size = copy_body(body, staged.file_mut())?;
         let modified = staged
             .file_mut()
             .metadata()
             .and_then(|m| m.modified())
             .map_err(StoreError::io("cannot examine an object"))?;
-        commit(staged)?;
-        let entry = IndexEntry {
-            key: key.to_owned(),
-            metadata: metadata.clone(),
-            multipart: etag.clone().map(|etag| MultipartTag {
-                etag,
-                size,
-                modified_ns: nanos(modified),
-            }),
-        };
-        let index_path = Self::index_path(dir, key);
-        let current: Option<IndexEntry> = fs::read(&index_path)
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok());
-        if current.as_ref() != Some(&entry) {
-            let index = dir.join("index");
-            crate::fsutil::create_private_dir(&index)
-                .map_err(|e| StoreError::Corrupt(format!("cannot create the index: {e}")))?;
-            let text = serde_json::to_vec(&entry)
-                .map_err(|e| StoreError::Corrupt(format!("index entry: {e}")))?;
-            write_file_atomic(&index_path, &text)?;
+        let mut entry = Entry::new(key, metadata, lock);
+        entry.multipart = etag.clone().map(|etag| MultipartTag {
+            etag,
+            size,
+            modified_ns: nanos(modified),
+        });
+        // Never-versioned `null` versions are ordered by their bytes' time; every other version by a
+        // sequence number taken now, after its bytes were written.
+        if state != Versioning::Unversioned {
+            entry.seq = Some(next_seq());
+        }
+        match slot {
+            Slot::Null => {
+                // Bytes, then the entry (only if it changed): a crash between leaves the new bytes
+                // with the old entry, whose multipart ETag no longer matches them.
+                commit(staged)?;
+                if Self::read_entry(&entry_path, key).as_ref() != Some(&entry) {
+                    Self::write_entry(&entry_path, &entry)?;
+                }
+            }
+            Slot::Id(_) => {
+                // Bytes, then the entry that makes the version exist.
+                commit(staged)?;
+                Self::write_entry(&entry_path, &entry)?;
+            }
         }
         Ok(ObjectInfo {
             key: key.to_owned(),
-            version_id: NULL_VERSION.to_owned(),
+            version_id: slot.id().to_owned(),
             is_latest: true,
             is_delete_marker: false,
             size,
             etag: etag.unwrap_or_else(|| file_etag(size, modified)),
             last_modified: modified,
             metadata: entry.metadata,
-            retention: None,
-            legal_hold: false,
+            retention: lock.retention.clone(),
+            legal_hold: lock.legal_hold,
         })
     }
 
-    /// Every current object of a bucket, in key order.
+    /// The versioning state kept in `bucket.json`.
+    fn versioning_of(dir: &Path) -> Result<Versioning, StoreError> {
+        let m = Self::read_configs(dir)?;
+        Ok(match m.get(VERSIONING_FIELD).and_then(|v| v.as_str()) {
+            Some("Enabled") => Versioning::Enabled,
+            Some("Suspended") => Versioning::Suspended,
+            _ => Versioning::Unversioned,
+        })
+    }
+
+    /// Every key with at least one version, in key order.
+    fn all_keys(dir: &Path) -> Vec<String> {
+        let mut keys = std::collections::BTreeSet::new();
+        if let Ok(entries) = fs::read_dir(dir.join("index")) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                if let Some(e) = fs::read(entry.path())
+                    .ok()
+                    .and_then(|t| serde_json::from_slice::<Entry>(&t).ok())
+                {
+                    keys.insert(e.key);
+                }
+            }
+        }
+        if let Ok(dirs) = fs::read_dir(dir.join("versions")) {
+            for d in dirs.flatten() {
+                let Ok(files) = fs::read_dir(d.path()) else {
+                    continue;
+                };
+                // Any entry names the key.
+                let key = files.flatten().find_map(|f| {
+                    let name = f.file_name();
+                    let n = name.to_string_lossy();
+                    if n.starts_with('.') || !n.ends_with(".json") {
+                        return None;
+                    }
+                    fs::read(f.path())
+                        .ok()
+                        .and_then(|t| serde_json::from_slice::<Entry>(&t).ok())
+                        .map(|e| e.key)
+                });
+                if let Some(k) =
+                    key.filter(|k| object_file_name(k) == d.file_name().to_string_lossy())
+                {
+                    keys.insert(k);
+                }
+            }
+        }
+        keys.into_iter().collect()
+    }
+
+    /// The current version of every key whose current version is an object, in key order.
     fn all_objects(&self, bucket: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let dir = self.existing_bucket(bucket)?;
         let mut out = Vec::new();
-        let Ok(entries) = fs::read_dir(dir.join("index")) else {
-            return Ok(out);
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let Some(e) = fs::read(entry.path())
-                .ok()
-                .and_then(|t| serde_json::from_slice::<IndexEntry>(&t).ok())
-            else {
-                continue;
-            };
-            // Only keys whose bytes are there.
-            if let Ok(file) = File::open(dir.join("objects").join(object_file_name(&e.key))) {
-                out.push(Self::info(&dir, &e.key, &file)?);
+        for key in Self::all_keys(&dir) {
+            if let Some(l) = Self::versions_of(&dir, &key)?.into_iter().next()
+                && !l.info.is_delete_marker
+            {
+                out.push(l.info);
             }
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    /// Rewrites a version's entry through `change` (retention, legal hold). Delete markers have no
+    /// lock state.
+    fn change_entry(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        change: impl FnOnce(&mut Entry),
+    ) -> Result<(), StoreError> {
+        let loaded = self
+            .open_version(bucket, key, Some(version_id))
+            .map_err(|e| match e {
+                StoreError::DeleteMarker { .. } => StoreError::NoSuchVersion,
+                e => e,
+            })?;
+        let dir = self.existing_bucket(bucket)?;
+        let slot = Slot::of(version_id);
+        let mut entry = loaded.entry;
+        // A `null` version ordered by its bytes' time keeps that order from now on explicitly.
+        entry.seq = Some(loaded.seq);
+        change(&mut entry);
+        Self::write_entry(&Self::paths(&dir, key, &slot).1, &entry)
     }
 
     fn upload_dir(&self, bucket: &str, key: &str, upload_id: &str) -> Result<PathBuf, StoreError> {
@@ -612,7 +970,8 @@ impl ObjectStore for LocalStore {
                     .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
             })
         };
-        if has("objects") || has("uploads") {
+        // Versions and delete markers count, as in S3 (a `null` delete marker has only an entry).
+        if has("objects") || has("uploads") || !Self::all_keys(&dir).is_empty() {
             return Err(StoreError::BucketNotEmpty);
         }
         // bucket.json first: from then on the bucket does not exist.
@@ -670,21 +1029,102 @@ impl ObjectStore for LocalStore {
         write_file_atomic(&dir.join("bucket.json"), &text)
     }
 
+    fn bucket_versioning(&self, bucket: &str) -> Result<Versioning, StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        Self::versioning_of(&dir)
+    }
+
+    fn put_bucket_versioning(&self, bucket: &str, state: Versioning) -> Result<(), StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        let _locked = Self::lock_config(&dir)?;
+        let mut m = Self::read_configs(&dir)?;
+        let value = match state {
+            Versioning::Enabled => "Enabled",
+            Versioning::Suspended => "Suspended",
+            Versioning::Unversioned => {
+                if m.get(VERSIONING_FIELD).is_some_and(|v| !v.is_null()) {
+                    return Err(StoreError::InvalidArgument(
+                        "a versioned bucket cannot become unversioned".into(),
+                    ));
+                }
+                return Ok(());
+            }
+        };
+        m.insert(VERSIONING_FIELD.to_owned(), value.into());
+        let text = serde_json::to_vec_pretty(&m)
+            .map_err(|e| StoreError::Corrupt(format!("bucket configuration: {e}")))?;
+        write_file_atomic(&dir.join("bucket.json"), &text)
+    }
+
     fn put_object(
         &self,
         bucket: &str,
         key: &str,
         body: &mut dyn Read,
         metadata: &Metadata,
+        lock: &ObjectLock,
     ) -> Result<ObjectInfo, StoreError> {
         let dir = self.existing_bucket(bucket)?;
-        self.put_inner(&dir, key, body, metadata, None)
+        self.write_version(&dir, key, body, metadata, lock, None)
     }
 
-    fn get_object(&self, bucket: &str, key: &str) -> Result<StoredObject, StoreError> {
-        let (file, info) = self.open_object(bucket, key)?;
+    fn replace_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        body: &mut dyn Read,
+    ) -> Result<ObjectInfo, StoreError> {
+        let loaded = self
+            .open_version(bucket, key, Some(version_id))
+            .map_err(|e| match e {
+                StoreError::DeleteMarker { .. } => StoreError::NoSuchVersion,
+                e => e,
+            })?;
+        let dir = self.existing_bucket(bucket)?;
+        let slot = Slot::of(version_id);
+        let (bytes, entry_path) = Self::paths(&dir, key, &slot);
+        let mut entry = loaded.entry;
+        let fixed_order = entry.seq.is_none();
+        // The version keeps its place among the key's versions, whatever the new bytes' time.
+        entry.seq = Some(loaded.seq);
+        if fixed_order {
+            Self::write_entry(&entry_path, &entry)?;
+        }
+        let mut staged = staged(&bytes, "replace")?;
+        let size = copy_body(body, staged.file_mut())?;
+        let modified = staged
+            .file_mut()
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(StoreError::io("cannot examine an object"))?;
+        commit(staged)?;
+        if let Some(m) = &mut entry.multipart {
+            m.size = size;
+            m.modified_ns = nanos(modified);
+            Self::write_entry(&entry_path, &entry)?;
+        }
+        let mut info = loaded.info;
+        info.size = size;
+        info.last_modified = modified;
+        if entry.multipart.is_none() {
+            info.etag = file_etag(size, modified);
+        }
+        Ok(info)
+    }
+
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<StoredObject, StoreError> {
+        let l = self.open_version(bucket, key, version)?;
+        let file = l
+            .file
+            .ok_or_else(|| StoreError::Corrupt("a version without bytes".into()))?;
         Ok(StoredObject {
-            info,
+            info: l.info,
             body: Box::new(file),
         })
     }
@@ -693,10 +1133,14 @@ impl ObjectStore for LocalStore {
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         start: u64,
         end: u64,
     ) -> Result<StoredRange, StoreError> {
-        let (mut file, info) = self.open_object(bucket, key)?;
+        let StoredObject {
+            info,
+            body: mut file,
+        } = self.get_object(bucket, key, version)?;
         let end = end.min(info.size);
         if start >= info.size || start > end {
             return Err(StoreError::InvalidRange);
@@ -711,30 +1155,154 @@ impl ObjectStore for LocalStore {
         })
     }
 
-    fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
-        self.open_object(bucket, key).map(|(_, info)| info)
+    fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.open_version(bucket, key, version).map(|l| l.info)
     }
 
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, StoreError> {
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         let dir = self.existing_bucket(bucket)?;
-        let path = dir.join("objects").join(object_file_name(key));
-        let existed = match fs::remove_file(&path) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => {
-                return Err(StoreError::Io {
-                    what: format!("cannot remove {}", path.display()),
-                    source: e,
-                });
+        let state = Self::versioning_of(&dir)?;
+        let (bytes, entry_path) = Self::paths(&dir, key, &Slot::Null);
+        let slot = match state {
+            Versioning::Unversioned => {
+                remove_if_present(&bytes)?;
+                remove_if_present(&entry_path)?;
+                let _ = crate::fsutil::sync_dir(&dir.join("objects"));
+                return Ok(None);
             }
+            Versioning::Enabled => Slot::Id(new_version_id()?),
+            Versioning::Suspended => Slot::Null,
         };
-        let _ = fs::remove_file(Self::index_path(&dir, key));
-        let _ = crate::fsutil::sync_dir(&dir.join("objects"));
-        Ok(existed)
+        let seq = next_seq();
+        let marker = Entry::marker(key, seq);
+        // The marker's entry first: from then on the `null` version (suspended) is the marker.
+        Self::write_entry(&Self::paths(&dir, key, &slot).1, &marker)?;
+        if slot == Slot::Null {
+            remove_if_present(&bytes)?;
+        }
+        Ok(Some(ObjectInfo {
+            key: key.to_owned(),
+            version_id: slot.id().to_owned(),
+            is_latest: true,
+            is_delete_marker: true,
+            size: 0,
+            etag: String::new(),
+            last_modified: UNIX_EPOCH + Duration::from_nanos(seq),
+            metadata: Metadata::new(),
+            retention: None,
+            legal_hold: false,
+        }))
+    }
+
+    fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<ObjectInfo, StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        if !is_valid_version_id(version_id) {
+            return Err(StoreError::NoSuchVersion);
+        }
+        let found = Self::versions_of(&dir, key)?
+            .into_iter()
+            .find(|l| l.info.version_id == version_id)
+            .ok_or(StoreError::NoSuchVersion)?;
+        let (bytes, entry_path) = Self::paths(&dir, key, &Slot::of(version_id));
+        if version_id == NULL_VERSION {
+            // Bytes first: an entry without bytes is no version (unless it is a marker, removed next).
+            remove_if_present(&bytes)?;
+            remove_if_present(&entry_path)?;
+        } else {
+            // The entry first: from then on the version does not exist.
+            remove_if_present(&entry_path)?;
+            remove_if_present(&bytes)?;
+        }
+        Ok(found.info)
     }
 
     fn list_objects(&self, bucket: &str, request: &ListRequest) -> Result<ListPage, StoreError> {
         page(self.all_objects(bucket)?, request)
+    }
+
+    fn list_object_versions(
+        &self,
+        bucket: &str,
+        request: &VersionListRequest,
+    ) -> Result<VersionPage, StoreError> {
+        let dir = self.existing_bucket(bucket)?;
+        let max = match request.max_keys {
+            0 => MAX_KEYS,
+            n => n.min(MAX_KEYS),
+        };
+        let delimiter = request.delimiter.as_deref().filter(|d| !d.is_empty());
+        let key_marker = request.key_marker.as_deref().filter(|k| !k.is_empty());
+        let mut out = VersionPage::default();
+        let mut count = 0usize;
+        for key in Self::all_keys(&dir) {
+            if !key.starts_with(&request.prefix) {
+                continue;
+            }
+            let rolled = delimiter.and_then(|d| {
+                let rest = &key[request.prefix.len()..];
+                rest.find(d)
+                    .map(|i| key[..request.prefix.len() + i + d.len()].to_owned())
+            });
+            if let Some(p) = rolled {
+                // A common prefix counts once, and only past the key-marker.
+                if key_marker.is_some_and(|m| p.as_str() <= m)
+                    || out.common_prefixes.last() == Some(&p)
+                {
+                    continue;
+                }
+                if count == max {
+                    out.is_truncated = true;
+                    return Ok(out);
+                }
+                out.next_key_marker = Some(p.clone());
+                out.next_version_id_marker = None;
+                out.common_prefixes.push(p);
+                count += 1;
+                continue;
+            }
+            let versions = Self::versions_of(&dir, &key)?;
+            // With a key-marker alone, that key is done; with a version-id-marker too, its versions
+            // older than that one follow.
+            let mut skip_until: Option<&str> = None;
+            match key_marker {
+                Some(m) if key.as_str() < m => continue,
+                Some(m) if key.as_str() == m => match request.version_id_marker.as_deref() {
+                    Some(v) if !v.is_empty() => skip_until = Some(v),
+                    _ => continue,
+                },
+                _ => {}
+            }
+            let mut past_marker = skip_until.is_none();
+            for l in versions {
+                if !past_marker {
+                    if Some(l.info.version_id.as_str()) == skip_until {
+                        past_marker = true;
+                    }
+                    continue;
+                }
+                if count == max {
+                    out.is_truncated = true;
+                    return Ok(out);
+                }
+                out.next_key_marker = Some(l.info.key.clone());
+                out.next_version_id_marker = Some(l.info.version_id.clone());
+                out.versions.push(l.info);
+                count += 1;
+            }
+        }
+        out.next_key_marker = None;
+        out.next_version_id_marker = None;
+        Ok(out)
     }
 
     fn create_multipart_upload(
@@ -742,6 +1310,7 @@ impl ObjectStore for LocalStore {
         bucket: &str,
         key: &str,
         metadata: &Metadata,
+        lock: &ObjectLock,
     ) -> Result<String, StoreError> {
         let dir = self.existing_bucket(bucket)?;
         let id = hex::encode(
@@ -754,6 +1323,8 @@ impl ObjectStore for LocalStore {
         let record = UploadRecord {
             key: key.to_owned(),
             metadata: metadata.clone(),
+            retention: lock.retention.as_ref().map(StoredRetention::of),
+            legal_hold: lock.legal_hold,
         };
         let text = serde_json::to_vec(&record)
             .map_err(|e| StoreError::Corrupt(format!("upload record: {e}")))?;
@@ -878,7 +1449,15 @@ impl ObjectStore for LocalStore {
         }
         let mut body = body.chain(trailer);
         let dir = self.existing_bucket(bucket)?;
-        let info = self.put_inner(&dir, key, &mut body, &record.metadata, Some(etag))?;
+        let lock = ObjectLock {
+            retention: record
+                .retention
+                .as_ref()
+                .map(StoredRetention::retention)
+                .transpose()?,
+            legal_hold: record.legal_hold,
+        };
+        let info = self.write_version(&dir, key, &mut body, &record.metadata, &lock, Some(etag))?;
         let _ = fs::remove_dir_all(&up);
         Ok(info)
     }
@@ -949,75 +1528,37 @@ impl ObjectStore for LocalStore {
         }
     }
 
-    fn list_object_versions(
-        &self,
-        bucket: &str,
-        request: &ListRequest,
-    ) -> Result<VersionPage, StoreError> {
-        // One `null` version per key: the versions page is the objects page.
-        let p = page(self.all_objects(bucket)?, request)?;
-        Ok(VersionPage {
-            versions: p.contents,
-            common_prefixes: p.common_prefixes,
-            next_token: p.next_token,
-        })
-    }
-
-    fn get_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-    ) -> Result<StoredObject, StoreError> {
-        if version_id != NULL_VERSION {
-            self.existing_bucket(bucket)?;
-            return Err(StoreError::NoSuchVersion);
-        }
-        self.get_object(bucket, key).map_err(|e| match e {
-            StoreError::NoSuchKey => StoreError::NoSuchVersion,
-            e => e,
-        })
-    }
-
-    fn delete_object_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: &str,
-    ) -> Result<ObjectInfo, StoreError> {
-        if version_id != NULL_VERSION {
-            self.existing_bucket(bucket)?;
-            return Err(StoreError::NoSuchVersion);
-        }
-        let info = self.head_object(bucket, key).map_err(|e| match e {
-            StoreError::NoSuchKey => StoreError::NoSuchVersion,
-            e => e,
-        })?;
-        self.delete_object(bucket, key)?;
-        Ok(info)
-    }
-
-    fn put_delete_marker(&self, _bucket: &str, _key: &str) -> Result<ObjectInfo, StoreError> {
-        Err(StoreError::Unsupported("delete markers"))
-    }
-
     fn put_object_retention(
         &self,
-        _bucket: &str,
-        _key: &str,
-        _version_id: &str,
-        _retention: Option<&Retention>,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        retention: Option<&Retention>,
     ) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("Object Lock retention"))
+        self.change_entry(bucket, key, version_id, |e| {
+            e.retention = retention.map(StoredRetention::of);
+        })
     }
 
     fn put_object_legal_hold(
         &self,
-        _bucket: &str,
-        _key: &str,
-        _version_id: &str,
-        _on: bool,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        on: bool,
     ) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("Object Lock legal holds"))
+        self.change_entry(bucket, key, version_id, |e| e.legal_hold = on)
+    }
+}
+
+/// Removes `path`; a missing file is fine.
+fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::Io {
+            what: format!("cannot remove {}", path.display()),
+            source: e,
+        }),
     }
 }

@@ -311,7 +311,7 @@ pub(crate) fn head(
 ) -> anyhow::Result<ExitCode> {
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
-    report(engine(home)?.head_object(&t, b, k, &h), json)
+    report(engine(home)?.head_object(&t, b, k, None, &h), json)
 }
 
 pub(crate) fn cp(
@@ -324,5 +324,8 @@ pub(crate) fn cp(
     let (sb, sk) = split(src)?;
     let (db, dk) = split(dst)?;
     let (h, t) = req.parse()?;
-    report(engine(home)?.copy_object(&t, (sb, sk), (db, dk), &h), json)
+    report(
+        engine(home)?.copy_object(&t, (sb, sk, None), (db, dk), &h),
+        json,
+    )
 }

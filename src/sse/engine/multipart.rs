@@ -503,7 +503,9 @@ impl SseEngine {
             (UPLOAD_META_MAC.to_owned(), hex::encode(mac)),
         ]
         .into();
-        let id = self.store.create_multipart_upload(bucket, key, &metadata)?;
+        let id = self
+            .store
+            .create_multipart_upload(bucket, key, &metadata, &plan.lock)?;
         Ok((
             id,
             Response {
@@ -759,7 +761,7 @@ impl SseEngine {
         key: &str,
         upload_id: &str,
         part_number: u32,
-        src: (&str, &str),
+        src: (&str, &str, Option<&str>),
         range: Option<ByteRange>,
         h: &Headers,
     ) -> Result<Response, S3Error> {
@@ -767,7 +769,7 @@ impl SseEngine {
         check_part_number(part_number)?;
         let record = self.load_upload(bucket, key, upload_id)?;
         let sources = self.part_sources(ctx, bucket, key, &record, h)?;
-        let mut o = self.open(ctx, src.0, src.1, h, true)?;
+        let mut o = self.open(ctx, src.0, src.1, src.2, h, true)?;
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
@@ -952,7 +954,7 @@ impl SseEngine {
         if text.len() > MAX_MANIFEST as usize {
             return Err(S3Error::internal("the manifest would be too large"));
         }
-        self.store.complete_multipart_upload(
+        let info = self.store.complete_multipart_upload(
             bucket,
             key,
             upload_id,
@@ -961,6 +963,7 @@ impl SseEngine {
         )?;
         let mut hs = vec![("ETag".to_owned(), manifest.header.etag.clone())];
         hs.extend(headers::response_headers(&stored_sse(&manifest.header)));
+        hs.extend(super::version_header(&info));
         Ok(Response {
             status: 200,
             headers: hs,
@@ -1050,7 +1053,7 @@ impl SseEngine {
         out: &mut dyn Write,
     ) -> Result<Response, S3Error> {
         check_part_number(part_number)?;
-        let mut o = self.open(ctx, bucket, key, h, false)?;
+        let mut o = self.open(ctx, bucket, key, None, h, false)?;
         let (start, end, count) = part_range(&o, part_number)?;
         self.read_body(&mut o, start, end, out)?;
         Ok(part_response(&o.header, start, end, count))
@@ -1069,7 +1072,7 @@ impl SseEngine {
         part_number: u32,
     ) -> Result<Response, S3Error> {
         check_part_number(part_number)?;
-        let o = self.open(ctx, bucket, key, h, false)?;
+        let o = self.open(ctx, bucket, key, None, h, false)?;
         let (start, end, count) = part_range(&o, part_number)?;
         Ok(part_response(&o.header, start, end, count))
     }
