@@ -1084,6 +1084,7 @@ impl SseEngine {
         h: &Headers,
         copy_source: bool,
     ) -> Result<Opened, S3Error> {
+        crate::s3::versioning::parse_version_id(version)?;
         let (_, policy) = self.load_bucket(bucket)?;
         let transport = transport_of(ctx);
         let customer = if copy_source {
