@@ -136,6 +136,25 @@ fn versioning_mfa_delete_object_lock_with_boto3() {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
+    // No secret the scenario used (the root's secret, IAM users' secrets, SSE-C keys, MFA seeds)
+    // appears in the server's request log.
+    let used: Vec<String> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secrets-used "))
+        .and_then(|j| serde_json::from_str(j).ok())
+        .expect("the scenario lists the secrets it used");
+    let log = std::fs::read_to_string(&server.log).expect("server log");
+    assert!(
+        log.contains("s3crypt::access"),
+        "the server logged requests"
+    );
+    for secret in used.iter().map(String::as_str).chain([SECRET]) {
+        assert!(
+            !log.contains(secret),
+            "a secret reached the server log ({} bytes of it)",
+            secret.len()
+        );
+    }
     assert!(
         failed.is_empty(),
         "{} step(s) failed:\n{}",
@@ -157,21 +176,6 @@ fn versioning_mfa_delete_object_lock_with_boto3() {
         assert!(
             ran.iter().any(|s| s.starts_with(area)),
             "no {area}* step ran: {ran:?}"
-        );
-    }
-    // No secret the scenario used (the root's secret, IAM users' secrets, SSE-C keys, MFA seeds)
-    // appears in the server's request log.
-    let used: Vec<String> = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("secrets-used "))
-        .and_then(|j| serde_json::from_str(j).ok())
-        .expect("the scenario lists the secrets it used");
-    let log = std::fs::read_to_string(&server.log).expect("server log");
-    for secret in used.iter().map(String::as_str).chain([SECRET]) {
-        assert!(
-            !log.contains(secret),
-            "a secret reached the server log ({} bytes of it)",
-            secret.len()
         );
     }
 }
