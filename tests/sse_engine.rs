@@ -170,7 +170,7 @@ fn sse_c_errors_as_s3() {
     assert_eq!((err.status(), err.code().as_str()), (403, "AccessDenied"));
     assert!(!err.message().contains(&hex::encode([8u8; 32])));
     let err = e
-        .head_object(&tls(), "bkt", "c", &Headers::new(sse_c(&[8u8; 32])))
+        .head_object(&tls(), "bkt", "c", None, &Headers::new(sse_c(&[8u8; 32])))
         .expect_err("head wrong key");
     assert_eq!(err.status(), 403);
     put(&e, "plain", &h(&[]), b"x").expect("put");
@@ -516,7 +516,7 @@ fn copy_between_modes() {
     let r = e
         .copy_object(
             &tls(),
-            ("bkt", "src"),
+            ("bkt", "src", None),
             ("bkt", "dst"),
             &Headers::new(copy_headers),
         )
@@ -527,7 +527,7 @@ fn copy_between_modes() {
     );
     assert_eq!(get(&e, "dst", &h(&[]), None).expect("get"), b"copy me");
     let err = e
-        .copy_object(&tls(), ("bkt", "src"), ("bkt", "dst2"), &h(&[]))
+        .copy_object(&tls(), ("bkt", "src", None), ("bkt", "dst2"), &h(&[]))
         .expect_err("missing source key");
     assert_eq!(err.status(), 400);
 }

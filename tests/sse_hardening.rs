@@ -258,7 +258,9 @@ fn keys_up_to_1024_bytes_round_trip() {
         let body = data(100 + i);
         put(&e, k, &h(&[]), &body).unwrap_or_else(|err| panic!("{} bytes: {err}", k.len()));
         assert_eq!(get(&e, k).expect("get"), body, "{} bytes", k.len());
-        let head = e.head_object(&tls(), "bkt", k, &h(&[])).expect("head");
+        let head = e
+            .head_object(&tls(), "bkt", k, None, &h(&[]))
+            .expect("head");
         assert_eq!(head.status, 200);
     }
     for name in objects(d.path(), "bkt") {
@@ -287,7 +289,7 @@ fn copy_and_reseal_work_with_long_keys() {
     let src = "s".repeat(1024);
     let dst = "d".repeat(1000);
     put(&e, &src, &h(&[]), b"long").expect("put");
-    e.copy_object(&tls(), ("bkt", &src), ("bkt", &dst), &h(&[]))
+    e.copy_object(&tls(), ("bkt", &src, None), ("bkt", &dst), &h(&[]))
         .expect("copy");
     assert_eq!(get(&e, &dst).expect("get"), b"long");
     e.rotate_root().expect("rotate");
@@ -381,13 +383,13 @@ fn a_copy_whose_source_fails_authentication_stores_nothing() {
     bytes[at] ^= 1;
     std::fs::write(&path, &bytes).expect("write");
     let err = e
-        .copy_object(&tls(), ("bkt", "src"), ("bkt", "dst"), &h(&[]))
+        .copy_object(&tls(), ("bkt", "src", None), ("bkt", "dst"), &h(&[]))
         .expect_err("tampered source");
     assert_eq!(err.status(), 500);
     assert!(cause(&err).contains("authentication"), "{}", cause(&err));
     assert_eq!(get(&e, "dst").expect("previous kept"), b"previous");
     let err = e
-        .copy_object(&tls(), ("bkt", "src"), ("bkt", "new"), &h(&[]))
+        .copy_object(&tls(), ("bkt", "src", None), ("bkt", "new"), &h(&[]))
         .expect_err("tampered source");
     assert_eq!(err.status(), 500);
     assert_eq!(get(&e, "new").expect_err("nothing stored").status(), 404);
@@ -428,7 +430,7 @@ fn copies_stream_between_every_mode() {
             let dst = format!("dst-{sname}-{dname}");
             e.copy_object(
                 &tls(),
-                ("bkt", &format!("src-{sname}")),
+                ("bkt", &format!("src-{sname}"), None),
                 ("bkt", &dst),
                 &Headers::new(req),
             )
@@ -641,18 +643,18 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
         );
         assert!(out.is_empty());
         assert_s3(
-            e.head_object(&plain(), "bkt", key, &h(&[])),
+            e.head_object(&plain(), "bkt", key, None, &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
         assert_s3(
-            e.copy_object(&plain(), ("bkt", key), ("bkt", "copy"), &h(&[])),
+            e.copy_object(&plain(), ("bkt", key, None), ("bkt", "copy"), &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,
         );
-        e.head_object(&tls(), "bkt", key, &h(&[]))
+        e.head_object(&tls(), "bkt", key, None, &h(&[]))
             .expect("over TLS");
     }
     // SSE-S3 over plain HTTP is allowed, as by S3.
@@ -662,7 +664,7 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
     e.get_object(&plain(), "bkt", "s3", &h(&[]), None, &mut out)
         .expect("SSE-S3 get over HTTP");
     assert_eq!(out, b"plain");
-    e.head_object(&plain(), "bkt", "s3", &h(&[]))
+    e.head_object(&plain(), "bkt", "s3", None, &h(&[]))
         .expect("SSE-S3 head over HTTP");
     // PUTs that rely on a KMS bucket default are KMS requests too.
     for (bucket, default) in [
@@ -685,7 +687,7 @@ fn kms_objects_need_tls_for_get_head_copy_and_default_puts() {
             SIGV4,
         );
         assert_s3(
-            e.copy_object(&plain(), ("bkt", "s3"), (bucket, "k"), &h(&[])),
+            e.copy_object(&plain(), ("bkt", "s3", None), (bucket, "k"), &h(&[])),
             400,
             "InvalidArgument",
             SIGV4,

@@ -164,7 +164,9 @@ fn every_mode_round_trips_with_ranges_at_part_boundaries_and_part_numbers() {
             let r = r.unwrap_or_else(|err| panic!("{key}: {err}"));
             assert_eq!(out, whole, "{key}");
             assert_eq!(header(&r.headers, "ETag"), Some(etag));
-            let head = e.head_object(&tls(), "bkt", &key, &read_h).expect("head");
+            let head = e
+                .head_object(&tls(), "bkt", &key, None, &read_h)
+                .expect("head");
             assert_eq!(
                 header(&head.headers, "Content-Length"),
                 Some(whole.len().to_string().as_str())
@@ -439,7 +441,7 @@ fn copies_of_and_from_multipart_objects() {
     copy_h.push(("x-amz-server-side-encryption".into(), "aws:kms".into()));
     e.copy_object(
         &tls(),
-        ("bkt", "src"),
+        ("bkt", "src", None),
         ("bkt", "dst"),
         &Headers::new(copy_h),
     )
@@ -469,14 +471,23 @@ fn copies_of_and_from_multipart_objects() {
             "pc",
             &id,
             1,
-            ("bkt", "src"),
+            ("bkt", "src", None),
             Some(ByteRange::FromTo(from, to)),
             &copy_src,
         )
         .expect("part copy");
     assert!(header(&r1.headers, "Last-Modified").is_some());
     let r2 = e
-        .upload_part_copy(&tls(), "bkt", "pc", &id, 2, ("bkt", "small"), None, &h(&[]))
+        .upload_part_copy(
+            &tls(),
+            "bkt",
+            "pc",
+            &id,
+            2,
+            ("bkt", "small", None),
+            None,
+            &h(&[]),
+        )
         .expect("part copy");
     let etags = vec![
         (1, header(&r1.headers, "ETag").expect("etag").to_owned()),

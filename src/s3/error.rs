@@ -311,10 +311,11 @@ impl PartialEq<S3ErrorCode> for &str {
 pub struct S3Error {
     code: S3ErrorCode,
     message: Cow<'static, str>,
-    resource: Option<String>,
-    request_id: Option<String>,
+    resource: Option<Box<str>>,
+    request_id: Option<Box<str>>,
     extras: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
+    /// Extra response headers; boxed, as few errors have any (keeps `Result<_, S3Error>` small).
+    headers: Option<Box<[(String, String)]>>,
     source: Option<BoxError>,
 }
 
@@ -339,7 +340,7 @@ impl S3Error {
             resource: None,
             request_id: None,
             extras: Vec::new(),
-            headers: Vec::new(),
+            headers: None,
             source: None,
         }
     }
@@ -360,14 +361,14 @@ impl S3Error {
     /// The same error naming `resource` (`<Resource>`, such as `/bucket/key`).
     #[must_use]
     pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
-        self.resource = Some(resource.into());
+        self.resource = Some(resource.into().into_boxed_str());
         self
     }
 
     /// The same error with the request's id (`<RequestId>` and `x-amz-request-id`).
     #[must_use]
     pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request_id = Some(request_id.into());
+        self.request_id = Some(request_id.into().into_boxed_str());
         self
     }
 
@@ -383,7 +384,9 @@ impl S3Error {
     /// body and also for `HEAD`.
     #[must_use]
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        let mut all = self.headers.take().map(Vec::from).unwrap_or_default();
+        all.push((name.into(), value.into()));
+        self.headers = Some(all.into_boxed_slice());
         self
     }
 
@@ -433,7 +436,7 @@ impl S3Error {
     /// The extra response headers, in order.
     #[must_use]
     pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+        self.headers.as_deref().unwrap_or_default()
     }
 
     /// The message followed by the cause chain, for operators (logs, the local CLI). Never send this to
@@ -619,8 +622,8 @@ impl S3Error {
         let headers = self
             .request_id
             .iter()
-            .map(|id| ("x-amz-request-id".to_owned(), id.clone()))
-            .chain(self.headers.iter().cloned())
+            .map(|id| ("x-amz-request-id".to_owned(), id.to_string()))
+            .chain(self.headers().iter().cloned())
             .collect();
         ErrorResponse {
             status: self.status(),
@@ -659,7 +662,7 @@ impl PartialEq for S3Error {
             && self.resource == other.resource
             && self.request_id == other.request_id
             && self.extras == other.extras
-            && self.headers == other.headers
+            && self.headers() == other.headers()
     }
 }
 

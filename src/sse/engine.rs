@@ -1110,7 +1110,18 @@ impl SseEngine {
                 sse_c_algorithm_header: customer.as_ref().map(|_| "AES256"),
             },
         )?;
-        let StoredObject { info, body: mut f } = self.store.get_object(bucket, key, version)?;
+        let StoredObject { info, body: mut f } = self
+            .store
+            .get_object(bucket, key, version)
+            .map_err(|e| match e {
+                // S3 answers 400 for a copy source naming a delete marker (405 is for GET/HEAD).
+                StoreError::DeleteMarker {
+                    requested: true, ..
+                } if copy_source => S3Error::invalid_request(
+                    "The source of a copy request may not specifically refer to a delete marker by version id.",
+                ),
+                e => e.into(),
+            })?;
         if multipart::is_multipart(&mut f)? {
             let (header, manifest) = self.open_manifest(&mut f, bucket, key)?;
             headers::check_read(&stored_sse(&header), customer.as_ref(), transport)?;

@@ -19,6 +19,7 @@ mod logs;
 mod selftest;
 mod serve;
 mod sse;
+mod versions;
 
 use std::io::{self, Write as _};
 use std::process::ExitCode;
@@ -71,6 +72,9 @@ enum Command {
         /// A byte range, bytes=A-B, bytes=A- or bytes=-N.
         #[arg(long)]
         range: Option<s3crypt::range::ByteRange>,
+        /// A version of the object (default: the current one).
+        #[arg(long)]
+        version_id: Option<String>,
         #[command(flatten)]
         req: sse::RequestArgs,
     },
@@ -78,6 +82,9 @@ enum Command {
     Head {
         /// BUCKET/KEY.
         target: String,
+        /// A version of the object (default: the current one).
+        #[arg(long)]
+        version_id: Option<String>,
         #[command(flatten)]
         req: sse::RequestArgs,
     },
@@ -90,6 +97,9 @@ enum Command {
         #[command(flatten)]
         req: sse::RequestArgs,
     },
+    /// An object's retention, legal hold, and deletion (of a version, with MFA Delete).
+    #[command(subcommand)]
+    Object(versions::ObjectCommand),
     /// SSE-S3 root keys: rotate, reseal.
     #[command(subcommand)]
     Sse(sse::SseCommand),
@@ -126,11 +136,25 @@ fn main() -> ExitCode {
             target,
             outfile,
             range,
+            version_id,
             req,
-        } => sse::get(&target, &outfile, range, &req, &cli.home, cli.json),
-        Command::Head { target, req } => sse::head(&target, &req, &cli.home, cli.json),
+        } => sse::get(
+            &target,
+            &outfile,
+            range,
+            version_id.as_deref(),
+            &req,
+            &cli.home,
+            cli.json,
+        ),
+        Command::Head {
+            target,
+            version_id,
+            req,
+        } => sse::head(&target, version_id.as_deref(), &req, &cli.home, cli.json),
         Command::Cp { src, dst, req } => sse::cp(&src, &dst, &req, &cli.home, cli.json),
         Command::Sse(cmd) => sse::sse(&cmd, &cli.home, cli.json),
+        Command::Object(cmd) => versions::object(&cmd, &cli.home, cli.json),
         Command::Selftest(args) => selftest::run(&args),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
         Command::Serve(args) => serve::serve(&args, &cli.home, cli.json),

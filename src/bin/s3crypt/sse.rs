@@ -50,6 +50,8 @@ pub(crate) enum BucketCommand {
         /// Policy JSON.
         file: PathBuf,
     },
+    #[command(flatten)]
+    Versions(crate::versions::BucketVersionCommand),
 }
 
 /// `s3crypt sse`.
@@ -109,7 +111,7 @@ use s3crypt::sse::engine::LOCAL_ACCOUNT;
 
 /// The request context of the local operator: the root of [`LOCAL_ACCOUNT`], over TLS unless
 /// `--insecure-transport`.
-fn local_admin(tls: bool) -> RequestContext {
+pub(crate) fn local_admin(tls: bool) -> RequestContext {
     RequestContext::signed_by(Principal::root(LOCAL_ACCOUNT, "AKIALOCALADMIN")).with_tls(tls)
 }
 
@@ -121,7 +123,7 @@ fn header_pair(h: &str) -> Option<(String, String)> {
         .then(|| (n.to_owned(), v.trim().to_owned()))
 }
 
-fn split(path: &str) -> anyhow::Result<(&str, &str)> {
+pub(crate) fn split(path: &str) -> anyhow::Result<(&str, &str)> {
     path.split_once('/')
         .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         .with_context(|| format!("{path:?} must be BUCKET/KEY"))
@@ -228,6 +230,7 @@ pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Re
                     headers: Vec::new(),
                 })
         }
+        BucketCommand::Versions(v) => return crate::versions::bucket(&e, v, json),
     };
     report(r, json)
 }
@@ -265,6 +268,7 @@ pub(crate) fn get(
     target: &str,
     out: &Path,
     range: Option<ByteRange>,
+    version: Option<&str>,
     req: &RequestArgs,
     home: &Path,
     json: bool,
@@ -272,6 +276,11 @@ pub(crate) fn get(
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
     let engine = engine(home)?;
+    let fetch = |w: &mut dyn std::io::Write| -> Result<Response, S3Error> {
+        let (resp, body) = engine.get_object_start(&t, b, k, version, &h, range)?;
+        body.write_to(w)?;
+        Ok(resp)
+    };
     let r = match Destination::of(out)? {
         // A device or FIFO is written through, never replaced. Every byte GET writes is authenticated
         // (chunk by chunk), so nothing unauthenticated reaches it.
@@ -281,7 +290,7 @@ pub(crate) fn get(
                 .open(&p)
                 .with_context(|| format!("opening {}", p.display()))?;
             let mut w = std::io::BufWriter::new(f);
-            let r = engine.get_object(&t, b, k, &h, range, &mut w);
+            let r = fetch(&mut w);
             w.flush()?;
             r
         }
@@ -290,7 +299,7 @@ pub(crate) fn get(
             let mut tmp = Staged::new_private(dest.path())?;
             let r = {
                 let mut w = std::io::BufWriter::new(tmp.file_mut());
-                let r = engine.get_object(&t, b, k, &h, range, &mut w);
+                let r = fetch(&mut w);
                 w.flush()?;
                 r
             };
@@ -305,13 +314,14 @@ pub(crate) fn get(
 
 pub(crate) fn head(
     target: &str,
+    version: Option<&str>,
     req: &RequestArgs,
     home: &Path,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
-    report(engine(home)?.head_object(&t, b, k, None, &h), json)
+    report(engine(home)?.head_object(&t, b, k, version, &h), json)
 }
 
 pub(crate) fn cp(
