@@ -740,7 +740,7 @@ fn s3crypt_access_log_record(
         turn_around_time_ms: None,
         referer: facts.referer.clone(),
         user_agent: facts.user_agent.clone(),
-        version_id: None,
+        version_id: version_in(&facts.request_uri),
         host_id: log.request_id.clone(),
         signature_version: signature_version.map(str::to_owned),
         cipher_suite: conn.cipher_suite.map(str::to_owned),
@@ -751,6 +751,15 @@ fn s3crypt_access_log_record(
         acl_required: false,
         extra: Vec::new(),
     }
+}
+
+/// The `versionId` of a request target's query, decoded (the access log's `Version Id` field).
+fn version_in(target: &str) -> Option<String> {
+    let (_, query) = target.split_once('?')?;
+    query.split('&').find_map(|p| {
+        let v = p.strip_prefix("versionId=")?;
+        String::from_utf8(crate::aws::sigv4::canonical::percent_decode(v)).ok()
+    })
 }
 
 fn millis(d: Duration) -> u64 {

@@ -388,6 +388,17 @@ pub(crate) fn check_target(
         .with_extra("ArgumentName", "TargetBucket")
         .with_extra("ArgumentValue", target));
     }
+    // S3 refuses a target whose Object Lock default retention would lock every log object.
+    if engine
+        .object_lock_configuration(target)?
+        .is_some_and(|c| c.default.is_some())
+    {
+        return Err(S3Error::invalid_argument(
+            "The target bucket for logging has an Object Lock default retention period; server access logs cannot be delivered to it.",
+        )
+        .with_extra("ArgumentName", "TargetBucket")
+        .with_extra("ArgumentValue", target));
+    }
     let sample = config.object_key(
         owner,
         region,
