@@ -758,6 +758,9 @@ pub(crate) fn delete(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
             }
         }
         Some(version) => {
+            // Authorization before MFA: a caller who may not delete learns nothing about MFA Delete.
+            svc.engine()
+                .authorize_action(&call.ctx, bucket, key, "s3:DeleteObjectVersion")?;
             let mfa = mfa_for_versioned_delete(svc, call, bucket)?;
             let gone = svc.engine().delete_object_version(
                 &call.ctx,
