@@ -60,18 +60,24 @@ pub(crate) fn create(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     };
     let resource = format!("arn:aws:s3:::{bucket}");
     let keys = ConditionKeys::new();
-    let a = Authorization::new(
-        "s3:CreateBucket",
-        &resource,
-        &principal.account,
-        &call.ctx,
-        &keys,
-        ResourceModel::S3,
-    )
-    .with_identity_policies(&call.ctx.identity_policies);
-    if authorize(&a) != Verdict::Allow {
-        return Err(S3Error::access_denied("Access Denied"));
-    }
+    // The bucket does not exist yet: only the caller's identity policies (and being root) decide.
+    let allow = |action: &str| {
+        let a = Authorization::new(
+            action,
+            &resource,
+            &principal.account,
+            &call.ctx,
+            &keys,
+            ResourceModel::S3,
+        )
+        .with_identity_policies(&call.ctx.identity_policies);
+        if authorize(&a) == Verdict::Allow {
+            Ok(())
+        } else {
+            Err(S3Error::access_denied("Access Denied"))
+        }
+    };
+    allow("s3:CreateBucket")?;
     if !call.body.iter().all(u8::is_ascii_whitespace)
         && let Some(location) = xml::parse_create_bucket_configuration(&call.body)?
         && location != svc.options().region
@@ -112,25 +118,9 @@ pub(crate) fn create(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         }
     };
     // Object Lock at creation needs the permissions of both halves of what it does.
-    for action in [
-        "s3:PutBucketObjectLockConfiguration",
-        "s3:PutBucketVersioning",
-    ]
-    .iter()
-    .filter(|_| object_lock)
-    {
-        let a = Authorization::new(
-            action,
-            &resource,
-            &principal.account,
-            &call.ctx,
-            &keys,
-            ResourceModel::S3,
-        )
-        .with_identity_policies(&call.ctx.identity_policies);
-        if authorize(&a) != Verdict::Allow {
-            return Err(S3Error::access_denied("Access Denied"));
-        }
+    if object_lock {
+        allow("s3:PutBucketObjectLockConfiguration")?;
+        allow("s3:PutBucketVersioning")?;
     }
     match svc.engine().owner_of(bucket) {
         Ok(existing) if existing == principal.account => {
@@ -214,21 +204,24 @@ pub(crate) fn max_keys(call: &Call) -> Result<usize, S3Error> {
     Ok(usize::try_from(n).unwrap_or(1000).min(1000))
 }
 
+/// `encoding-type`: absent, or `url` (keys and prefixes URL-encoded in the listing).
+pub(crate) fn encoding_url(call: &Call) -> Result<bool, S3Error> {
+    match call.req.param("encoding-type") {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(other) => Err(S3Error::invalid_argument(
+            "Invalid Encoding Method specified in Request",
+        )
+        .with_extra("ArgumentName", "encoding-type")
+        .with_extra("ArgumentValue", other)),
+    }
+}
+
 /// ListObjects and ListObjectsV2.
 pub(crate) fn list_objects(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     let bucket = bucket_of(call)?;
     let v2 = call.req.op == Op::ListObjectsV2;
-    let encoding_url = match call.req.param("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(other) => {
-            return Err(
-                S3Error::invalid_argument("Invalid Encoding Method specified in Request")
-                    .with_extra("ArgumentName", "encoding-type")
-                    .with_extra("ArgumentValue", other),
-            );
-        }
-    };
+    let encoding_url = encoding_url(call)?;
     let max = max_keys(call)?;
     let prefix = call.req.param("prefix").unwrap_or_default();
     let delimiter = call.req.param("delimiter").filter(|d| !d.is_empty());

@@ -257,17 +257,7 @@ pub(crate) fn list_uploads(svc: &S3Service, call: &Call) -> Result<Reply, S3Erro
         .bucket
         .as_deref()
         .ok_or_else(|| S3Error::internal("ListMultipartUploads without a bucket"))?;
-    let encoding_url = match call.req.param("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(other) => {
-            return Err(
-                S3Error::invalid_argument("Invalid Encoding Method specified in Request")
-                    .with_extra("ArgumentName", "encoding-type")
-                    .with_extra("ArgumentValue", other),
-            );
-        }
-    };
+    let encoding_url = super::bucket::encoding_url(call)?;
     let max = max_param(call, "max-uploads")?;
     let prefix = call.req.param("prefix").unwrap_or_default();
     let delimiter = call.req.param("delimiter").filter(|d| !d.is_empty());

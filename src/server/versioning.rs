@@ -3,7 +3,7 @@
 //! Get/PutObjectLegalHold. The decisions are the engine's ([`crate::sse::engine::SseEngine`]); this
 //! module reads the request (query, integrity header, body) and writes S3's response.
 
-use super::bucket::{bucket_of, max_keys, owner};
+use super::bucket::{bucket_of, encoding_url, max_keys, owner};
 use super::object::{bucket_key, require_integrity_header, version_param};
 use super::request::Op;
 use super::{Call, Reply, S3Service};
@@ -32,17 +32,7 @@ pub(crate) fn put_bucket_versioning(svc: &S3Service, call: &Call) -> Result<Repl
 /// ListObjectVersions.
 pub(crate) fn list_versions(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     let bucket = bucket_of(call)?;
-    let url = match call.req.param("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(other) => {
-            return Err(
-                S3Error::invalid_argument("Invalid Encoding Method specified in Request")
-                    .with_extra("ArgumentName", "encoding-type")
-                    .with_extra("ArgumentValue", other),
-            );
-        }
-    };
+    let url = encoding_url(call)?;
     let max = max_keys(call)?;
     let prefix = call.req.param("prefix").unwrap_or_default();
     let delimiter = call.req.param("delimiter").filter(|d| !d.is_empty());

@@ -701,6 +701,23 @@ impl LocalStore {
         Ok(out)
     }
 
+    /// The bucket's directory and version `version_id` of `key`, which must be an object (a delete
+    /// marker is [`StoreError::NoSuchVersion`] here: it has no bytes or lock state to change).
+    fn existing_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(PathBuf, Loaded), StoreError> {
+        let loaded = self
+            .open_version(bucket, key, Some(version_id))
+            .map_err(|e| match e {
+                StoreError::DeleteMarker { .. } => StoreError::NoSuchVersion,
+                e => e,
+            })?;
+        Ok((self.existing_bucket(bucket)?, loaded))
+    }
+
     /// Rewrites a version's entry through `change` (retention, legal hold). Delete markers have no
     /// lock state.
     fn change_entry(
@@ -710,13 +727,7 @@ impl LocalStore {
         version_id: &str,
         change: impl FnOnce(&mut Entry),
     ) -> Result<(), StoreError> {
-        let loaded = self
-            .open_version(bucket, key, Some(version_id))
-            .map_err(|e| match e {
-                StoreError::DeleteMarker { .. } => StoreError::NoSuchVersion,
-                e => e,
-            })?;
-        let dir = self.existing_bucket(bucket)?;
+        let (dir, loaded) = self.existing_version(bucket, key, version_id)?;
         let slot = Slot::of(version_id);
         let mut entry = loaded.entry;
         // A `null` version ordered by its bytes' time keeps that order from now on explicitly.
@@ -1075,13 +1086,7 @@ impl ObjectStore for LocalStore {
         version_id: &str,
         body: &mut dyn Read,
     ) -> Result<ObjectInfo, StoreError> {
-        let loaded = self
-            .open_version(bucket, key, Some(version_id))
-            .map_err(|e| match e {
-                StoreError::DeleteMarker { .. } => StoreError::NoSuchVersion,
-                e => e,
-            })?;
-        let dir = self.existing_bucket(bucket)?;
+        let (dir, loaded) = self.existing_version(bucket, key, version_id)?;
         let slot = Slot::of(version_id);
         let (bytes, entry_path) = Self::paths(&dir, key, &slot);
         let mut entry = loaded.entry;

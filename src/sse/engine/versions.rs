@@ -297,10 +297,7 @@ impl SseEngine {
         };
         match self.store.head_object(bucket, key, Some(version_id)) {
             Ok(info) => {
-                let bypass = bypass
-                    && self
-                        .authorize_action(ctx, bucket, key, "s3:BypassGovernanceRetention")
-                        .is_ok();
+                let bypass = self.may_bypass(ctx, bucket, key, bypass);
                 object_lock::check_removal(
                     info.retention.as_ref(),
                     info.legal_hold,
@@ -320,6 +317,15 @@ impl SseEngine {
             Err(StoreError::NoSuchVersion) => Ok(gone),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether a request that sent the bypass header (`requested`) may bypass GOVERNANCE retention: it
+    /// also needs `s3:BypassGovernanceRetention`.
+    fn may_bypass(&self, ctx: &RequestContext, bucket: &str, key: &str, requested: bool) -> bool {
+        requested
+            && self
+                .authorize_action(ctx, bucket, key, "s3:BypassGovernanceRetention")
+                .is_ok()
     }
 
     /// The version a retention or legal-hold call is about: the one named, or the current one.
@@ -387,10 +393,7 @@ impl SseEngine {
                 "The retain until date must be in the future!",
             ));
         }
-        let bypass = bypass
-            && self
-                .authorize_action(ctx, bucket, key, "s3:BypassGovernanceRetention")
-                .is_ok();
+        let bypass = self.may_bypass(ctx, bucket, key, bypass);
         object_lock::check_retention_change(info.retention.as_ref(), new.as_ref(), now, bypass)?;
         self.store
             .put_object_retention(bucket, key, &info.version_id, new.as_ref())?;
