@@ -907,3 +907,226 @@ pub(crate) fn valid_archive_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::clock::ManualClock;
+    use crate::iam::Principal;
+
+    const ACCOUNT: &str = "111122223333";
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+    fn setup() -> (tempfile::TempDir, Glacier, ManualClock, RequestContext) {
+        let home = tempfile::tempdir().expect("tmp");
+        let clock = ManualClock::new(Duration::from_secs(1_800_000_000));
+        let g = Glacier::open(home.path(), "us-east-1")
+            .expect("open")
+            .with_clock(Arc::new(clock.clone()));
+        let root = RequestContext::signed_by(Principal::root(ACCOUNT, "AKROOT"));
+        (home, g, clock, root)
+    }
+
+    fn code<T: std::fmt::Debug>(r: Result<T, GlacierError>) -> GlacierErrorCode {
+        r.expect_err("refused").code()
+    }
+
+    fn deny_young_deletes(days: u32) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"glacier:DeleteArchive","Resource":"arn:aws:glacier:us-east-1:{ACCOUNT}:vaults/v","Condition":{{"NumericLessThan":{{"glacier:ArchiveAgeInDays":"{days}"}}}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn glacier_lock_id_expires_after_24_hours() {
+        let (_home, g, clock, root) = setup();
+        g.create_vault(&root, ACCOUNT, "v").expect("create");
+        let id = g
+            .initiate_lock(&root, ACCOUNT, "v", &deny_young_deletes(1))
+            .expect("initiate");
+        let l = g.lock(&root, ACCOUNT, "v").expect("lock");
+        assert_eq!(l.state, "InProgress");
+        assert!(l.expiration_date.is_some());
+        clock.advance(DAY - Duration::from_secs(1));
+        assert_eq!(
+            g.lock(&root, ACCOUNT, "v").expect("lock").state,
+            "InProgress"
+        );
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            code(g.lock(&root, ACCOUNT, "v")),
+            GlacierErrorCode::ResourceNotFound
+        );
+        assert_eq!(
+            code(g.complete_lock(&root, ACCOUNT, "v", &id)),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        // The expired policy is no longer enforced, and a new lock may start.
+        let a = g
+            .upload_archive(&root, ACCOUNT, "v", b"x", Some(&tree_hash_hex(b"x")), None)
+            .expect("upload");
+        g.delete_archive(&root, ACCOUNT, "v", &a.archive_id)
+            .expect("delete: no lock in force");
+        let id2 = g
+            .initiate_lock(&root, ACCOUNT, "v", &deny_young_deletes(1))
+            .expect("initiate again");
+        g.complete_lock(&root, ACCOUNT, "v", &id2)
+            .expect("complete");
+        clock.advance(DAY * 1000);
+        let l = g.lock(&root, ACCOUNT, "v").expect("locked forever");
+        assert_eq!((l.state.as_str(), l.expiration_date), ("Locked", None));
+        assert_eq!(
+            code(g.abort_lock(&root, ACCOUNT, "v")),
+            GlacierErrorCode::AccessDenied
+        );
+    }
+
+    #[test]
+    fn glacier_archive_age_in_days_gates_deletion() {
+        let (home, g, clock, root) = setup();
+        g.create_vault(&root, ACCOUNT, "v").expect("create");
+        let id = g
+            .initiate_lock(&root, ACCOUNT, "v", &deny_young_deletes(365))
+            .expect("initiate");
+        g.complete_lock(&root, ACCOUNT, "v", &id).expect("complete");
+        let secret = b"glacier plaintext that must never be stored as is";
+        let a = g
+            .upload_archive(
+                &root,
+                ACCOUNT,
+                "v",
+                secret,
+                Some(&tree_hash_hex(secret)),
+                Some("d"),
+            )
+            .expect("upload");
+        assert_eq!(
+            g.read_archive(&root, ACCOUNT, "v", &a.archive_id)
+                .expect("read"),
+            secret
+        );
+        for file in walk(home.path()) {
+            let bytes = std::fs::read(&file).expect("read file");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "plaintext in {}",
+                file.display()
+            );
+        }
+        let e = g
+            .delete_archive(&root, ACCOUNT, "v", &a.archive_id)
+            .expect_err("young");
+        assert_eq!(e.code(), GlacierErrorCode::AccessDenied);
+        assert!(e.message().contains("explicit deny"), "{e}");
+        clock.advance(DAY * 364);
+        assert_eq!(
+            code(g.delete_archive(&root, ACCOUNT, "v", &a.archive_id)),
+            GlacierErrorCode::AccessDenied
+        );
+        clock.advance(DAY);
+        g.delete_archive(&root, ACCOUNT, "v", &a.archive_id)
+            .expect("a year old");
+        assert_eq!(
+            code(g.delete_archive(&root, ACCOUNT, "v", &a.archive_id)),
+            GlacierErrorCode::ResourceNotFound
+        );
+        assert_eq!(
+            g.describe_vault(&root, ACCOUNT, "v")
+                .expect("describe")
+                .number_of_archives,
+            0
+        );
+    }
+
+    #[test]
+    fn glacier_vault_rules() {
+        let (_home, g, _clock, root) = setup();
+        assert_eq!(
+            code(g.create_vault(&root, ACCOUNT, "..")),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        assert_eq!(
+            code(g.create_vault(&root, ACCOUNT, "a/b")),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        g.create_vault(&root, ACCOUNT, "v").expect("create");
+        g.create_vault(&root, ACCOUNT, "v").expect("create again");
+        let a = g
+            .upload_archive(&root, ACCOUNT, "v", b"", Some(&tree_hash_hex(b"")), None)
+            .expect("empty archive");
+        assert_eq!(
+            code(g.upload_archive(&root, ACCOUNT, "v", b"x", Some(&tree_hash_hex(b"y")), None)),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        assert_eq!(
+            code(g.upload_archive(&root, ACCOUNT, "v", b"x", None, None)),
+            GlacierErrorCode::MissingParameterValue
+        );
+        assert_eq!(
+            code(g.delete_vault(&root, ACCOUNT, "v")),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        assert_eq!(
+            code(g.delete_archive(&root, ACCOUNT, "v", "../../x")),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        g.delete_archive(&root, ACCOUNT, "v", &a.archive_id)
+            .expect("delete archive");
+        g.delete_vault(&root, ACCOUNT, "v").expect("delete vault");
+        assert_eq!(
+            code(g.describe_vault(&root, ACCOUNT, "v")),
+            GlacierErrorCode::ResourceNotFound
+        );
+        // Another account's caller needs the vault access policy (and its own identity policy).
+        g.create_vault(&root, ACCOUNT, "v").expect("create");
+        let bob = RequestContext::signed_by(Principal::root("444455556666", "AKBOB"));
+        assert_eq!(
+            code(g.describe_vault(&bob, ACCOUNT, "v")),
+            GlacierErrorCode::AccessDenied
+        );
+        g.set_access_policy(
+            &root,
+            ACCOUNT,
+            "v",
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"glacier:DescribeVault","Resource":"*"}}"#,
+        )
+        .expect("policy");
+        g.describe_vault(&bob, ACCOUNT, "v").expect("allowed");
+        assert_eq!(
+            code(g.set_access_policy(&root, ACCOUNT, "v", "{nope")),
+            GlacierErrorCode::InvalidParameterValue
+        );
+        // Pages of vaults.
+        for n in ["a", "b", "c"] {
+            g.create_vault(&root, ACCOUNT, n).expect("create");
+        }
+        let page = g.list_vaults(&root, ACCOUNT, None, Some(2)).expect("list");
+        assert_eq!(page.vault_list.len(), 2);
+        let next = g
+            .list_vaults(&root, ACCOUNT, page.marker.as_deref(), Some(2))
+            .expect("list");
+        let names: Vec<_> = page
+            .vault_list
+            .iter()
+            .chain(&next.vault_list)
+            .map(|v| v.vault_name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "v"]);
+        assert_eq!(next.marker, None);
+    }
+
+    fn walk(p: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(p) {
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    out.extend(walk(&path));
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        out
+    }
+}

@@ -288,3 +288,123 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
         Verdict::ImplicitDeny
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::context::Principal;
+    use crate::iam::policy::ParseOptions;
+
+    const VAULT: &str = "arn:aws:glacier:us-east-1:111122223333:vaults/v";
+
+    fn resource_policy(json: &str) -> Policy {
+        Policy::parse(json, &ParseOptions::BUCKET).expect("policy")
+    }
+
+    fn verdict(
+        ctx: &RequestContext,
+        action: &str,
+        keys: &ConditionKeys,
+        access: Option<&Policy>,
+        lock: Option<&Policy>,
+    ) -> Verdict {
+        authorize(
+            &Authorization::new(
+                action,
+                VAULT,
+                "111122223333",
+                ctx,
+                keys,
+                ResourceModel::Glacier,
+            )
+            .with_resource_policy(access)
+            .with_lock_policy(lock),
+        )
+    }
+
+    fn young_archives_locked() -> Policy {
+        resource_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"keep","Effect":"Deny","Principal":"*",
+                "Action":"glacier:DeleteArchive","Resource":"arn:aws:glacier:us-east-1:111122223333:vaults/v",
+                "Condition":{"NumericLessThan":{"glacier:ArchiveAgeInDays":"365"}}}]}"#,
+        )
+    }
+
+    #[test]
+    fn glacier_lock_policy_deny_wins_even_for_root() {
+        let root = RequestContext::signed_by(Principal::root("111122223333", "AKROOT"));
+        let lock = young_archives_locked();
+        let young = ConditionKeys::new().with("glacier:ArchiveAgeInDays", "3");
+        let old = ConditionKeys::new().with("glacier:ArchiveAgeInDays", "365");
+        assert_eq!(
+            verdict(&root, "glacier:DeleteArchive", &young, None, Some(&lock)),
+            Verdict::ExplicitDeny {
+                sid: Some("keep".to_owned()),
+                source: PolicySource::VaultLock
+            }
+        );
+        assert!(verdict(&root, "glacier:DeleteArchive", &old, None, Some(&lock)).is_allowed());
+        // No age key (no such archive): the condition does not hold, nothing is denied.
+        let none = ConditionKeys::new();
+        assert!(verdict(&root, "glacier:DeleteArchive", &none, None, Some(&lock)).is_allowed());
+        assert!(verdict(&root, "glacier:UploadArchive", &young, None, Some(&lock)).is_allowed());
+    }
+
+    #[test]
+    fn glacier_access_and_lock_policies_form_one_gate() {
+        let bob = RequestContext::signed_by(Principal::user("444455556666", "bob", "AKBOB"));
+        let keys = ConditionKeys::new();
+        let allow_bob = resource_policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
+                "Principal":{"AWS":"arn:aws:iam::444455556666:user/bob"},
+                "Action":"glacier:*","Resource":"*"}}"#,
+        );
+        let deny_bob = resource_policy(
+            r#"{"Version":"2012-10-17","Statement":{"Sid":"no","Effect":"Deny",
+                "Principal":{"AWS":"444455556666"},"Action":"glacier:DescribeVault","Resource":"*"}}"#,
+        );
+        // Cross-account: the resource gate allows, but bob's own identity policies must too.
+        assert!(
+            !verdict(&bob, "glacier:DescribeVault", &keys, Some(&allow_bob), None).is_allowed()
+        );
+        let mine = [Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"glacier:*","Resource":"*"}}"#,
+            &ParseOptions::IDENTITY,
+        )
+        .expect("identity policy")];
+        let with_ids = |access, lock| {
+            authorize(
+                &Authorization::new(
+                    "glacier:DescribeVault",
+                    VAULT,
+                    "111122223333",
+                    &bob,
+                    &keys,
+                    ResourceModel::Glacier,
+                )
+                .with_identity_policies(&mine)
+                .with_resource_policy(access)
+                .with_lock_policy(lock),
+            )
+        };
+        assert!(with_ids(Some(&allow_bob), None).is_allowed());
+        // An Allow in the lock policy opens the gate as one in the access policy does.
+        assert!(with_ids(None, Some(&allow_bob)).is_allowed());
+        assert_eq!(with_ids(None, None), Verdict::ImplicitDeny);
+        // A Deny in either wins over an Allow in the other.
+        assert_eq!(
+            with_ids(Some(&allow_bob), Some(&deny_bob)),
+            Verdict::ExplicitDeny {
+                sid: Some("no".to_owned()),
+                source: PolicySource::VaultLock
+            }
+        );
+        assert_eq!(
+            with_ids(Some(&deny_bob), Some(&allow_bob)),
+            Verdict::ExplicitDeny {
+                sid: Some("no".to_owned()),
+                source: PolicySource::Resource
+            }
+        );
+    }
+}
