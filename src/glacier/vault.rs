@@ -223,7 +223,7 @@ impl Glacier {
         account: &str,
         name: &str,
     ) -> Result<VaultDescription, GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(
             ctx,
             "glacier:DescribeVault",
@@ -298,7 +298,7 @@ impl Glacier {
         account: &str,
         name: &str,
     ) -> Result<(), GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(
             ctx,
             "glacier:DeleteVault",
@@ -308,7 +308,7 @@ impl Glacier {
             None,
         )?;
         let _guard = self.lock_account(account)?;
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         if !state.archives.is_empty() {
             return Err(GlacierError::new(
                 GlacierErrorCode::InvalidParameterValue,
@@ -341,7 +341,7 @@ impl Glacier {
         tree_hash: Option<&str>,
         description: Option<&str>,
     ) -> Result<ArchiveCreated, GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(
             ctx,
             "glacier:UploadArchive",
@@ -435,7 +435,7 @@ impl Glacier {
         name: &str,
         archive_id: &str,
     ) -> Result<(), GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         if !valid_archive_id(archive_id) {
             return Err(GlacierError::new(
                 GlacierErrorCode::InvalidParameterValue,
@@ -455,7 +455,7 @@ impl Glacier {
             keys.as_ref(),
         )?;
         let _guard = self.lock_account(account)?;
-        let mut state = self.existing(account, name)?;
+        let mut state = self.existing(ctx, account, name)?;
         if state.archives.remove(archive_id).is_none() {
             return Err(GlacierError::new(
                 GlacierErrorCode::ResourceNotFound,
@@ -480,7 +480,7 @@ impl Glacier {
         name: &str,
         archive_id: &str,
     ) -> Result<Vec<u8>, GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(
             ctx,
             "glacier:GetJobOutput",
@@ -540,7 +540,7 @@ impl Glacier {
         account: &str,
         name: &str,
     ) -> Result<String, GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(
             ctx,
             "glacier:GetVaultAccessPolicy",
@@ -655,7 +655,7 @@ impl Glacier {
         account: &str,
         name: &str,
     ) -> Result<LockDescription, GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(
             ctx,
             "glacier:GetVaultLock",
@@ -757,10 +757,10 @@ impl Glacier {
         name: &str,
         f: impl FnOnce(&mut VaultState, u64) -> Result<(), GlacierError>,
     ) -> Result<(), GlacierError> {
-        let state = self.existing(account, name)?;
+        let state = self.existing(ctx, account, name)?;
         self.authorize(ctx, action, account, name, Some(&state), None)?;
         let _guard = self.lock_account(account)?;
-        let mut state = self.existing(account, name)?;
+        let mut state = self.existing(ctx, account, name)?;
         f(&mut state, self.now_ms())?;
         self.save(account, &state)
     }
@@ -805,9 +805,24 @@ impl Glacier {
         }
     }
 
-    fn existing(&self, account: &str, name: &str) -> Result<VaultState, GlacierError> {
-        self.load(account, name)?
-            .ok_or_else(|| not_found_vault(&self.region, account, name))
+    /// The state of an existing vault. A missing vault of another account than the caller's is
+    /// `AccessDeniedException`, as when it exists without a policy letting the caller in: which vaults
+    /// exist is not revealed across accounts.
+    fn existing(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        name: &str,
+    ) -> Result<VaultState, GlacierError> {
+        if let Some(state) = self.load(account, name)? {
+            return Ok(state);
+        }
+        match ctx.caller.principal() {
+            Some(p) if p.account == account => Err(not_found_vault(&self.region, account, name)),
+            _ => self
+                .authorize(ctx, "glacier:DescribeVault", account, name, None, None)
+                .and_then(|()| Err(not_found_vault(&self.region, account, name))),
+        }
     }
 
     fn save(&self, account: &str, state: &VaultState) -> Result<(), GlacierError> {

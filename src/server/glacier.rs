@@ -519,8 +519,14 @@ fn authenticate(
 }
 
 /// A SigV4 failure as Glacier answers it (the JSON services' codes and messages; 403 except for a
-/// malformed signature).
+/// malformed signature; a body that is not the signed hash is a bad parameter, as a bad tree hash is).
 fn sig_error(e: &SigV4Error) -> GlacierError {
+    if let SigV4Error::ContentSha256Mismatch { .. } = e {
+        return GlacierError::new(
+            GlacierErrorCode::InvalidParameterValue,
+            "The x-amz-content-sha256 header does not match the SHA-256 of the body",
+        );
+    }
     let wire = e.kms();
     let code = match wire.code {
         "MissingAuthenticationTokenException" => GlacierErrorCode::MissingAuthenticationToken,
