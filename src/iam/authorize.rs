@@ -14,9 +14,11 @@
 //!      only when the key policy delegates to the account);
 //!    - for a caller of another account: when its identity policies allow (an account root's always do)
 //!      and the policy allows it by name or by account (cross-account: both must allow).
+//!
 //!    A Glacier vault has two resource policies, its access policy and its lock policy
 //!    ([`Authorization::with_lock_policy`]): they form one gate, as if their statements were in one
-//!    policy (an explicit `Deny` in either refuses, an `Allow` in either counts).
+//!    policy (an explicit `Deny` in either refuses, an `Allow` in either counts); with
+//!    [`ResourceModel::Glacier`] the gate opens as with [`ResourceModel::S3`].
 //! 3. A VPC endpoint policy, when the request came through one, must allow too (for the resource and, via
 //!    an access point, for the access point's resource as well).
 //!
