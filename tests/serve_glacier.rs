@@ -1,8 +1,8 @@
 //! The Glacier vault API of `s3crypt serve`: unmodified boto3 (`tests/interop/glacier_boto3.py`), then
 //! signed raw requests for what boto3 cannot show: the routing, the JSON errors, SigV4 for `glacier`,
 //! and time (the 24-hour lock-ID expiry, `glacier:ArchiveAgeInDays`) moved on the server's injected
-//! clock from Rust, never over HTTP. One server for the file; the tests take turns (the clock is
-//! shared).
+//! clock from Rust, never over HTTP; and `s3crypt vault` on the server's home. One server for the
+//! file; the tests take turns (the clock is shared).
 
 #[path = "support/common.rs"]
 mod common;
@@ -422,5 +422,97 @@ fn glacier_lock_id_expires_after_24_hours_and_old_archives_become_deletable() {
     assert_eq!(
         (r.status, code(&r).as_str()),
         (403, "AccessDeniedException")
+    );
+}
+
+/// `s3crypt vault …` on `home`: (success, stdout, stderr).
+fn cli(home: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_s3crypt"))
+        .arg("--home")
+        .arg(home)
+        .env_remove("S3CRYPT_HOME")
+        .arg("vault")
+        .args(args)
+        .output()
+        .expect("run s3crypt vault");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_vault_commands_share_the_servers_home() {
+    let (shared, _turn) = server();
+    let s = &shared.server;
+    let home = s.home.path();
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = cli(home, args);
+        assert!(ok, "s3crypt vault {args:?}: {err}");
+        out
+    };
+    let created: serde_json::Value =
+        serde_json::from_str(&ok(&["--json", "create", "cli1"])).expect("json");
+    assert_eq!(created["location"], format!("/{LOCAL_ACCOUNT}/vaults/cli1"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("archive.bin");
+    let data = b"cli-archive-plaintext-51c0".repeat(50_000);
+    std::fs::write(&file, &data).expect("write");
+    let up: serde_json::Value = serde_json::from_str(&ok(&[
+        "--json",
+        "upload",
+        "cli1",
+        file.to_str().expect("utf-8 path"),
+        "--description",
+        "from the CLI",
+    ]))
+    .expect("json");
+    assert_eq!(up["checksum"], tree_hash_hex(&data));
+    let archive = up["archiveId"].as_str().expect("archive id").to_owned();
+    // The server sees what the CLI wrote.
+    let r = glacier(s, "GET", "/-/vaults/cli1", &[], b"");
+    let d: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(
+        (d["NumberOfArchives"].as_u64(), d["SizeInBytes"].as_u64()),
+        (Some(1), Some(data.len() as u64)),
+        "{}",
+        r.text()
+    );
+    assert!(!holds(home, b"cli-archive-plaintext-51c0"));
+
+    let policy = dir.path().join("lock.json");
+    let doc: serde_json::Value = serde_json::from_str(&lock_policy("cli1", 365)).expect("json");
+    std::fs::write(&policy, doc["Policy"].as_str().expect("policy")).expect("write");
+    let lock_id = ok(&[
+        "lock-initiate",
+        "cli1",
+        policy.to_str().expect("utf-8 path"),
+    ])
+    .trim()
+    .to_owned();
+    let got: serde_json::Value =
+        serde_json::from_str(&ok(&["--json", "lock-get", "cli1"])).expect("json");
+    assert_eq!(got["State"], "InProgress");
+    ok(&["lock-complete", "cli1", &lock_id]);
+    assert!(ok(&["lock-get", "cli1"]).starts_with("Locked"));
+    let (refused, _, err) = cli(home, &["delete-archive", "cli1", &archive]);
+    assert!(!refused && err.contains("AccessDeniedException"), "{err}");
+    let (refused, _, err) = cli(home, &["lock-abort", "cli1"]);
+    assert!(!refused && err.contains("AccessDeniedException"), "{err}");
+    let (refused, _, err) = cli(home, &["delete", "cli1"]);
+    assert!(
+        !refused && err.contains("InvalidParameterValueException"),
+        "{err}"
+    );
+    let (refused, _, err) = cli(home, &["policy-get", "cli1"]);
+    assert!(
+        !refused && err.contains("ResourceNotFoundException"),
+        "{err}"
+    );
+    let listed = ok(&["list", "--limit", "1000"]);
+    assert!(
+        listed.lines().any(|l| l.starts_with("cli1\t1\t")),
+        "{listed}"
     );
 }
