@@ -892,4 +892,49 @@ mod tests {
             );
         }
     }
+
+    /// Glacier (like every non-S3 service) signs the body's hash without sending
+    /// `x-amz-content-sha256`; S3 must still send it.
+    #[test]
+    fn glacier_signing_without_content_sha256() {
+        let now = std::time::SystemTime::now();
+        let creds = Credentials::new("AKIDGLACIER", "secret", None);
+        let mut headers = vec![("host".to_owned(), "127.0.0.1:9443".to_owned())];
+        let body = br#"{"Policy":"{}"}"#;
+        let req = SignableRequest {
+            method: "POST",
+            uri: "/-/vaults/v/lock-policy",
+            headers: &headers,
+            body,
+        };
+        let added = sigv4::sign(&req, &creds, "us-east-1", "glacier", now).expect("sign");
+        assert!(
+            !added
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
+        );
+        headers.extend(added);
+        let lookup = |id: &str| (id == "AKIDGLACIER").then(|| creds.clone());
+        let mut policy = S3Policy::new("us-east-1");
+        policy.service = "glacier".to_owned();
+        let signed = |body: &'static [u8]| SignableRequest {
+            method: "POST",
+            uri: "/-/vaults/v/lock-policy",
+            headers: &headers,
+            body,
+        };
+        let auth = verify_s3(&signed(body), lookup, &policy, now).expect("verifies");
+        assert!(matches!(auth.payload, Payload::Signed));
+        // Another body: the computed hash differs, so the signature does not verify.
+        assert!(matches!(
+            verify_s3(&signed(b"{}"), lookup, &policy, now),
+            Err(SigV4Error::SignatureMismatch { .. })
+        ));
+        // A streamed body cannot be hashed up front: the header stays required.
+        policy.defer_body_hash = true;
+        assert!(matches!(
+            verify_s3(&signed(body), lookup, &policy, now),
+            Err(SigV4Error::MissingContentSha256)
+        ));
+    }
 }

@@ -930,6 +930,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn glacier_archive_age_in_days_is_numeric() {
+        assert_eq!(
+            key_type("glacier:ArchiveAgeInDays"),
+            Some(ValueType::Numeric)
+        );
+        assert_eq!(
+            key_type("glacier:ResourceTag/team"),
+            Some(ValueType::String)
+        );
+        assert!(operator_applies(
+            Operator::NumericLessThan,
+            "glacier:ArchiveAgeInDays",
+            ValueType::Numeric
+        ));
+    }
+
+    #[test]
     fn cidr_blocks() {
         let c = Cidr::parse("192.0.2.0/24").expect("cidr");
         assert!(c.contains("192.0.2.77".parse().expect("ip")));
