@@ -188,6 +188,18 @@ fn glacier_requests_are_routed_signed_and_answered_in_json() {
     );
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert!(r.header("x-amzn-requestid").is_some());
+    // An unsigned archive is refused before its body is read (none is sent here).
+    let head = format!(
+        "POST /-/vaults/raw1/archives HTTP/1.1\r\nhost: {}\r\nx-amz-content-sha256: {}\r\ncontent-length: 10485760\r\n\r\n",
+        s.addr,
+        "ab".repeat(32)
+    );
+    let r = http::raw(s.addr, head.as_bytes());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "MissingAuthenticationTokenException")
+    );
+    assert_eq!(r.header("connection"), Some("close"));
     // Signed for S3 instead of Glacier: the scope names the wrong service.
     let r = http::signed(s.addr, "GET", "/-/vaults", &[], b"");
     assert_eq!(

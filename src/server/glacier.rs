@@ -168,15 +168,11 @@ pub(crate) async fn handle(
         error_code = code.unwrap_or("-"),
         duration_ms = started.elapsed().as_secs_f64() * 1e3,
     );
-    let length = body.len();
     let mut r = hyper::Response::new(body::full(body));
     *r.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let mut all = headers;
     all.push(("x-amzn-RequestId".to_owned(), request_id));
-    if length == 0 {
-        all.push(("Content-Length".to_owned(), "0".to_owned()));
-    }
     super::append_headers(&mut r, all);
     r
 }
@@ -200,7 +196,14 @@ async fn run(
             "Glacier vaults are not enabled on this endpoint",
         )
     })?;
-    let limit = if matches!(op, Op::UploadArchive(_)) {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let upload = matches!(op, Op::UploadArchive(_));
+    let limit = if upload {
         MAX_ARCHIVE_BYTES
     } else {
         svc.options.max_xml_body
@@ -208,6 +211,39 @@ async fn run(
     if super::content_length(&headers) > limit as u64 {
         return Err(too_large(limit));
     }
+    let auth = |body: &[u8], defer: bool| {
+        authenticate(
+            method,
+            target,
+            &headers,
+            body,
+            svc.identities.as_ref(),
+            &svc.options.region,
+            conn,
+            defer,
+        )
+    };
+    // An archive is read only once its signature verified (over the signed x-amz-content-sha256,
+    // which Glacier requires), so no anonymous client makes the server hold 64 MiB; a small body is
+    // read first and hashed into the signature.
+    let signed_hash = if upload {
+        if header("x-amz-content-sha256").is_none() {
+            return Err(GlacierError::new(
+                GlacierErrorCode::MissingParameterValue,
+                "Missing x-amz-content-sha256",
+            ));
+        }
+        let (ctx, payload) = auth(&[], true)?;
+        let Payload::Sha256(hash) = payload else {
+            return Err(GlacierError::new(
+                GlacierErrorCode::InvalidParameterValue,
+                "x-amz-content-sha256 must be the hex SHA-256 of the archive",
+            ));
+        };
+        Some((ctx, hash))
+    } else {
+        None
+    };
     let body = body::collect(incoming, limit, svc.options.body_idle_timeout)
         .await
         .map_err(|fault| match fault {
@@ -221,15 +257,28 @@ async fn run(
             ),
         })?
         .ok_or_else(|| too_large(limit))?;
-    let ctx = authenticate(
-        method,
-        target,
-        &headers,
-        &body,
-        svc.identities.as_ref(),
-        &svc.options.region,
-        conn,
-    )?;
+    let ctx = match signed_hash {
+        Some((ctx, hash)) => {
+            let computed = hex::encode(crate::primitives::hash::sha256(&body));
+            if !crate::primitives::ct_eq(computed.as_bytes(), hash.as_bytes()) {
+                return Err(sig_error(&SigV4Error::ContentSha256Mismatch {
+                    client: hash,
+                    computed,
+                }));
+            }
+            ctx
+        }
+        None => {
+            let (ctx, payload) = auth(&body, false)?;
+            if !matches!(payload, Payload::Signed) {
+                return Err(GlacierError::new(
+                    GlacierErrorCode::InvalidParameterValue,
+                    "x-amz-content-sha256 must be the SHA-256 of the body",
+                ));
+            }
+            ctx
+        }
+    };
     if let Some(p) = ctx.caller.principal() {
         principal.clone_from(&p.arn);
     }
@@ -241,18 +290,6 @@ async fn run(
             .unwrap_or_default(),
         a => a.to_owned(),
     };
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    if matches!(op, Op::UploadArchive(_)) && header("x-amz-content-sha256").is_none() {
-        return Err(GlacierError::new(
-            GlacierErrorCode::MissingParameterValue,
-            "Missing x-amz-content-sha256",
-        ));
-    }
     let tree_hash = header("x-amz-sha256-tree-hash");
     let description = header("x-amz-archive-description");
     blocking(move || {
@@ -472,7 +509,10 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-/// SigV4 for the signing name `glacier`: the context the policies see.
+/// SigV4 for the signing name `glacier`: the context the policies see and how the body is protected
+/// (with `defer`, a hex `x-amz-content-sha256` is returned as [`Payload::Sha256`] for the caller to
+/// check against the body it reads next).
+#[allow(clippy::too_many_arguments)]
 fn authenticate(
     method: &str,
     target: &str,
@@ -481,12 +521,11 @@ fn authenticate(
     identities: &dyn IdentitySource,
     region: &str,
     conn: Connection,
-) -> Result<RequestContext, GlacierError> {
-    if !super::auth::is_signed(headers, &[]) && !target.contains("X-Amz-Signature") {
-        return Err(sig_error(&SigV4Error::MissingAuthenticationToken));
-    }
+    defer: bool,
+) -> Result<(RequestContext, Payload), GlacierError> {
     let mut policy = S3Policy::new(region);
     policy.service = "glacier".to_owned();
+    policy.defer_body_hash = defer;
     let req = SignableRequest {
         method,
         uri: target,
@@ -501,21 +540,18 @@ fn authenticate(
         now,
     )
     .map_err(|e| sig_error(&e))?;
-    if !matches!(auth.payload, Payload::Signed) {
-        return Err(GlacierError::new(
-            GlacierErrorCode::InvalidParameterValue,
-            "x-amz-content-sha256 must be the SHA-256 of the body",
-        ));
-    }
-    let identity = identities
-        .identity(&auth.access_key_id)
-        .ok_or_else(|| sig_error(&SigV4Error::MissingAuthenticationToken))?;
+    let identity = identities.identity(&auth.access_key_id).ok_or_else(|| {
+        // Deleted between the two lookups.
+        sig_error(&SigV4Error::UnrecognizedClient {
+            access_key_id: auth.access_key_id.clone(),
+        })
+    })?;
     let mut ctx = RequestContext::new(Caller::Principal(identity.principal), AuthType::Header, now)
         .with_tls(conn.tls)
         .with_source_ip(conn.peer.ip());
     ctx.signature_age = Some(auth.signature_age);
     ctx.identity_policies = Arc::from(identity.policies);
-    Ok(ctx)
+    Ok((ctx, auth.payload))
 }
 
 /// A SigV4 failure as Glacier answers it (the JSON services' codes and messages; 403 except for a
