@@ -575,7 +575,34 @@ fn sig_error(e: &SigV4Error) -> GlacierError {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Attacker-chosen paths and bodies are refused with a typed error, never a panic.
+        #[test]
+        fn glacier_route_and_bodies_never_panic(
+            method in prop_oneof![Just("GET"), Just("PUT"), Just("POST"), Just("DELETE"), Just("X")],
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just("/".to_owned()), Just("-".to_owned()), Just("vaults".to_owned()), Just("archives".to_owned()), Just("lock-policy".to_owned()),
+                    Just("access-policy".to_owned()), Just("?".to_owned()), Just("&".to_owned()), Just("=".to_owned()), Just("%".to_owned()), Just("%ff".to_owned()),
+                    Just("limit=9999999999999999999999".to_owned()), Just("marker=".to_owned()), Just("..".to_owned()),
+                    Just("123456789012".to_owned()), "[ -~]{0,8}",
+                ],
+                0..12,
+            ),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let target: String = pieces.concat();
+            let _ = is_glacier(&target, &[]);
+            let _ = route(method, &target);
+            let _ = policy_of(&body);
+        }
+    }
 
     #[test]
     fn glacier_routes() {
