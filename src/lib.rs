@@ -42,6 +42,7 @@
 pub mod aws;
 pub mod envelope;
 pub mod fsutil;
+pub mod glacier;
 pub mod iam;
 pub mod keys;
 pub mod kms;

@@ -12,6 +12,7 @@
 //! | object operations             | `object`                  |
 //! | multipart uploads             | `multipart`               |
 //! | POST Object (browser forms)   | `post`                    |
+//! | Glacier vaults (`/-/vaults…`) | `glacier`                 |
 //!
 //! A request goes: connection (TLS or plain, a slot out of [`ServerOptions::max_connections`]) →
 //! headers within [`ServerOptions::header_read_timeout`] → bucket, key and operation (path-style
@@ -29,6 +30,7 @@ pub mod auth;
 mod body;
 mod bucket;
 pub(crate) mod conn;
+mod glacier;
 mod listen;
 mod multipart;
 mod object;
@@ -118,6 +120,8 @@ pub struct S3Service {
     access_logs: access_log::Delivery,
     /// Bucket → (read at, its CORS configuration), for [`CORS_CONFIG_TTL`].
     cors: std::sync::Mutex<CorsCache>,
+    /// The Glacier vaults served on the same listeners ([`S3Service::with_glacier`]).
+    glacier: Option<Arc<crate::glacier::Glacier>>,
 }
 
 type CorsCache = std::collections::HashMap<String, (Instant, Option<Arc<CorsConfiguration>>)>;
@@ -192,7 +196,16 @@ impl S3Service {
             options,
             access_logs,
             cors: std::sync::Mutex::default(),
+            glacier: None,
         }
+    }
+
+    /// The same endpoint also serving the Glacier vault API (`/{accountId}/vaults…`) from `vaults`;
+    /// without it Glacier requests are answered `ServiceUnavailableException`.
+    #[must_use]
+    pub fn with_glacier(mut self, vaults: Arc<crate::glacier::Glacier>) -> Self {
+        self.glacier = Some(vaults);
+        self
     }
 
     /// The CORS configuration of `bucket` (cached for a moment).
@@ -287,6 +300,9 @@ impl S3Service {
                 )
             })
             .collect();
+        if glacier::is_glacier(&target, &headers) {
+            return glacier::handle(self, &method, &target, headers, incoming, conn).await;
+        }
         let received = SystemTime::now();
         let header = |name: &str| {
             headers

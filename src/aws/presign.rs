@@ -66,7 +66,8 @@ const REQUIRED_PARAMS: [&str; 6] = [
 pub struct S3Policy {
     /// The region the credential scope must name.
     pub region: String,
-    /// The signing name the credential scope must name: `s3`.
+    /// The signing name the credential scope must name: `s3` ([`S3Policy::new`]), or another
+    /// service's (`glacier`), for which a missing `x-amz-content-sha256` means the hash of the body.
     pub service: String,
     /// Header auth: the largest accepted difference between `X-Amz-Date` and the server clock.
     /// Presigned URLs: how far in the future `X-Amz-Date` may lie.
@@ -590,7 +591,17 @@ where
     }
     sigv4::check_skew(request_unix, amz_date, now, policy.max_skew)?;
 
-    let payload_hash = content_sha256(req.headers)?.ok_or(SigV4Error::MissingContentSha256)?;
+    // S3 requires `x-amz-content-sha256`; other services (Glacier) sign the body's hash without
+    // sending it, so for them it is computed from the body (which must have been read whole).
+    let body_hash;
+    let payload_hash = match content_sha256(req.headers)? {
+        Some(h) => h,
+        None if !sigv4::is_s3(&policy.service) && !policy.defer_body_hash => {
+            body_hash = hex::encode(hash::sha256(req.body));
+            body_hash.as_str()
+        }
+        None => return Err(SigV4Error::MissingContentSha256),
+    };
     let payload_kind = classify_payload(payload_hash)?;
     check_unsigned_headers(req.headers, &auth.signed_headers)?;
 
@@ -880,5 +891,50 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Glacier (like every non-S3 service) signs the body's hash without sending
+    /// `x-amz-content-sha256`; S3 must still send it.
+    #[test]
+    fn glacier_signing_without_content_sha256() {
+        let now = std::time::SystemTime::now();
+        let creds = Credentials::new("AKIDGLACIER", "secret", None);
+        let mut headers = vec![("host".to_owned(), "127.0.0.1:9443".to_owned())];
+        let body = br#"{"Policy":"{}"}"#;
+        let req = SignableRequest {
+            method: "POST",
+            uri: "/-/vaults/v/lock-policy",
+            headers: &headers,
+            body,
+        };
+        let added = sigv4::sign(&req, &creds, "us-east-1", "glacier", now).expect("sign");
+        assert!(
+            !added
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
+        );
+        headers.extend(added);
+        let lookup = |id: &str| (id == "AKIDGLACIER").then(|| creds.clone());
+        let mut policy = S3Policy::new("us-east-1");
+        policy.service = "glacier".to_owned();
+        let signed = |body: &'static [u8]| SignableRequest {
+            method: "POST",
+            uri: "/-/vaults/v/lock-policy",
+            headers: &headers,
+            body,
+        };
+        let auth = verify_s3(&signed(body), lookup, &policy, now).expect("verifies");
+        assert!(matches!(auth.payload, Payload::Signed));
+        // Another body: the computed hash differs, so the signature does not verify.
+        assert!(matches!(
+            verify_s3(&signed(b"{}"), lookup, &policy, now),
+            Err(SigV4Error::SignatureMismatch { .. })
+        ));
+        // A streamed body cannot be hashed up front: the header stays required.
+        policy.defer_body_hash = true;
+        assert!(matches!(
+            verify_s3(&signed(body), lookup, &policy, now),
+            Err(SigV4Error::MissingContentSha256)
+        ));
     }
 }

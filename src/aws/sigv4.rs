@@ -1037,7 +1037,7 @@ fn has_query_auth(uri: &str) -> bool {
     })
 }
 
-fn is_s3(service: &str) -> bool {
+pub(crate) fn is_s3(service: &str) -> bool {
     matches!(service, "s3" | "s3-outposts" | "s3express")
 }
 

@@ -14,6 +14,11 @@
 //!      only when the key policy delegates to the account);
 //!    - for a caller of another account: when its identity policies allow (an account root's always do)
 //!      and the policy allows it by name or by account (cross-account: both must allow).
+//!
+//!    A Glacier vault has two resource policies, its access policy and its lock policy
+//!    ([`Authorization::with_lock_policy`]): they form one gate, as if their statements were in one
+//!    policy (an explicit `Deny` in either refuses, an `Allow` in either counts); with
+//!    [`ResourceModel::Glacier`] the gate opens as with [`ResourceModel::S3`].
 //! 3. A VPC endpoint policy, when the request came through one, must allow too (for the resource and, via
 //!    an access point, for the access point's resource as well).
 //!
@@ -33,6 +38,9 @@ pub enum ResourceModel {
     /// KMS: the key policy is the root of trust; identity policies count only when the key policy allows
     /// the caller's account ("delegates to IAM"), the owner's root included.
     Kms,
+    /// Glacier vaults: as [`ResourceModel::S3`] (the vault owner's root may do everything not explicitly
+    /// denied, in its account an Allow from either side suffices).
+    Glacier,
 }
 
 /// An access point a request came through: its policy (if it has one) and the resource ARN in
@@ -64,8 +72,10 @@ pub struct Authorization<'a> {
     /// The caller's identity policies (user, group and role policies); ignored for account roots and
     /// anonymous callers.
     pub identity_policies: &'a [Policy],
-    /// The resource's policy (bucket policy, key policy), if any.
+    /// The resource's policy (bucket policy, key policy, vault access policy), if any.
     pub resource_policy: Option<&'a Policy>,
+    /// A Glacier vault's lock policy, if any: part of the resource's gate with `resource_policy`.
+    pub lock_policy: Option<&'a Policy>,
     /// The access point the request came through, if any.
     pub access_point: Option<AccessPointGate<'a>>,
     /// The VPC endpoint policy, if the request came through an endpoint that has one.
@@ -93,6 +103,7 @@ impl<'a> Authorization<'a> {
             keys,
             identity_policies: &[],
             resource_policy: None,
+            lock_policy: None,
             access_point: None,
             vpc_endpoint_policy: None,
             model,
@@ -110,6 +121,13 @@ impl<'a> Authorization<'a> {
     #[must_use]
     pub fn with_resource_policy(mut self, policy: Option<&'a Policy>) -> Self {
         self.resource_policy = policy;
+        self
+    }
+
+    /// The same request with a Glacier vault's lock policy.
+    #[must_use]
+    pub fn with_lock_policy(mut self, policy: Option<&'a Policy>) -> Self {
+        self.lock_policy = policy;
         self
     }
 
@@ -135,6 +153,8 @@ pub enum PolicySource {
     Identity,
     /// The resource's policy.
     Resource,
+    /// A Glacier vault's lock policy.
+    VaultLock,
     /// The access point's policy.
     AccessPoint,
     /// The VPC endpoint's policy.
@@ -196,11 +216,21 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
         }
     }
 
-    let mut gates = vec![(
-        a.resource_policy.map(|p| eval(p, a.resource)),
-        a.resource_owner,
-        PolicySource::Resource,
-    )];
+    // A vault's lock policy: its Deny is reported as such; otherwise it joins the resource gate.
+    let lock = a.lock_policy.map(|p| eval(p, a.resource));
+    if let Some(Decision::ExplicitDeny { sid }) = &lock {
+        return Verdict::ExplicitDeny {
+            sid: sid.clone(),
+            source: PolicySource::VaultLock,
+        };
+    }
+    let resource = match (a.resource_policy.map(|p| eval(p, a.resource)), lock) {
+        (Some(deny @ Decision::ExplicitDeny { .. }), _) => Some(deny),
+        (Some(Decision::Allow), _) | (_, Some(Decision::Allow)) => Some(Decision::Allow),
+        (Some(Decision::NotApplicable) | None, Some(l)) => Some(l),
+        (r, _) => r,
+    };
+    let mut gates = vec![(resource, a.resource_owner, PolicySource::Resource)];
     if let Some(ap) = &a.access_point {
         gates.push((
             ap.policy.map(|p| eval(p, ap.resource)),
@@ -240,7 +270,7 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
         match caller {
             Caller::Anonymous | Caller::Service(_) => by_name,
             Caller::Principal(p) if p.account == owner => match a.model {
-                ResourceModel::S3 => root || identity_allows || by_name,
+                ResourceModel::S3 | ResourceModel::Glacier => root || identity_allows || by_name,
                 ResourceModel::Kms => by_name || (by_account && identity_allows),
             },
             Caller::Principal(_) => identity_allows && (by_name || by_account),
@@ -258,5 +288,125 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
         Verdict::Allow
     } else {
         Verdict::ImplicitDeny
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::context::Principal;
+    use crate::iam::policy::ParseOptions;
+
+    const VAULT: &str = "arn:aws:glacier:us-east-1:111122223333:vaults/v";
+
+    fn resource_policy(json: &str) -> Policy {
+        Policy::parse(json, &ParseOptions::BUCKET).expect("policy")
+    }
+
+    fn verdict(
+        ctx: &RequestContext,
+        action: &str,
+        keys: &ConditionKeys,
+        access: Option<&Policy>,
+        lock: Option<&Policy>,
+    ) -> Verdict {
+        authorize(
+            &Authorization::new(
+                action,
+                VAULT,
+                "111122223333",
+                ctx,
+                keys,
+                ResourceModel::Glacier,
+            )
+            .with_resource_policy(access)
+            .with_lock_policy(lock),
+        )
+    }
+
+    fn young_archives_locked() -> Policy {
+        resource_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"keep","Effect":"Deny","Principal":"*",
+                "Action":"glacier:DeleteArchive","Resource":"arn:aws:glacier:us-east-1:111122223333:vaults/v",
+                "Condition":{"NumericLessThan":{"glacier:ArchiveAgeInDays":"365"}}}]}"#,
+        )
+    }
+
+    #[test]
+    fn glacier_lock_policy_deny_wins_even_for_root() {
+        let root = RequestContext::signed_by(Principal::root("111122223333", "AKROOT"));
+        let lock = young_archives_locked();
+        let young = ConditionKeys::new().with("glacier:ArchiveAgeInDays", "3");
+        let old = ConditionKeys::new().with("glacier:ArchiveAgeInDays", "365");
+        assert_eq!(
+            verdict(&root, "glacier:DeleteArchive", &young, None, Some(&lock)),
+            Verdict::ExplicitDeny {
+                sid: Some("keep".to_owned()),
+                source: PolicySource::VaultLock
+            }
+        );
+        assert!(verdict(&root, "glacier:DeleteArchive", &old, None, Some(&lock)).is_allowed());
+        // No age key (no such archive): the condition does not hold, nothing is denied.
+        let none = ConditionKeys::new();
+        assert!(verdict(&root, "glacier:DeleteArchive", &none, None, Some(&lock)).is_allowed());
+        assert!(verdict(&root, "glacier:UploadArchive", &young, None, Some(&lock)).is_allowed());
+    }
+
+    #[test]
+    fn glacier_access_and_lock_policies_form_one_gate() {
+        let bob = RequestContext::signed_by(Principal::user("444455556666", "bob", "AKBOB"));
+        let keys = ConditionKeys::new();
+        let allow_bob = resource_policy(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow",
+                "Principal":{"AWS":"arn:aws:iam::444455556666:user/bob"},
+                "Action":"glacier:*","Resource":"*"}}"#,
+        );
+        let deny_bob = resource_policy(
+            r#"{"Version":"2012-10-17","Statement":{"Sid":"no","Effect":"Deny",
+                "Principal":{"AWS":"444455556666"},"Action":"glacier:DescribeVault","Resource":"*"}}"#,
+        );
+        // Cross-account: the resource gate allows, but bob's own identity policies must too.
+        assert!(
+            !verdict(&bob, "glacier:DescribeVault", &keys, Some(&allow_bob), None).is_allowed()
+        );
+        let mine = [Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"glacier:*","Resource":"*"}}"#,
+            &ParseOptions::IDENTITY,
+        )
+        .expect("identity policy")];
+        let with_ids = |access, lock| {
+            authorize(
+                &Authorization::new(
+                    "glacier:DescribeVault",
+                    VAULT,
+                    "111122223333",
+                    &bob,
+                    &keys,
+                    ResourceModel::Glacier,
+                )
+                .with_identity_policies(&mine)
+                .with_resource_policy(access)
+                .with_lock_policy(lock),
+            )
+        };
+        assert!(with_ids(Some(&allow_bob), None).is_allowed());
+        // An Allow in the lock policy opens the gate as one in the access policy does.
+        assert!(with_ids(None, Some(&allow_bob)).is_allowed());
+        assert_eq!(with_ids(None, None), Verdict::ImplicitDeny);
+        // A Deny in either wins over an Allow in the other.
+        assert_eq!(
+            with_ids(Some(&allow_bob), Some(&deny_bob)),
+            Verdict::ExplicitDeny {
+                sid: Some("no".to_owned()),
+                source: PolicySource::VaultLock
+            }
+        );
+        assert_eq!(
+            with_ids(Some(&deny_bob), Some(&allow_bob)),
+            Verdict::ExplicitDeny {
+                sid: Some("no".to_owned()),
+                source: PolicySource::Resource
+            }
+        );
     }
 }

@@ -40,6 +40,14 @@ impl Drop for Server {
 }
 
 pub fn start(options: ServerOptions) -> Server {
+    start_with(options, |service, _| service)
+}
+
+/// A server whose service `customize` finishes (given the home), e.g. to add Glacier vaults.
+pub fn start_with(
+    options: ServerOptions,
+    customize: impl FnOnce(S3Service, &Path) -> S3Service,
+) -> Server {
     let home = tempfile::tempdir().expect("tmp");
     let engine =
         Arc::new(SseEngine::new(home.path(), Arc::new(MockKms::in_memory())).expect("engine"));
@@ -51,7 +59,10 @@ pub fn start(options: ServerOptions) -> Server {
         }],
         None,
     );
-    let service = Arc::new(S3Service::new(engine, Arc::new(keys), options));
+    let service = Arc::new(customize(
+        S3Service::new(engine, Arc::new(keys), options),
+        home.path(),
+    ));
     let served = Arc::clone(&service);
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

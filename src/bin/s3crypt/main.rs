@@ -19,6 +19,7 @@ mod logs;
 mod selftest;
 mod serve;
 mod sse;
+mod vault;
 mod versions;
 
 use std::io::{self, Write as _};
@@ -120,6 +121,8 @@ enum Command {
     Iam(iam::Command),
     /// Read S3 server access logs (files, or a bucket's delivered log objects): a table or JSON lines and a summary.
     Logs(logs::Args),
+    /// Glacier vaults of the home (served by `s3crypt serve`): vaults, encrypted archives, access policies, Vault Lock.
+    Vault(vault::Args),
 }
 
 fn main() -> ExitCode {
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
         Command::Iam(cmd) => iam::run(&cmd, &cli.home, cli.json),
         Command::Logs(args) => logs::run(&args, &cli.home, cli.json),
+        Command::Vault(args) => vault::run(&args, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,

@@ -159,7 +159,10 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
         },
         ..ServerOptions::default()
     };
-    let service = Arc::new(S3Service::new(engine, identities, options));
+    let vaults = s3crypt::glacier::Glacier::open(home, &options.region)
+        .map_err(|e| anyhow::anyhow!("the Glacier vaults: {e}"))?;
+    let service =
+        Arc::new(S3Service::new(engine, identities, options).with_glacier(Arc::new(vaults)));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -767,7 +767,8 @@ impl Cidr {
 }
 
 /// The type of a condition key this crate knows (global `aws:` keys, S3's keys of the Service Authorization
-/// Reference <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>, KMS's keys); `None` for an unknown key. Tag keys (`aws:RequestTag/…`, `s3:ExistingObjectTag/…`,
+/// Reference <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>, KMS's keys, Glacier's
+/// `glacier:ArchiveAgeInDays`); `None` for an unknown key. Tag keys (`aws:RequestTag/…`, `s3:ExistingObjectTag/…`,
 /// …) and `kms:EncryptionContext:…` are strings.
 #[must_use]
 pub fn key_type(key: &str) -> Option<ValueType> {
@@ -782,6 +783,7 @@ pub fn key_type(key: &str) -> Option<ValueType> {
         "s3:buckettag/",
         "s3:accesspointtag/",
         "kms:encryptioncontext:",
+        "glacier:resourcetag/",
     ];
     if PREFIXES
         .iter()
@@ -903,6 +905,8 @@ pub fn key_type(key: &str) -> Option<ValueType> {
         ("kms:wrappingalgorithm", T::String),
         ("kms:wrappingkeyspec", T::String),
         ("kms:datakeypairspec", T::String),
+        // Glacier (SAR list_amazons3glacier).
+        ("glacier:archiveageindays", T::Numeric),
     ];
     KEYS.iter().find(|(k, _)| *k == lower).map(|(_, t)| *t)
 }
@@ -924,6 +928,23 @@ pub fn operator_applies(op: Operator, key_name: &str, key: ValueType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glacier_archive_age_in_days_is_numeric() {
+        assert_eq!(
+            key_type("glacier:ArchiveAgeInDays"),
+            Some(ValueType::Numeric)
+        );
+        assert_eq!(
+            key_type("glacier:ResourceTag/team"),
+            Some(ValueType::String)
+        );
+        assert!(operator_applies(
+            Operator::NumericLessThan,
+            "glacier:ArchiveAgeInDays",
+            ValueType::Numeric
+        ));
+    }
 
     #[test]
     fn cidr_blocks() {
