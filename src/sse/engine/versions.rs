@@ -476,9 +476,13 @@ impl SseEngine {
         Ok(())
     }
 
-    /// Turns Object Lock on for a new bucket (CreateBucket with `x-amz-bucket-object-lock-enabled`):
-    /// versioning Enabled, a configuration without default retention.
-    pub(crate) fn enable_object_lock_at_creation(&self, bucket: &str) -> Result<(), S3Error> {
+    /// Turns Object Lock on for a bucket just created (CreateBucket with
+    /// `x-amz-bucket-object-lock-enabled`; the caller has authorized it): versioning Enabled for good, a
+    /// configuration without default retention.
+    ///
+    /// # Errors
+    /// 404 `NoSuchBucket`; 500 on a store failure.
+    pub fn enable_object_lock_at_creation(&self, bucket: &str) -> Result<(), S3Error> {
         self.store
             .put_bucket_versioning(bucket, Versioning::Enabled)?;
         let config = ObjectLockConfiguration { default: None };
