@@ -10,10 +10,12 @@
 //! | Block Public Access settings, public policies | [`public_access::PublicAccessBlock`], [`public_access::is_public`] |
 //! | server access log records, logging configuration, log object keys, log queries | [`access_log`] ([`access_log::LogRecord`], [`access_log::parse_line`], [`access_log::LoggingConfig`], [`access_log::Summary`]) |
 //! | bucket CORS: parse/render, preflight, actual  | [`cors::CorsConfiguration`], [`cors::preflight`], [`cors::actual`] |
+//! | access point names, ARNs, aliases, S3 Control documents | [`access_point`] |
 //! | versioning and MFA Delete documents, ListObjectVersions, `x-amz-mfa` | [`versioning`] |
 //! | Object Lock configuration, retention, legal hold, their rules | [`object_lock`] |
 
 pub mod access_log;
+pub mod access_point;
 pub mod cors;
 pub mod error;
 pub mod object_lock;

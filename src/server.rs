@@ -30,6 +30,7 @@ pub mod auth;
 mod body;
 mod bucket;
 pub(crate) mod conn;
+mod control;
 mod glacier;
 mod listen;
 mod multipart;
@@ -52,6 +53,7 @@ pub use self::listen::{Listeners, serve};
 use self::request::{Op, S3Request};
 use crate::aws::sigv4::SignableRequest;
 use crate::iam::context::RequestContext;
+use crate::s3::access_point::AccessPoint;
 use crate::s3::cors::CorsConfiguration;
 use crate::s3::{S3Error, S3ErrorCode};
 use crate::sse::engine::SseEngine;
@@ -336,6 +338,7 @@ impl S3Service {
             remote: conn.peer.to_string(),
             key: String::new(),
             bucket: String::new(),
+            access_point: None,
         };
         let mut resource = "/".to_owned();
         // A refused request whose body was not read leaves the connection in an unknown state (a
@@ -492,13 +495,15 @@ impl S3Service {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("host"))
             .map(|(_, v)| v.clone());
-        let req = request::resolve(
+        let mut req = request::resolve(
             method,
             target,
             host.as_deref(),
             &headers,
             &self.options.domains,
         )?;
+        let access_point = Arc::clone(&self).access_point_of(&mut req).await?;
+        log.access_point = access_point.as_ref().map(AccessPoint::arn);
         *resource = req.resource();
         log.op = req.op.name();
         log.s3_op = Some(req.op);
@@ -548,6 +553,18 @@ impl S3Service {
             log.principal.clone_from(&p.arn);
             log.requester = Some(p.arn.clone());
         }
+        let mut authenticated = authenticated;
+        if let Some(ap) = &access_point {
+            // Access points take signed requests over HTTPS only.
+            if authenticated.context.caller.principal().is_none()
+                || !authenticated.context.secure_transport
+            {
+                return Err(S3Error::access_denied(
+                    "Access points only accept requests signed with SigV4 over HTTPS.",
+                ));
+            }
+            authenticated.context.access_point = Some(self.engine.access_point_ref(ap)?);
+        }
         if stream.is_none() {
             object::check_whole_body(&Headers::new(headers.iter().cloned()), &body)?;
         }
@@ -580,6 +597,62 @@ impl S3Service {
 }
 
 impl S3Service {
+    /// The access point a data-plane request addresses instead of a bucket, if any: by alias
+    /// (`NAME-…-s3alias` as the bucket name) or by virtual host `NAME-ACCOUNT.DOMAIN` (what botocore
+    /// makes of an access point ARN with a custom endpoint) when no bucket has that name. The request is
+    /// rewritten to the access point's bucket.
+    ///
+    /// # Errors
+    /// 400 `InvalidRequest` for an operation that cannot go through an access point; 403 for a
+    /// VPC-origin access point (this server has no VPC endpoints yet).
+    async fn access_point_of(
+        self: Arc<Self>,
+        req: &mut request::S3Request,
+    ) -> Result<Option<AccessPoint>, S3Error> {
+        let Some(bucket) = req.bucket.clone() else {
+            return Ok(None);
+        };
+        let by_alias = crate::s3::access_point::is_alias(&bucket);
+        let by_host = !by_alias
+            && bucket.rsplit_once('-').is_some_and(|(name, account)| {
+                crate::s3::access_point::is_valid_name(name)
+                    && crate::s3::access_point::is_account_id(account)
+            });
+        if !by_alias && !by_host {
+            return Ok(None);
+        }
+        let svc = Arc::clone(&self);
+        let found = blocking(move || {
+            if by_alias {
+                return svc.engine.access_point_by_alias(&bucket);
+            }
+            if svc.engine.object_store().head_bucket(&bucket).is_ok() {
+                return Ok(None);
+            }
+            let Some((name, account)) = bucket.rsplit_once('-') else {
+                return Ok(None);
+            };
+            Ok(svc.engine.access_point(account, name).ok())
+        })
+        .await?;
+        let Some(ap) = found else {
+            return Ok(None);
+        };
+        if !req.op.via_access_point() {
+            return Err(S3Error::invalid_request(
+                "This operation cannot be made through an access point.",
+            ));
+        }
+        if matches!(
+            ap.network_origin,
+            crate::s3::access_point::NetworkOrigin::Vpc(_)
+        ) {
+            return Err(S3Error::access_denied("Access Denied"));
+        }
+        req.bucket = Some(ap.bucket.clone());
+        Ok(Some(ap))
+    }
+
     /// A CORS preflight (`OPTIONS`): evaluated against the bucket's CORS configuration, without
     /// authentication, as S3 does.
     async fn preflight(
@@ -661,6 +734,14 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         | Op::GetBucketAcl
         | Op::PutBucketAcl => bucket::config(svc, op, &call),
         Op::GetBucketVersioning => versioning::get_bucket_versioning(svc, &call),
+        Op::CreateAccessPoint
+        | Op::GetAccessPoint
+        | Op::ListAccessPoints
+        | Op::DeleteAccessPoint
+        | Op::PutAccessPointPolicy
+        | Op::GetAccessPointPolicy
+        | Op::DeleteAccessPointPolicy
+        | Op::GetAccessPointPolicyStatus => control::dispatch(svc, op, &call),
         Op::GetBucketLogging | Op::PutBucketLogging => bucket::logging(svc, op, &call),
         Op::PutBucketVersioning => versioning::put_bucket_versioning(svc, &call),
         Op::ListObjectVersions => versioning::list_versions(svc, &call),
@@ -763,7 +844,7 @@ fn s3crypt_access_log_record(
         authentication_type: authentication_type.map(str::to_owned),
         host_header: facts.host.clone(),
         tls_version: conn.tls_version.map(str::to_owned),
-        access_point_arn: None,
+        access_point_arn: log.access_point.clone(),
         acl_required: false,
         extra: Vec::new(),
     }
@@ -800,6 +881,8 @@ struct AccessLog {
     remote: String,
     bucket: String,
     key: String,
+    /// The access point the request came through (its ARN).
+    access_point: Option<String>,
 }
 
 impl AccessLog {
@@ -839,6 +922,7 @@ impl AccessLog {
             operation = self.op,
             bucket = %self.bucket,
             key = %self.key,
+            access_point = self.access_point.as_deref().unwrap_or("-"),
             status = self.status,
             bytes_in = self.bytes_in,
             bytes_out = self.bytes_out,

@@ -465,6 +465,7 @@ fn s3_access_point_delegation() {
             arn: format!("arn:aws:s3:us-east-1:{account}:accesspoint/ap"),
             account: account.to_owned(),
             network_origin: "Internet".into(),
+            policy: None,
         });
         c
     };
@@ -1412,6 +1413,7 @@ fn authorize_access_points_and_vpc_endpoints() {
             arn: "arn:aws:s3:us-east-1:111122223333:accesspoint/ap".into(),
             account: OWNER.into(),
             network_origin: "Internet".into(),
+            policy: None,
         });
         c
     };

@@ -140,6 +140,8 @@ pub struct AccessPointRef {
     pub account: String,
     /// `Internet` or `VPC` (`s3:AccessPointNetworkOrigin`).
     pub network_origin: String,
+    /// The access point's policy, if it has one (the access point's gate in [`crate::iam::authorize`]).
+    pub policy: Option<std::sync::Arc<crate::iam::policy::Policy>>,
 }
 
 /// Everything about a request that is not its operation: caller, authentication, transport, path.

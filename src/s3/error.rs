@@ -59,6 +59,9 @@ macro_rules! codes {
 codes! {
     /// 400: the bucket's Object Ownership setting disables ACLs.
     AccessControlListNotSupported = "AccessControlListNotSupported", 400, "The bucket does not allow ACLs";
+    /// 409: CreateAccessPoint of a name the account already uses.
+    AccessPointAlreadyOwnedByYou = "AccessPointAlreadyOwnedByYou", 409,
+        "Your previous request to create the named accesspoint succeeded and you already own it.";
     /// 403: the caller is not allowed to do this.
     AccessDenied = "AccessDenied", 403, "Access Denied";
     /// 403: access forbidden (CORS preflight refused, among others).
@@ -187,6 +190,8 @@ codes! {
     MissingSecurityHeader = "MissingSecurityHeader", 400, "Your request is missing a required header.";
     /// 404: an access point that does not exist.
     NoSuchAccessPoint = "NoSuchAccessPoint", 404, "The specified accesspoint does not exist";
+    /// 404: GetAccessPointPolicy on an access point without a policy (moto's text).
+    NoSuchAccessPointPolicy = "NoSuchAccessPointPolicy", 404, "The specified accesspoint policy does not exist";
     /// 404: a bucket that does not exist.
     NoSuchBucket = "NoSuchBucket", 404, "The specified bucket does not exist";
     /// 404: GetBucketPolicy on a bucket without a policy.

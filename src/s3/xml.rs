@@ -127,9 +127,14 @@ pub(crate) struct Doc(String);
 
 impl Doc {
     pub(crate) fn new(root: &str) -> Self {
+        Self::with_namespace(root, S3_XMLNS)
+    }
+
+    /// A document whose root is in namespace `ns` (S3 Control's, for example).
+    pub(crate) fn with_namespace(root: &str, ns: &str) -> Self {
         let mut s = String::with_capacity(512);
         s.push_str(XML_DECL);
-        let _ = write!(s, r#"<{root} xmlns="{S3_XMLNS}">"#);
+        let _ = write!(s, r#"<{root} xmlns="{ns}">"#);
         Self(s)
     }
 
@@ -927,7 +932,11 @@ pub fn parse_create_bucket_configuration(body: &[u8]) -> Result<Option<String>, 
 /// 400 `MalformedXML` for anything but a well-formed `PublicAccessBlockConfiguration` whose elements are
 /// among the four settings, each at most once, each `true` or `false`.
 pub fn parse_public_access_block(body: &[u8]) -> Result<PublicAccessBlock, S3Error> {
-    let root = parse_tree(body, "PublicAccessBlockConfiguration")?;
+    public_access_block_from(&parse_tree(body, "PublicAccessBlockConfiguration")?)
+}
+
+/// The four settings of a `PublicAccessBlockConfiguration` element (absent ones are `false`).
+pub(crate) fn public_access_block_from(root: &Node) -> Result<PublicAccessBlock, S3Error> {
     let (mut a, mut b, mut c, mut d) = (None, None, None, None);
     for e in &root.children {
         e.leaf()?;

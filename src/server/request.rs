@@ -37,6 +37,14 @@ pub(crate) enum Op {
     PutObjectRetention,
     GetObjectLegalHold,
     PutObjectLegalHold,
+    CreateAccessPoint,
+    GetAccessPoint,
+    ListAccessPoints,
+    DeleteAccessPoint,
+    PutAccessPointPolicy,
+    GetAccessPointPolicy,
+    DeleteAccessPointPolicy,
+    GetAccessPointPolicyStatus,
     GetBucketAcl,
     PutBucketAcl,
     ListMultipartUploads,
@@ -97,6 +105,14 @@ impl Op {
             Self::PutObjectRetention => "PutObjectRetention",
             Self::GetObjectLegalHold => "GetObjectLegalHold",
             Self::PutObjectLegalHold => "PutObjectLegalHold",
+            Self::CreateAccessPoint => "CreateAccessPoint",
+            Self::GetAccessPoint => "GetAccessPoint",
+            Self::ListAccessPoints => "ListAccessPoints",
+            Self::DeleteAccessPoint => "DeleteAccessPoint",
+            Self::PutAccessPointPolicy => "PutAccessPointPolicy",
+            Self::GetAccessPointPolicy => "GetAccessPointPolicy",
+            Self::DeleteAccessPointPolicy => "DeleteAccessPointPolicy",
+            Self::GetAccessPointPolicyStatus => "GetAccessPointPolicyStatus",
             Self::GetBucketAcl => "GetBucketAcl",
             Self::PutBucketAcl => "PutBucketAcl",
             Self::ListMultipartUploads => "ListMultipartUploads",
@@ -155,6 +171,14 @@ impl Op {
             Self::PutObjectRetention => "REST.PUT.RETENTION",
             Self::GetObjectLegalHold => "REST.GET.LEGAL_HOLD",
             Self::PutObjectLegalHold => "REST.PUT.LEGAL_HOLD",
+            Self::CreateAccessPoint => "REST.PUT.ACCESSPOINT",
+            Self::GetAccessPoint => "REST.GET.ACCESSPOINT",
+            Self::ListAccessPoints => "REST.GET.ACCESSPOINTS",
+            Self::DeleteAccessPoint => "REST.DELETE.ACCESSPOINT",
+            Self::PutAccessPointPolicy => "REST.PUT.ACCESSPOINT_POLICY",
+            Self::GetAccessPointPolicy => "REST.GET.ACCESSPOINT_POLICY",
+            Self::DeleteAccessPointPolicy => "REST.DELETE.ACCESSPOINT_POLICY",
+            Self::GetAccessPointPolicyStatus => "REST.GET.ACCESSPOINT_POLICY_STATUS",
             Self::GetBucketAcl | Self::GetObjectAcl => "REST.GET.ACL",
             Self::PutBucketAcl | Self::PutObjectAcl => "REST.PUT.ACL",
             Self::ListMultipartUploads => "REST.GET.UPLOADS",
@@ -178,6 +202,39 @@ impl Op {
             Self::DeleteBucketCors => "REST.DELETE.CORS",
             Self::Preflight => "REST.OPTIONS.PREFLIGHT",
         }
+    }
+
+    /// Whether the operation may be addressed through an access point (the data plane: objects,
+    /// listings, multipart uploads; S3 refuses bucket configuration through an alias).
+    pub(crate) fn via_access_point(self) -> bool {
+        matches!(
+            self,
+            Self::HeadBucket
+                | Self::GetBucketLocation
+                | Self::ListObjects
+                | Self::ListObjectsV2
+                | Self::ListObjectVersions
+                | Self::ListMultipartUploads
+                | Self::GetObject
+                | Self::HeadObject
+                | Self::PutObject
+                | Self::CopyObject
+                | Self::DeleteObject
+                | Self::DeleteObjects
+                | Self::GetObjectAcl
+                | Self::PutObjectAcl
+                | Self::CreateMultipartUpload
+                | Self::UploadPart
+                | Self::UploadPartCopy
+                | Self::CompleteMultipartUpload
+                | Self::AbortMultipartUpload
+                | Self::ListParts
+                | Self::GetObjectRetention
+                | Self::PutObjectRetention
+                | Self::GetObjectLegalHold
+                | Self::PutObjectLegalHold
+                | Self::Preflight
+        )
     }
 
     /// Whether the request body is object data, streamed (and its hash checked while streaming)
@@ -274,6 +331,15 @@ pub(crate) fn resolve(
         || S3Error::with_code(S3ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
     let path = String::from_utf8(percent_decode(path)).map_err(|_| invalid_uri())?;
     let path = path.strip_prefix('/').unwrap_or(&path);
+    // S3 Control (access points): its path and the account header, whatever the host (botocore puts
+    // the account id in front of the endpoint's host).
+    if let Some(rest) = path.strip_prefix("v20180820/")
+        && headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("x-amz-account-id"))
+    {
+        return control_operation(method, rest, query);
+    }
     let virtual_bucket = host.and_then(|h| virtual_host_bucket(h, domains));
     let (bucket, key) = match virtual_bucket {
         Some(b) => (Some(b), (!path.is_empty()).then(|| path.to_owned())),
@@ -294,6 +360,37 @@ pub(crate) fn resolve(
     };
     req.op = operation(method, &req, headers)?;
     Ok(req)
+}
+
+/// An S3 Control request: `accesspoint[/NAME[/policy|/policyStatus]]` under `/v20180820/`. The access
+/// point name travels as the request's key; there is no bucket.
+fn control_operation(
+    method: &str,
+    rest: &str,
+    query: Vec<(String, String)>,
+) -> Result<S3Request, S3Error> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let op = match (method, parts.as_slice()) {
+        ("GET", ["accesspoint"]) => Op::ListAccessPoints,
+        ("PUT", ["accesspoint", _]) => Op::CreateAccessPoint,
+        ("GET", ["accesspoint", _]) => Op::GetAccessPoint,
+        ("DELETE", ["accesspoint", _]) => Op::DeleteAccessPoint,
+        ("PUT", ["accesspoint", _, "policy"]) => Op::PutAccessPointPolicy,
+        ("GET", ["accesspoint", _, "policy"]) => Op::GetAccessPointPolicy,
+        ("DELETE", ["accesspoint", _, "policy"]) => Op::DeleteAccessPointPolicy,
+        ("GET", ["accesspoint", _, "policyStatus"]) => Op::GetAccessPointPolicyStatus,
+        _ => {
+            return Err(S3Error::not_implemented(
+                "This S3 Control operation is not implemented by this server.",
+            ));
+        }
+    };
+    Ok(S3Request {
+        bucket: None,
+        key: parts.get(1).map(|n| (*n).to_owned()),
+        query,
+        op,
+    })
 }
 
 fn decode_lossy(s: &str) -> String {

@@ -46,7 +46,9 @@ use super::headers::{self, CustomerKeyHeaders, Headers, SseRequest, StoredSse, T
 use super::object::{Header, KmsSeal, MAGIC, Mode};
 use super::roots::RootKeys;
 use crate::aws::clock::{Clock, SystemClock, rfc3339};
-use crate::iam::{Authorization, Caller, RequestContext, ResourceModel, Verdict, authorize};
+use crate::iam::{
+    AccessPointGate, Authorization, Caller, RequestContext, ResourceModel, Verdict, authorize,
+};
 use crate::keys::{ObjectKey, SecretBytes};
 use crate::kms::{
     CreateAliasRequest, CreateKeyRequest, DecryptRequest, DescribeKeyRequest, EncryptionContext,
@@ -97,6 +99,7 @@ pub use crate::iam::users::LOCAL_ACCOUNT;
 /// Bucket keys by (bucket, KMS key): plaintext, blob, time fetched.
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
+mod access_points;
 mod multipart;
 mod versions;
 pub use versions::{DeletedVersion, MFA_DELETE_CONFIG};
@@ -189,6 +192,8 @@ pub struct SseEngine {
     clock: Arc<dyn Clock>,
     /// The account root's virtual MFA devices (MFA Delete); `None` without a local home.
     mfa: Option<crate::iam::mfa::MfaStore>,
+    /// Every access point, as last read ([`access_points::CACHE_TTL`]).
+    access_point_cache: access_points::AccessPointCache,
     removed_at_open: Vec<PathBuf>,
 }
 
@@ -370,6 +375,7 @@ impl SseEngine {
             managed_key_lock: Mutex::new(()),
             clock: Arc::new(SystemClock),
             mfa: None,
+            access_point_cache: std::sync::Mutex::new(None),
             removed_at_open: Vec::new(),
         }
     }
@@ -526,6 +532,21 @@ impl SseEngine {
             Authorization::new(req.action, &resource, &owner, ctx, &keys, ResourceModel::S3);
         a.resource_policy = policy.map(BucketPolicy::policy);
         a.identity_policies = &ctx.identity_policies;
+        // Through an access point, its policy is a second gate, on the resource as it names it.
+        let ap_resource = ctx.access_point.as_ref().map(|ap| {
+            if req.key.is_empty() {
+                ap.arn.clone()
+            } else {
+                format!("{}/object/{}", ap.arn, req.key)
+            }
+        });
+        if let (Some(ap), Some(resource)) = (&ctx.access_point, &ap_resource) {
+            a = a.with_access_point(AccessPointGate {
+                policy: ap.policy.as_deref(),
+                resource,
+                owner: &ap.account,
+            });
+        }
         if let Some(p) = policy
             && self.restricts_public_buckets(req.bucket)?
             && crate::s3::public_access::is_public(p.policy())
@@ -550,11 +571,25 @@ impl SseEngine {
     /// Whether the bucket's Block Public Access settings include `RestrictPublicBuckets`.
     fn restricts_public_buckets(&self, bucket: &str) -> Result<bool, S3Error> {
         Ok(self
-            .store
+            .bucket_public_access_block(bucket)?
+            .is_some_and(|p| p.restrict_public_buckets))
+    }
+
+    /// Whether the bucket's Block Public Access settings include `BlockPublicPolicy`.
+    fn bucket_blocks_public_policy(&self, bucket: &str) -> Result<bool, S3Error> {
+        Ok(self
+            .bucket_public_access_block(bucket)?
+            .is_some_and(|p| p.block_public_policy))
+    }
+
+    fn bucket_public_access_block(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<crate::s3::public_access::PublicAccessBlock>, S3Error> {
+        self.store
             .bucket_config(bucket, PUBLIC_ACCESS_BLOCK_CONFIG)?
             .map(|x| crate::s3::xml::parse_public_access_block(x.as_bytes()))
-            .transpose()?
-            .is_some_and(|p| p.restrict_public_buckets))
+            .transpose()
     }
 
     /// PutObject: encrypts `body` as the headers and bucket configuration say, and stores it atomically.
