@@ -1,0 +1,1024 @@
+#!/usr/bin/env python3
+"""Access points: unmodified boto3 (s3 and s3control) against `s3crypt serve`.
+
+Usage:
+  access_points_boto3.py --https https://127.0.0.1:PORT --http http://127.0.0.1:PORT --ca CA.pem
+                         --access-key ID --secret SECRET --home DIR --s3crypt PATH
+                         [--region us-east-1] [--only SUBSTR[,SUBSTR...]] [--verbose]
+
+Expected behaviour: ../shared/reference/S3-FEATURES.md §2 (Access points), §10 (Block Public Access
+on new buckets) and §11 (authorization logic), §12 item 9. The steps assert S3's documented behaviour,
+never the server's where they differ. Error codes S3 does not document for S3 Control (bad name,
+duplicate name, unknown access point) are the ones moto uses, as listed in S3-FEATURES §2.2.
+
+The endpoint is `https://localhost:PORT` (the server's certificate covers `localhost` and
+`*.localhost`): botocore's s3control client puts the account id in front of the host
+(`000000000000.localhost:PORT`), and an access point ARN used as Bucket becomes the virtual host
+`NAME-000000000000.localhost:PORT`. `socket.getaddrinfo` is patched so every `*.localhost` name is
+127.0.0.1 (RFC 6761; glibc without systemd-resolved does not resolve them).
+
+Output (stdout, line-buffered), one line per step; the step name is always the second
+whitespace-separated token and never contains spaces:
+  ok <step>[ (detail)]
+  FAIL <step>: <detail>
+  skip <step> (<why>)
+then one JSON line: {"steps": N, "failed": M, "skipped": K, "ok": ..., "failed_steps": [...], ...}
+and one `secrets-used [...]` line (IAM users' secret keys), which the Rust side checks are absent from
+the server's log.
+Exit status: 0 if no step failed, 1 if any did, 2 on bad usage.
+
+Every step is independent: it makes its own uniquely named bucket(s) and access points and removes
+them whatever happens. `--home` and `--s3crypt` are used for the CLI (`iam create-user`), run on the
+server's home while it serves. The aws CLI step runs `awscli` (v1, installed by scripts/venv.sh) in
+this interpreter, with the same getaddrinfo patch; it is skipped when awscli is not installed.
+
+Only boto3 / botocore / awscli / stdlib are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+
+# Isolate from the machine's AWS configuration (see kms_boto3.py, s3_clients.py).
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS",
+             "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+             "AWS_DEFAULTS_MODE", "AWS_CA_BUNDLE", "AWS_REQUEST_CHECKSUM_CALCULATION",
+             "AWS_RESPONSE_CHECKSUM_VALIDATION", "AWS_S3_ADDRESSING_STYLE", "AWS_ACCESS_KEY_ID",
+             "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION", "S3CRYPT_ACCESS_KEY",
+             "AWS_PAGER"):
+    os.environ.pop(_var, None)
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+for _var in ("NO_PROXY", "no_proxy"):
+    _cur = os.environ.get(_var, "")
+    os.environ[_var] = ",".join(x for x in (_cur, "127.0.0.1", "localhost", "::1", ".localhost") if x)
+
+# Virtual hosts under `localhost` (`000000000000.localhost`, `NAME-000000000000.localhost`): RFC 6761
+# makes every *.localhost name loopback; glibc without systemd-resolved does not resolve them.
+_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_getaddrinfo(host, *args, **kwargs):
+    if isinstance(host, str) and host.lower().endswith(".localhost"):
+        host = "127.0.0.1"
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_getaddrinfo
+
+import boto3  # noqa: E402
+import botocore  # noqa: E402
+from botocore import UNSIGNED  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+NO_RETRIES = {"mode": "standard", "total_max_attempts": 1}
+ACCOUNT = "000000000000"
+OTHER_ACCOUNT = "111122223333"
+AP_ARN_PREFIX = f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/"
+ALIAS_RE = re.compile(r"^[0-9a-z-]{1,63}$")
+
+# Run by the aws CLI step: the CLI in this interpreter, with `*.localhost` resolving to 127.0.0.1.
+AWS_CLI_SHIM = """
+import socket, sys
+_g = socket.getaddrinfo
+def _l(host, *a, **k):
+    if isinstance(host, str) and host.lower().endswith('.localhost'):
+        host = '127.0.0.1'
+    return _g(host, *a, **k)
+socket.getaddrinfo = _l
+from awscli.clidriver import main
+sys.exit(main())
+"""
+
+
+class StepSkip(Exception):
+    """Raised by a step to print `skip <step> (<reason>)`."""
+
+
+def err_code(e: BaseException) -> str:
+    if isinstance(e, ClientError):
+        return str((e.response or {}).get("Error", {}).get("Code") or "")
+    return type(e).__name__
+
+
+def err_message(e: ClientError) -> str:
+    return str((e.response or {}).get("Error", {}).get("Message") or "")
+
+
+def http_status(e: ClientError):
+    return (e.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def err_headers(e: ClientError) -> dict:
+    return (e.response or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+
+
+def describe_exc(e: BaseException) -> str:
+    if isinstance(e, ClientError):
+        return f"ClientError {err_code(e)} (HTTP {http_status(e)}): {err_message(e)}"
+    text = str(e).strip().replace("\n", " ")
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise AssertionError(msg)
+
+
+def expect_error(fn, status: int | None, *codes: str, message: str | None = None, what: str = "") -> ClientError:
+    """fn() must raise a ClientError with one of `codes` (any if none), HTTP `status` and `message`."""
+    label = f"{what}: " if what else ""
+    want = f"HTTP {status}" + (f" {'/'.join(codes)}" if codes else "")
+    try:
+        result = fn()
+    except ClientError as e:
+        if codes and err_code(e) not in codes:
+            raise AssertionError(f"{label}expected {want}, got {describe_exc(e)}") from e
+        if status is not None and http_status(e) != status:
+            raise AssertionError(f"{label}expected {want}, got {describe_exc(e)}") from e
+        if message is not None and err_message(e) != message:
+            raise AssertionError(f"{label}expected message {message!r}, got {describe_exc(e)}") from e
+        return e
+    meta = result.get("ResponseMetadata", {}) if isinstance(result, dict) else {}
+    raise AssertionError(f"{label}expected {want}, but the call succeeded (HTTP {meta.get('HTTPStatusCode')})")
+
+
+def short(text: str, n: int = 300) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def status_of(r: dict) -> int:
+    return r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def headers_of(r: dict) -> dict:
+    return r["ResponseMetadata"].get("HTTPHeaders", {})
+
+
+# Every secret the scenario hands the server (IAM users' secret keys): printed
+# at the end on one `secrets-used` line, so the Rust side can check that none reached the server's log.
+SECRETS_USED: list[str] = []
+
+
+def allowed(fn, what: str):
+    """fn() must succeed; a ClientError becomes an AssertionError naming `what`."""
+    try:
+        return fn()
+    except ClientError as e:
+        raise AssertionError(f"{what}: expected success, got {describe_exc(e)}") from e
+
+
+def ap_arn(name: str) -> str:
+    return AP_ARN_PREFIX + name
+
+
+def policy_doc(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+class Scenario:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.region = args.region
+        # https://localhost:PORT: the s3control host prefix and ARN virtual hosts live under it.
+        self.endpoint = re.sub(r"^https://127\.0\.0\.1:", "https://localhost:", args.https)
+        self.http_endpoint = args.http
+        self.results: list[tuple[str, str, str]] = []
+        self.figures: dict[str, object] = {"https": self.endpoint, "http": args.http}
+        self.session = boto3.session.Session()
+        self.s3 = self.client()
+        self.s3v = self.client(addressing="virtual")
+        self.control = self.control_client()
+        self.tmp = tempfile.mkdtemp(prefix="access_points_boto3.")
+        self.only = [x for x in (args.only or "").split(",") if x]
+
+    # -- plumbing -----------------------------------------------------------
+
+    def client(self, *, endpoint: str | None = None, access_key: str | None = None,
+               secret: str | None = None, addressing: str = "path", unsigned: bool = False):
+        """An S3 client. Path style for bucket names and aliases; `addressing="virtual"` for access point
+        ARNs as Bucket (botocore refuses ARNs with path style and sends them to NAME-ACCOUNT.HOST)."""
+        cfg = Config(
+            region_name=self.region,
+            retries=NO_RETRIES,
+            connect_timeout=5,
+            read_timeout=60,
+            s3={"addressing_style": addressing},
+            **({"signature_version": UNSIGNED} if unsigned else {}),
+        )
+        return self.session.client(
+            "s3",
+            endpoint_url=endpoint or self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=access_key if access_key is not None else self.args.access_key,
+            aws_secret_access_key=secret if secret is not None else self.args.secret,
+            verify=self.args.ca,
+            config=cfg,
+        )
+
+    def control_client(self, *, access_key: str | None = None, secret: str | None = None):
+        """An S3 Control client; parameter validation off so that invalid names reach the server."""
+        cfg = Config(region_name=self.region, retries=NO_RETRIES, connect_timeout=5, read_timeout=60,
+                     parameter_validation=False)
+        return self.session.client(
+            "s3control",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=access_key if access_key is not None else self.args.access_key,
+            aws_secret_access_key=secret if secret is not None else self.args.secret,
+            verify=self.args.ca,
+            config=cfg,
+        )
+
+    def cli(self, *argv: str, json_out: bool = False) -> str:
+        cmd = [self.args.s3crypt, "--home", self.args.home, *(["--json"] if json_out else []), *argv]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            raise AssertionError(f"`s3crypt {' '.join(argv)}` exit {p.returncode}: "
+                                 f"{short((p.stderr or p.stdout).strip(), 500)}")
+        return p.stdout
+
+    def iam_user(self, tag: str, policy: dict) -> dict:
+        """A new IAM user with `policy` as its inline policy: {"name", "arn", "s3", "s3v", "control"},
+        once the server knows its key."""
+        pfile = os.path.join(self.tmp, f"policy-{secrets.token_hex(3)}.json")
+        with open(pfile, "w") as f:
+            json.dump(policy, f)
+        user = f"{tag}-{secrets.token_hex(3)}"
+        out = self.cli("iam", "create-user", user, "--policy", pfile, json_out=True)
+        info = json.loads(out.strip().splitlines()[-1])
+        SECRETS_USED.append(info["SecretAccessKey"])
+        key, sec = info["AccessKeyId"], info["SecretAccessKey"]
+        u = {
+            "name": user,
+            "arn": info.get("Arn") or f"arn:aws:iam::{ACCOUNT}:user/{user}",
+            "s3": self.client(access_key=key, secret=sec),
+            "s3v": self.client(access_key=key, secret=sec, addressing="virtual"),
+            "control": self.control_client(access_key=key, secret=sec),
+        }
+        deadline = time.monotonic() + 5
+        while True:  # the server picks new users up while running (AccessDenied means it knows the key)
+            try:
+                u["s3"].list_buckets()
+                break
+            except ClientError as e:
+                if err_code(e) != "InvalidAccessKeyId" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.25)
+        return u
+
+    def emit(self, status: str, step: str, detail: str = "") -> None:
+        self.results.append((status, step, detail))
+        if status == "ok":
+            print(f"ok {step}" + (f" ({detail})" if detail else ""), flush=True)
+        elif status == "skip":
+            print(f"skip {step} ({detail})", flush=True)
+        else:
+            print(f"FAIL {step}: {detail}", flush=True)
+
+    def step(self, name: str, fn) -> None:
+        if self.only and not any(o in name for o in self.only):
+            return
+        t0 = time.monotonic()
+        try:
+            detail = fn()
+        except StepSkip as s:
+            self.emit("skip", name, str(s))
+        except Exception as e:  # noqa: BLE001 - a step must never kill the run
+            detail = str(e) if isinstance(e, AssertionError) else describe_exc(e)
+            if self.args.verbose:
+                traceback.print_exc(file=sys.stderr)
+            self.emit("FAIL", name, short(detail, 1500))
+        else:
+            self.emit("ok", name, detail or "")
+        self.figures.setdefault("step_seconds", {})[name] = round(time.monotonic() - t0, 2)
+
+    def name(self, tag: str) -> str:
+        return f"{tag}-{secrets.token_hex(4)}"[:50]
+
+    @contextlib.contextmanager
+    def bucket(self, tag: str):
+        """A fresh bucket (Block Public Access on, as every new bucket), emptied and deleted afterwards."""
+        b = self.name(f"ap-{tag}")
+        self.s3.create_bucket(Bucket=b)
+        try:
+            yield b
+        finally:
+            self.nuke(b)
+
+    def nuke(self, b: str) -> None:
+        s3 = self.s3
+        with contextlib.suppress(Exception):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=b):
+                for o in page.get("Contents", []):
+                    with contextlib.suppress(Exception):
+                        s3.delete_object(Bucket=b, Key=o["Key"])
+        with contextlib.suppress(Exception):
+            s3.delete_bucket(Bucket=b)
+
+    @contextlib.contextmanager
+    def access_points(self):
+        """Collects access point names to delete afterwards, whatever happens."""
+        made: list[str] = []
+        try:
+            yield made
+        finally:
+            for n in made:
+                with contextlib.suppress(Exception):
+                    self.control.delete_access_point(AccountId=ACCOUNT, Name=n)
+
+    def create_ap(self, made: list[str], tag: str, bucket: str, **kw) -> dict:
+        n = self.name(tag)
+        r = self.control.create_access_point(AccountId=ACCOUNT, Name=n, Bucket=bucket, **kw)
+        made.append(n)
+        check(r.get("AccessPointArn") == ap_arn(n), f"CreateAccessPoint {n}: AccessPointArn {r.get('AccessPointArn')!r}")
+        alias = r.get("Alias") or ""
+        check(alias.endswith("-s3alias") and len(alias) <= 63 and ALIAS_RE.match(alias),
+              f"CreateAccessPoint {n}: Alias {alias!r} (want [0-9a-z-], <=63, ending -s3alias)")
+        return {"name": n, "arn": r["AccessPointArn"], "alias": alias}
+
+    def all_ap_names(self, **kw) -> list[str]:
+        names, token = [], None
+        for _ in range(1000):
+            args = dict(kw)
+            if token:
+                args["NextToken"] = token
+            r = self.control.list_access_points(AccountId=ACCOUNT, **args)
+            names += [a["Name"] for a in r.get("AccessPointList", [])]
+            token = r.get("NextToken")
+            if not token:
+                return names
+        raise AssertionError("ListAccessPoints never ended")
+
+    # -- the scenario --------------------------------------------------------------------
+
+    def run(self) -> None:
+        st = self.step
+        st("control_create_get_list_delete", self.control_lifecycle)
+        st("control_list_paging", self.control_paging)
+        st("control_errors", self.control_errors)
+        st("control_access_point_policy_and_status", self.control_policy)
+        st("control_public_policy_blocked", self.control_public_policy)
+        st("control_iam_user_without_create_permission", self.control_iam)
+        st("control_other_account_refused", self.control_other_account)
+        st("control_aws_cli_list_access_points", self.control_aws_cli)
+        st("policy_delegation_bucket_policy_not_public_under_bpa", self.policy_delegation_not_public)
+        st("policy_finance_sales_analytics", self.policy_finance_sales_analytics)
+        st("policy_root_without_access_point_policy", self.policy_root)
+        st("policy_data_access_point_arn_condition", self.policy_ap_arn_condition)
+        st("policy_both_gates_required", self.policy_both_gates)
+        st("policy_identity_policy_naming_access_point_arns", self.policy_identity_on_ap)
+        st("policy_explicit_deny_wins", self.policy_explicit_deny)
+        st("policy_multipart_batch_delete_and_odd_keys_through_access_point", self.policy_multipart)
+        st("transport_plain_http_through_alias_refused", self.transport_http)
+        st("transport_anonymous_through_alias_refused", self.transport_anonymous)
+        st("transport_bucket_configuration_through_alias_refused", self.transport_bucket_config)
+        st("transport_vpc_access_point_refused", self.transport_vpc)
+
+    # -- 1. control plane ------------------------------------------------------------------
+
+    def control_lifecycle(self):
+        c = self.control
+        with self.bucket("shared") as b, self.access_points() as made:
+            aps = [self.create_ap(made, t, b) for t in ("finance", "sales", "analytics")]
+            check(len({a["alias"] for a in aps}) == 3, f"three distinct aliases: {[a['alias'] for a in aps]}")
+            for a in aps:
+                g = c.get_access_point(AccountId=ACCOUNT, Name=a["name"])
+                check(g.get("Name") == a["name"], f"GetAccessPoint Name {g.get('Name')!r}")
+                check(g.get("Bucket") == b, f"GetAccessPoint Bucket {g.get('Bucket')!r}, want {b}")
+                check(g.get("NetworkOrigin") == "Internet", f"GetAccessPoint NetworkOrigin {g.get('NetworkOrigin')!r}")
+                check(g.get("Alias") == a["alias"], f"GetAccessPoint Alias {g.get('Alias')!r}, created {a['alias']!r}")
+                check(g.get("AccessPointArn") == a["arn"], f"GetAccessPoint AccessPointArn {g.get('AccessPointArn')!r}")
+                check("CreationDate" in g, f"GetAccessPoint has no CreationDate: {sorted(g)}")
+                # All four Block Public Access settings are on by default (UG access-points-bpa-settings).
+                pab = g.get("PublicAccessBlockConfiguration", {})
+                check(all(pab.get(k) is True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                                                       "RestrictPublicBuckets")),
+                      f"GetAccessPoint default PublicAccessBlockConfiguration {pab}")
+                check("VpcConfiguration" not in g or not g["VpcConfiguration"].get("VpcId"),
+                      f"Internet access point with a VpcConfiguration: {g.get('VpcConfiguration')}")
+            every = self.all_ap_names()
+            check(all(a["name"] in every for a in aps), f"ListAccessPoints (all) lacks some of {[a['name'] for a in aps]}: {every}")
+            r = c.list_access_points(AccountId=ACCOUNT, Bucket=b)
+            listed = r.get("AccessPointList", [])
+            check(sorted(x["Name"] for x in listed) == sorted(a["name"] for a in aps),
+                  f"ListAccessPoints(Bucket={b}): {[x['Name'] for x in listed]}")
+            for x in listed:
+                a = next(a for a in aps if a["name"] == x["Name"])
+                check(x.get("Bucket") == b and x.get("NetworkOrigin") == "Internet"
+                      and x.get("AccessPointArn") == a["arn"] and x.get("Alias") == a["alias"],
+                      f"ListAccessPoints entry {x}")
+            with self.bucket("other") as b2:
+                check(self.all_ap_names(Bucket=b2) == [], f"ListAccessPoints for a bucket without access points: {self.all_ap_names(Bucket=b2)}")
+            gone = aps[0]["name"]
+            d = c.delete_access_point(AccountId=ACCOUNT, Name=gone)
+            check(status_of(d) in (200, 204), f"DeleteAccessPoint HTTP {status_of(d)}")
+            made.remove(gone)
+            expect_error(lambda: c.get_access_point(AccountId=ACCOUNT, Name=gone), 404, "NoSuchAccessPoint",
+                         what="GetAccessPoint after delete")
+            expect_error(lambda: self.s3.get_object(Bucket=aps[0]["alias"], Key="x"), None,
+                         what="GET through the alias of a deleted access point")
+            left = sorted(self.all_ap_names(Bucket=b))
+            check(left == sorted(a["name"] for a in aps[1:]), f"ListAccessPoints after delete: {left}")
+            return f"3 access points on {b}; aliases like {aps[0]['alias']}"
+
+    def control_paging(self):
+        c = self.control
+        with self.bucket("paging") as b, self.access_points() as made:
+            names = sorted(self.create_ap(made, t, b)["name"] for t in ("finance", "sales", "analytics"))
+            seen, token, pages = [], None, 0
+            while True:
+                kw = {"NextToken": token} if token else {}
+                r = c.list_access_points(AccountId=ACCOUNT, Bucket=b, MaxResults=1, **kw)
+                pages += 1
+                page = [x["Name"] for x in r.get("AccessPointList", [])]
+                check(len(page) <= 1, f"MaxResults=1 returned {page}")
+                seen += page
+                token = r.get("NextToken")
+                if not token or pages > 10:
+                    break
+            check(sorted(seen) == names and len(seen) == 3, f"paged listing {seen}, want {names}")
+            check(pages in (3, 4), f"{pages} pages for 3 access points with MaxResults=1")
+            r = c.list_access_points(AccountId=ACCOUNT, Bucket=b, MaxResults=2)
+            check(len(r.get("AccessPointList", [])) == 2 and r.get("NextToken"),
+                  f"MaxResults=2 of 3: {len(r.get('AccessPointList', []))} entries, NextToken {r.get('NextToken')!r}")
+            return f"{pages} pages"
+
+    def control_errors(self):
+        c = self.control
+        with self.bucket("errors") as b, self.access_points() as made:
+            a = self.create_ap(made, "dup", b)
+            expect_error(lambda: c.create_access_point(AccountId=ACCOUNT, Name=a["name"], Bucket=b),
+                         409, "AccessPointAlreadyOwnedByYou", what="duplicate name")
+            for bad in ("Finance-Upper", "ab", "reports-s3alias", "-leading", "under_score", "a" * 51):
+                try:
+                    expect_error(lambda: c.create_access_point(AccountId=ACCOUNT, Name=bad, Bucket=b),
+                                 400, "InvalidRequest", what=f"bad name {bad!r}")
+                except AssertionError:
+                    with contextlib.suppress(Exception):
+                        c.delete_access_point(AccountId=ACCOUNT, Name=bad)
+                    raise
+            missing = self.name("no-such-bucket")
+            n = self.name("orphan")
+            try:
+                expect_error(lambda: c.create_access_point(AccountId=ACCOUNT, Name=n, Bucket=missing),
+                             404, "NoSuchBucket", what="missing bucket")
+            except AssertionError:
+                made.append(n)
+                raise
+            unknown = self.name("unknown")
+            expect_error(lambda: c.get_access_point(AccountId=ACCOUNT, Name=unknown), 404, "NoSuchAccessPoint",
+                         what="GetAccessPoint unknown")
+            expect_error(lambda: c.delete_access_point(AccountId=ACCOUNT, Name=unknown), 404, "NoSuchAccessPoint",
+                         what="DeleteAccessPoint unknown")
+            expect_error(lambda: c.get_access_point_policy(AccountId=ACCOUNT, Name=unknown), 404, "NoSuchAccessPoint",
+                         what="GetAccessPointPolicy of an unknown access point")
+            expect_error(lambda: c.get_access_point_policy(AccountId=ACCOUNT, Name=a["name"]), 404,
+                         "NoSuchAccessPointPolicy", what="GetAccessPointPolicy when none is set")
+            return "409 duplicate, 400 bad names, 404 bucket/access point/policy"
+
+    def control_policy(self):
+        c = self.control
+        with self.bucket("policy") as b, self.access_points() as made:
+            a = self.create_ap(made, "finance", b)
+            pol = policy_doc({
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": ["s3:GetObject"],
+                "Resource": f"{a['arn']}/object/*",
+            })
+            r = c.put_access_point_policy(AccountId=ACCOUNT, Name=a["name"], Policy=pol)
+            check(status_of(r) in (200, 204), f"PutAccessPointPolicy HTTP {status_of(r)}")
+            got = c.get_access_point_policy(AccountId=ACCOUNT, Name=a["name"]).get("Policy")
+            check(got is not None and json.loads(got) == json.loads(pol), f"GetAccessPointPolicy {got!r}")
+            s = c.get_access_point_policy_status(AccountId=ACCOUNT, Name=a["name"])
+            check(s.get("PolicyStatus", {}).get("IsPublic") is False, f"account-scoped policy status {s.get('PolicyStatus')}")
+            # Put replaces.
+            pol2 = policy_doc({
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"{a['arn']}/object/finance/*",
+            })
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=a["name"], Policy=pol2)
+            got = c.get_access_point_policy(AccountId=ACCOUNT, Name=a["name"]).get("Policy")
+            check(json.loads(got) == json.loads(pol2), f"GetAccessPointPolicy after replacing {got!r}")
+            r = c.delete_access_point_policy(AccountId=ACCOUNT, Name=a["name"])
+            check(status_of(r) in (200, 204), f"DeleteAccessPointPolicy HTTP {status_of(r)}")
+            expect_error(lambda: c.get_access_point_policy(AccountId=ACCOUNT, Name=a["name"]), 404,
+                         "NoSuchAccessPointPolicy", what="GetAccessPointPolicy after delete")
+            return "put/get/replace/delete; IsPublic false"
+
+    def control_public_policy(self):
+        c = self.control
+        with self.bucket("public") as b, self.access_points() as made:
+            blocked = self.create_ap(made, "blocked", b, PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True})
+            g = c.get_access_point(AccountId=ACCOUNT, Name=blocked["name"])
+            check(g.get("PublicAccessBlockConfiguration", {}).get("BlockPublicPolicy") is True,
+                  f"GetAccessPoint PublicAccessBlockConfiguration {g.get('PublicAccessBlockConfiguration')}")
+            public = policy_doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                 "Resource": f"{blocked['arn']}/object/*"})
+            expect_error(lambda: c.put_access_point_policy(AccountId=ACCOUNT, Name=blocked["name"], Policy=public),
+                         403, "AccessDenied", what="public policy while BlockPublicPolicy")
+            expect_error(lambda: c.get_access_point_policy(AccountId=ACCOUNT, Name=blocked["name"]), 404,
+                         "NoSuchAccessPointPolicy", what="the refused policy was not stored")
+            # The same policy on an access point without BlockPublicPolicy is stored and reported public.
+            openap = self.create_ap(made, "open", b, PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+                "RestrictPublicBuckets": False})
+            public2 = policy_doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                  "Resource": f"{openap['arn']}/object/*"})
+            # The bucket's BlockPublicPolicy (on for new buckets, §10) also refuses public policies of
+            # its same-account access points (UG access-control-block-public-access, BlockPublicPolicy).
+            expect_error(lambda: c.put_access_point_policy(AccountId=ACCOUNT, Name=openap["name"], Policy=public2),
+                         403, "AccessDenied", what="public policy on an open access point of a BPA bucket")
+            self.s3.delete_public_access_block(Bucket=b)
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=openap["name"], Policy=public2)
+            s = c.get_access_point_policy_status(AccountId=ACCOUNT, Name=openap["name"])
+            check(s.get("PolicyStatus", {}).get("IsPublic") is True, f"public policy status {s.get('PolicyStatus')}")
+            return "403 with the access point's or the bucket's BlockPublicPolicy; IsPublic true without both"
+
+    def control_iam(self):
+        with self.bucket("iam") as b, self.access_points() as made:
+            a = self.create_ap(made, "finance", b)
+            u = self.iam_user("ap-reader", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["s3:GetAccessPoint", "s3:ListAccessPoints"],
+                "Resource": "*"}]})
+            uc = u["control"]
+            n = self.name("denied")
+            try:
+                expect_error(lambda: uc.create_access_point(AccountId=ACCOUNT, Name=n, Bucket=b), 403,
+                             "AccessDenied", what="CreateAccessPoint without s3:CreateAccessPoint")
+            except AssertionError:
+                made.append(n)
+                raise
+            g = uc.get_access_point(AccountId=ACCOUNT, Name=a["name"])
+            check(g.get("Name") == a["name"], f"GetAccessPoint with s3:GetAccessPoint: {g.get('Name')!r}")
+            expect_error(lambda: uc.delete_access_point(AccountId=ACCOUNT, Name=a["name"]), 403, "AccessDenied",
+                         what="DeleteAccessPoint without s3:DeleteAccessPoint")
+            expect_error(lambda: uc.put_access_point_policy(
+                AccountId=ACCOUNT, Name=a["name"],
+                Policy=policy_doc({"Effect": "Allow", "Principal": {"AWS": u["arn"]}, "Action": "s3:*",
+                                   "Resource": f"{a['arn']}/object/*"})),
+                403, "AccessDenied", what="PutAccessPointPolicy without s3:PutAccessPointPolicy")
+            # A user allowed to create only one named access point.
+            n2 = self.name("mine")
+            w = self.iam_user("ap-writer", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:CreateAccessPoint", "Resource": ap_arn(n2)}]})
+            try:
+                r = w["control"].create_access_point(AccountId=ACCOUNT, Name=n2, Bucket=b)
+            finally:
+                made.append(n2)
+            check(r.get("AccessPointArn") == ap_arn(n2), f"CreateAccessPoint by the allowed user: {r.get('AccessPointArn')!r}")
+            n3 = self.name("notmine")
+            try:
+                expect_error(lambda: w["control"].create_access_point(AccountId=ACCOUNT, Name=n3, Bucket=b), 403,
+                             "AccessDenied", what="CreateAccessPoint of a name the policy does not cover")
+            except AssertionError:
+                made.append(n3)
+                raise
+            return "403 without the action; allowed per access point ARN"
+
+    def control_other_account(self):
+        with self.bucket("acct") as b:
+            n = self.name("foreign")
+            try:
+                expect_error(lambda: self.control.create_access_point(AccountId=OTHER_ACCOUNT, Name=n, Bucket=b),
+                             403, "AccessDenied", what=f"CreateAccessPoint with AccountId {OTHER_ACCOUNT}")
+            except AssertionError:
+                with contextlib.suppress(Exception):
+                    self.control.delete_access_point(AccountId=OTHER_ACCOUNT, Name=n)
+                raise
+            expect_error(lambda: self.control.list_access_points(AccountId=OTHER_ACCOUNT), 403, "AccessDenied",
+                         what=f"ListAccessPoints with AccountId {OTHER_ACCOUNT}")
+            return "403"
+
+    def control_aws_cli(self):
+        try:
+            import awscli  # noqa: F401
+        except ImportError:
+            raise StepSkip("awscli is not installed in this interpreter")
+        with self.bucket("cli") as b, self.access_points() as made:
+            a = self.create_ap(made, "cli", b)
+            env = dict(os.environ)
+            env.update({"AWS_ACCESS_KEY_ID": self.args.access_key, "AWS_SECRET_ACCESS_KEY": self.args.secret,
+                        "AWS_DEFAULT_REGION": self.region, "AWS_PAGER": "", "AWS_MAX_ATTEMPTS": "1"})
+            p = subprocess.run(
+                [sys.executable, "-c", AWS_CLI_SHIM, "s3control", "list-access-points",
+                 "--account-id", ACCOUNT, "--bucket", b, "--endpoint-url", self.endpoint,
+                 "--ca-bundle", self.args.ca, "--output", "json"],
+                capture_output=True, text=True, timeout=120, env=env)
+            check(p.returncode == 0, f"aws s3control list-access-points exit {p.returncode}: {short(p.stderr, 600)}")
+            out = json.loads(p.stdout)
+            names = [x["Name"] for x in out.get("AccessPointList", [])]
+            check(names == [a["name"]], f"aws s3control list-access-points: {names}")
+            p = subprocess.run(
+                [sys.executable, "-c", AWS_CLI_SHIM, "s3control", "get-access-point",
+                 "--account-id", ACCOUNT, "--name", a["name"], "--endpoint-url", self.endpoint,
+                 "--ca-bundle", self.args.ca, "--output", "json"],
+                capture_output=True, text=True, timeout=120, env=env)
+            check(p.returncode == 0, f"aws s3control get-access-point exit {p.returncode}: {short(p.stderr, 600)}")
+            got = json.loads(p.stdout)
+            check(got.get("Alias") == a["alias"] and got.get("Bucket") == b, f"aws s3control get-access-point: {got}")
+            import awscli
+            return f"awscli {awscli.__version__}"
+
+    # -- 2. policies: the finance/sales/analytics scenario ----------------------------------
+
+    @staticmethod
+    def delegation_policy(b: str) -> str:
+        return policy_doc({
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "*",
+            "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"],
+            "Condition": {"StringEquals": {"s3:DataAccessPointAccount": ACCOUNT}},
+        })
+
+    def policy_delegation_not_public(self):
+        # A Principal "*" policy whose Condition fixes s3:DataAccessPointAccount is not public (S3's
+        # "meaning of public"), so Block Public Access (on for new buckets, §10) does not refuse it.
+        with self.bucket("bpa") as b:
+            pab = self.s3.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"]
+            check(pab.get("BlockPublicPolicy") is True, f"new bucket PublicAccessBlock {pab}")
+            self.s3.put_bucket_policy(Bucket=b, Policy=self.delegation_policy(b))
+            st = self.s3.get_bucket_policy_status(Bucket=b)["PolicyStatus"]
+            check(st.get("IsPublic") is False, f"GetBucketPolicyStatus of the delegation policy {st}")
+            return "accepted with BlockPublicPolicy on; IsPublic false"
+
+    def policy_finance_sales_analytics(self):
+        s3, c = self.s3, self.control
+        with self.bucket("shared") as b, self.access_points() as made:
+            # The delegation policy: the bucket defers to the account's access points.
+            with contextlib.suppress(ClientError):
+                s3.delete_public_access_block(Bucket=b)
+            s3.put_bucket_policy(Bucket=b, Policy=self.delegation_policy(b))
+            s3.put_object(Bucket=b, Key="finance/q1.csv", Body=b"finance q1")
+            s3.put_object(Bucket=b, Key="sales/q1.csv", Body=b"sales q1")
+            s3.put_object(Bucket=b, Key="hr/salaries.csv", Body=b"hr")
+            fin = self.create_ap(made, "finance", b)
+            sal = self.create_ap(made, "sales", b)
+            ana = self.create_ap(made, "analytics", b)
+            # Identity policies name no bucket or object: the access point policies do the granting
+            # (same account: a resource-policy Allow is enough, §11.1). The analyst's names only the
+            # analytics access point's ARNs.
+            nothing = {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}
+            fu = self.iam_user("finance-user", nothing)
+            su = self.iam_user("sales-user", nothing)
+            an = self.iam_user("analyst", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [ana["arn"], f"{ana['arn']}/object/*"]}]})
+
+            def rw_prefix(ap: dict, user: dict, prefix: str) -> str:
+                return policy_doc(
+                    {"Effect": "Allow", "Principal": {"AWS": user["arn"]},
+                     "Action": ["s3:GetObject", "s3:PutObject"],
+                     "Resource": f"{ap['arn']}/object/{prefix}/*"},
+                    {"Effect": "Allow", "Principal": {"AWS": user["arn"]}, "Action": "s3:ListBucket",
+                     "Resource": ap["arn"], "Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}}},
+                )
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=fin["name"], Policy=rw_prefix(fin, fu, "finance"))
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=sal["name"], Policy=rw_prefix(sal, su, "sales"))
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=ana["name"], Policy=policy_doc(
+                {"Effect": "Allow", "Principal": {"AWS": an["arn"]}, "Action": "s3:GetObject",
+                 "Resource": f"{ana['arn']}/object/*"},
+                {"Effect": "Allow", "Principal": {"AWS": an["arn"]}, "Action": "s3:ListBucket",
+                 "Resource": ana["arn"]}))
+
+            def denied(fn, what):
+                expect_error(fn, 403, "AccessDenied", what=what)
+
+            # finance-user: read/write finance/ through the finance access point, by alias and by ARN.
+            f3, f3v = fu["s3"], fu["s3v"]
+            body = f3.get_object(Bucket=fin["alias"], Key="finance/q1.csv")["Body"].read()
+            check(body == b"finance q1", f"finance-user GET finance/q1.csv by alias: {body!r}")
+            body = f3v.get_object(Bucket=fin["arn"], Key="finance/q1.csv")["Body"].read()
+            check(body == b"finance q1", f"finance-user GET finance/q1.csv by ARN: {body!r}")
+            f3.put_object(Bucket=fin["alias"], Key="finance/q2.csv", Body=b"finance q2")
+            f3v.put_object(Bucket=fin["arn"], Key="finance/q3.csv", Body=b"finance q3")
+            check(s3.get_object(Bucket=b, Key="finance/q2.csv")["Body"].read() == b"finance q2",
+                  "the object written through the alias is in the bucket")
+            check(s3.get_object(Bucket=b, Key="finance/q3.csv")["Body"].read() == b"finance q3",
+                  "the object written through the ARN is in the bucket")
+            h = f3.head_object(Bucket=fin["alias"], Key="finance/q2.csv")
+            check(h.get("ContentLength") == len(b"finance q2"), f"HEAD through the alias: {h.get('ContentLength')}")
+            lst = f3.list_objects_v2(Bucket=fin["alias"], Prefix="finance/")
+            keys = sorted(o["Key"] for o in lst.get("Contents", []))
+            check(keys == ["finance/q1.csv", "finance/q2.csv", "finance/q3.csv"], f"finance-user list finance/ by alias: {keys}")
+            lst = f3v.list_objects_v2(Bucket=fin["arn"], Prefix="finance/")
+            keys = sorted(o["Key"] for o in lst.get("Contents", []))
+            check(len(keys) == 3, f"finance-user list finance/ by ARN: {keys}")
+            # ... denied across prefixes through the finance access point, and through the sales one.
+            denied(lambda: f3.get_object(Bucket=fin["alias"], Key="sales/q1.csv"), "finance-user GET sales/ via finance AP")
+            denied(lambda: f3.put_object(Bucket=fin["alias"], Key="sales/x.csv", Body=b"x"), "finance-user PUT sales/ via finance AP")
+            denied(lambda: f3.list_objects_v2(Bucket=fin["alias"], Prefix="sales/"), "finance-user LIST sales/ via finance AP")
+            denied(lambda: f3.list_objects_v2(Bucket=fin["alias"]), "finance-user LIST without prefix via finance AP")
+            denied(lambda: f3.get_object(Bucket=sal["alias"], Key="sales/q1.csv"), "finance-user GET sales/ via sales AP")
+            denied(lambda: f3.get_object(Bucket=sal["alias"], Key="finance/q1.csv"), "finance-user GET finance/ via sales AP")
+            denied(lambda: f3v.get_object(Bucket=sal["arn"], Key="sales/q1.csv"), "finance-user GET sales/ via sales AP ARN")
+            denied(lambda: f3.get_object(Bucket=ana["alias"], Key="finance/q1.csv"), "finance-user GET via analytics AP")
+            # ... and directly: the bucket policy only delegates to access points.
+            denied(lambda: f3.get_object(Bucket=b, Key="finance/q1.csv"), "finance-user GET directly from the bucket")
+            denied(lambda: f3.put_object(Bucket=b, Key="finance/d.csv", Body=b"d"), "finance-user PUT directly to the bucket")
+            # sales-user: the mirror image.
+            s3u = su["s3"]
+            check(s3u.get_object(Bucket=sal["alias"], Key="sales/q1.csv")["Body"].read() == b"sales q1", "sales-user GET sales/")
+            s3u.put_object(Bucket=sal["alias"], Key="sales/q2.csv", Body=b"sales q2")
+            denied(lambda: s3u.get_object(Bucket=sal["alias"], Key="finance/q1.csv"), "sales-user GET finance/ via sales AP")
+            denied(lambda: s3u.get_object(Bucket=fin["alias"], Key="finance/q1.csv"), "sales-user GET via finance AP")
+            denied(lambda: s3u.get_object(Bucket=b, Key="sales/q1.csv"), "sales-user GET directly from the bucket")
+            # analyst: reads everything through analytics, writes nothing.
+            a3, a3v = an["s3"], an["s3v"]
+            for k, want in (("finance/q1.csv", b"finance q1"), ("sales/q2.csv", b"sales q2"), ("hr/salaries.csv", b"hr")):
+                check(a3.get_object(Bucket=ana["alias"], Key=k)["Body"].read() == want, f"analyst GET {k} via analytics alias")
+            check(a3v.get_object(Bucket=ana["arn"], Key="hr/salaries.csv")["Body"].read() == b"hr", "analyst GET via analytics ARN")
+            keys = sorted(o["Key"] for o in a3.list_objects_v2(Bucket=ana["alias"]).get("Contents", []))
+            check(len(keys) == 6, f"analyst list via analytics: {keys}")
+            denied(lambda: a3.put_object(Bucket=ana["alias"], Key="finance/a.csv", Body=b"a"), "analyst PUT via analytics")
+            denied(lambda: a3.delete_object(Bucket=ana["alias"], Key="finance/q1.csv"), "analyst DELETE via analytics")
+            denied(lambda: a3.get_object(Bucket=fin["alias"], Key="finance/q1.csv"), "analyst GET via finance AP")
+            denied(lambda: a3.get_object(Bucket=b, Key="finance/q1.csv"), "analyst GET directly (identity names only AP ARNs)")
+            denied(lambda: a3.list_objects_v2(Bucket=b), "analyst LIST directly")
+            check(s3.get_object(Bucket=b, Key="finance/q1.csv")["Body"].read() == b"finance q1", "finance/q1.csv intact")
+            return "finance/sales read-write per prefix, analytics read-only, cross-prefix and direct access denied"
+
+    def policy_root(self):
+        with self.bucket("root") as b, self.access_points() as made:
+            a = self.create_ap(made, "root", b)
+            self.s3.put_object(Bucket=b, Key="k", Body=b"root data")
+            check(self.s3.get_object(Bucket=a["alias"], Key="k")["Body"].read() == b"root data", "root GET by alias")
+            check(self.s3v.get_object(Bucket=a["arn"], Key="k")["Body"].read() == b"root data", "root GET by ARN")
+            self.s3.put_object(Bucket=a["alias"], Key="k2", Body=b"via alias")
+            self.s3v.copy_object(Bucket=a["arn"], Key="k3", CopySource={"Bucket": b, "Key": "k2"})
+            check(self.s3.get_object(Bucket=b, Key="k3")["Body"].read() == b"via alias", "copy through the ARN")
+            keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=a["alias"]).get("Contents", []))
+            check(keys == ["k", "k2", "k3"], f"root list by alias: {keys}")
+            self.s3.delete_object(Bucket=a["alias"], Key="k2")
+            expect_error(lambda: self.s3.head_object(Bucket=b, Key="k2"), 404, what="deleted through the alias")
+            return "root allowed with no access point policy (same account)"
+
+    def policy_ap_arn_condition(self):
+        # A bucket policy that grants one IAM user reads only through one named access point
+        # (s3:DataAccessPointArn); the access point policy also allows the user.
+        s3, c = self.s3, self.control
+        with self.bucket("arncond") as b, self.access_points() as made:
+            good = self.create_ap(made, "good", b)
+            other = self.create_ap(made, "other", b)
+            u = self.iam_user("reader", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+            s3.put_bucket_policy(Bucket=b, Policy=policy_doc({
+                "Effect": "Allow", "Principal": {"AWS": u["arn"]}, "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{b}/*",
+                "Condition": {"StringEquals": {"s3:DataAccessPointArn": good["arn"]}}}))
+            for ap in (good, other):
+                c.put_access_point_policy(AccountId=ACCOUNT, Name=ap["name"], Policy=policy_doc({
+                    "Effect": "Allow", "Principal": {"AWS": u["arn"]}, "Action": "s3:GetObject",
+                    "Resource": f"{ap['arn']}/object/*"}))
+            s3.put_object(Bucket=b, Key="k", Body=b"v")
+            check(u["s3"].get_object(Bucket=good["alias"], Key="k")["Body"].read() == b"v", "GET via the named access point")
+            expect_error(lambda: u["s3"].get_object(Bucket=other["alias"], Key="k"), 403, "AccessDenied",
+                         what="GET via another access point (bucket policy names only the first)")
+            expect_error(lambda: u["s3"].get_object(Bucket=b, Key="k"), 403, "AccessDenied",
+                         what="GET directly (no access point: the condition key is absent)")
+            return "s3:DataAccessPointArn honoured"
+
+    def policy_both_gates(self):
+        # A request through an access point needs the access point gate AND the bucket gate (§2.3, §11.1).
+        s3, c = self.s3, self.control
+        with self.bucket("gates") as b, self.access_points() as made:
+            a = self.create_ap(made, "gates", b)
+            s3.put_object(Bucket=b, Key="k", Body=b"v")
+            # 1. The access point policy allows, the bucket does not (no bucket policy; the identity
+            #    policy names nothing): denied.
+            u1 = self.iam_user("ap-only", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+            # 2. The identity policy allows the bucket's objects, no access point policy names the user:
+            #    allowed directly, denied through the access point.
+            u2 = self.iam_user("bucket-only", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*"}]})
+            # 3. The identity policy allows both the bucket's objects and the access point's objects
+            #    (same account: identity alone opens both gates).
+            u3 = self.iam_user("both", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:GetObject",
+                "Resource": [f"arn:aws:s3:::{b}/*", f"{a['arn']}/object/*"]}]})
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=a["name"], Policy=policy_doc({
+                "Effect": "Allow", "Principal": {"AWS": u1["arn"]}, "Action": "s3:GetObject",
+                "Resource": f"{a['arn']}/object/*"}))
+            expect_error(lambda: u1["s3"].get_object(Bucket=a["alias"], Key="k"), 403, "AccessDenied",
+                         what="access point policy allows, bucket does not")
+            expect_error(lambda: u1["s3"].get_object(Bucket=b, Key="k"), 403, "AccessDenied",
+                         what="access-point-only user directly")
+            check(u2["s3"].get_object(Bucket=b, Key="k")["Body"].read() == b"v", "bucket-only user directly")
+            expect_error(lambda: u2["s3"].get_object(Bucket=a["alias"], Key="k"), 403, "AccessDenied",
+                         what="bucket allows, access point gate closed (identity names only the bucket)")
+            check(u3["s3"].get_object(Bucket=a["alias"], Key="k")["Body"].read() == b"v",
+                  "identity policy naming bucket and access point objects, through the alias")
+            check(u3["s3v"].get_object(Bucket=a["arn"], Key="k")["Body"].read() == b"v",
+                  "identity policy naming bucket and access point objects, through the ARN")
+            # Adding the delegation bucket policy opens the bucket gate for user 1.
+            s3.put_bucket_policy(Bucket=b, Policy=self.delegation_policy(b))
+            check(u1["s3"].get_object(Bucket=a["alias"], Key="k")["Body"].read() == b"v",
+                  "access point policy + delegation bucket policy")
+            return "AP-only denied, bucket-only denied through AP, both allowed"
+
+    def policy_identity_on_ap(self):
+        # Same account (§11.1): the identity policy's Allow on the access point ARN opens the access
+        # point gate without an access point policy; the delegation bucket policy opens the bucket gate.
+        # An identity Deny naming the access point's objects applies to requests through it.
+        s3 = self.s3
+        with self.bucket("idap") as b, self.access_points() as made:
+            a = self.create_ap(made, "idap", b)
+            s3.put_bucket_policy(Bucket=b, Policy=self.delegation_policy(b))
+            s3.put_object(Bucket=b, Key="open/k", Body=b"o")
+            s3.put_object(Bucket=b, Key="closed/k", Body=b"c")
+            u = self.iam_user("ap-identity", {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{a['arn']}/object/*"},
+                {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"{a['arn']}/object/closed/*"}]})
+            expect_error(lambda: u["s3"].get_object(Bucket=b, Key="open/k"), 403, "AccessDenied",
+                         what="directly (identity names only the access point)")
+            expect_error(lambda: u["s3"].get_object(Bucket=a["alias"], Key="closed/k"), 403, "AccessDenied",
+                         what="identity Deny on the access point's closed/ objects, via alias")
+            what = "GET via alias: identity Allow on the AP ARN (no AP policy) + delegation bucket policy"
+            got = allowed(lambda: u["s3"].get_object(Bucket=a["alias"], Key="open/k"), what)["Body"].read()
+            check(got == b"o", f"{what}: {got!r}")
+            allowed(lambda: u["s3v"].put_object(Bucket=a["arn"], Key="open/new", Body=b"n"),
+                    "PUT via ARN: identity Allow on the AP ARN (no AP policy) + delegation bucket policy")
+            check(s3.get_object(Bucket=b, Key="open/new")["Body"].read() == b"n", "PUT via ARN stored")
+            return "identity Allow/Deny on access point ARNs honoured"
+
+    def policy_explicit_deny(self):
+        s3, c = self.s3, self.control
+        with self.bucket("deny") as b, self.access_points() as made:
+            a = self.create_ap(made, "deny", b)
+            s3.put_object(Bucket=b, Key="public/k", Body=b"p")
+            s3.put_object(Bucket=b, Key="secret/k", Body=b"s")
+            u = self.iam_user("denied", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:GetObject",
+                "Resource": [f"arn:aws:s3:::{b}/*", f"{a['arn']}/object/*"]}]})
+            # An explicit Deny in the access point policy beats the identity policy's Allow.
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=a["name"], Policy=policy_doc({
+                "Effect": "Deny", "Principal": {"AWS": u["arn"]}, "Action": "s3:GetObject",
+                "Resource": f"{a['arn']}/object/secret/*"}))
+            check(u["s3"].get_object(Bucket=a["alias"], Key="public/k")["Body"].read() == b"p", "public/ via AP")
+            expect_error(lambda: u["s3"].get_object(Bucket=a["alias"], Key="secret/k"), 403, "AccessDenied",
+                         what="secret/ via AP with an AP-policy Deny")
+            check(u["s3"].get_object(Bucket=b, Key="secret/k")["Body"].read() == b"s",
+                  "secret/ directly (the AP policy does not apply to direct requests)")
+            # An explicit Deny in the bucket policy on requests through Internet access points.
+            s3.put_bucket_policy(Bucket=b, Policy=policy_doc({
+                "Effect": "Deny", "Principal": {"AWS": u["arn"]}, "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{b}/public/*",
+                "Condition": {"StringEquals": {"s3:AccessPointNetworkOrigin": "Internet"}}}))
+            expect_error(lambda: u["s3"].get_object(Bucket=a["alias"], Key="public/k"), 403, "AccessDenied",
+                         what="bucket-policy Deny on s3:AccessPointNetworkOrigin Internet, via AP")
+            check(u["s3"].get_object(Bucket=b, Key="public/k")["Body"].read() == b"p",
+                  "directly: no access point, the condition key is absent, the Deny does not apply")
+            return "AP Deny and bucket Deny on AccessPointNetworkOrigin"
+
+    def policy_multipart(self):
+        s3, s3v = self.s3, self.s3v
+        with self.bucket("mpu") as b, self.access_points() as made:
+            a = self.create_ap(made, "mpu", b)
+            part = os.urandom(5 * 1024 * 1024)
+            m = s3.create_multipart_upload(Bucket=a["alias"], Key="big/obj")
+            p1 = s3.upload_part(Bucket=a["alias"], Key="big/obj", UploadId=m["UploadId"], PartNumber=1, Body=part)
+            p2 = s3.upload_part(Bucket=a["alias"], Key="big/obj", UploadId=m["UploadId"], PartNumber=2, Body=b"tail")
+            ups = s3.list_multipart_uploads(Bucket=a["alias"]).get("Uploads", [])
+            check(any(u["UploadId"] == m["UploadId"] for u in ups), f"ListMultipartUploads via alias: {ups}")
+            s3.complete_multipart_upload(Bucket=a["alias"], Key="big/obj", UploadId=m["UploadId"], MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": p1["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+            got = s3.get_object(Bucket=b, Key="big/obj")["Body"].read()
+            check(got == part + b"tail", f"multipart through the alias: {len(got)} bytes")
+            got = s3v.get_object(Bucket=a["arn"], Key="big/obj", Range="bytes=-4")["Body"].read()
+            check(got == b"tail", f"ranged GET by ARN: {got!r}")
+            odd = ["dir/a b+c%20d.txt", "dir/ünï/çödé", "dir/semi;colon=eq&amp"]
+            for k in odd:
+                s3v.put_object(Bucket=a["arn"], Key=k, Body=k.encode())
+                check(s3.get_object(Bucket=a["alias"], Key=k)["Body"].read() == k.encode(), f"odd key {k!r}")
+            r = s3.delete_objects(Bucket=a["alias"], Delete={"Objects": [{"Key": k} for k in odd]})
+            check(len(r.get("Deleted", [])) == 3 and not r.get("Errors"), f"DeleteObjects via alias: {r.get('Errors')}")
+            keys = [o["Key"] for o in s3.list_objects(Bucket=a["alias"]).get("Contents", [])]
+            check(keys == ["big/obj"], f"ListObjects (v1) via alias after DeleteObjects: {keys}")
+            return "multipart, ranged GET, odd keys, DeleteObjects, ListObjects v1"
+
+    # -- 3. transport and origin refusals -----------------------------------------------------
+
+    def transport_http(self):
+        with self.bucket("http") as b, self.access_points() as made:
+            a = self.create_ap(made, "http", b)
+            self.s3.put_object(Bucket=b, Key="k", Body=b"v")
+            check(self.s3.get_object(Bucket=a["alias"], Key="k")["Body"].read() == b"v", "HTTPS GET by alias")
+            h = self.client(endpoint=self.http_endpoint)
+            expect_error(lambda: h.get_object(Bucket=a["alias"], Key="k"), 403, what="plain HTTP GET by alias")
+            expect_error(lambda: h.put_object(Bucket=a["alias"], Key="k2", Body=b"x"), 403, what="plain HTTP PUT by alias")
+            expect_error(lambda: h.list_objects_v2(Bucket=a["alias"]), 403, what="plain HTTP LIST by alias")
+            expect_error(lambda: self.s3.head_object(Bucket=b, Key="k2"), 404, what="the refused PUT stored nothing")
+            return "403"
+
+    def transport_anonymous(self):
+        with self.bucket("anon") as b, self.access_points() as made:
+            a = self.create_ap(made, "anon", b)
+            self.s3.put_object(Bucket=b, Key="k", Body=b"v")
+            anon = self.client(unsigned=True)
+            expect_error(lambda: anon.get_object(Bucket=a["alias"], Key="k"), 403, "AccessDenied", what="anonymous GET by alias")
+            expect_error(lambda: anon.list_objects_v2(Bucket=a["alias"]), 403, "AccessDenied", what="anonymous LIST by alias")
+            expect_error(lambda: anon.put_object(Bucket=a["alias"], Key="k2", Body=b"x"), 403, "AccessDenied",
+                         what="anonymous PUT by alias")
+            return "403"
+
+    def transport_bucket_config(self):
+        s3 = self.s3
+        with self.bucket("config") as b, self.access_points() as made:
+            a = self.create_ap(made, "config", b)
+            s3.put_object(Bucket=b, Key="k", Body=b"v")
+            expect_error(lambda: s3.get_bucket_policy(Bucket=a["alias"]), 400, "InvalidRequest",
+                         what="GetBucketPolicy with the alias")
+            expect_error(lambda: s3.put_bucket_policy(Bucket=a["alias"], Policy=self.delegation_policy(b)), 400,
+                         "InvalidRequest", what="PutBucketPolicy with the alias")
+            expect_error(lambda: s3.put_bucket_versioning(Bucket=a["alias"], VersioningConfiguration={"Status": "Enabled"}),
+                         400, "InvalidRequest", what="PutBucketVersioning with the alias")
+            expect_error(lambda: s3.delete_bucket(Bucket=a["alias"]), None, what="DeleteBucket with the alias")
+            check(s3.get_object(Bucket=b, Key="k")["Body"].read() == b"v", "the bucket survived")
+            check("Status" not in s3.get_bucket_versioning(Bucket=b), "versioning unchanged")
+            expect_error(lambda: s3.get_bucket_policy(Bucket=b), 404, "NoSuchBucketPolicy", what="no policy stored")
+            return "400 InvalidRequest"
+
+    def transport_vpc(self):
+        c = self.control
+        with self.bucket("vpc") as b, self.access_points() as made:
+            a = self.create_ap(made, "vpc", b, VpcConfiguration={"VpcId": "vpc-1234"})
+            g = c.get_access_point(AccountId=ACCOUNT, Name=a["name"])
+            check(g.get("NetworkOrigin") == "VPC", f"GetAccessPoint NetworkOrigin {g.get('NetworkOrigin')!r}")
+            check(g.get("VpcConfiguration", {}).get("VpcId") == "vpc-1234", f"VpcConfiguration {g.get('VpcConfiguration')}")
+            lst = [x for x in c.list_access_points(AccountId=ACCOUNT, Bucket=b).get("AccessPointList", [])]
+            check(len(lst) == 1 and lst[0].get("NetworkOrigin") == "VPC", f"ListAccessPoints {lst}")
+            self.s3.put_object(Bucket=b, Key="k", Body=b"v")
+            expect_error(lambda: self.s3.get_object(Bucket=a["alias"], Key="k"), 403, what="GET through a VPC access point from outside the VPC")
+            expect_error(lambda: self.s3v.get_object(Bucket=a["arn"], Key="k"), 403, what="GET by ARN through a VPC access point")
+            return "NetworkOrigin VPC; 403 from outside"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="Access points with boto3 against `s3crypt serve`.")
+    ap.add_argument("--https", required=True, help="https://127.0.0.1:PORT (used as https://localhost:PORT)")
+    ap.add_argument("--http", required=True, help="http://127.0.0.1:PORT (the plain listener)")
+    ap.add_argument("--ca", required=True, help="the CA certificate (PEM) the HTTPS listener chains to")
+    ap.add_argument("--access-key", required=True)
+    ap.add_argument("--secret", required=True)
+    ap.add_argument("--home", required=True, help="the server's --home (for the s3crypt CLI)")
+    ap.add_argument("--s3crypt", required=True, help="path to the s3crypt binary")
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--only", help="run only steps whose name contains one of these comma-separated strings")
+    ap.add_argument("--verbose", action="store_true", help="tracebacks of failed steps on stderr")
+    args = ap.parse_args()
+
+    sys.stdout.reconfigure(line_buffering=True)
+    sc = Scenario(args)
+    t0 = time.monotonic()
+    try:
+        sc.run()
+    finally:
+        shutil.rmtree(sc.tmp, ignore_errors=True)
+    counts = Counter(s for s, _, _ in sc.results)
+    summary = {
+        "steps": len(sc.results),
+        "failed": counts.get("FAIL", 0),
+        "skipped": counts.get("skip", 0),
+        "ok": counts.get("ok", 0),
+        "failed_steps": [n for s, n, _ in sc.results if s == "FAIL"],
+        "skipped_steps": [n for s, n, _ in sc.results if s == "skip"],
+        "elapsed_s": round(time.monotonic() - t0, 2),
+        "boto3": boto3.__version__,
+        "botocore": botocore.__version__,
+        **sc.figures,
+    }
+    print(json.dumps(summary, default=str), flush=True)
+    print("secrets-used " + json.dumps(sorted(set(SECRETS_USED))), flush=True)
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
