@@ -215,7 +215,8 @@ class Scenario:
     # -- plumbing -----------------------------------------------------------
 
     def client(self, *, endpoint: str | None = None, access_key: str | None = None,
-               secret: str | None = None, addressing: str = "path", unsigned: bool = False):
+               secret: str | None = None, addressing: str = "path", unsigned: bool = False,
+               signature: str | None = None):
         """An S3 client. Path style for bucket names and aliases; `addressing="virtual"` for access point
         ARNs as Bucket (botocore refuses ARNs with path style and sends them to NAME-ACCOUNT.HOST)."""
         cfg = Config(
@@ -224,7 +225,7 @@ class Scenario:
             connect_timeout=5,
             read_timeout=60,
             s3={"addressing_style": addressing},
-            **({"signature_version": UNSIGNED} if unsigned else {}),
+            **({"signature_version": UNSIGNED} if unsigned else {"signature_version": signature} if signature else {}),
         )
         return self.session.client(
             "s3",
@@ -386,12 +387,15 @@ class Scenario:
         st("policy_finance_sales_analytics", self.policy_finance_sales_analytics)
         st("policy_root_without_access_point_policy", self.policy_root)
         st("policy_data_access_point_arn_condition", self.policy_ap_arn_condition)
+        st("policy_copy_source_access_point_object_arn", self.policy_copy_source_arn)
         st("policy_both_gates_required", self.policy_both_gates)
         st("policy_identity_policy_naming_access_point_arns", self.policy_identity_on_ap)
+        st("policy_delegation_to_another_account_does_not_open_bucket", self.policy_delegation_other)
         st("policy_explicit_deny_wins", self.policy_explicit_deny)
         st("policy_multipart_batch_delete_and_odd_keys_through_access_point", self.policy_multipart)
         st("transport_plain_http_through_alias_refused", self.transport_http)
         st("transport_anonymous_through_alias_refused", self.transport_anonymous)
+        st("transport_presigned_url_through_alias", self.transport_presigned)
         st("transport_bucket_configuration_through_alias_refused", self.transport_bucket_config)
         st("transport_bucket_reads_through_alias", self.transport_bucket_reads_through_alias)
         st("transport_vpc_access_point_refused", self.transport_vpc)
@@ -781,6 +785,22 @@ class Scenario:
             expect_error(lambda: self.s3.head_object(Bucket=b, Key="k2"), 404, what="deleted through the alias")
             return "root allowed with no access point policy (same account)"
 
+    def policy_copy_source_arn(self):
+        # CopySource naming the object as accessed through an access point: the URL encoding of
+        # "arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY" (M-s3 CopyObject / UploadPartCopy
+        # CopySource). botocore URL-encodes a string CopySource.
+        s3 = self.s3
+        with self.bucket("copysrc") as b, self.access_points() as made:
+            a = self.create_ap(made, "copysrc", b)
+            s3.put_object(Bucket=b, Key="src/k", Body=b"copy me")
+            allowed(lambda: s3.copy_object(Bucket=a["alias"], Key="dst/k", CopySource=f"{a['arn']}/object/src/k"),
+                    "CopyObject (to the alias) with CopySource = the access point object ARN")
+            check(s3.get_object(Bucket=b, Key="dst/k")["Body"].read() == b"copy me", "copied")
+            allowed(lambda: s3.copy_object(Bucket=b, Key="dst/k2", CopySource=f"{a['arn']}/object/src/k"),
+                    "CopyObject (to the bucket) with CopySource = the access point object ARN")
+            check(s3.get_object(Bucket=b, Key="dst/k2")["Body"].read() == b"copy me", "copied")
+            return "CopySource as access point object ARN"
+
     def policy_ap_arn_condition(self):
         # A bucket policy that grants one IAM user reads only through one named access point
         # (s3:DataAccessPointArn); the access point policy also allows the user.
@@ -870,6 +890,29 @@ class Scenario:
             check(s3.get_object(Bucket=b, Key="open/new")["Body"].read() == b"n", "PUT via ARN stored")
             return "identity Allow/Deny on access point ARNs honoured"
 
+    def policy_delegation_other(self):
+        # The delegation statement names the access points' account: with another account's id it
+        # does not cover this account's access points (§2.3).
+        s3, c = self.s3, self.control
+        with self.bucket("deleg") as b, self.access_points() as made:
+            a = self.create_ap(made, "deleg", b)
+            s3.put_object(Bucket=b, Key="k", Body=b"v")
+            u = self.iam_user("deleg", {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+            c.put_access_point_policy(AccountId=ACCOUNT, Name=a["name"], Policy=policy_doc({
+                "Effect": "Allow", "Principal": {"AWS": u["arn"]}, "Action": "s3:GetObject",
+                "Resource": f"{a['arn']}/object/*"}))
+            s3.put_bucket_policy(Bucket=b, Policy=policy_doc({
+                "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*",
+                "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"],
+                "Condition": {"StringEquals": {"s3:DataAccessPointAccount": OTHER_ACCOUNT}}}))
+            expect_error(lambda: u["s3"].get_object(Bucket=a["alias"], Key="k"), 403, "AccessDenied",
+                         what=f"delegation to {OTHER_ACCOUNT}'s access points, request via {ACCOUNT}'s")
+            s3.put_bucket_policy(Bucket=b, Policy=self.delegation_policy(b))
+            got = allowed(lambda: u["s3"].get_object(Bucket=a["alias"], Key="k"), "delegation to the own account")
+            check(got["Body"].read() == b"v", "body")
+            return "403 for another account's delegation, 200 for the own"
+
     def policy_explicit_deny(self):
         s3, c = self.s3, self.control
         with self.bucket("deny") as b, self.access_points() as made:
@@ -938,6 +981,35 @@ class Scenario:
             expect_error(lambda: h.list_objects_v2(Bucket=a["alias"]), 403, what="plain HTTP LIST by alias")
             expect_error(lambda: self.s3.head_object(Bucket=b, Key="k2"), 404, what="the refused PUT stored nothing")
             return "403"
+
+    def transport_presigned(self):
+        # A presigned URL is a signed request (SigV4 query authentication): accepted through an alias
+        # over HTTPS, refused over plain HTTP (§2.1 transport).
+        import ssl
+        import urllib.error
+        import urllib.request
+        with self.bucket("presign") as b, self.access_points() as made:
+            a = self.create_ap(made, "presign", b)
+            self.s3.put_object(Bucket=b, Key="k", Body=b"presigned")
+            ctx = ssl.create_default_context(cafile=self.args.ca)
+            # SigV4 query authentication (botocore presigns path-style S3 URLs with SigV2 by default).
+            url = self.client(signature="s3v4").generate_presigned_url(
+                "get_object", Params={"Bucket": a["alias"], "Key": "k"}, ExpiresIn=300)
+            try:
+                with urllib.request.urlopen(url, context=ctx, timeout=30) as r:
+                    body = r.read()
+                    check(r.status == 200 and body == b"presigned", f"presigned GET via alias over HTTPS: {r.status} {body[:200]!r}")
+            except urllib.error.HTTPError as e:
+                raise AssertionError(f"presigned GET via alias over HTTPS ({url.split('?')[0]}): HTTP {e.code}: "
+                                     f"{short(e.read().decode(errors='replace'), 400)}") from e
+            h = self.client(endpoint=self.http_endpoint, signature="s3v4")
+            url = h.generate_presigned_url("get_object", Params={"Bucket": a["alias"], "Key": "k"}, ExpiresIn=300)
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    raise AssertionError(f"presigned GET via alias over plain HTTP: HTTP {r.status}, want 403")
+            except urllib.error.HTTPError as e:
+                check(e.code == 403, f"presigned GET via alias over plain HTTP: HTTP {e.code}, want 403")
+            return "HTTPS 200, HTTP 403"
 
     def transport_anonymous(self):
         with self.bucket("anon") as b, self.access_points() as made:
