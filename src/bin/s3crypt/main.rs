@@ -9,6 +9,7 @@ macro_rules! outln {
     };
 }
 
+mod access_point;
 mod bench;
 mod cpu;
 mod envelope;
@@ -119,6 +120,8 @@ enum Command {
     /// The account's root credentials and IAM users (access keys, inline policies) for `s3crypt serve`.
     #[command(subcommand)]
     Iam(iam::Command),
+    /// S3 Control access points of the local account: create, get, list, delete, policies.
+    AccessPoint(access_point::Args),
     /// Read S3 server access logs (files, or a bucket's delivered log objects): a table or JSON lines and a summary.
     Logs(logs::Args),
     /// Glacier vaults of the home (served by `s3crypt serve`): vaults, encrypted archives, access policies, Vault Lock.
@@ -164,6 +167,9 @@ fn main() -> ExitCode {
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
         Command::Iam(cmd) => iam::run(&cmd, &cli.home, cli.json),
         Command::Logs(args) => logs::run(&args, &cli.home, cli.json),
+        Command::AccessPoint(args) => {
+            sse::engine(&cli.home).and_then(|e| access_point::run(&e, &args, cli.json))
+        }
         Command::Vault(args) => vault::run(&args, &cli.home, cli.json),
     };
     match result {

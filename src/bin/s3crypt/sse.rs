@@ -160,24 +160,28 @@ fn report(result: Result<Response, S3Error>, json: bool) -> anyhow::Result<ExitC
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::json!({
-                        "status": e.status(),
-                        "code": e.code().as_str(),
-                        "message": e.message(),
-                        "detail": e.detail(),
-                    })
-                )?;
-            } else {
-                // The local operator sees the cause of a server fault too (a client of S3 would not).
-                eprintln!("HTTP {} {}: {}", e.status(), e.code(), e.detail());
-            }
-            ExitCode::FAILURE
-        }
+        Err(e) => report_error(&e, json)?,
     })
+}
+
+/// Prints an S3 error (JSON on stdout with `--json`, a line on stderr otherwise) and returns the
+/// failure exit code.
+pub(crate) fn report_error(e: &S3Error, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "status": e.status(),
+                "code": e.code().as_str(),
+                "message": e.message(),
+                "detail": e.detail(),
+            })
+        )?;
+    } else {
+        // The local operator sees the cause of a server fault too (a client of S3 would not).
+        eprintln!("HTTP {} {}: {}", e.status(), e.code(), e.detail());
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Result<ExitCode> {

@@ -9,13 +9,12 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use s3crypt::s3::object_lock::{self, ObjectLockConfiguration};
 use s3crypt::s3::versioning::VersioningConfiguration;
-use s3crypt::sse::S3Error;
 use s3crypt::sse::engine::SseEngine;
 use s3crypt::sse::headers::Headers;
 use s3crypt::store::{VersionListRequest, Versioning};
 use serde_json::json;
 
-use crate::sse::{engine, local_admin, split};
+use crate::sse::{engine, local_admin, report_error, split};
 
 /// `s3crypt object`.
 #[derive(Debug, clap::Subcommand)]
@@ -120,19 +119,6 @@ fn headers(pairs: &[(&str, Option<&str>)]) -> Headers {
     )
 }
 
-/// Prints an S3 error as `report` does and returns the failure exit code.
-fn failed(e: &S3Error, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!(
-            "{}",
-            json!({"status": e.status(), "code": e.code().as_str(), "message": e.message(), "detail": e.detail()})
-        )?;
-    } else {
-        eprintln!("HTTP {} {}: {}", e.status(), e.code(), e.detail());
-    }
-    Ok(ExitCode::FAILURE)
-}
-
 /// Prints `xml` (text) or `value` (JSON).
 fn print(xml: &str, value: serde_json::Value, json: bool) -> anyhow::Result<ExitCode> {
     if json {
@@ -190,7 +176,7 @@ pub(crate) fn bucket(
             if status.is_none() && mfa_delete.is_none() {
                 return match e.get_bucket_versioning(&ctx, bucket) {
                     Ok(xml) => print(&xml, versioning_json(&xml), json),
-                    Err(err) => failed(&err, json),
+                    Err(err) => report_error(&err, json),
                 };
             }
             let mut body = String::from("<VersioningConfiguration>");
@@ -207,7 +193,7 @@ pub(crate) fn bucket(
                     let xml = e.get_bucket_versioning(&ctx, bucket)?;
                     print(&xml, versioning_json(&xml), json)
                 }
-                Err(err) => failed(&err, json),
+                Err(err) => report_error(&err, json),
             }
         }
         BucketVersionCommand::ListVersions { bucket, prefix } => {
@@ -219,7 +205,7 @@ pub(crate) fn bucket(
             loop {
                 let page = match e.list_object_versions(&ctx, bucket, &request) {
                     Ok(p) => p,
-                    Err(err) => return failed(&err, json),
+                    Err(err) => return report_error(&err, json),
                 };
                 for v in &page.versions {
                     let modified = s3crypt::s3::xml::timestamp(v.last_modified);
@@ -283,7 +269,7 @@ pub(crate) fn bucket(
                 }
                 body.push_str("</ObjectLockConfiguration>");
                 if let Err(err) = e.put_object_lock_configuration(&ctx, bucket, body.as_bytes()) {
-                    return failed(&err, json);
+                    return report_error(&err, json);
                 }
             }
             match e.get_object_lock_configuration(&ctx, bucket) {
@@ -304,7 +290,7 @@ pub(crate) fn bucket(
                     }
                     print(&xml, json!({ "ObjectLockConfiguration": v }), json)
                 }
-                Err(err) => failed(&err, json),
+                Err(err) => report_error(&err, json),
             }
         }
     }
@@ -341,7 +327,7 @@ pub(crate) fn object(cmd: &ObjectCommand, home: &Path, json: bool) -> anyhow::Re
                     *bypass_governance_retention,
                 )
             {
-                return failed(&err, json);
+                return report_error(&err, json);
             }
             match e.get_object_retention(&ctx, b, k, v) {
                 Ok(xml) => {
@@ -360,7 +346,7 @@ pub(crate) fn object(cmd: &ObjectCommand, home: &Path, json: bool) -> anyhow::Re
                         json,
                     )
                 }
-                Err(err) => failed(&err, json),
+                Err(err) => report_error(&err, json),
             }
         }
         ObjectCommand::LegalHold {
@@ -373,7 +359,7 @@ pub(crate) fn object(cmd: &ObjectCommand, home: &Path, json: bool) -> anyhow::Re
             if let Some(s) = status {
                 let body = format!("<LegalHold><Status>{s}</Status></LegalHold>");
                 if let Err(err) = e.put_object_legal_hold(&ctx, b, k, v, body.as_bytes()) {
-                    return failed(&err, json);
+                    return report_error(&err, json);
                 }
             }
             match e.get_object_legal_hold(&ctx, b, k, v) {
@@ -385,7 +371,7 @@ pub(crate) fn object(cmd: &ObjectCommand, home: &Path, json: bool) -> anyhow::Re
                         json,
                     )
                 }
-                Err(err) => failed(&err, json),
+                Err(err) => report_error(&err, json),
             }
         }
         ObjectCommand::Delete {
@@ -432,7 +418,7 @@ pub(crate) fn object(cmd: &ObjectCommand, home: &Path, json: bool) -> anyhow::Re
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(err) => failed(&err, json),
+                Err(err) => report_error(&err, json),
             }
         }
     }
