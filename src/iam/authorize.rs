@@ -15,6 +15,11 @@
 //!    - for a caller of another account: when its identity policies allow (an account root's always do)
 //!      and the policy allows it by name or by account (cross-account: both must allow).
 //!
+//!    Identity policies are evaluated on each gate's own resource: the bucket's ARN for the bucket gate,
+//!    the access point's (`…:accesspoint/NAME/object/KEY`) for the access point gate, so an identity
+//!    policy naming only the bucket does not open an access point, and one naming only the access point
+//!    does not open the bucket.
+//!
 //!    A Glacier vault has two resource policies, its access policy and its lock policy
 //!    ([`Authorization::with_lock_policy`]): they form one gate, as if their statements were in one
 //!    policy (an explicit `Deny` in either refuses, an `Allow` in either counts); with
@@ -199,22 +204,35 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
     let caller = &a.context.caller;
     let root = caller.principal().is_some_and(|p| p.is_root());
 
-    // Identity policies: only for non-root principals.
-    let mut identity_allows = root;
-    if let (Caller::Principal(_), false) = (caller, root) {
-        for p in a.identity_policies {
-            match eval(p, a.resource) {
-                Decision::ExplicitDeny { sid } => {
-                    return Verdict::ExplicitDeny {
-                        sid,
-                        source: PolicySource::Identity,
-                    };
+    // Identity policies: only for non-root principals, evaluated on each resource the request names
+    // (the bucket's, and the access point's when it came through one): each gate needs its own Allow.
+    let identity = |resource: &str| -> Result<bool, Verdict> {
+        let mut allows = root;
+        if let (Caller::Principal(_), false) = (caller, root) {
+            for p in a.identity_policies {
+                match eval(p, resource) {
+                    Decision::ExplicitDeny { sid } => {
+                        return Err(Verdict::ExplicitDeny {
+                            sid,
+                            source: PolicySource::Identity,
+                        });
+                    }
+                    Decision::Allow | Decision::DelegatedToAccount => allows = true,
+                    Decision::NotApplicable => {}
                 }
-                Decision::Allow | Decision::DelegatedToAccount => identity_allows = true,
-                Decision::NotApplicable => {}
             }
         }
-    }
+        Ok(allows)
+    };
+    let identity_allows = match identity(a.resource) {
+        Ok(allows) => allows,
+        Err(deny) => return deny,
+    };
+    let identity_allows_ap = match a.access_point.as_ref().map(|ap| identity(ap.resource)) {
+        None => identity_allows,
+        Some(Ok(allows)) => allows,
+        Some(Err(deny)) => return deny,
+    };
 
     // A vault's lock policy: its Deny is reported as such; otherwise it joins the resource gate.
     let lock = a.lock_policy.map(|p| eval(p, a.resource));
@@ -230,12 +248,18 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
         (Some(Decision::NotApplicable) | None, Some(l)) => Some(l),
         (r, _) => r,
     };
-    let mut gates = vec![(resource, a.resource_owner, PolicySource::Resource)];
+    let mut gates = vec![(
+        resource,
+        a.resource_owner,
+        PolicySource::Resource,
+        identity_allows,
+    )];
     if let Some(ap) = &a.access_point {
         gates.push((
             ap.policy.map(|p| eval(p, ap.resource)),
             ap.owner,
             PolicySource::AccessPoint,
+            identity_allows_ap,
         ));
     }
     let mut vpce = Vec::new();
@@ -247,7 +271,7 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
     }
 
     // Explicit denies anywhere win.
-    for (decision, _, source) in &gates {
+    for (decision, _, source, _) in &gates {
         if let Some(Decision::ExplicitDeny { sid }) = decision {
             return Verdict::ExplicitDeny {
                 sid: sid.clone(),
@@ -264,7 +288,7 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
         }
     }
 
-    let gate_open = |decision: &Option<Decision>, owner: &str| {
+    let gate_open = |decision: &Option<Decision>, owner: &str, identity_allows: bool| {
         let by_name = matches!(decision, Some(Decision::Allow));
         let by_account = matches!(decision, Some(Decision::DelegatedToAccount));
         match caller {
@@ -278,7 +302,7 @@ pub fn authorize(a: &Authorization<'_>) -> Verdict {
     };
     let gates_open = gates
         .iter()
-        .all(|(decision, owner, _)| gate_open(decision, owner));
+        .all(|(decision, owner, _, identity)| gate_open(decision, owner, *identity));
     let vpce_allows = vpce.iter().all(|d| match d {
         Decision::Allow => true,
         Decision::DelegatedToAccount => identity_allows,

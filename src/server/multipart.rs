@@ -114,6 +114,11 @@ pub(crate) fn upload_copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error
     let id = upload_id(call)?;
     let n = part_number(call)?;
     let (src_bucket, src_key, src_version) = copy_source(&call.headers)?;
+    if src_bucket.starts_with("arn:") {
+        return Err(S3Error::not_implemented(
+            "UploadPartCopy from an access point ARN is not implemented by this server; name the bucket and key.",
+        ));
+    }
     let range = match call.headers.get("x-amz-copy-source-range") {
         None => None,
         Some(r) => Some(r.trim().parse::<ByteRange>().map_err(|_| {

@@ -880,6 +880,21 @@ pub(crate) fn copy_source(h: &Headers) -> Result<(String, String, Option<String>
         S3Error::invalid_argument("Invalid copy source encoding")
             .with_extra("ArgumentName", "x-amz-copy-source")
     })?;
+    // `arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY`: the caller reads through that access
+    // point; the access point's name travels in place of the bucket as `arn:ACCOUNT/NAME`.
+    if let Some(arn) = text.trim_start_matches('/').strip_prefix("arn:") {
+        let invalid = || {
+            S3Error::invalid_argument("Invalid copy source access point ARN")
+                .with_extra("ArgumentName", "x-amz-copy-source")
+        };
+        let (ap_arn, key) = arn.split_once("/object/").ok_or_else(invalid)?;
+        let full = format!("arn:{ap_arn}");
+        let (_, account, name) = crate::s3::access_point::parse_arn(&full).ok_or_else(invalid)?;
+        if key.is_empty() {
+            return Err(invalid());
+        }
+        return Ok((format!("arn:{account}/{name}"), key.to_owned(), version));
+    }
     let text = text.strip_prefix('/').unwrap_or(&text);
     match text.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned(), version)),
@@ -931,6 +946,24 @@ pub(crate) fn copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     let (bucket, key) = bucket_key(call)?;
     check_acl_header(&call.headers)?;
     let (src_bucket, src_key, src_version) = copy_source(&call.headers)?;
+    // A source named by an access point ARN is read through that access point.
+    let (src_bucket, src_ctx) = match src_bucket.strip_prefix("arn:") {
+        None => (src_bucket, None),
+        Some(ap) => {
+            let (account, name) = ap.split_once('/').unwrap_or_default();
+            let ap = svc.engine().access_point(account, name)?;
+            if matches!(
+                ap.network_origin,
+                crate::s3::access_point::NetworkOrigin::Vpc(_)
+            ) || !call.ctx.secure_transport
+            {
+                return Err(S3Error::access_denied("Access Denied"));
+            }
+            let mut ctx = call.ctx.clone();
+            ctx.access_point = Some(svc.engine().access_point_ref(&ap)?);
+            (ap.bucket, Some(ctx))
+        }
+    };
     let directive = call
         .headers
         .get("x-amz-metadata-directive")
@@ -963,7 +996,8 @@ pub(crate) fn copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         &src_key,
         src_version.as_deref(),
     )?;
-    let resp = svc.engine().copy_object(
+    let resp = svc.engine().copy_object_as(
+        src_ctx.as_ref().unwrap_or(&call.ctx),
         &call.ctx,
         (&src_bucket, &src_key, src_version.as_deref()),
         (bucket, key),

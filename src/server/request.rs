@@ -205,12 +205,16 @@ impl Op {
     }
 
     /// Whether the operation may be addressed through an access point (the data plane: objects,
-    /// listings, multipart uploads; S3 refuses bucket configuration through an alias).
+    /// listings, multipart uploads, and the bucket reads S3's access point compatibility list names;
+    /// bucket configuration changes are refused).
     pub(crate) fn via_access_point(self) -> bool {
         matches!(
             self,
             Self::HeadBucket
                 | Self::GetBucketLocation
+                | Self::GetBucketPolicy
+                | Self::GetBucketAcl
+                | Self::GetBucketCors
                 | Self::ListObjects
                 | Self::ListObjectsV2
                 | Self::ListObjectVersions

@@ -1392,8 +1392,24 @@ impl SseEngine {
         dst: (&str, &str),
         h: &Headers,
     ) -> Result<Response, S3Error> {
+        self.copy_object_as(ctx, ctx, src, dst, h)
+    }
+
+    /// CopyObject whose source is read as `src_ctx` (the caller through the source's access point) and
+    /// whose destination is written as `ctx`.
+    ///
+    /// # Errors
+    /// As [`SseEngine::copy_object`].
+    pub fn copy_object_as(
+        &self,
+        src_ctx: &RequestContext,
+        ctx: &RequestContext,
+        src: (&str, &str, Option<&str>),
+        dst: (&str, &str),
+        h: &Headers,
+    ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        let mut o = self.open(ctx, src.0, src.1, src.2, h, true)?;
+        let mut o = self.open(src_ctx, src.0, src.1, src.2, h, true)?;
         let source_version = (o.info.version_id != crate::store::NULL_VERSION || src.2.is_some())
             .then(|| o.info.version_id.clone());
         let size = o.header.size;
