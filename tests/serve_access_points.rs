@@ -33,4 +33,19 @@ fn access_points_control_plane_and_data_plane_with_boto3() {
             "no {area}* step ran: {ran:?}"
         );
     }
+    // Every request through an access point is logged with the access point's ARN (audit).
+    let log = std::fs::read_to_string(&server.log).expect("server log");
+    let through: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"access_point\":\"arn:aws:s3:us-east-1:000000000000:accesspoint/"))
+        .collect();
+    assert!(
+        through.len() >= 10,
+        "requests through access points name them in the request log: {} lines",
+        through.len()
+    );
+    assert!(
+        through.iter().any(|l| l.contains("\"status\":403")),
+        "refused requests through access points are logged too"
+    );
 }
