@@ -921,3 +921,40 @@ fn multipart_trailer_part_access_and_upload_listing() {
     let ups = s.list_multipart_uploads("bkt").expect("list");
     assert_eq!(ups.len(), 1);
 }
+
+#[test]
+fn version_bytes_without_an_entry_are_swept_at_open() {
+    let (d, s) = store();
+    s.put_bucket_versioning("bkt", Versioning::Enabled)
+        .expect("enable");
+    let kept = s
+        .put_object("bkt", "k", &mut &b"kept"[..], &Metadata::new(), &NO_LOCK)
+        .expect("kept");
+    let lost = s
+        .put_object("bkt", "k", &mut &b"lost"[..], &Metadata::new(), &NO_LOCK)
+        .expect("lost");
+    let dir = d
+        .path()
+        .join("buckets/bkt/versions")
+        .join(object_file_name("k"));
+    // A writer that died between the bytes and the entry: the bytes are there, the entry is not.
+    std::fs::remove_file(dir.join(format!("{}.json", lost.version_id))).expect("entry");
+    let bytes = dir.join(&lost.version_id);
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&bytes)
+        .and_then(|f| f.set_modified(old))
+        .expect("age the bytes");
+    let reopened = LocalStore::open(d.path()).expect("reopen");
+    assert_eq!(reopened.stale_temporaries_removed(), [bytes.clone()]);
+    assert!(!bytes.exists());
+    assert_eq!(get(&reopened, "k").expect("current"), b"kept");
+    assert_eq!(
+        versions(&reopened, &VersionListRequest::default())
+            .into_iter()
+            .map(|v| v.1)
+            .collect::<Vec<_>>(),
+        vec![kept.version_id]
+    );
+}

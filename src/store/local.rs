@@ -299,7 +299,8 @@ impl LocalStore {
     }
 
     /// Removes the temporary files of writers that are gone from every bucket's `objects/`, `index/`,
-    /// version and upload directories and returns their paths. A writer holds an advisory lock on its temporary
+    /// version and upload directories, and version bytes whose entry was never written, and returns
+    /// their paths. A writer holds an advisory lock on its temporary
     /// file while it uses it, so a file is stale only if nobody holds its lock and it was last modified
     /// more than [`STALE_AFTER`] ago. Files that cannot be examined are left alone.
     #[must_use]
@@ -314,6 +315,27 @@ impl LocalStore {
             for sub in ["uploads", "versions"] {
                 if let Ok(ds) = fs::read_dir(b.join(sub)) {
                     dirs.extend(ds.flatten().map(|u| u.path()));
+                }
+            }
+            // A version's bytes whose entry was never written (the writer died between the two) are
+            // no version: removed once as old as a stale temporary file.
+            if let Ok(ds) = fs::read_dir(b.join("versions")) {
+                for d in ds.flatten() {
+                    let Ok(files) = fs::read_dir(d.path()) else {
+                        continue;
+                    };
+                    for f in files.flatten() {
+                        let name = f.file_name();
+                        let Some(name) = name.to_str() else { continue };
+                        let orphan = is_valid_version_id(name)
+                            && name != NULL_VERSION
+                            && !d.path().join(format!("{name}.json")).exists();
+                        let path = f.path();
+                        if orphan && crate::fsutil::remove_if_unlocked(&path, STALE_AFTER).is_some()
+                        {
+                            removed.push(path);
+                        }
+                    }
                 }
             }
             for dir in dirs {
