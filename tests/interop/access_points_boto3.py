@@ -37,56 +37,26 @@ Only boto3 / botocore / awscli / stdlib are used.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import traceback
-from collections import Counter
 
-# Isolate from the machine's AWS configuration (see kms_boto3.py, s3_clients.py).
-for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS",
-             "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-             "AWS_DEFAULTS_MODE", "AWS_CA_BUNDLE", "AWS_REQUEST_CHECKSUM_CALCULATION",
-             "AWS_RESPONSE_CHECKSUM_VALIDATION", "AWS_S3_ADDRESSING_STYLE", "AWS_ACCESS_KEY_ID",
-             "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION", "S3CRYPT_ACCESS_KEY",
-             "AWS_PAGER"):
-    os.environ.pop(_var, None)
-os.environ["AWS_CONFIG_FILE"] = os.devnull
-os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-for _var in ("NO_PROXY", "no_proxy"):
-    _cur = os.environ.get(_var, "")
-    os.environ[_var] = ",".join(x for x in (_cur, "127.0.0.1", "localhost", "::1", ".localhost") if x)
+import scenario_harness as harness  # first: isolates the process from the machine's AWS configuration
 
-# Virtual hosts under `localhost` (`000000000000.localhost`, `NAME-000000000000.localhost`): RFC 6761
-# makes every *.localhost name loopback; glibc without systemd-resolved does not resolve them.
-_getaddrinfo = socket.getaddrinfo
+# Virtual hosts under `localhost` (`000000000000.localhost`, `NAME-000000000000.localhost`).
+harness.resolve_localhost_subdomains()
 
-
-def _loopback_getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, str) and host.lower().endswith(".localhost"):
-        host = "127.0.0.1"
-    return _getaddrinfo(host, *args, **kwargs)
-
-
-socket.getaddrinfo = _loopback_getaddrinfo
-
-import boto3  # noqa: E402
-import botocore  # noqa: E402
 from botocore import UNSIGNED  # noqa: E402
-from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
+from scenario_harness import (  # noqa: E402
+    NO_RETRIES, StepSkip, check, describe_exc, expect_error, http_status, short, status_of,
+)
 
-NO_RETRIES = {"mode": "standard", "total_max_attempts": 1}
+
 ACCOUNT = "000000000000"
 OTHER_ACCOUNT = "111122223333"
 AP_ARN_PREFIX = f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/"
@@ -106,80 +76,6 @@ sys.exit(main())
 """
 
 
-class StepSkip(Exception):
-    """Raised by a step to print `skip <step> (<reason>)`."""
-
-
-def err_code(e: BaseException) -> str:
-    if isinstance(e, ClientError):
-        return str((e.response or {}).get("Error", {}).get("Code") or "")
-    return type(e).__name__
-
-
-def err_message(e: ClientError) -> str:
-    return str((e.response or {}).get("Error", {}).get("Message") or "")
-
-
-def http_status(e: ClientError):
-    return (e.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
-def err_headers(e: ClientError) -> dict:
-    return (e.response or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
-
-
-def describe_exc(e: BaseException) -> str:
-    if isinstance(e, ClientError):
-        return f"ClientError {err_code(e)} (HTTP {http_status(e)}): {err_message(e)}"
-    text = str(e).strip().replace("\n", " ")
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise AssertionError(msg)
-
-
-def expect_error(fn, status: int | None, *codes: str, message: str | None = None, what: str = "") -> ClientError:
-    """fn() must raise a ClientError with one of `codes` (any if none), HTTP `status` and `message`."""
-    label = f"{what}: " if what else ""
-    want = f"HTTP {status}" + (f" {'/'.join(codes)}" if codes else "")
-    try:
-        result = fn()
-    except ClientError as e:
-        if codes and err_code(e) not in codes:
-            raise AssertionError(f"{label}expected {want}, got {describe_exc(e)}") from e
-        if status is not None and http_status(e) != status:
-            raise AssertionError(f"{label}expected {want}, got {describe_exc(e)}") from e
-        if message is not None and err_message(e) != message:
-            raise AssertionError(f"{label}expected message {message!r}, got {describe_exc(e)}") from e
-        return e
-    meta = result.get("ResponseMetadata", {}) if isinstance(result, dict) else {}
-    raise AssertionError(f"{label}expected {want}, but the call succeeded (HTTP {meta.get('HTTPStatusCode')})")
-
-
-def short(text: str, n: int = 300) -> str:
-    text = (text or "").replace("\n", " ")
-    return text if len(text) <= n else text[:n] + "..."
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def status_of(r: dict) -> int:
-    return r["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def headers_of(r: dict) -> dict:
-    return r["ResponseMetadata"].get("HTTPHeaders", {})
-
-
-# Every secret the scenario hands the server (IAM users' secret keys): printed
-# at the end on one `secrets-used` line, so the Rust side can check that none reached the server's log.
-SECRETS_USED: list[str] = []
-
-
 def allowed(fn, what: str):
     """fn() must succeed; a ClientError becomes an AssertionError naming `what`."""
     try:
@@ -196,21 +92,19 @@ def policy_doc(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-class Scenario:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.region = args.region
+class Scenario(harness.Scenario):
+    tmp_prefix = "access_points_boto3."
+    fail_detail_chars = 1500
+
+    def __init__(self, args) -> None:
+        super().__init__(args)
         # https://localhost:PORT: the s3control host prefix and ARN virtual hosts live under it.
         self.endpoint = re.sub(r"^https://127\.0\.0\.1:", "https://localhost:", args.https)
         self.http_endpoint = args.http
-        self.results: list[tuple[str, str, str]] = []
-        self.figures: dict[str, object] = {"https": self.endpoint, "http": args.http}
-        self.session = boto3.session.Session()
+        self.figures["https"] = self.endpoint
         self.s3 = self.client()
         self.s3v = self.client(addressing="virtual")
         self.control = self.control_client()
-        self.tmp = tempfile.mkdtemp(prefix="access_points_boto3.")
-        self.only = [x for x in (args.only or "").split(",") if x]
 
     # -- plumbing -----------------------------------------------------------
 
@@ -219,56 +113,22 @@ class Scenario:
                signature: str | None = None):
         """An S3 client. Path style for bucket names and aliases; `addressing="virtual"` for access point
         ARNs as Bucket (botocore refuses ARNs with path style and sends them to NAME-ACCOUNT.HOST)."""
-        cfg = Config(
-            region_name=self.region,
-            retries=NO_RETRIES,
-            connect_timeout=5,
-            read_timeout=60,
-            s3={"addressing_style": addressing},
+        return self.make_client(
+            "s3", endpoint=endpoint or self.endpoint, access_key=access_key, secret=secret,
+            retries=NO_RETRIES, s3={"addressing_style": addressing},
             **({"signature_version": UNSIGNED} if unsigned else {"signature_version": signature} if signature else {}),
-        )
-        return self.session.client(
-            "s3",
-            endpoint_url=endpoint or self.endpoint,
-            region_name=self.region,
-            aws_access_key_id=access_key if access_key is not None else self.args.access_key,
-            aws_secret_access_key=secret if secret is not None else self.args.secret,
-            verify=self.args.ca,
-            config=cfg,
         )
 
     def control_client(self, *, access_key: str | None = None, secret: str | None = None):
         """An S3 Control client; parameter validation off so that invalid names reach the server."""
-        cfg = Config(region_name=self.region, retries=NO_RETRIES, connect_timeout=5, read_timeout=60,
-                     parameter_validation=False)
-        return self.session.client(
-            "s3control",
-            endpoint_url=self.endpoint,
-            region_name=self.region,
-            aws_access_key_id=access_key if access_key is not None else self.args.access_key,
-            aws_secret_access_key=secret if secret is not None else self.args.secret,
-            verify=self.args.ca,
-            config=cfg,
-        )
-
-    def cli(self, *argv: str, json_out: bool = False) -> str:
-        cmd = [self.args.s3crypt, "--home", self.args.home, *(["--json"] if json_out else []), *argv]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if p.returncode != 0:
-            raise AssertionError(f"`s3crypt {' '.join(argv)}` exit {p.returncode}: "
-                                 f"{short((p.stderr or p.stdout).strip(), 500)}")
-        return p.stdout
+        return self.make_client("s3control", endpoint=self.endpoint, access_key=access_key, secret=secret,
+                                retries=NO_RETRIES, parameter_validation=False)
 
     def iam_user(self, tag: str, policy: dict) -> dict:
         """A new IAM user with `policy` as its inline policy: {"name", "arn", "s3", "s3v", "control"},
         once the server knows its key."""
-        pfile = os.path.join(self.tmp, f"policy-{secrets.token_hex(3)}.json")
-        with open(pfile, "w") as f:
-            json.dump(policy, f)
         user = f"{tag}-{secrets.token_hex(3)}"
-        out = self.cli("iam", "create-user", user, "--policy", pfile, json_out=True)
-        info = json.loads(out.strip().splitlines()[-1])
-        SECRETS_USED.append(info["SecretAccessKey"])
+        info = self.create_iam_user(user, policy)
         key, sec = info["AccessKeyId"], info["SecretAccessKey"]
         u = {
             "name": user,
@@ -277,42 +137,8 @@ class Scenario:
             "s3v": self.client(access_key=key, secret=sec, addressing="virtual"),
             "control": self.control_client(access_key=key, secret=sec),
         }
-        deadline = time.monotonic() + 5
-        while True:  # the server picks new users up while running (AccessDenied means it knows the key)
-            try:
-                u["s3"].list_buckets()
-                break
-            except ClientError as e:
-                if err_code(e) != "InvalidAccessKeyId" or time.monotonic() > deadline:
-                    break
-                time.sleep(0.25)
+        self.wait_until_known(u["s3"])
         return u
-
-    def emit(self, status: str, step: str, detail: str = "") -> None:
-        self.results.append((status, step, detail))
-        if status == "ok":
-            print(f"ok {step}" + (f" ({detail})" if detail else ""), flush=True)
-        elif status == "skip":
-            print(f"skip {step} ({detail})", flush=True)
-        else:
-            print(f"FAIL {step}: {detail}", flush=True)
-
-    def step(self, name: str, fn) -> None:
-        if self.only and not any(o in name for o in self.only):
-            return
-        t0 = time.monotonic()
-        try:
-            detail = fn()
-        except StepSkip as s:
-            self.emit("skip", name, str(s))
-        except Exception as e:  # noqa: BLE001 - a step must never kill the run
-            detail = str(e) if isinstance(e, AssertionError) else describe_exc(e)
-            if self.args.verbose:
-                traceback.print_exc(file=sys.stderr)
-            self.emit("FAIL", name, short(detail, 1500))
-        else:
-            self.emit("ok", name, detail or "")
-        self.figures.setdefault("step_seconds", {})[name] = round(time.monotonic() - t0, 2)
 
     def name(self, tag: str) -> str:
         return f"{tag}-{secrets.token_hex(4)}"[:50]
@@ -1086,44 +912,6 @@ class Scenario:
             return "NetworkOrigin VPC; 403 from outside"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description="Access points with boto3 against `s3crypt serve`.")
-    ap.add_argument("--https", required=True, help="https://127.0.0.1:PORT (used as https://localhost:PORT)")
-    ap.add_argument("--http", required=True, help="http://127.0.0.1:PORT (the plain listener)")
-    ap.add_argument("--ca", required=True, help="the CA certificate (PEM) the HTTPS listener chains to")
-    ap.add_argument("--access-key", required=True)
-    ap.add_argument("--secret", required=True)
-    ap.add_argument("--home", required=True, help="the server's --home (for the s3crypt CLI)")
-    ap.add_argument("--s3crypt", required=True, help="path to the s3crypt binary")
-    ap.add_argument("--region", default="us-east-1")
-    ap.add_argument("--only", help="run only steps whose name contains one of these comma-separated strings")
-    ap.add_argument("--verbose", action="store_true", help="tracebacks of failed steps on stderr")
-    args = ap.parse_args()
-
-    sys.stdout.reconfigure(line_buffering=True)
-    sc = Scenario(args)
-    t0 = time.monotonic()
-    try:
-        sc.run()
-    finally:
-        shutil.rmtree(sc.tmp, ignore_errors=True)
-    counts = Counter(s for s, _, _ in sc.results)
-    summary = {
-        "steps": len(sc.results),
-        "failed": counts.get("FAIL", 0),
-        "skipped": counts.get("skip", 0),
-        "ok": counts.get("ok", 0),
-        "failed_steps": [n for s, n, _ in sc.results if s == "FAIL"],
-        "skipped_steps": [n for s, n, _ in sc.results if s == "skip"],
-        "elapsed_s": round(time.monotonic() - t0, 2),
-        "boto3": boto3.__version__,
-        "botocore": botocore.__version__,
-        **sc.figures,
-    }
-    print(json.dumps(summary, default=str), flush=True)
-    print("secrets-used " + json.dumps(sorted(set(SECRETS_USED))), flush=True)
-    return 1 if summary["failed"] else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(Scenario, "Access points with boto3 against `s3crypt serve`.",
+                          https_help="https://127.0.0.1:PORT (used as https://localhost:PORT)"))
