@@ -947,7 +947,10 @@ fn version_bytes_without_an_entry_are_swept_at_open() {
         .and_then(|f| f.set_modified(old))
         .expect("age the bytes");
     let reopened = LocalStore::open(d.path()).expect("reopen");
-    assert_eq!(reopened.stale_temporaries_removed(), std::slice::from_ref(&bytes));
+    assert_eq!(
+        reopened.stale_temporaries_removed(),
+        std::slice::from_ref(&bytes)
+    );
     assert!(!bytes.exists());
     assert_eq!(get(&reopened, "k").expect("current"), b"kept");
     assert_eq!(

@@ -79,6 +79,46 @@ pub const COPY_SOURCE_CUSTOMER_KEY: &str = "x-amz-copy-source-server-side-encryp
 pub const COPY_SOURCE_CUSTOMER_KEY_MD5: &str =
     "x-amz-copy-source-server-side-encryption-customer-key-MD5";
 
+/// Every SSE request header S3 knows, as S3 spells them.
+pub const SSE_HEADERS: [&str; 10] = [
+    SERVER_SIDE_ENCRYPTION,
+    KMS_KEY_ID,
+    ENCRYPTION_CONTEXT,
+    BUCKET_KEY_ENABLED,
+    CUSTOMER_ALGORITHM,
+    CUSTOMER_KEY,
+    CUSTOMER_KEY_MD5,
+    COPY_SOURCE_CUSTOMER_ALGORITHM,
+    COPY_SOURCE_CUSTOMER_KEY,
+    COPY_SOURCE_CUSTOMER_KEY_MD5,
+];
+
+/// Whether a header name looks meant as an SSE header but is none of [`SSE_HEADERS`] (compared
+/// case-insensitively): it mentions server-side encryption, SSE or a customer key, for example
+/// `x-amz-server-side-encrpytion` or `x-amz-sse-customer-key`. S3 would ignore such a header and
+/// store the object under the bucket default; a client should refuse to send it.
+#[must_use]
+pub fn is_misspelled_sse_header(name: &str) -> bool {
+    let n = name.trim().to_ascii_lowercase();
+    if SSE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(&n)) {
+        return false;
+    }
+    let squashed: String = n.chars().filter(char::is_ascii_alphanumeric).collect();
+    [
+        "serverside",
+        "sideenc",
+        "encryp",
+        "encrpy",
+        "kmskey",
+        "customerkey",
+        "customeralg",
+    ]
+    .iter()
+    .any(|w| squashed.contains(w))
+        || n.starts_with("x-amz-sse")
+        || n.starts_with("sse-")
+}
+
 /// The only SSE-C algorithm, and the SSE-S3 value of `x-amz-server-side-encryption`.
 const AES256: &str = "AES256";
 /// `x-amz-server-side-encryption` value of SSE-KMS.
@@ -1824,5 +1864,32 @@ mod tests {
             format!("{h:?}"),
             r#"Headers {"Host": "example", "x-amz-server-side-encryption-customer-key": [REDACTED]}"#
         );
+    }
+
+    #[test]
+    fn misspelled_sse_headers_are_recognized() {
+        for ok in SSE_HEADERS {
+            assert!(!is_misspelled_sse_header(ok), "{ok}");
+            assert!(!is_misspelled_sse_header(&ok.to_ascii_uppercase()), "{ok}");
+        }
+        for plain in [
+            "content-type",
+            "x-amz-meta-owner",
+            "x-amz-acl",
+            "cache-control",
+        ] {
+            assert!(!is_misspelled_sse_header(plain), "{plain}");
+        }
+        for typo in [
+            "x-amz-server-side-encrpytion",
+            "x-amz-server-side-encryption-kms-key-id",
+            "x-amz-serverside-encryption",
+            "x-amz-sse",
+            "x-amz-sse-customer-key",
+            "x-amz-server-side-encryption-customer-key-md",
+            "server-side-encryption",
+        ] {
+            assert!(is_misspelled_sse_header(typo), "{typo}");
+        }
     }
 }

@@ -77,6 +77,47 @@ pub(crate) struct RequestArgs {
     /// Treat the request as arriving over plain HTTP (SSE-C and SSE-KMS are then refused, as by S3).
     #[arg(long)]
     insecure_transport: bool,
+    /// Server-side encryption of the new object, as aws-cli's --sse.
+    #[arg(long, value_name = "ALG", value_parser = ["AES256", "aws:kms", "aws:kms:dsse"])]
+    sse: Option<String>,
+    /// The KMS key for --sse aws:kms or aws:kms:dsse (id, ARN or alias).
+    #[arg(long, value_name = "ID", requires = "sse")]
+    sse_kms_key_id: Option<String>,
+    /// SSE-C: FILE holds the customer key (32 raw bytes, or 64 hex digits, or base64 of 32 bytes);
+    /// the algorithm and key MD5 headers are computed. Keeps the key out of the process list.
+    #[arg(long, value_name = "FILE", conflicts_with = "sse")]
+    sse_c_key: Option<PathBuf>,
+    /// SSE-C key of a copy's source object (cp), as --sse-c-key.
+    #[arg(long, value_name = "FILE")]
+    sse_c_copy_source_key: Option<PathBuf>,
+}
+
+/// Reads a customer key file: 32 raw bytes, 64 hex digits, or base64 of 32 bytes (surrounding
+/// whitespace ignored for the text forms). The error never contains key material.
+fn read_customer_key(path: &Path) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+    use base64::Engine as _;
+    let raw = zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    if raw.len() == 32 {
+        key.copy_from_slice(&raw);
+        return Ok(key);
+    }
+    let text = std::str::from_utf8(&raw).unwrap_or_default().trim();
+    let decoded = zeroize::Zeroizing::new(
+        hex::decode(text)
+            .ok()
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .unwrap_or_default(),
+    );
+    anyhow::ensure!(
+        decoded.len() == 32,
+        "{}: an SSE-C key file must hold 32 bytes (raw, 64 hex digits or base64)",
+        path.display()
+    );
+    key.copy_from_slice(&decoded);
+    Ok(key)
 }
 
 impl RequestArgs {
@@ -100,6 +141,47 @@ impl RequestArgs {
                     format!("-H number {}: a header must be 'Name: value'", i + 1)
                 })?);
             }
+        }
+        // A header that looks like an SSE header but is none would be ignored by S3 and the object
+        // stored under the bucket default: refuse it rather than silently downgrade.
+        if let Some((n, _)) = pairs
+            .iter()
+            .find(|(n, _)| s3crypt::sse::headers::is_misspelled_sse_header(n))
+        {
+            anyhow::bail!(
+                "{n:?} is not an SSE header S3 knows (use --sse, --sse-kms-key-id, --sse-c-key, or one of: {})",
+                s3crypt::sse::headers::SSE_HEADERS.join(", ")
+            );
+        }
+        let flagged = |name: &str| pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if let Some(alg) = &self.sse {
+            anyhow::ensure!(
+                !flagged(s3crypt::sse::headers::SERVER_SIDE_ENCRYPTION),
+                "--sse and -H x-amz-server-side-encryption both given"
+            );
+            pairs.push((
+                s3crypt::sse::headers::SERVER_SIDE_ENCRYPTION.to_owned(),
+                alg.clone(),
+            ));
+        }
+        if let Some(id) = &self.sse_kms_key_id {
+            anyhow::ensure!(
+                self.sse
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("aws:kms")),
+                "--sse-kms-key-id needs --sse aws:kms or aws:kms:dsse"
+            );
+            pairs.push((s3crypt::sse::headers::KMS_KEY_ID.to_owned(), id.clone()));
+        }
+        if let Some(path) = &self.sse_c_key {
+            let key = read_customer_key(path)?;
+            pairs.extend(s3crypt::sse::headers::customer_key_headers(&key));
+        }
+        if let Some(path) = &self.sse_c_copy_source_key {
+            let key = read_customer_key(path)?;
+            pairs.extend(s3crypt::sse::headers::copy_source_customer_key_headers(
+                &key,
+            ));
         }
         Ok((Headers::new(pairs), local_admin(!self.insecure_transport)))
     }
