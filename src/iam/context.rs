@@ -140,7 +140,7 @@ pub struct AccessPointRef {
     pub account: String,
     /// `Internet` or `VPC` (`s3:AccessPointNetworkOrigin`).
     pub network_origin: String,
-    /// The access point's policy, if it has one (the access point's gate in [`crate::iam::authorize`]).
+    /// The access point's policy, if it has one (the access point's gate in [`crate::iam::authorize()`]).
     pub policy: Option<std::sync::Arc<crate::iam::policy::Policy>>,
 }
 
