@@ -961,3 +961,14 @@ fn version_bytes_without_an_entry_are_swept_at_open() {
         vec![kept.version_id]
     );
 }
+
+#[test]
+fn an_index_entry_left_by_a_crashed_delete_does_not_keep_the_bucket() {
+    let (d, s) = store();
+    put(&s, "k", b"v");
+    // A delete that died between removing the bytes and the entry.
+    std::fs::remove_file(s.object_path("bkt", "k")).expect("bytes");
+    assert!(matches!(get(&s, "k"), Err(StoreError::NoSuchKey)));
+    s.delete_bucket("bkt").expect("no version left");
+    drop(d);
+}
