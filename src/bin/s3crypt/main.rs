@@ -11,6 +11,7 @@ macro_rules! outln {
 
 mod access_point;
 mod bench;
+mod completions;
 mod cpu;
 mod envelope;
 mod files;
@@ -31,7 +32,7 @@ use clap::{Parser, Subcommand};
 /// Encryption toolkit for object storage: SSE-S3, SSE-KMS, SSE-C and client-side envelope encryption.
 #[derive(Debug, Parser)]
 #[command(name = "s3crypt", version, about)]
-struct Cli {
+pub(crate) struct Cli {
     /// State directory (keys, KMS state, buckets); created on first use.
     #[arg(long, global = true, env = "S3CRYPT_HOME", default_value = ".s3crypt")]
     home: std::path::PathBuf,
@@ -122,6 +123,10 @@ enum Command {
     Iam(iam::Command),
     /// S3 Control access points of the local account: create, get, list, delete, policies.
     AccessPoint(access_point::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionArgs),
+    /// Print the man page (or write every page with --out-dir).
+    Man(completions::ManArgs),
     /// Read S3 server access logs (files, or a bucket's delivered log objects): a table or JSON lines and a summary.
     Logs(logs::Args),
     /// Glacier vaults of the home (served by `s3crypt serve`): vaults, encrypted archives, access policies, Vault Lock.
@@ -167,6 +172,8 @@ fn main() -> ExitCode {
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
         Command::Iam(cmd) => iam::run(&cmd, &cli.home, cli.json),
         Command::Logs(args) => logs::run(&args, &cli.home, cli.json),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
         Command::AccessPoint(args) => {
             sse::engine(&cli.home).and_then(|e| access_point::run(&e, &args, cli.json))
         }
