@@ -37,7 +37,7 @@ pub use backend::{
 pub use ctr::{Aes256Ctr, CtrError};
 pub use gcm_stream::{GcmStream, PARALLEL_THRESHOLD};
 pub use ghash::{GHASH_BLOCK_LEN, Ghash, gf128_mul, gf128_pow};
-pub use rng::{RngError, fill_random, random_array};
+pub use rng::{RngError, fill_random, random_array, random_id};
 
 /// Compares two byte strings in constant time (in the length of the inputs).
 ///

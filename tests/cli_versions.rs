@@ -101,6 +101,11 @@ fn versions_from_the_command_line() {
         env.fails(&["head", "vers/k", "--version-id", "no/such"])["code"],
         "InvalidArgument"
     );
+    // An id may begin with `-` as far as the CLI is concerned (ours never do; S3's could).
+    assert_eq!(
+        env.fails(&["head", "vers/k", "--version-id", "-abc"])["code"],
+        "NoSuchVersion"
+    );
 }
 
 #[test]

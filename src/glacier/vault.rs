@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
 use super::lock::{self, LockState, VaultLock};
@@ -381,10 +379,8 @@ impl Glacier {
                 "The archive description must be at most 1024 printable ASCII characters",
             ));
         }
-        let id = B64URL.encode(
-            crate::primitives::random_array::<63>()
-                .map_err(|_| GlacierError::internal("RNG failure"))?,
-        );
+        let id = crate::primitives::random_id::<63>()
+            .map_err(|_| GlacierError::internal("RNG failure"))?;
         let sealed = {
             let mut roots = self.roots.lock().unwrap_or_else(PoisonError::into_inner);
             roots
@@ -595,10 +591,8 @@ impl Glacier {
         policy: &str,
     ) -> Result<String, GlacierError> {
         parse_policy(policy)?;
-        let lock_id = B64URL.encode(
-            crate::primitives::random_array::<18>()
-                .map_err(|_| GlacierError::internal("RNG failure"))?,
-        );
+        let lock_id = crate::primitives::random_id::<18>()
+            .map_err(|_| GlacierError::internal("RNG failure"))?;
         self.change(ctx, "glacier:InitiateVaultLock", account, name, |s, now| {
             s.lock = Some(lock::initiate(
                 s.lock.as_ref(),

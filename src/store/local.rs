@@ -228,12 +228,10 @@ fn next_seq() -> u64 {
     now.max(prev.saturating_add(1))
 }
 
-/// A new version id: 32 URL-safe characters from 24 random bytes.
+/// A new version id: 32 URL-safe characters from 24 random bytes, starting with a letter or digit.
 fn new_version_id() -> Result<String, StoreError> {
-    use base64::Engine as _;
-    let raw = crate::primitives::random_array::<24>()
-        .map_err(|e| StoreError::Corrupt(format!("random number generator: {e}")))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    crate::primitives::random_id::<24>()
+        .map_err(|e| StoreError::Corrupt(format!("random number generator: {e}")))
 }
 
 /// The ETag of stored bytes: their size and modification time (it changes whenever the bytes are

@@ -76,7 +76,7 @@ enum Command {
         #[arg(long)]
         range: Option<s3crypt::range::ByteRange>,
         /// A version of the object (default: the current one).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         version_id: Option<String>,
         #[command(flatten)]
         req: sse::RequestArgs,
@@ -86,7 +86,7 @@ enum Command {
         /// BUCKET/KEY.
         target: String,
         /// A version of the object (default: the current one).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         version_id: Option<String>,
         #[command(flatten)]
         req: sse::RequestArgs,

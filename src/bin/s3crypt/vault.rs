@@ -67,6 +67,7 @@ enum Command {
         /// Vault name.
         vault: String,
         /// Archive ID.
+        #[arg(allow_hyphen_values = true)]
         archive_id: String,
     },
     /// InitiateVaultLock with the policy in FILE ('-': stdin); prints the lock ID (valid 24 hours).
@@ -81,6 +82,7 @@ enum Command {
         /// Vault name.
         vault: String,
         /// The lock ID InitiateVaultLock printed.
+        #[arg(allow_hyphen_values = true)]
         lock_id: String,
     },
     /// AbortVaultLock (refused once locked).

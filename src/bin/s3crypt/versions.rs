@@ -24,7 +24,7 @@ pub(crate) enum ObjectCommand {
         /// BUCKET/KEY.
         target: String,
         /// The version (default: the current one).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         version_id: Option<String>,
         /// GOVERNANCE or COMPLIANCE.
         #[arg(long, requires = "retain_until", value_parser = ["GOVERNANCE", "COMPLIANCE"])]
@@ -44,7 +44,7 @@ pub(crate) enum ObjectCommand {
         /// BUCKET/KEY.
         target: String,
         /// The version (default: the current one).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         version_id: Option<String>,
         /// ON or OFF.
         #[arg(long, value_parser = ["ON", "OFF"])]
@@ -55,7 +55,7 @@ pub(crate) enum ObjectCommand {
         /// BUCKET/KEY.
         target: String,
         /// Remove this version permanently.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         version_id: Option<String>,
         /// 'SERIAL CODE' of the root's MFA device (MFA Delete).
         #[arg(long, value_name = "SERIAL CODE")]
