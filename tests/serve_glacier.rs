@@ -455,6 +455,10 @@ fn cli(home: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
+#[cfg_attr(
+    target_arch = "aarch64",
+    ignore = "CLI tests exec the host binary; they run on the x86_64 legs"
+)]
 fn cli_vault_commands_share_the_servers_home() {
     let (shared, _turn) = server();
     let s = &shared.server;
