@@ -39,6 +39,7 @@ mod post;
 mod request;
 pub mod tls;
 mod versioning;
+pub mod vpc_endpoint;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -92,6 +93,8 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Server access log delivery.
     pub access_logs: DeliveryOptions,
+    /// The VPC endpoints this process serves (one HTTPS listener each; [`vpc_endpoint`]).
+    pub vpc_endpoints: Vec<vpc_endpoint::VpcEndpoint>,
 }
 
 impl Default for ServerOptions {
@@ -109,6 +112,7 @@ impl Default for ServerOptions {
             max_object_size: 5 * 1024 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
             access_logs: DeliveryOptions::default(),
+            vpc_endpoints: Vec::new(),
         }
     }
 }
@@ -124,6 +128,8 @@ pub struct S3Service {
     cors: std::sync::Mutex<CorsCache>,
     /// The Glacier vaults served on the same listeners ([`S3Service::with_glacier`]).
     glacier: Option<Arc<crate::glacier::Glacier>>,
+    /// The policies of [`ServerOptions::vpc_endpoints`] ([`S3Service::with_vpc_endpoint_policies`]).
+    vpc_policies: Option<Arc<vpc_endpoint::EndpointPolicies>>,
 }
 
 type CorsCache = std::collections::HashMap<String, (Instant, Option<Arc<CorsConfiguration>>)>;
@@ -199,7 +205,49 @@ impl S3Service {
             access_logs,
             cors: std::sync::Mutex::default(),
             glacier: None,
+            vpc_policies: None,
         }
+    }
+
+    /// The same endpoint enforcing the VPC endpoint policies kept in `policies` on requests through
+    /// [`ServerOptions::vpc_endpoints`]; without it those endpoints have no policy (allow all, as
+    /// AWS's default endpoint policy).
+    #[must_use]
+    pub fn with_vpc_endpoint_policies(
+        mut self,
+        policies: Arc<vpc_endpoint::EndpointPolicies>,
+    ) -> Self {
+        self.vpc_policies = Some(policies);
+        self
+    }
+
+    /// The VPC endpoint a connection came through, if any.
+    fn vpc_endpoint_of(&self, conn: Connection) -> Option<&vpc_endpoint::VpcEndpoint> {
+        conn.vpce.and_then(|i| self.options.vpc_endpoints.get(i))
+    }
+
+    /// Adds what a request through a VPC endpoint carries: `aws:SourceVpce`, `aws:SourceVpc` and the
+    /// endpoint's policy.
+    ///
+    /// # Errors
+    /// 500 `InternalError` when the stored endpoint policy cannot be read (the request is refused
+    /// rather than let through without its endpoint's policy).
+    pub(crate) fn add_vpc_endpoint(
+        &self,
+        conn: Connection,
+        ctx: &mut RequestContext,
+    ) -> Result<(), S3Error> {
+        let Some(vpce) = self.vpc_endpoint_of(conn) else {
+            return Ok(());
+        };
+        ctx.source_vpce = Some(vpce.id.clone());
+        ctx.source_vpc = Some(vpce.vpc.clone());
+        if let Some(policies) = &self.vpc_policies {
+            ctx.vpc_endpoint_policy = policies
+                .policy(&vpce.id)
+                .map_err(|e| S3Error::internal_because("the VPC endpoint policy", e))?;
+        }
+        Ok(())
     }
 
     /// The same endpoint also serving the Glacier vault API (`/{accountId}/vaults…`) from `vaults`;
@@ -502,7 +550,7 @@ impl S3Service {
             &headers,
             &self.options.domains,
         )?;
-        let access_point = Arc::clone(&self).access_point_of(&mut req).await?;
+        let access_point = Arc::clone(&self).access_point_of(&mut req, conn).await?;
         log.access_point = access_point.as_ref().map(AccessPoint::arn);
         *resource = req.resource();
         log.op = req.op.name();
@@ -554,6 +602,7 @@ impl S3Service {
             log.requester = Some(p.arn.clone());
         }
         let mut authenticated = authenticated;
+        self.add_vpc_endpoint(conn, &mut authenticated.context)?;
         if let Some(ap) = &access_point {
             // Access points take signed requests over HTTPS only.
             if authenticated.context.caller.principal().is_none()
@@ -603,11 +652,13 @@ impl S3Service {
     /// rewritten to the access point's bucket.
     ///
     /// # Errors
-    /// 400 `InvalidRequest` for an operation that cannot go through an access point; 403 for a
-    /// VPC-origin access point (this server has no VPC endpoints yet).
+    /// 400 `InvalidRequest` for an operation that cannot go through an access point; 403
+    /// `AccessDenied` for a VPC-origin access point reached other than through a VPC endpoint of its
+    /// VPC.
     async fn access_point_of(
         self: Arc<Self>,
         req: &mut request::S3Request,
+        conn: Connection,
     ) -> Result<Option<AccessPoint>, S3Error> {
         let Some(bucket) = req.bucket.clone() else {
             return Ok(None);
@@ -643,14 +694,22 @@ impl S3Service {
                 "This operation cannot be made through an access point.",
             ));
         }
-        if matches!(
-            ap.network_origin,
-            crate::s3::access_point::NetworkOrigin::Vpc(_)
-        ) {
+        if !self.reachable(&ap, conn) {
             return Err(S3Error::access_denied("Access Denied"));
         }
         req.bucket = Some(ap.bucket.clone());
         Ok(Some(ap))
+    }
+
+    /// Whether access point `ap` may be reached on `conn`: an Internet-origin one from anywhere, a
+    /// VPC-origin one only through a VPC endpoint of its VPC.
+    pub(crate) fn reachable(&self, ap: &AccessPoint, conn: Connection) -> bool {
+        match &ap.network_origin {
+            crate::s3::access_point::NetworkOrigin::Internet => true,
+            crate::s3::access_point::NetworkOrigin::Vpc(vpc) => {
+                self.vpc_endpoint_of(conn).is_some_and(|e| &e.vpc == vpc)
+            }
+        }
     }
 
     /// A CORS preflight (`OPTIONS`): evaluated against the bucket's CORS configuration, without

@@ -21,13 +21,26 @@ const SECRET: &str = "s3-access-points-secret/for+tests";
 fn access_points_control_plane_and_data_plane_with_boto3() {
     let tmp = tempfile::tempdir().expect("tmp");
     let home = tmp.path().join("home");
-    let server = scenario::serve(&home, tmp.path().join("serve.log"), ACCESS_KEY, SECRET);
+    // Two VPC endpoints: vpce-1a2b3c4d in vpc-1a2b3c4d, and vpce-0e0f in another VPC.
+    let server = scenario::serve_with(
+        &home,
+        tmp.path().join("serve.log"),
+        ACCESS_KEY,
+        SECRET,
+        &[
+            "--vpc-endpoint",
+            "vpce-1a2b3c4d=127.0.0.2:0",
+            "--vpc-endpoint",
+            "vpce-0e0f=127.0.0.3:0,vpc=vpc-other",
+        ],
+    );
+    assert_eq!(server.vpc_endpoints.len(), 2, "{:?}", server.vpc_endpoints);
     // Also checks that no secret the scenario used (the root's secret, IAM users' secrets) appears in
     // the server's request log.
     let run = scenario::run_scenario("access_points_boto3.py", &server, &home, ACCESS_KEY, SECRET);
     let ran = run.passed();
     // Each of the three areas ran at least one step.
-    for area in ["control_", "policy_", "transport_"] {
+    for area in ["control_", "policy_", "transport_", "vpc_"] {
         assert!(
             ran.iter().any(|s| s.starts_with(area)),
             "no {area}* step ran: {ran:?}"

@@ -90,7 +90,9 @@ pub struct Authorization<'a> {
 }
 
 impl<'a> Authorization<'a> {
-    /// A request for `action` on `resource` owned by `resource_owner`, with no policies yet.
+    /// A request for `action` on `resource` owned by `resource_owner`, with no policies yet but, for
+    /// [`ResourceModel::S3`], the VPC endpoint policy of the context (an S3 request through an
+    /// endpoint is always subject to it).
     #[must_use]
     pub fn new(
         action: &'a str,
@@ -110,7 +112,11 @@ impl<'a> Authorization<'a> {
             resource_policy: None,
             lock_policy: None,
             access_point: None,
-            vpc_endpoint_policy: None,
+            // An S3 endpoint's policy gates S3 requests only (not the KMS calls S3 makes for them).
+            vpc_endpoint_policy: match model {
+                ResourceModel::S3 => context.vpc_endpoint_policy.as_deref(),
+                ResourceModel::Kms | ResourceModel::Glacier => None,
+            },
             model,
         }
     }

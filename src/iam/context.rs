@@ -166,6 +166,11 @@ pub struct RequestContext {
     pub access_point: Option<AccessPointRef>,
     /// The VPC endpoint the request came through (`aws:SourceVpce`), if any.
     pub source_vpce: Option<String>,
+    /// The VPC of that endpoint (`aws:SourceVpc`), if any.
+    pub source_vpc: Option<String>,
+    /// That endpoint's policy, if it has one: a gate of every request through it
+    /// ([`crate::iam::Authorization::new`] takes it from here).
+    pub vpc_endpoint_policy: Option<std::sync::Arc<crate::iam::policy::Policy>>,
     /// The caller's identity policies (an IAM user's inline policies); empty for account roots and
     /// anonymous callers.
     pub identity_policies: std::sync::Arc<[crate::iam::policy::Policy]>,
@@ -185,6 +190,8 @@ impl RequestContext {
             mfa_present: None,
             access_point: None,
             source_vpce: None,
+            source_vpc: None,
+            vpc_endpoint_policy: None,
             identity_policies: std::sync::Arc::from(Vec::new()),
         }
     }

@@ -83,6 +83,8 @@ pub(crate) struct Connection {
     pub(crate) tls_version: Option<&'static str>,
     /// The cipher suite's OpenSSL name, for TLS connections.
     pub(crate) cipher_suite: Option<&'static str>,
+    /// The VPC endpoint listener it arrived on: an index into [`super::ServerOptions::vpc_endpoints`].
+    pub(crate) vpce: Option<usize>,
 }
 
 /// The outcome of authentication: the context the policies see and how the body is protected.

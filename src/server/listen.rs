@@ -18,6 +18,9 @@ pub struct Listeners {
     pub https: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     /// Plain HTTP.
     pub http: Option<TcpListener>,
+    /// The VPC endpoint listeners (HTTPS, with the configuration of `https`), in the order of
+    /// [`super::ServerOptions::vpc_endpoints`].
+    pub vpc: Vec<TcpListener>,
 }
 
 /// Serves `service` on `listeners` until `shutdown` completes; then stops accepting, lets in-flight
@@ -44,16 +47,37 @@ pub async fn serve(
         .as_ref()
         .map(|(_, cfg)| tokio_rustls::TlsAcceptor::from(Arc::clone(cfg)));
     let mut shutdown = std::pin::pin!(shutdown);
+    // The VPC endpoint listeners accept on their own tasks and hand connections over here.
+    let (vpc_tx, mut vpc_rx) = tokio::sync::mpsc::channel(16);
+    let vpc_tasks: Vec<_> = listeners
+        .vpc
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let tx = vpc_tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Some((s, p)) = accept(Some(&l)).await
+                        && tx.send((s, p, i)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(vpc_tx);
     loop {
-        let (stream, peer, tls) = tokio::select! {
+        let (stream, peer, tls, vpce) = tokio::select! {
             a = accept(listeners.https.as_ref().map(|(l, _)| l)) => match a {
-                Some((s, p)) => (s, p, true),
+                Some((s, p)) => (s, p, true, None),
                 None => continue,
             },
             a = accept(listeners.http.as_ref()) => match a {
-                Some((s, p)) => (s, p, false),
+                Some((s, p)) => (s, p, false, None),
                 None => continue,
             },
+            Some((s, p, i)) = vpc_rx.recv() => (s, p, true, Some(i)),
             () = &mut shutdown => break,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
@@ -90,6 +114,7 @@ pub async fn serve(
                     cipher_suite: session
                         .negotiated_cipher_suite()
                         .map(|s| cipher_suite_name(s.suite())),
+                    vpce,
                 };
                 let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
                 let _ = graceful.watch(http.serve_connection(io, svc(conn))).await;
@@ -99,13 +124,18 @@ pub async fn serve(
                     peer,
                     tls_version: None,
                     cipher_suite: None,
+                    vpce: None,
                 };
                 let io = TokioIo::new(WriteDeadline::new(stream, write_timeout));
                 let _ = graceful.watch(http.serve_connection(io, svc(conn))).await;
             }
         });
     }
-    drop(listeners);
+    for t in vpc_tasks {
+        t.abort();
+    }
+    drop(listeners.https);
+    drop(listeners.http);
     match Arc::try_unwrap(graceful) {
         Ok(g) => {
             let _ = tokio::time::timeout(options.shutdown_grace, g.shutdown()).await;

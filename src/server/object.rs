@@ -952,11 +952,13 @@ pub(crate) fn copy(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
         Some(ap) => {
             let (account, name) = ap.split_once('/').unwrap_or_default();
             let ap = svc.engine().access_point(account, name)?;
-            if matches!(
-                ap.network_origin,
-                crate::s3::access_point::NetworkOrigin::Vpc(_)
-            ) || !call.ctx.secure_transport
-            {
+            let reachable = match &ap.network_origin {
+                crate::s3::access_point::NetworkOrigin::Internet => true,
+                crate::s3::access_point::NetworkOrigin::Vpc(vpc) => {
+                    call.ctx.source_vpc.as_ref() == Some(vpc)
+                }
+            };
+            if !reachable || !call.ctx.secure_transport {
                 return Err(S3Error::access_denied("Access Denied"));
             }
             let mut ctx = call.ctx.clone();

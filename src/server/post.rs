@@ -111,7 +111,7 @@ pub(crate) async fn post_object(
     let idle = svc.options().body_idle_timeout;
     let (form, file) = read_form(incoming, boundary, idle).await?;
     let now = SystemTime::now();
-    let checked = check_form(
+    let mut checked = check_form(
         &form,
         file.as_ref().and_then(|f| f.filename.as_deref()),
         &bucket,
@@ -120,6 +120,7 @@ pub(crate) async fn post_object(
         conn,
         now,
     )?;
+    svc.add_vpc_endpoint(conn, &mut checked.context)?;
     let Some(file) = file else {
         return Err(S3Error::invalid_argument(
             "POST requires exactly one file upload per request.",

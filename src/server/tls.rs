@@ -5,14 +5,17 @@
 //! HOME/tls/ca.pem        the local CA certificate (give it to clients: AWS_CA_BUNDLE, --ca-bundle)
 //! HOME/tls/ca.key        its private key (0600)
 //! HOME/tls/server.pem    the server certificate for localhost, *.localhost (virtual-hosted buckets),
-//!                        127.0.0.1 and ::1, signed by the CA
+//!                        127.0.0.1 and ::1 (and the addresses of VPC endpoint listeners), signed by
+//!                        the CA
 //! HOME/tls/server.key    its private key (0600)
 //! ```
 //!
 //! The CA is made once (ECDSA P-256, valid ten years) and kept, so a client that trusts `ca.pem` keeps
 //! trusting the server across restarts. The server certificate is valid 397 days (the longest
 //! browsers accept for a TLS server certificate) and is re-issued under the same CA when it is missing,
-//! expires within 30 days, or was issued by another CA. Creation takes a lock in `HOME/tls`, so
+//! expires within 30 days, was issued by another CA, or does not cover a name this start needs (an
+//! address of a `--vpc-endpoint` listener; it then covers every name it covered before as well, so
+//! servers sharing a home do not take turns re-issuing it). Creation takes a lock in `HOME/tls`, so
 //! several processes starting at once agree on one CA.
 
 use std::fs;
@@ -94,7 +97,7 @@ pub struct TlsFiles {
 /// # Errors
 /// [`TlsError`] when the files cannot be read, written or generated, or when an existing CA is
 /// unreadable (it is never replaced silently: clients trust it).
-pub fn ensure_local_ca(home: &Path) -> Result<TlsFiles, TlsError> {
+pub fn ensure_local_ca(home: &Path, extra_names: &[String]) -> Result<TlsFiles, TlsError> {
     let dir = home.join("tls");
     create_private_dir(&dir).map_err(io(&dir))?;
     let files = TlsFiles {
@@ -134,16 +137,26 @@ pub fn ensure_local_ca(home: &Path) -> Result<TlsFiles, TlsError> {
             (Err(e), _) => return Err(io(&ca_pem)(e)),
             (_, Err(e)) => return Err(io(&ca_key)(e)),
         };
-    if !server_cert_current(&files.cert, &ca_cert_text) {
+    let current = server_cert_current(&files.cert, &ca_cert_text);
+    let mut names: Vec<String> = SERVER_NAMES.iter().map(|s| (*s).to_owned()).collect();
+    for n in current.iter().flatten().chain(extra_names) {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    let covered = current
+        .as_ref()
+        .is_some_and(|had| names.iter().all(|n| had.contains(n)));
+    if !covered {
         // The issuer is the CA's subject and key: the same distinguished name and key give the same
         // issuer name and key identifier as the stored CA certificate.
         let issuer = Issuer::new(ca_params()?, ca_key_pair);
-        let (cert, key, not_after) = new_server_cert(&issuer)?;
+        let (cert, key, not_after) = new_server_cert(&issuer, &names)?;
         write_atomic(&files.key, key.as_bytes()).map_err(|e| into_tls(e.into_parts()))?;
         write_public(&files.cert, cert.as_bytes())?;
         write_atomic(
             &files.cert.with_extension("issuer"),
-            issuer_stamp(&ca_cert_text, &cert, not_after).as_bytes(),
+            issuer_stamp(&ca_cert_text, &cert, not_after, &names).as_bytes(),
         )
         .map_err(|e| into_tls(e.into_parts()))?;
     }
@@ -259,10 +272,12 @@ fn new_ca() -> Result<(String, KeyPair), TlsError> {
     Ok((cert.pem(), key))
 }
 
-fn new_server_cert(issuer: &Issuer<'_, KeyPair>) -> Result<(String, String, i64), TlsError> {
+fn new_server_cert(
+    issuer: &Issuer<'_, KeyPair>,
+    names: &[String],
+) -> Result<(String, String, i64), TlsError> {
     let key = KeyPair::generate().map_err(gen_err)?;
-    let names: Vec<String> = SERVER_NAMES.iter().map(|s| (*s).to_owned()).collect();
-    let mut params = CertificateParams::new(names).map_err(gen_err)?;
+    let mut params = CertificateParams::new(names.to_vec()).map_err(gen_err)?;
     params
         .distinguished_name
         .push(DnType::CommonName, "s3crypt server");
@@ -273,33 +288,37 @@ fn new_server_cert(issuer: &Issuer<'_, KeyPair>) -> Result<(String, String, i64)
     Ok((cert.pem(), key.serialize_pem(), not_after))
 }
 
-/// Whether the server certificate exists, was issued by the CA in `ca_pem` (as recorded when it was
-/// made), and is valid for more than [`RENEW_BEFORE`]. Any doubt means "re-issue".
-fn server_cert_current(cert: &Path, ca_pem: &str) -> bool {
-    let (Ok(text), Ok(stamp)) = (
-        fs::read_to_string(cert),
-        fs::read_to_string(cert.with_extension("issuer")),
-    ) else {
-        return false;
-    };
-    let Some(not_after) = stamp
-        .rsplit_once(' ')
-        .and_then(|(_, t)| t.trim().parse::<i64>().ok())
-    else {
-        return false;
-    };
+/// The names the server certificate covers, if it exists, was issued by the CA in `ca_pem` (as
+/// recorded when it was made), and is valid for more than [`RENEW_BEFORE`]. Any doubt means `None`
+/// ("re-issue").
+fn server_cert_current(cert: &Path, ca_pem: &str) -> Option<Vec<String>> {
+    let text = fs::read_to_string(cert).ok()?;
+    let stamp = fs::read_to_string(cert.with_extension("issuer")).ok()?;
+    let mut fields = stamp.split(' ');
+    let (_, _, not_after, names) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    let not_after = not_after.parse::<i64>().ok()?;
+    let names: Vec<String> = names.trim().split(',').map(str::to_owned).collect();
     let renew_at = time::OffsetDateTime::now_utc() + RENEW_BEFORE;
-    stamp == issuer_stamp(ca_pem, &text, not_after) && renew_at.unix_timestamp() < not_after
+    (stamp == issuer_stamp(ca_pem, &text, not_after, &names)
+        && renew_at.unix_timestamp() < not_after)
+        .then_some(names)
 }
 
-/// A record of which CA issued which server certificate and until when: `sha256(ca) sha256(cert)
-/// not_after_unix`, kept beside the certificate (no X.509 parser needed to check it).
-fn issuer_stamp(ca_pem: &str, cert_pem: &str, not_after: i64) -> String {
+/// A record of which CA issued which server certificate, until when and for which names:
+/// `sha256(ca) sha256(cert) not_after_unix name,name,…`, kept beside the certificate (no X.509 parser
+/// needed to check it).
+fn issuer_stamp(ca_pem: &str, cert_pem: &str, not_after: i64, names: &[String]) -> String {
     use crate::primitives::hash::sha256;
     format!(
-        "{} {} {not_after}",
+        "{} {} {not_after} {}",
         hex::encode(sha256(ca_pem.as_bytes())),
-        hex::encode(sha256(cert_pem.as_bytes()))
+        hex::encode(sha256(cert_pem.as_bytes())),
+        names.join(",")
     )
 }
 
@@ -310,11 +329,11 @@ mod tests {
     #[test]
     fn creates_once_and_keeps_the_ca() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = ensure_local_ca(dir.path()).expect("first");
+        let a = ensure_local_ca(dir.path(), &[]).expect("first");
         let ca1 = fs::read(a.ca.as_ref().expect("ca")).expect("read ca");
         let cert1 = fs::read(&a.cert).expect("read cert");
         server_config(&a).expect("rustls accepts it");
-        let b = ensure_local_ca(dir.path()).expect("second");
+        let b = ensure_local_ca(dir.path(), &[]).expect("second");
         assert_eq!(ca1, fs::read(b.ca.as_ref().expect("ca")).expect("read ca"));
         assert_eq!(cert1, fs::read(&b.cert).expect("read cert"));
         #[cfg(unix)]
@@ -333,21 +352,48 @@ mod tests {
     #[test]
     fn a_damaged_server_cert_is_reissued_under_the_same_ca() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = ensure_local_ca(dir.path()).expect("first");
+        let a = ensure_local_ca(dir.path(), &[]).expect("first");
         let ca1 = fs::read(a.ca.as_ref().expect("ca")).expect("read ca");
         fs::write(&a.cert, b"garbage").expect("damage");
-        let b = ensure_local_ca(dir.path()).expect("second");
+        let b = ensure_local_ca(dir.path(), &[]).expect("second");
         assert_eq!(ca1, fs::read(b.ca.as_ref().expect("ca")).expect("read ca"));
         server_config(&b).expect("rustls accepts the re-issued certificate");
     }
 
     #[test]
+    fn extra_names_are_added_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = ensure_local_ca(dir.path(), &[]).expect("first");
+        let cert1 = fs::read(&a.cert).expect("read cert");
+        let ca = fs::read_to_string(a.ca.as_ref().expect("ca")).expect("read ca");
+        let two = ["127.0.0.2".to_owned()];
+        ensure_local_ca(dir.path(), &two).expect("with 127.0.0.2");
+        let cert2 = fs::read(&a.cert).expect("read cert");
+        assert_ne!(cert1, cert2, "a missing name re-issues the certificate");
+        let names = server_cert_current(&a.cert, &ca).expect("current");
+        assert!(names.contains(&"127.0.0.2".to_owned()) && names.contains(&"localhost".to_owned()));
+        // A start without the extra name keeps the certificate; one with another name keeps both.
+        ensure_local_ca(dir.path(), &[]).expect("plain");
+        assert_eq!(cert2, fs::read(&a.cert).expect("read cert"));
+        ensure_local_ca(dir.path(), &["127.0.0.3".to_owned()]).expect("with 127.0.0.3");
+        let names = server_cert_current(&a.cert, &ca).expect("current");
+        assert!(names.contains(&"127.0.0.2".to_owned()) && names.contains(&"127.0.0.3".to_owned()));
+        server_config(&a).expect("rustls accepts it");
+        // A stamp in the old three-field form is doubt: re-issued.
+        let stamp = a.cert.with_extension("issuer");
+        let old = fs::read_to_string(&stamp).expect("stamp");
+        let three: Vec<&str> = old.split(' ').take(3).collect();
+        fs::write(&stamp, three.join(" ")).expect("write");
+        assert!(server_cert_current(&a.cert, &ca).is_none());
+    }
+
+    #[test]
     fn a_garbage_ca_key_is_an_error_not_a_new_ca() {
         let dir = tempfile::tempdir().expect("tempdir");
-        ensure_local_ca(dir.path()).expect("first");
+        ensure_local_ca(dir.path(), &[]).expect("first");
         fs::write(dir.path().join("tls/ca.key"), b"not a key").expect("damage");
         assert!(matches!(
-            ensure_local_ca(dir.path()),
+            ensure_local_ca(dir.path(), &[]),
             Err(TlsError::Invalid { .. })
         ));
     }

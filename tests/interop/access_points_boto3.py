@@ -44,6 +44,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 
 import scenario_harness as harness  # first: isolates the process from the machine's AWS configuration
 
@@ -225,6 +226,11 @@ class Scenario(harness.Scenario):
         st("transport_bucket_configuration_through_alias_refused", self.transport_bucket_config)
         st("transport_bucket_reads_through_alias", self.transport_bucket_reads_through_alias)
         st("transport_vpc_access_point_refused", self.transport_vpc)
+        if self.args.vpc_endpoints:
+            st("vpc_access_point_only_through_an_endpoint_of_its_vpc", self.vpc_reachability)
+            st("vpc_endpoint_policy_must_allow_bucket_and_access_point", self.vpc_endpoint_policy)
+            st("vpc_source_vpce_and_source_vpc_conditions", self.vpc_conditions)
+            st("vpc_aws_cli_through_the_endpoint", self.vpc_aws_cli)
 
     # -- 1. control plane ------------------------------------------------------------------
 
@@ -910,6 +916,143 @@ class Scenario(harness.Scenario):
             expect_error(lambda: self.s3.get_object(Bucket=a["alias"], Key="k"), 403, what="GET through a VPC access point from outside the VPC")
             expect_error(lambda: self.s3v.get_object(Bucket=a["arn"], Key="k"), 403, what="GET by ARN through a VPC access point")
             return "NetworkOrigin VPC; 403 from outside"
+
+
+    # -- 4. VPC endpoints (`serve --vpc-endpoint`) ------------------------------------------
+
+    def vpce_client(self, vpce: str, **kw):
+        """A path-style client whose endpoint is the listener of VPC endpoint `vpce` (an IP address:
+        access points are addressed there by alias)."""
+        return self.client(endpoint=self.args.vpc_endpoints[vpce], **kw)
+
+    def set_endpoint_policy(self, vpce: str, *statements: dict) -> None:
+        pfile = os.path.join(self.tmp, f"vpce-{secrets.token_hex(3)}.json")
+        with open(pfile, "w") as f:
+            f.write(policy_doc(*statements))
+        self.cli("vpc-endpoint", "put-policy", vpce, pfile)
+
+    @staticmethod
+    def eventually(fn, what: str, seconds: float = 6.0):
+        """fn() until it does not raise (a server rereads an endpoint policy within 2 s)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return fn()
+            except (AssertionError, ClientError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
+
+    def vpc_reachability(self):
+        inside, other = "vpce-1a2b3c4d", "vpce-0e0f"
+        with self.bucket("vpcin") as b, self.access_points() as made:
+            vpc_ap = self.create_ap(made, "vpcin", b, VpcConfiguration={"VpcId": "vpc-1a2b3c4d"})
+            net_ap = self.create_ap(made, "net", b)
+            self.s3.put_object(Bucket=b, Key="k", Body=b"inside")
+            s3_in, s3_other = self.vpce_client(inside), self.vpce_client(other)
+            got = allowed(lambda: s3_in.get_object(Bucket=vpc_ap["alias"], Key="k"), "GET through the VPC access point from its endpoint")
+            check(got["Body"].read() == b"inside", "body through the VPC endpoint")
+            allowed(lambda: s3_in.put_object(Bucket=vpc_ap["alias"], Key="w", Body=b"w"), "PUT through the VPC access point from its endpoint")
+            expect_error(lambda: self.s3.get_object(Bucket=vpc_ap["alias"], Key="k"), 403, "AccessDenied",
+                         what="the VPC access point from the Internet listener")
+            expect_error(lambda: s3_other.get_object(Bucket=vpc_ap["alias"], Key="k"), 403, "AccessDenied",
+                         what="the VPC access point through an endpoint of another VPC")
+            # An Internet-origin access point and the bucket itself are reachable through an endpoint too.
+            allowed(lambda: s3_other.get_object(Bucket=net_ap["alias"], Key="k"), "an Internet access point through an endpoint")
+            allowed(lambda: s3_in.get_object(Bucket=b, Key="w"), "the bucket through an endpoint")
+            # Copy with the VPC access point's object ARN as source: only from inside its VPC.
+            src = f"{vpc_ap['arn']}/object/k"
+            allowed(lambda: s3_in.copy_object(Bucket=b, Key="c", CopySource=src), "CopyObject from the VPC access point ARN inside")
+            expect_error(lambda: self.s3.copy_object(Bucket=b, Key="c2", CopySource=src), 403, "AccessDenied",
+                         what="CopyObject from the VPC access point ARN outside")
+            return "reachable only through vpce-1a2b3c4d"
+
+    def vpc_endpoint_policy(self):
+        vpce = "vpce-1a2b3c4d"
+        s3_in = self.vpce_client(vpce)
+        with self.bucket("vpcpol") as b, self.access_points() as made:
+            ap = self.create_ap(made, "vpcpol", b, VpcConfiguration={"VpcId": "vpc-1a2b3c4d"})
+            self.s3.put_object(Bucket=b, Key="k", Body=b"v")
+            try:
+                # Allows the bucket but not the access point: the access point is refused.
+                self.set_endpoint_policy(vpce, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                                "Resource": f"arn:aws:s3:::{b}/*"})
+                self.eventually(lambda: expect_error(lambda: s3_in.get_object(Bucket=ap["alias"], Key="k"), 403, "AccessDenied",
+                                                     what="endpoint policy without the access point ARN"), "policy applied")
+                allowed(lambda: s3_in.get_object(Bucket=b, Key="k"), "the bucket the endpoint policy allows")
+                expect_error(lambda: s3_in.put_object(Bucket=b, Key="p", Body=b"p"), 403, "AccessDenied",
+                             what="PUT that the endpoint policy does not allow")
+                # The Internet listener does not see the endpoint policy.
+                allowed(lambda: self.s3.put_object(Bucket=b, Key="p", Body=b"p"), "PUT outside the endpoint")
+                # Both ARNs: allowed.
+                self.set_endpoint_policy(vpce, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                                "Resource": [f"arn:aws:s3:::{b}/*", f"{ap['arn']}/object/*"]})
+                self.eventually(lambda: allowed(lambda: s3_in.get_object(Bucket=ap["alias"], Key="k"), "both ARNs allowed"),
+                                "policy applied")
+                # An explicit Deny in the endpoint policy wins, even for the account root.
+                self.set_endpoint_policy(vpce,
+                                         {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+                                         {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                                          "Resource": f"arn:aws:s3:::{b}/k"})
+                self.eventually(lambda: expect_error(lambda: s3_in.get_object(Bucket=b, Key="k"), 403, "AccessDenied",
+                                                     what="Deny in the endpoint policy"), "policy applied")
+                allowed(lambda: s3_in.get_object(Bucket=b, Key="p"), "another key under the same endpoint policy")
+            finally:
+                self.cli("vpc-endpoint", "delete-policy", vpce)
+            self.eventually(lambda: allowed(lambda: s3_in.get_object(Bucket=b, Key="k"), "no endpoint policy: allowed"),
+                            "policy removed")
+            out = json.loads(self.cli("vpc-endpoint", "get-policy", vpce, json_out=True))
+            check(out.get("PolicyDocument") is None, f"get-policy after delete: {out}")
+            return "bucket + access point ARNs both needed; Deny wins; removal restores access"
+
+    def vpc_conditions(self):
+        with self.bucket("vpccond") as b:
+            self.s3.put_object(Bucket=b, Key="k", Body=b"v")
+            u = self.iam_user("vpcuser", {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+            self.s3.put_bucket_policy(Bucket=b, Policy=policy_doc(
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b}/*",
+                 "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}},
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{b}/*",
+                 "Condition": {"StringNotEquals": {"aws:SourceVpc": "vpc-other"}}},
+            ))
+            creds = u["s3"]._request_signer._credentials
+            key, sec = creds.access_key, creds.secret_key
+            in_ = self.vpce_client("vpce-1a2b3c4d", access_key=key, secret=sec)
+            other = self.vpce_client("vpce-0e0f", access_key=key, secret=sec)
+            allowed(lambda: in_.get_object(Bucket=b, Key="k"), "GET from vpce-1a2b3c4d")
+            expect_error(lambda: u["s3"].get_object(Bucket=b, Key="k"), 403, "AccessDenied", what="GET from the Internet")
+            expect_error(lambda: other.get_object(Bucket=b, Key="k"), 403, "AccessDenied", what="GET from vpce-0e0f")
+            allowed(lambda: other.put_object(Bucket=b, Key="n", Body=b"n"), "PUT from vpc-other")
+            expect_error(lambda: in_.put_object(Bucket=b, Key="n", Body=b"n"), 403, "AccessDenied", what="PUT from vpc-1a2b3c4d")
+            expect_error(lambda: u["s3"].put_object(Bucket=b, Key="n", Body=b"n"), 403, "AccessDenied", what="PUT from the Internet")
+            self.s3.delete_bucket_policy(Bucket=b)
+            return "aws:SourceVpce and aws:SourceVpc decide"
+
+    def vpc_aws_cli(self):
+        try:
+            import awscli  # noqa: F401
+        except ImportError:
+            raise StepSkip("awscli is not installed in this interpreter")
+        with self.bucket("vpccli") as b, self.access_points() as made:
+            ap = self.create_ap(made, "vpccli", b, VpcConfiguration={"VpcId": "vpc-1a2b3c4d"})
+            self.s3.put_object(Bucket=b, Key="k", Body=b"cli")
+            env = dict(os.environ)
+            env.update({"AWS_ACCESS_KEY_ID": self.args.access_key, "AWS_SECRET_ACCESS_KEY": self.args.secret,
+                        "AWS_DEFAULT_REGION": self.region, "AWS_PAGER": "", "AWS_MAX_ATTEMPTS": "1"})
+            out = os.path.join(self.tmp, "vpc-cli.out")
+            def get(endpoint: str) -> subprocess.CompletedProcess:
+                return subprocess.run(
+                    [sys.executable, "-c", AWS_CLI_SHIM, "s3api", "get-object", "--bucket", ap["alias"], "--key", "k",
+                     out, "--endpoint-url", endpoint, "--ca-bundle", self.args.ca, "--output", "json"],
+                    capture_output=True, text=True, timeout=120, env=env)
+            p = get(self.args.vpc_endpoints["vpce-1a2b3c4d"])
+            check(p.returncode == 0, f"aws s3api get-object through the endpoint: exit {p.returncode}: {short(p.stderr, 600)}")
+            with open(out, "rb") as f:
+                check(f.read() == b"cli", "aws-cli body")
+            p = get(self.endpoint)
+            check(p.returncode != 0 and "AccessDenied" in p.stderr, f"aws-cli outside the VPC: exit {p.returncode}: {short(p.stderr, 300)}")
+            return "aws s3api get-object by alias through https://127.0.0.2"
 
 
 if __name__ == "__main__":

@@ -312,7 +312,11 @@ def parse_args(description: str, *, https_help: str = "https://127.0.0.1:PORT",
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--only", help="run only steps whose name contains one of these comma-separated strings")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of failed steps on stderr")
-    return ap.parse_args()
+    ap.add_argument("--vpc-endpoint", action="append", default=[], metavar="vpce-ID=https://ADDR:PORT",
+                    help="a VPC endpoint listener of the server (repeatable)")
+    args = ap.parse_args()
+    args.vpc_endpoints = dict(v.split("=", 1) for v in args.vpc_endpoint)
+    return args
 
 
 def main(scenario_cls: type[Scenario], description: str, **help_texts: str) -> int:

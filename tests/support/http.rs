@@ -80,6 +80,7 @@ pub fn start_with(
             let listeners = Listeners {
                 https: None,
                 http: Some(l),
+                vpc: Vec::new(),
             };
             let _ = s3crypt::server::serve(served, listeners, async {
                 let _ = stop_rx.await;

@@ -18,6 +18,8 @@ pub struct ServeGuard {
     pub http: String,
     pub ca: PathBuf,
     pub log: PathBuf,
+    /// `(vpce-ID, https://ADDR:PORT)` of each `--vpc-endpoint` listener.
+    pub vpc_endpoints: Vec<(String, String)>,
 }
 
 impl Drop for ServeGuard {
@@ -42,6 +44,17 @@ impl Drop for ServeGuard {
 /// Starts `s3crypt --home HOME serve --https 127.0.0.1:0 --http 127.0.0.1:0 --access-key .. --json`
 /// and reads the one JSON line it prints. Its request log (stderr) goes to `HOME/../serve.log`.
 pub fn serve(home: &Path, log: PathBuf, access_key: &str, secret: &str) -> ServeGuard {
+    serve_with(home, log, access_key, secret, &[])
+}
+
+/// [`serve`] with more `serve` arguments (`--vpc-endpoint …`).
+pub fn serve_with(
+    home: &Path,
+    log: PathBuf,
+    access_key: &str,
+    secret: &str,
+    extra: &[&str],
+) -> ServeGuard {
     let stderr = std::fs::File::create(&log).expect("create the server log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_s3crypt"))
         .arg("--home")
@@ -52,6 +65,7 @@ pub fn serve(home: &Path, log: PathBuf, access_key: &str, secret: &str) -> Serve
         .arg("--json")
         // Every s3crypt log line (debug included), as JSON lines: the secret check below reads them.
         .args(["--log", "s3crypt=debug,info", "--log-json"])
+        .args(extra)
         .env_remove("S3CRYPT_ACCESS_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -78,6 +92,14 @@ pub fn serve(home: &Path, log: PathBuf, access_key: &str, secret: &str) -> Serve
         ca: PathBuf::from(field("ca")),
         log,
         child,
+        vpc_endpoints: v["vpc_endpoints"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, u)| (k.clone(), u.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     assert!(guard.https.starts_with("https://127.0.0.1:"), "{v}");
     assert!(guard.http.starts_with("http://127.0.0.1:"), "{v}");
@@ -134,6 +156,12 @@ pub fn run_scenario(
         .arg(home)
         .arg("--s3crypt")
         .arg(env!("CARGO_BIN_EXE_s3crypt"))
+        .args(
+            server
+                .vpc_endpoints
+                .iter()
+                .flat_map(|(id, url)| ["--vpc-endpoint".to_owned(), format!("{id}={url}")]),
+        )
         .output()
         .unwrap_or_else(|e| panic!("run {script}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -23,6 +23,7 @@ mod serve;
 mod sse;
 mod vault;
 mod versions;
+mod vpc_endpoint;
 
 use std::io::{self, Write as _};
 use std::process::ExitCode;
@@ -123,6 +124,9 @@ enum Command {
     Iam(iam::Command),
     /// S3 Control access points of the local account: create, get, list, delete, policies.
     AccessPoint(access_point::Args),
+    /// Policies of the VPC endpoints that `serve --vpc-endpoint` serves.
+    #[command(subcommand)]
+    VpcEndpoint(vpc_endpoint::Command),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionArgs),
     /// Print the man page (or write every page with --out-dir).
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
             sse::engine(&cli.home).and_then(|e| access_point::run(&e, &args, cli.json))
         }
         Command::Vault(args) => vault::run(&args, &cli.home, cli.json),
+        Command::VpcEndpoint(cmd) => vpc_endpoint::run(&cmd, &cli.home, cli.json),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,7 @@ use s3crypt::aws::sigv4::{Credentials, uri_encode};
 use s3crypt::iam::users::{AccountStore, RootKeySpec};
 use s3crypt::iam::{Caller, Principal};
 use s3crypt::server::tls::{self, TlsFiles};
+use s3crypt::server::vpc_endpoint::{EndpointPolicies, VpcEndpoint};
 use s3crypt::server::{
     DEFAULT_HTTPS_ADDR, Identity, IdentitySource, Listeners, S3Service, ServerOptions, StaticKeys,
 };
@@ -27,8 +28,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
     /// Serve plain HTTP only (with --http); no HTTPS listener.
-    #[arg(long, requires = "http")]
+    #[arg(long, requires = "http", conflicts_with = "vpc_endpoints")]
     no_https: bool,
+    /// A VPC endpoint, vpce-ID=ADDR[,vpc=VPC-ID] (repeatable): an HTTPS listener on a loopback
+    /// address (e.g. 127.0.0.2:8443) whose requests carry aws:SourceVpce/aws:SourceVpc, obey the
+    /// endpoint's policy (s3crypt vpc-endpoint put-policy) and alone reach access points of that
+    /// VPC. The VPC defaults to vpc- and the endpoint id's suffix.
+    #[arg(long = "vpc-endpoint", value_name = "vpce-ID=ADDR[,vpc=VPC-ID]", value_parser = parse_vpc_endpoint)]
+    vpc_endpoints: Vec<VpcEndpoint>,
     /// An access key, ID:SECRET[:PRINCIPAL_ARN] (repeatable). The first is the account root unless it
     /// names another principal; without any, the root keys stored in the home are used (made on first
     /// start; `s3crypt iam root` shows them). Prefer S3CRYPT_ACCESS_KEY: argv is visible to other
@@ -62,6 +69,10 @@ pub(crate) struct ServeArgs {
     /// delivered as a log object; open batches are also delivered on shutdown.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     access_log_interval: u64,
+}
+
+fn parse_vpc_endpoint(spec: &str) -> Result<VpcEndpoint, String> {
+    VpcEndpoint::parse(spec).map_err(|e| e.to_string())
 }
 
 /// Parses `ID:SECRET[:ARN]`; the ARN defaults to the root of `account`.
@@ -133,13 +144,24 @@ fn identities(args: &ServeArgs, home: &Path) -> anyhow::Result<(Arc<dyn Identity
 pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
     init_logging(args)?;
     let engine = Arc::new(crate::sse::engine(home)?);
+    let mut seen = std::collections::HashSet::new();
+    for e in &args.vpc_endpoints {
+        if !seen.insert(&e.id) {
+            bail!("--vpc-endpoint {} is given twice", e.id);
+        }
+    }
+    let vpc_names: Vec<String> = args
+        .vpc_endpoints
+        .iter()
+        .map(|e| e.addr.ip().to_string())
+        .collect();
     let files = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
             ca: None,
         },
-        _ => tls::ensure_local_ca(home)?,
+        _ => tls::ensure_local_ca(home, &vpc_names)?,
     };
     let tls_config = if args.no_https {
         None
@@ -157,12 +179,16 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
         access_logs: s3crypt::server::DeliveryOptions {
             interval: std::time::Duration::from_secs(args.access_log_interval),
         },
+        vpc_endpoints: args.vpc_endpoints.clone(),
         ..ServerOptions::default()
     };
     let vaults = s3crypt::glacier::Glacier::open(home, &options.region)
         .map_err(|e| anyhow::anyhow!("the Glacier vaults: {e}"))?;
-    let service =
-        Arc::new(S3Service::new(engine, identities, options).with_glacier(Arc::new(vaults)));
+    let service = Arc::new(
+        S3Service::new(engine, identities, options)
+            .with_glacier(Arc::new(vaults))
+            .with_vpc_endpoint_policies(Arc::new(EndpointPolicies::new(home))),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -184,6 +210,18 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
             ),
             None => None,
         };
+        let mut vpc = Vec::new();
+        let mut vpc_urls = serde_json::Map::new();
+        for e in &args.vpc_endpoints {
+            let l = tokio::net::TcpListener::bind(e.addr)
+                .await
+                .with_context(|| format!("binding {} for {}", e.addr, e.id))?;
+            vpc_urls.insert(
+                e.id.clone(),
+                serde_json::Value::String(format!("https://{}", l.local_addr()?)),
+            );
+            vpc.push(l);
+        }
         let https_url = match &https {
             Some((l, _)) => Some(format!("https://{}", l.local_addr()?)),
             None => None,
@@ -202,11 +240,15 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
                     "ca": ca,
                     "region": args.region,
                     "access_key_id": root_id,
+                    "vpc_endpoints": vpc_urls,
                 })
             )?;
         } else {
             for url in [&https_url, &http_url].into_iter().flatten() {
                 outln!("listening on {url}")?;
+            }
+            for (id, url) in &vpc_urls {
+                outln!("VPC endpoint {id} on {}", url.as_str().unwrap_or_default())?;
             }
             if let Some(ca) = &ca {
                 outln!("CA certificate: {ca} (AWS_CA_BUNDLE={ca})")?;
@@ -234,7 +276,12 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
                 let _ = tokio::signal::ctrl_c().await;
             }
         };
-        s3crypt::server::serve(Arc::clone(&service), Listeners { https, http }, shutdown).await?;
+        s3crypt::server::serve(
+            Arc::clone(&service),
+            Listeners { https, http, vpc },
+            shutdown,
+        )
+        .await?;
         // The listeners are closed: deliver the open batches of access logs.
         tokio::task::spawn_blocking(move || service.close_access_logs()).await?;
         anyhow::Ok(())

@@ -148,7 +148,10 @@ fn global_key(ctx: &RequestContext, name: &str) -> Option<String> {
     let ap = ctx.access_point.as_ref();
     match name {
         "aws:securetransport" => Some(ctx.secure_transport.to_string()),
-        "aws:sourceip" => ctx.source_ip.map(|ip| ip.to_string()),
+        // Through a VPC endpoint the client's address is private: `aws:VpcSourceIp`, not
+        // `aws:SourceIp` (which applies on the public endpoint only).
+        "aws:sourceip" if ctx.source_vpce.is_none() => ctx.source_ip.map(|ip| ip.to_string()),
+        "aws:vpcsourceip" if ctx.source_vpce.is_some() => ctx.source_ip.map(|ip| ip.to_string()),
         "aws:currenttime" => OffsetDateTime::from(ctx.now)
             .replace_nanosecond(0)
             .ok()
@@ -182,6 +185,7 @@ fn global_key(ctx: &RequestContext, name: &str) -> Option<String> {
         }),
         "aws:multifactorauthpresent" => ctx.mfa_present.map(|b| b.to_string()),
         "aws:sourcevpce" => ctx.source_vpce.clone(),
+        "aws:sourcevpc" => ctx.source_vpc.clone(),
         "s3:authtype" => ctx.auth.condition_value().map(str::to_owned),
         "s3:signatureage" => ctx.signature_age.map(|d| d.as_millis().to_string()),
         "s3:dataaccesspointarn" => ap.map(|a| a.arn.clone()),
