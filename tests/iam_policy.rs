@@ -1518,6 +1518,87 @@ fn authorize_access_points_and_vpc_endpoints() {
     );
 }
 
+/// A request through a VPC endpoint carries the endpoint's policy in its context: every S3 decision
+/// made with that context obeys it, the KMS decisions S3 makes for it do not, and `aws:SourceVpc`,
+/// `aws:VpcSourceIp` and `aws:SourceIp` follow the endpoint.
+#[test]
+fn the_context_carries_the_endpoint_policy_into_s3_decisions_only() {
+    let deny_all = parse(
+        r#"{"Statement":{"Sid":"Nothing","Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}}"#,
+        &ParseOptions::BUCKET,
+    );
+    let get_anything = identity(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:GetObject","kms:Decrypt"],"Resource":"*"}}"#,
+    );
+    let ids = vec![get_anything];
+    let keys = none();
+    let mut ctx = alice();
+    ctx.source_vpce = Some("vpce-1a2b3c4d".into());
+    ctx.source_vpc = Some("vpc-1a2b3c4d".into());
+    ctx.vpc_endpoint_policy = Some(std::sync::Arc::new(deny_all));
+    let s3 = Authorization::new(
+        "s3:GetObject",
+        OBJECT,
+        OWNER,
+        &ctx,
+        &keys,
+        ResourceModel::S3,
+    )
+    .with_identity_policies(&ids);
+    assert!(matches!(authorize(&s3), Verdict::ExplicitDeny { .. }));
+    let key_policy = parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#,
+        &ParseOptions::KEY,
+    );
+    let kms = Authorization::new(
+        "kms:Decrypt",
+        "arn:aws:kms:us-east-1:111122223333:key/k",
+        OWNER,
+        &ctx,
+        &keys,
+        ResourceModel::Kms,
+    )
+    .with_identity_policies(&ids)
+    .with_resource_policy(Some(&key_policy));
+    assert_eq!(authorize(&kms), Verdict::Allow);
+    // Condition keys of a request through the endpoint.
+    let cond = |c: &str| {
+        let p = bucket(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{c}}}}}"#
+        ));
+        let mut plain = ctx.clone();
+        plain.vpc_endpoint_policy = None;
+        plain.source_ip = Some("127.0.0.2".parse().expect("ip"));
+        let a = Authorization::new(
+            "s3:GetObject",
+            OBJECT,
+            OWNER,
+            &plain,
+            &keys,
+            ResourceModel::S3,
+        )
+        .with_resource_policy(Some(&p));
+        authorize(&a)
+    };
+    assert_eq!(
+        cond(r#"{"StringEquals":{"aws:SourceVpc":"vpc-1a2b3c4d"}}"#),
+        Verdict::Allow
+    );
+    assert_eq!(
+        cond(r#"{"StringEquals":{"aws:SourceVpc":"vpc-other"}}"#),
+        Verdict::ImplicitDeny
+    );
+    assert_eq!(
+        cond(r#"{"IpAddress":{"aws:VpcSourceIp":"127.0.0.0/8"}}"#),
+        Verdict::Allow
+    );
+    assert_eq!(
+        cond(r#"{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}"#),
+        Verdict::ImplicitDeny,
+        "aws:SourceIp is absent through an endpoint"
+    );
+}
+
 #[test]
 fn authorize_kms_key_policy_model() {
     let key_policy = |statement: &str| {
