@@ -57,6 +57,7 @@ pub mod authorize;
 pub mod context;
 pub mod mfa;
 pub mod policy;
+pub mod sessions;
 pub mod users;
 
 pub use authorize::{

@@ -130,6 +130,8 @@ pub struct S3Service {
     glacier: Option<Arc<crate::glacier::Glacier>>,
     /// The policies of [`ServerOptions::vpc_endpoints`] ([`S3Service::with_vpc_endpoint_policies`]).
     vpc_policies: Option<Arc<vpc_endpoint::EndpointPolicies>>,
+    /// Temporary credentials issued by this process ([`S3Service::sessions`]).
+    sessions: Arc<crate::iam::sessions::Sessions>,
 }
 
 type CorsCache = std::collections::HashMap<String, (Instant, Option<Arc<CorsConfiguration>>)>;
@@ -193,6 +195,11 @@ impl S3Service {
         identities: Arc<dyn IdentitySource>,
         options: ServerOptions,
     ) -> Self {
+        let sessions = Arc::new(crate::iam::sessions::Sessions::new());
+        let identities: Arc<dyn IdentitySource> = Arc::new(auth::SessionKeys {
+            sessions: Arc::clone(&sessions),
+            inner: identities,
+        });
         let access_logs = access_log::Delivery::start(
             Arc::clone(&engine),
             options.region.clone(),
@@ -206,7 +213,16 @@ impl S3Service {
             cors: std::sync::Mutex::default(),
             glacier: None,
             vpc_policies: None,
+            sessions,
         }
+    }
+
+    /// The temporary credentials this endpoint accepts besides its identities: those it issues here
+    /// (execution roles of Lambda functions, Object Lambda's `inputS3Url` sessions) are valid on it
+    /// until they expire.
+    #[must_use]
+    pub fn sessions(&self) -> &Arc<crate::iam::sessions::Sessions> {
+        &self.sessions
     }
 
     /// The same endpoint enforcing the VPC endpoint policies kept in `policies` on requests through

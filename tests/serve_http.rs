@@ -13,10 +13,12 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use http::{code, object_files, raw, send, signed, start};
+use http::{code, object_files, raw, send, signed, signed_as, start};
 use s3crypt::aws::sigv4::{self, Credentials, SignableRequest};
+use s3crypt::iam::Principal;
 use s3crypt::primitives::chunked::{CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, HEADER_LEN};
 use s3crypt::server::ServerOptions;
+use s3crypt::sse::engine::LOCAL_ACCOUNT;
 
 const ID: &str = http::ID;
 const SECRET: &str = http::SECRET;
@@ -163,6 +165,73 @@ fn signatures_and_payload_checks_run_before_anything_is_stored() {
     );
     let r = signed(s.addr, "GET", "/bucket-two/ok", &[], b"");
     assert_eq!((r.status, r.body.as_slice()), (200, b"hello".as_slice()));
+}
+
+/// Temporary credentials issued by the endpoint (an execution role's session): accepted with their
+/// session token only, bounded by the role's policy, matched by the role's ARN in a bucket policy,
+/// and refused once revoked or expired.
+#[test]
+fn temporary_credentials_need_their_token_and_their_policy() {
+    use s3crypt::iam::policy::{ParseOptions, Policy};
+    let s = start(options());
+    assert_eq!(signed(s.addr, "PUT", "/bucket-t", &[], b"").status, 200);
+    assert_eq!(signed(s.addr, "PUT", "/bucket-t/k", &[], b"v").status, 200);
+    let role_policy = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-t/*"}}"#,
+        &ParseOptions::IDENTITY,
+    )
+    .expect("policy");
+    let role = Principal::assumed_role(LOCAL_ACCOUNT, "fn-role", "fn", "");
+    let tmp = s
+        .service
+        .sessions()
+        .issue(role.clone(), vec![role_policy], Duration::from_secs(300))
+        .expect("issue");
+    let creds = tmp.credentials();
+    let r = signed_as(&creds, s.addr, "GET", "/bucket-t/k", &[], b"");
+    assert_eq!((r.status, r.body.as_slice()), (200, b"v".as_slice()));
+    // The role's policy bounds the session.
+    let r = signed_as(&creds, s.addr, "PUT", "/bucket-t/w", &[], b"w");
+    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"));
+    // Without the token, or with another one: refused.
+    let no_token = Credentials::new(
+        tmp.access_key_id.clone(),
+        tmp.secret_access_key.expose_secret(),
+        None,
+    );
+    // S3: 400 InvalidToken "The provided token is malformed or otherwise invalid."
+    let r = signed_as(&no_token, s.addr, "GET", "/bucket-t/k", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidToken"));
+    let forged = Credentials::new(
+        tmp.access_key_id.clone(),
+        tmp.secret_access_key.expose_secret(),
+        Some("0".repeat(96)),
+    );
+    let r = signed_as(&forged, s.addr, "GET", "/bucket-t/k", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidToken"));
+    // A bucket policy naming the role's ARN grants its sessions.
+    let bucket_policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:role/fn-role"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::bucket-t/*"}}"#;
+    let r = signed(
+        s.addr,
+        "PUT",
+        "/bucket-t?policy",
+        &[],
+        bucket_policy.as_bytes(),
+    );
+    assert!(r.status == 204 || r.status == 200, "{}", r.text());
+    let r = signed_as(&creds, s.addr, "PUT", "/bucket-t/w", &[], b"w");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Revoked, and expired: unknown keys.
+    s.service.sessions().revoke(&tmp.access_key_id);
+    let r = signed_as(&creds, s.addr, "GET", "/bucket-t/k", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (403, "InvalidAccessKeyId"));
+    let gone = s
+        .service
+        .sessions()
+        .issue(role, Vec::new(), Duration::ZERO)
+        .expect("issue");
+    let r = signed_as(&gone.credentials(), s.addr, "GET", "/bucket-t/k", &[], b"");
+    assert_eq!((r.status, code(&r).as_str()), (403, "InvalidAccessKeyId"));
 }
 
 #[test]

@@ -44,10 +44,34 @@ impl Principal {
         }
     }
 
+    /// A session of IAM role `role` of `account` (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`),
+    /// as temporary credentials of an execution role are.
+    #[must_use]
+    pub fn assumed_role(account: &str, role: &str, session: &str, access_key_id: &str) -> Self {
+        Self {
+            account: account.to_string(),
+            arn: format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"),
+            user_name: None,
+            access_key_id: access_key_id.to_string(),
+        }
+    }
+
     /// Whether this is the account root (`arn:aws:iam::ACCOUNT:root`).
     #[must_use]
     pub fn is_root(&self) -> bool {
         self.arn == format!("arn:aws:iam::{}:root", self.account)
+    }
+
+    /// For a role session (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`), the role's ARN
+    /// (`arn:aws:iam::ACCOUNT:role/ROLE`), which resource policies name to grant its sessions.
+    #[must_use]
+    pub fn role_arn(&self) -> Option<String> {
+        let rest = self
+            .arn
+            .strip_prefix(&format!("arn:aws:sts::{}:assumed-role/", self.account))?;
+        let (role, session) = rest.split_once('/')?;
+        (!role.is_empty() && !session.is_empty())
+            .then(|| format!("arn:aws:iam::{}:role/{role}", self.account))
     }
 }
 

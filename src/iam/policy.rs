@@ -212,8 +212,9 @@ impl Principals {
             }
             Caller::Principal(p) => {
                 let mut best = PrincipalMatch::No;
+                let role = p.role_arn();
                 for pattern in aws {
-                    if *pattern == p.arn {
+                    if *pattern == p.arn || role.as_ref() == Some(pattern) {
                         return PrincipalMatch::Caller;
                     }
                     if account_principal(pattern) == Some(p.account.as_str()) {

@@ -928,7 +928,7 @@ fn root_arn_account(arn: &str) -> Result<String, IamStoreError> {
 }
 
 /// `prefix` followed by `len` random characters of [`ID_ALPHABET`].
-fn random_id(prefix: &str, len: usize) -> Result<String, RngError> {
+pub(crate) fn random_id(prefix: &str, len: usize) -> Result<String, RngError> {
     let mut bytes = vec![0u8; len];
     fill_random(&mut bytes)?;
     let mut id = String::with_capacity(prefix.len() + len);

@@ -29,6 +29,26 @@ pub trait IdentitySource: Send + Sync + std::fmt::Debug {
     fn identity(&self, access_key_id: &str) -> Option<Identity>;
 }
 
+/// The temporary credentials this process issued ([`crate::iam::sessions`]), then `inner`.
+#[derive(Debug)]
+pub(crate) struct SessionKeys {
+    pub(crate) sessions: Arc<crate::iam::sessions::Sessions>,
+    pub(crate) inner: Arc<dyn IdentitySource>,
+}
+
+impl IdentitySource for SessionKeys {
+    fn identity(&self, access_key_id: &str) -> Option<Identity> {
+        if let Some(s) = self.sessions.get(access_key_id) {
+            return Some(Identity {
+                credentials: s.credentials.credentials(),
+                principal: s.principal,
+                policies: s.policies,
+            });
+        }
+        self.inner.identity(access_key_id)
+    }
+}
+
 /// Fixed access keys (the `--access-key` flags), tried before `fallback`.
 #[derive(Debug)]
 pub struct StaticKeys {

@@ -181,6 +181,25 @@ pub fn signed(
     extra: &[(&str, &str)],
     body: &[u8],
 ) -> Resp {
+    signed_as(
+        &Credentials::new(ID, SECRET, None),
+        addr,
+        method,
+        target,
+        extra,
+        body,
+    )
+}
+
+/// [`signed`] with other credentials (temporary ones sign `x-amz-security-token` too).
+pub fn signed_as(
+    creds: &Credentials,
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
     let mut headers: Vec<(String, String)> = vec![("host".into(), addr.to_string())];
     headers.extend(
         extra
@@ -193,8 +212,7 @@ pub fn signed(
         headers: &headers,
         body,
     };
-    let creds = Credentials::new(ID, SECRET, None);
-    let added = sigv4::sign(&req, &creds, "us-east-1", "s3", SystemTime::now()).expect("sign");
+    let added = sigv4::sign(&req, creds, "us-east-1", "s3", SystemTime::now()).expect("sign");
     headers.extend(added);
     send(addr, method, target, &headers, body)
 }

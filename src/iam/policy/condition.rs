@@ -166,6 +166,7 @@ fn global_key(ctx: &RequestContext, name: &str) -> Option<String> {
         "aws:principaltype" => match &ctx.caller {
             Caller::Anonymous => Some("Anonymous".into()),
             Caller::Principal(p) if p.is_root() => Some("Account".into()),
+            Caller::Principal(p) if p.role_arn().is_some() => Some("AssumedRole".into()),
             Caller::Principal(_) => Some("User".into()),
             Caller::Service(_) => None,
         },
