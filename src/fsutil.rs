@@ -404,10 +404,9 @@ pub fn locked_temp(dir: &Path, prefix: &str, suffix: &str) -> io::Result<tempfil
         b.permissions(fs::Permissions::from_mode(0o600));
     }
     let tmp = b.tempfile_in(dir)?;
-    tmp.as_file().try_lock().map_err(|e| match e {
-        fs::TryLockError::Error(e) => e,
-        fs::TryLockError::WouldBlock => io::Error::other("temporary file is locked"),
-    })?;
+    // Blocking, not `try_lock`: between creating the file and locking it, a cleaner may probe it
+    // (its own `try_lock`, released at once); waiting for that probe beats failing the write.
+    tmp.as_file().lock()?;
     Ok(tmp)
 }
 

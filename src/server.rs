@@ -40,6 +40,7 @@ mod request;
 pub mod tls;
 mod versioning;
 pub mod vpc_endpoint;
+pub mod write_get_object_response;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -132,6 +133,8 @@ pub struct S3Service {
     vpc_policies: Option<Arc<vpc_endpoint::EndpointPolicies>>,
     /// Temporary credentials issued by this process ([`S3Service::sessions`]).
     sessions: Arc<crate::iam::sessions::Sessions>,
+    /// Object Lambda GetObjects waiting for their function's WriteGetObjectResponse.
+    output_routes: Arc<write_get_object_response::OutputRoutes>,
 }
 
 type CorsCache = std::collections::HashMap<String, (Instant, Option<Arc<CorsConfiguration>>)>;
@@ -214,7 +217,14 @@ impl S3Service {
             glacier: None,
             vpc_policies: None,
             sessions,
+            output_routes: Arc::new(write_get_object_response::OutputRoutes::new()),
         }
+    }
+
+    /// The output routes of Object Lambda GetObjects waiting for WriteGetObjectResponse.
+    #[must_use]
+    pub fn output_routes(&self) -> &Arc<write_get_object_response::OutputRoutes> {
+        &self.output_routes
     }
 
     /// The temporary credentials this endpoint accepts besides its identities: those it issues here
@@ -580,7 +590,7 @@ impl S3Service {
             return post::post_object(self, req, &headers, incoming, conn, &mut log.principal)
                 .await;
         }
-        let (body, stream) = if req.op.streams_body() {
+        let (body, mut stream) = if req.op.streams_body() {
             (Vec::new(), Some(incoming))
         } else {
             let collected = body::collect(
@@ -612,6 +622,7 @@ impl S3Service {
             &self.options.region,
             conn,
             SystemTime::now(),
+            req.op == Op::WriteGetObjectResponse,
         )?;
         if let Some(p) = authenticated.context.caller.principal() {
             log.principal.clone_from(&p.arn);
@@ -629,6 +640,17 @@ impl S3Service {
                 ));
             }
             authenticated.context.access_point = Some(self.engine.access_point_ref(ap)?);
+        }
+        if let (Op::WriteGetObjectResponse, Some(incoming)) = (req.op, stream.take()) {
+            write_get_object_response::handle(
+                &self.output_routes,
+                &authenticated.context,
+                &headers,
+                incoming,
+                self.options.body_idle_timeout,
+            )
+            .await?;
+            return Ok(Reply::empty(200, Vec::new()));
         }
         if stream.is_none() {
             object::check_whole_body(&Headers::new(headers.iter().cloned()), &body)?;
@@ -842,7 +864,11 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         Op::CompleteMultipartUpload => multipart::complete(svc, &call),
         Op::AbortMultipartUpload => multipart::abort(svc, &call),
         Op::ListParts => multipart::list_parts(svc, &call),
-        Op::GetObject | Op::PutObject | Op::UploadPart | Op::PostObject => {
+        Op::GetObject
+        | Op::PutObject
+        | Op::UploadPart
+        | Op::PostObject
+        | Op::WriteGetObjectResponse => {
             Err(S3Error::internal("streamed operation dispatched whole"))
         }
     }

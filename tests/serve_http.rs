@@ -234,6 +234,86 @@ fn temporary_credentials_need_their_token_and_their_policy() {
     assert_eq!((r.status, code(&r).as_str()), (403, "InvalidAccessKeyId"));
 }
 
+/// `POST /WriteGetObjectResponse` is recognized with its route header, may be signed for
+/// `s3-object-lambda` (other requests may not), and is refused anonymously and over plain HTTP
+/// before any route is looked at; without the route header the path is an ordinary bucket request.
+#[test]
+fn write_get_object_response_is_refused_anonymously_and_in_clear_text() {
+    let s = start(options());
+    let slot = s
+        .service
+        .output_routes()
+        .open(LOCAL_ACCOUNT, Duration::from_secs(60))
+        .expect("open");
+    let route = slot.route.clone();
+    let token = slot.token.clone();
+    let wgor_headers = [
+        ("x-amz-request-route", route.as_str()),
+        ("x-amz-request-token", token.as_str()),
+        ("x-amz-fwd-status", "200"),
+    ];
+    // Anonymous.
+    let mut headers: Vec<(String, String)> = vec![("host".into(), s.addr.to_string())];
+    headers.extend(wgor_headers.iter().map(|(n, v)| ((*n).into(), (*v).into())));
+    let r = send(s.addr, "POST", "/WriteGetObjectResponse", &headers, b"body");
+    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"));
+    // Signed for s3-object-lambda, over plain HTTP: refused (the token never travels in clear).
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), s.addr.to_string()),
+        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+    ];
+    headers.extend(wgor_headers.iter().map(|(n, v)| ((*n).into(), (*v).into())));
+    let req = SignableRequest {
+        method: "POST",
+        uri: "/WriteGetObjectResponse",
+        headers: &headers,
+        body: b"body",
+    };
+    let added = sigv4::sign(
+        &req,
+        &Credentials::new(http::ID, http::SECRET, None),
+        "us-east-1",
+        "s3-object-lambda",
+        SystemTime::now(),
+    )
+    .expect("sign");
+    headers.extend(added);
+    let r = send(s.addr, "POST", "/WriteGetObjectResponse", &headers, b"body");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("HTTPS"), "{}", r.text());
+    // The route is still open: nothing consumed it.
+    assert!(slot.response.is_empty());
+    // Another request signed for s3-object-lambda fails the scope check.
+    let mut headers: Vec<(String, String)> = vec![("host".into(), s.addr.to_string())];
+    let req = SignableRequest {
+        method: "PUT",
+        uri: "/bucket-olx",
+        headers: &headers,
+        body: b"",
+    };
+    headers.extend(
+        sigv4::sign(
+            &req,
+            &Credentials::new(http::ID, http::SECRET, None),
+            "us-east-1",
+            "s3-object-lambda",
+            SystemTime::now(),
+        )
+        .expect("sign"),
+    );
+    let r = send(s.addr, "PUT", "/bucket-olx", &headers, b"");
+    assert_ne!(
+        r.status, 200,
+        "a bucket created with an s3-object-lambda signature"
+    );
+    assert!(r.status == 400 || r.status == 403, "{}", r.text());
+}
+
 #[test]
 fn keys_are_opaque_and_stay_in_their_bucket() {
     let s = start(options());

@@ -535,22 +535,29 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
     }
     impl std::io::Read for Probe<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            // The store's writer runs on its own thread, started before the body is read: wait
-            // (bounded) for its temporary file to appear rather than race it.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            // The store's writer runs on its own thread, started before the body is read: it
+            // creates its temporary file, then locks it. Wait (bounded) for the file to appear
+            // locked rather than race either step; the writer cannot get past the lock before
+            // this read returns data, so a lock never seen within the deadline is a failure.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
             while !self.seen && std::time::Instant::now() < deadline {
                 for entry in std::fs::read_dir(self.dir)?.flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if name.starts_with(".s3crypt-put-") && name.ends_with(".tmp") {
                         let f = File::open(entry.path())?;
-                        assert!(f.try_lock().is_err(), "the writer holds the lock");
-                        self.seen = true;
+                        if f.try_lock().is_err() {
+                            self.seen = true;
+                        }
                     }
                 }
                 if !self.seen {
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
             }
+            assert!(
+                self.seen,
+                "the writer's temporary file is locked while it writes"
+            );
             let n = buf.len().min(self.left);
             buf[..n].fill(1);
             self.left -= n;
@@ -568,7 +575,7 @@ fn a_put_in_progress_holds_the_lock_on_its_temporary_file() {
         .expect("put");
     assert!(
         probe.seen,
-        "the temporary file is in the bucket's objects directory"
+        "the locked temporary file is in the bucket's objects directory"
     );
     assert!(e.clean_stale_temporaries().is_empty());
 }

@@ -69,6 +69,9 @@ codes! {
     /// 403: the account has a problem that prevents the operation.
     AccountProblem = "AccountProblem", 403,
         "There is a problem with your AWS account that prevents the action from completing successfully.";
+    /// 400: the `Authorization` header's credential scope is wrong (region, service, date).
+    AuthorizationHeaderMalformed = "AuthorizationHeaderMalformed", 400,
+        "The authorization header is malformed.";
     /// 400: a presigned URL's query parameters are wrong.
     AuthorizationQueryParametersError = "AuthorizationQueryParametersError", 400,
         "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
@@ -117,6 +120,9 @@ codes! {
     InvalidArgument = "InvalidArgument", 400, "Invalid Argument";
     /// 400: the bucket name breaks S3's naming rules.
     InvalidBucketName = "InvalidBucketName", 400, "The specified bucket is not valid.";
+    /// 400: an aws-chunked body has a chunk other than the last smaller than 8192 bytes.
+    InvalidChunkSizeError = "InvalidChunkSizeError", 400,
+        "Only the last chunk is allowed to have a size less than 8192 bytes";
     /// 409: the operation is not valid in the bucket's current state (versioning, Object Lock).
     InvalidBucketState = "InvalidBucketState", 409,
         "The request is not valid with the current state of the bucket.";

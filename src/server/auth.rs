@@ -125,9 +125,33 @@ pub(crate) fn is_signed(headers: &[(String, String)], query: &[(String, String)]
         })
 }
 
+/// The signing name of S3 Object Lambda.
+pub(crate) const OBJECT_LAMBDA_SERVICE: &str = "s3-object-lambda";
+
+/// The service named in a request's credential scope (`Credential=ID/DATE/REGION/SERVICE/aws4_request`
+/// in the `Authorization` header, or `X-Amz-Credential`), if it has one.
+pub(crate) fn signing_service<'a>(
+    headers: &'a [(String, String)],
+    query: &'a [(String, String)],
+) -> Option<&'a str> {
+    let scope = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| v.split("Credential=").nth(1))
+        .map(|c| c.split([',', ' ']).next().unwrap_or_default())
+        .or_else(|| {
+            query
+                .iter()
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.as_str())
+        })?;
+    scope.split('/').nth(3)
+}
+
 /// Authenticates a request: anonymous when it carries no SigV4 material, otherwise the signature
 /// must verify ([`presign::verify_s3`]). `body` is the whole body when it was read before
 /// authentication; for streamed bodies pass `None` and check [`Payload::Sha256`] while streaming.
+/// `object_lambda`: an S3 Object Lambda request, which may be signed for `s3-object-lambda`.
 ///
 /// # Errors
 /// S3's authentication errors (`SignatureDoesNotMatch`, `InvalidAccessKeyId`, `AccessDenied`
@@ -140,6 +164,7 @@ pub(crate) fn authenticate(
     region: &str,
     conn: Connection,
     now: SystemTime,
+    object_lambda: bool,
 ) -> Result<Authenticated, S3Error> {
     let base = |caller, auth| {
         RequestContext::new(caller, auth, now)
@@ -166,6 +191,12 @@ pub(crate) fn authenticate(
         });
     }
     let mut policy = S3Policy::new(region);
+    // S3 Object Lambda's requests are signed for `s3-object-lambda` (an alias of an Object Lambda
+    // access point is also accepted signed for `s3`, as clients that take it for a bucket sign);
+    // other requests signed so fail the scope check.
+    if object_lambda && signing_service(req.headers, query) == Some(OBJECT_LAMBDA_SERVICE) {
+        policy.service = OBJECT_LAMBDA_SERVICE.to_owned();
+    }
     policy.defer_body_hash = !body_read;
     let mut found: Option<Identity> = None;
     let lookup = |id: &str| {

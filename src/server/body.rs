@@ -218,6 +218,13 @@ impl Body for ChannelBody {
     }
 }
 
+impl ChannelBody {
+    /// A streamed body of the pieces async code sends on `rx`.
+    pub(crate) fn from_receiver(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+        Self { rx }
+    }
+}
+
 /// The blocking end of a streamed response: buffers [`PIECE`] bytes, then hands them to hyper.
 /// [`ResponseWriter::fail`] aborts the response (hyper then closes the connection, so the client
 /// sees a short body, never bytes that failed authentication).

@@ -63,6 +63,8 @@ pub(crate) enum Op {
     AbortMultipartUpload,
     ListParts,
     PostObject,
+    /// S3 Object Lambda: a function's answer to a waiting GetObject (`POST /WriteGetObjectResponse`).
+    WriteGetObjectResponse,
     GetBucketLogging,
     PutBucketLogging,
     GetBucketCors,
@@ -131,6 +133,7 @@ impl Op {
             Self::AbortMultipartUpload => "AbortMultipartUpload",
             Self::ListParts => "ListParts",
             Self::PostObject => "PostObject",
+            Self::WriteGetObjectResponse => "WriteGetObjectResponse",
             Self::GetBucketLogging => "GetBucketLogging",
             Self::PutBucketLogging => "PutBucketLogging",
             Self::GetBucketCors => "GetBucketCors",
@@ -195,6 +198,7 @@ impl Op {
             Self::AbortMultipartUpload => "REST.DELETE.UPLOAD",
             Self::ListParts => "REST.GET.UPLOAD",
             Self::PostObject => "REST.POST.OBJECT",
+            Self::WriteGetObjectResponse => "REST.POST.WRITEGETOBJECTRESPONSE",
             Self::GetBucketLogging => "REST.GET.LOGGING_STATUS",
             Self::PutBucketLogging => "REST.PUT.LOGGING_STATUS",
             Self::GetBucketCors => "REST.GET.CORS",
@@ -244,7 +248,10 @@ impl Op {
     /// Whether the request body is object data, streamed (and its hash checked while streaming)
     /// rather than read whole before the operation runs.
     pub(crate) fn streams_body(self) -> bool {
-        matches!(self, Self::PutObject | Self::UploadPart)
+        matches!(
+            self,
+            Self::PutObject | Self::UploadPart | Self::WriteGetObjectResponse
+        )
     }
 }
 
@@ -343,6 +350,21 @@ pub(crate) fn resolve(
             .any(|(n, _)| n.eq_ignore_ascii_case("x-amz-account-id"))
     {
         return control_operation(method, rest, query);
+    }
+    // WriteGetObjectResponse: `POST /WriteGetObjectResponse` with the route in a header (and, unless
+    // the client disabled host prefixes, also in front of the host).
+    if method == "POST"
+        && path == "WriteGetObjectResponse"
+        && headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("x-amz-request-route"))
+    {
+        return Ok(S3Request {
+            bucket: None,
+            key: None,
+            query,
+            op: Op::WriteGetObjectResponse,
+        });
     }
     let virtual_bucket = host.and_then(|h| virtual_host_bucket(h, domains));
     let (bucket, key) = match virtual_bucket {
