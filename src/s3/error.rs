@@ -164,6 +164,19 @@ codes! {
     InvalidToken = "InvalidToken", 400, "The provided token is malformed or otherwise invalid.";
     /// 400: an object key longer than 1,024 bytes (or empty).
     KeyTooLongError = "KeyTooLongError", 400, "Your key is too long";
+    /// 400 (S3 Object Lambda): the function's answer cannot be used.
+    LambdaInvalidResponse = "LambdaInvalidResponse", 400,
+        "The object lambda returned an invalid response.";
+    /// 400 (S3 Object Lambda): the function failed.
+    LambdaInvocationFailed = "LambdaInvocationFailed", 400, "The object lambda invocation failed.";
+    /// 404 (S3 Object Lambda): the configured function does not exist.
+    LambdaNotFound = "LambdaNotFound", 404, "The requested lambda resource does not exist.";
+    /// 403 (S3 Object Lambda): the caller may not invoke the function.
+    LambdaPermissionError = "LambdaPermissionError", 403,
+        "You do not have permission to invoke this lambda.";
+    /// 500 (S3 Object Lambda): the function ended without answering.
+    LambdaResponseNotReceived = "LambdaResponseNotReceived", 500,
+        "No response was received from the object lambda.";
     /// 400: the KMS key is disabled (the KMS message is passed on).
     KmsDisabled = "KMS.DisabledException", 400, "The specified KMS key is disabled.";
     /// 400: KMS could not decrypt the stored data key (the KMS message is passed on).

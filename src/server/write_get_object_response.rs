@@ -206,20 +206,8 @@ impl Forwarded {
         )
     )]
     pub(crate) fn into_reply(self, request_id: &str) -> crate::server::Reply {
-        use crate::s3::xml::escape_text;
         if let Some((code, message)) = &self.error {
-            let code = if code.is_empty() {
-                "InternalError"
-            } else {
-                code
-            };
-            let xml = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-                escape_text(code),
-                escape_text(message),
-                escape_text(request_id)
-            );
-            return crate::server::Reply::xml(self.status, xml);
+            return error_reply(self.status, code, message, request_id);
         }
         let length = self
             .headers
@@ -236,6 +224,25 @@ impl Forwarded {
             length,
         }
     }
+}
+
+/// The caller's error answer forwarded from a function: `status` with S3's error XML of `code`
+/// (`InternalError` when empty) and `message`.
+pub(crate) fn error_reply(
+    status: u16,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> crate::server::Reply {
+    use crate::s3::xml::escape_text;
+    let code = if code.is_empty() { "InternalError" } else { code };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        escape_text(code),
+        escape_text(message),
+        escape_text(request_id)
+    );
+    crate::server::Reply::xml(status, xml)
 }
 
 /// The request's value of header `name`, if present once.
