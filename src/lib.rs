@@ -46,6 +46,8 @@ pub mod glacier;
 pub mod iam;
 pub mod keys;
 pub mod kms;
+#[cfg(feature = "server")]
+pub mod lambda;
 pub mod primitives;
 pub mod range;
 pub mod s3;
