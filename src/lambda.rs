@@ -74,9 +74,9 @@ mod webhook;
 
 pub use environment::{EnvProvider, EnvVar, INHERITED};
 pub use function::{
-    DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, FunctionConfig, MAX_HANDLER_LEN, FunctionRef, FunctionRegistry,
-    MAX_MEMORY_MB, MAX_TIMEOUT_SECS, MIN_MEMORY_MB, RegistryError, Runtime, validate_name,
-    validate_webhook_url,
+    DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, FunctionConfig, FunctionRef, FunctionRegistry,
+    MAX_HANDLER_LEN, MAX_MEMORY_MB, MAX_TIMEOUT_SECS, MIN_MEMORY_MB, RegistryError, Runtime,
+    validate_name, validate_webhook_url,
 };
 pub use host::{
     DEFAULT_INIT_TIMEOUT, HostOptions, Invocation, LambdaError, LambdaHost, MAX_LOG_BYTES,

@@ -32,7 +32,9 @@ pub enum RegistryError {
     #[error("Function not found: {0}")]
     FunctionNotFound(String),
     /// The name, ARN or qualifier does not follow Lambda's rules (AWS: `InvalidParameterValueException`).
-    #[error("invalid function name {0:?}: 1 to 64 characters of [A-Za-z0-9_-], or a Lambda function ARN")]
+    #[error(
+        "invalid function name {0:?}: 1 to 64 characters of [A-Za-z0-9_-], or a Lambda function ARN"
+    )]
     InvalidName(String),
     /// A qualifier other than `$LATEST` or a version number (aliases are not supported).
     #[error("unsupported qualifier {0:?}: only $LATEST and version numbers are accepted")]
@@ -288,7 +290,10 @@ pub fn validate_webhook_url(url: &str) -> Result<(), RegistryError> {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     if !loopback {
-        return Err(invalid("url", "only loopback hosts (127.0.0.0/8, [::1], localhost)"));
+        return Err(invalid(
+            "url",
+            "only loopback hosts (127.0.0.0/8, [::1], localhost)",
+        ));
     }
     if url.chars().any(|c| c.is_control() || c == ' ') {
         return Err(invalid("url", "control characters or spaces"));
@@ -325,9 +330,16 @@ impl FunctionRef {
             [name, q] => (None, None, *name, Some(*q)),
             [account, "function", name] => (None, Some(*account), *name, None),
             [account, "function", name, q] => (None, Some(*account), *name, Some(*q)),
-            ["arn", partition, "lambda", region, account, "function", name, rest @ ..]
-                if partition.starts_with("aws") && rest.len() <= 1 =>
-            {
+            [
+                "arn",
+                partition,
+                "lambda",
+                region,
+                account,
+                "function",
+                name,
+                rest @ ..,
+            ] if partition.starts_with("aws") && rest.len() <= 1 => {
                 (Some(*region), Some(*account), *name, rest.first().copied())
             }
             _ => return Err(bad()),

@@ -320,8 +320,13 @@ impl LambdaHost {
             return Err(LambdaError::InvalidRequestContent);
         }
         let r = FunctionRef::parse(function)?;
-        let foreign = r.region.as_ref().is_some_and(|x| *x != inner.options.region)
-            || r.account.as_ref().is_some_and(|x| *x != inner.options.account);
+        let foreign = r
+            .region
+            .as_ref()
+            .is_some_and(|x| *x != inner.options.region)
+            || r.account
+                .as_ref()
+                .is_some_and(|x| *x != inner.options.account);
         if foreign {
             return Err(RegistryError::FunctionNotFound(function.to_owned()).into());
         }
@@ -591,10 +596,16 @@ impl Inner {
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 config.memory_mb.to_string(),
             ),
-            ("AWS_LAMBDA_FUNCTION_TIMEOUT", config.timeout_secs.to_string()),
+            (
+                "AWS_LAMBDA_FUNCTION_TIMEOUT",
+                config.timeout_secs.to_string(),
+            ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
             ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "s3crypt/[$LATEST]local".to_owned()),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "s3crypt/[$LATEST]local".to_owned(),
+            ),
             ("AWS_REGION", opts.region.clone()),
             ("AWS_DEFAULT_REGION", opts.region.clone()),
             ("AWS_EXECUTION_ENV", format!("s3crypt_{}", config.runtime)),
@@ -644,7 +655,9 @@ async fn node_command(
         .kill_on_drop(true)
         .output();
     let version = match tokio::time::timeout(Duration::from_secs(10), probe).await {
-        Ok(Ok(out)) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        Ok(Ok(out)) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        }
         Ok(Ok(_)) | Ok(Err(_)) => return Err(unavailable("no `node` on PATH".into())),
         Err(_) => return Err(unavailable("`node --version` did not answer".into())),
     };
@@ -704,7 +717,9 @@ impl Worker {
         // Drop anything a previous invocation left behind (a late error, a stray delivery).
         while self.signals.try_recv().is_ok() {}
         if self.events.try_send(event).is_err() {
-            return Err(self.crashed(&request_id, "the process stopped listening").await);
+            return Err(self
+                .crashed(&request_id, "the process stopped listening")
+                .await);
         }
         let mut phase = Phase::Init;
         let mut deadline = tokio::time::Instant::now() + init_timeout;
@@ -803,7 +818,9 @@ fn message_of(payload: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned())
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&payload[..payload.len().min(4096)]).into_owned()
+        })
 }
 
 fn tail_lines(text: &str, n: usize) -> String {
@@ -826,7 +843,9 @@ struct OutputState {
 
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Output").field("function", &self.function).finish_non_exhaustive()
+        f.debug_struct("Output")
+            .field("function", &self.function)
+            .finish_non_exhaustive()
     }
 }
 
@@ -890,7 +909,11 @@ async fn read_output(stream: impl AsyncRead + Unpin, output: Arc<Output>) {
     let mut line = Vec::new();
     loop {
         line.clear();
-        match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut line).await {
+        match (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await
+        {
             Ok(0) | Err(_) => break,
             Ok(_) => output.push(&line),
         }
@@ -970,8 +993,7 @@ mod tests {
         };
         assert_eq!(t.as_function_error(), "Sandbox.Timedout");
         assert_eq!(t.to_string(), "Task timed out after 3 seconds");
-        let doc: serde_json::Value =
-            serde_json::from_slice(&t.error_document()).expect("json");
+        let doc: serde_json::Value = serde_json::from_slice(&t.error_document()).expect("json");
         assert_eq!(doc["errorType"], "Sandbox.Timedout");
         let c = LambdaError::Crash {
             request_id: "r".into(),

@@ -117,8 +117,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
         }
         let state = Arc::clone(&state);
         connections.spawn(async move {
-            let service =
-                hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
+            let service = hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -149,7 +148,10 @@ fn accepted() -> Answer {
     reply(StatusCode::ACCEPTED, &json!({"status": "OK"}))
 }
 
-async fn handle(state: Arc<State>, req: Request<hyper::body::Incoming>) -> Result<Answer, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Answer, Infallible> {
     let path = req.uri().path().to_owned();
     let Some(route) = path.strip_prefix(PREFIX) else {
         return Ok(error(StatusCode::NOT_FOUND, "InvalidPath", "Not Found"));
@@ -261,7 +263,10 @@ async fn read_body(body: hyper::body::Incoming) -> Result<Bytes, BodyError> {
     let limited = http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES);
     match tokio::time::timeout(BODY_READ_TIMEOUT, limited.collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(BodyError::TooLarge)
         }
         Ok(Err(_)) | Err(_) => Err(BodyError::Unreadable),
@@ -366,7 +371,11 @@ async fn result(
     }
 }
 
-async fn init_error(state: &State, header_type: Option<String>, body: hyper::body::Incoming) -> Answer {
+async fn init_error(
+    state: &State,
+    header_type: Option<String>,
+    body: hyper::body::Incoming,
+) -> Answer {
     let initialized = state.initialized.lock().map(|i| *i).unwrap_or(true);
     if initialized {
         return error(
