@@ -345,15 +345,15 @@ impl FunctionRef {
             _ => return Err(bad()),
         };
         validate_name(name).map_err(|_| bad())?;
-        if let Some(a) = account {
-            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
+        if let Some(a) = account
+            && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad());
         }
-        if let Some(r) = region {
-            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(bad());
-            }
+        if let Some(r) = region
+            && (r.is_empty() || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Err(bad());
         }
         if let Some(q) = qualifier {
             let version = !q.is_empty() && q.len() <= 10 && q.bytes().all(|b| b.is_ascii_digit());

@@ -449,10 +449,10 @@ impl Inner {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
-        if let Ok(mut pools) = self.pools.lock() {
-            if let Some(pool) = pools.get_mut(&worker.config.name) {
-                pool.idle.push(worker);
-            }
+        if let Ok(mut pools) = self.pools.lock()
+            && let Some(pool) = pools.get_mut(&worker.config.name)
+        {
+            pool.idle.push(worker);
         }
     }
 
@@ -572,10 +572,10 @@ impl Inner {
                 if let Some(v) = &value {
                     dirs.extend(std::env::split_paths(v));
                 }
-                if let Ok(p) = std::env::join_paths(dirs) {
-                    if let Some(p) = p.to_str().filter(|p| !p.is_empty()) {
-                        vars.push(EnvVar::public("PATH", p));
-                    }
+                if let Ok(p) = std::env::join_paths(dirs)
+                    && let Some(p) = p.to_str().filter(|p| !p.is_empty())
+                {
+                    vars.push(EnvVar::public("PATH", p));
                 }
             } else if let Some(v) = value.as_ref().and_then(|v| v.to_str()) {
                 vars.push(EnvVar::public(name, v));
