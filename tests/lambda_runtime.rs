@@ -80,8 +80,12 @@ fn json_of(payload: &[u8]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(payload)))
 }
 
+/// Whether `pid` runs (a zombie, killed but not yet reaped, does not).
 fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+    })
 }
 
 /// Waits (bounded) for a process to be gone.
@@ -164,6 +168,7 @@ async fn python_echo_runs_warm_with_the_runtime_environment() {
     assert_eq!(fx.starts.load(Ordering::SeqCst), 1, "one process start");
     let pid = u32::try_from(b["pid"].as_u64().expect("pid")).expect("pid");
     assert_eq!(fx.host.idle_pids("echo"), vec![pid]);
+    assert!(alive(pid), "the warm process runs between invocations");
 
     // A changed configuration starts a new process.
     let mut f = fx.host.registry().get("echo").expect("get");
