@@ -14,6 +14,7 @@
 //! | fail an S3 operation with S3's code and status | [`s3::S3Error`], [`s3::S3ErrorCode`]  |
 //! | keep buckets and objects (local or elsewhere)  | [`store::ObjectStore`], [`store::local::LocalStore`] |
 //! | encrypt objects as S3 does (SSE-S3/KMS/C)      | [`sse::engine::SseEngine`]            |
+//! | run unmodified AWS Lambda handlers (`server`)  | `lambda::LambdaHost`                  |
 //!
 //! ```
 //! use s3crypt::keys::DataKey;
@@ -46,6 +47,8 @@ pub mod glacier;
 pub mod iam;
 pub mod keys;
 pub mod kms;
+#[cfg(feature = "server")]
+pub mod lambda;
 pub mod primitives;
 pub mod range;
 pub mod s3;

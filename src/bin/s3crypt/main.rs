@@ -17,6 +17,7 @@ mod envelope;
 mod files;
 mod iam;
 mod kms;
+mod lambda;
 mod logs;
 mod selftest;
 mod serve;
@@ -133,6 +134,8 @@ enum Command {
     Man(completions::ManArgs),
     /// Read S3 server access logs (files, or a bucket's delivered log objects): a table or JSON lines and a summary.
     Logs(logs::Args),
+    /// Lambda functions of the home (Python, Node.js, custom runtimes, webhooks) and `invoke`.
+    Lambda(lambda::Args),
     /// Glacier vaults of the home (served by `s3crypt serve`): vaults, encrypted archives, access policies, Vault Lock.
     Vault(vault::Args),
 }
@@ -182,6 +185,7 @@ fn main() -> ExitCode {
             sse::engine(&cli.home).and_then(|e| access_point::run(&e, &args, cli.json))
         }
         Command::Vault(args) => vault::run(&args, &cli.home, cli.json),
+        Command::Lambda(args) => lambda::run(&args, &cli.home, cli.json),
         Command::VpcEndpoint(cmd) => vpc_endpoint::run(&cmd, &cli.home, cli.json),
     };
     match result {
