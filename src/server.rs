@@ -876,7 +876,17 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         | Op::PutAccessPointPolicy
         | Op::GetAccessPointPolicy
         | Op::DeleteAccessPointPolicy
-        | Op::GetAccessPointPolicyStatus => control::dispatch(svc, op, &call),
+        | Op::GetAccessPointPolicyStatus
+        | Op::CreateAccessPointForObjectLambda
+        | Op::GetAccessPointForObjectLambda
+        | Op::ListAccessPointsForObjectLambda
+        | Op::DeleteAccessPointForObjectLambda
+        | Op::GetAccessPointConfigurationForObjectLambda
+        | Op::PutAccessPointConfigurationForObjectLambda
+        | Op::PutAccessPointPolicyForObjectLambda
+        | Op::GetAccessPointPolicyForObjectLambda
+        | Op::DeleteAccessPointPolicyForObjectLambda
+        | Op::GetAccessPointPolicyStatusForObjectLambda => control::dispatch(svc, op, &call),
         Op::GetBucketLogging | Op::PutBucketLogging => bucket::logging(svc, op, &call),
         Op::PutBucketVersioning => versioning::put_bucket_versioning(svc, &call),
         Op::ListObjectVersions => versioning::list_versions(svc, &call),

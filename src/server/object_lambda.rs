@@ -107,7 +107,9 @@ impl S3Service {
             .map(|(_, v)| v.as_str())
             && names_object_lambda(source)
         {
-            return Err(not_supported("CopyObject with an Object Lambda access point as source"));
+            return Err(not_supported(
+                "CopyObject with an Object Lambda access point as source",
+            ));
         }
         let Some(bucket) = req.bucket.clone() else {
             return Ok(None);
@@ -240,7 +242,9 @@ impl S3Service {
         let (range, part) = match action {
             Action::GetObject => (Feature::GetObjectRange, Feature::GetObjectPartNumber),
             Action::HeadObject => (Feature::HeadObjectRange, Feature::HeadObjectPartNumber),
-            Action::ListObjects | Action::ListObjectsV2 => return Ok(Some((action, transformation))),
+            Action::ListObjects | Action::ListObjectsV2 => {
+                return Ok(Some((action, transformation)));
+            }
         };
         let config = &route.olap.configuration;
         if header("range") && !config.allows(range) {
@@ -272,9 +276,7 @@ fn names_object_lambda(source: &str) -> bool {
         String::from_utf8_lossy(&crate::aws::sigv4::canonical::percent_decode(source)).into_owned();
     let s = decoded.trim_start_matches('/');
     s.starts_with("arn:aws:s3-object-lambda:")
-        || s.split('/')
-            .next()
-            .is_some_and(object_lambda::is_alias)
+        || s.split('/').next().is_some_and(object_lambda::is_alias)
 }
 
 fn not_supported(what: &str) -> S3Error {
@@ -314,9 +316,10 @@ fn olap_action(op: Op) -> Result<&'static str, S3Error> {
         Op::ListObjects | Op::ListObjectsV2 | Op::HeadBucket => "s3-object-lambda:ListBucket",
         Op::ListObjectVersions => "s3-object-lambda:ListBucketVersions",
         Op::ListMultipartUploads => "s3-object-lambda:ListBucketMultipartUploads",
-        Op::PutObject | Op::CreateMultipartUpload | Op::UploadPart | Op::CompleteMultipartUpload => {
-            "s3-object-lambda:PutObject"
-        }
+        Op::PutObject
+        | Op::CreateMultipartUpload
+        | Op::UploadPart
+        | Op::CompleteMultipartUpload => "s3-object-lambda:PutObject",
         Op::AbortMultipartUpload => "s3-object-lambda:AbortMultipartUpload",
         Op::ListParts => "s3-object-lambda:ListMultipartUploadParts",
         Op::DeleteObject | Op::DeleteObjects => "s3-object-lambda:DeleteObject",
@@ -342,8 +345,14 @@ mod tests {
 
     #[test]
     fn actions_and_addresses() {
-        assert_eq!(olap_action(Op::HeadObject).ok(), Some("s3-object-lambda:GetObject"));
-        assert_eq!(olap_action(Op::ListObjectsV2).ok(), Some("s3-object-lambda:ListBucket"));
+        assert_eq!(
+            olap_action(Op::HeadObject).ok(),
+            Some("s3-object-lambda:GetObject")
+        );
+        assert_eq!(
+            olap_action(Op::ListObjectsV2).ok(),
+            Some("s3-object-lambda:ListBucket")
+        );
         assert_eq!(
             olap_action(Op::PostObject).map_err(|e| e.code()),
             Err(crate::s3::S3ErrorCode::NotImplemented)
@@ -352,7 +361,10 @@ mod tests {
             olap_action(Op::GetBucketPolicy).map_err(|e| e.code()),
             Err(crate::s3::S3ErrorCode::InvalidRequest)
         );
-        assert_eq!(name_account("my-olap-000000000000"), Some(("my-olap", "000000000000")));
+        assert_eq!(
+            name_account("my-olap-000000000000"),
+            Some(("my-olap", "000000000000"))
+        );
         assert_eq!(name_account("bucket"), None);
         assert!(names_object_lambda("/my-olap-abc--ol-s3/k"));
         assert!(names_object_lambda(

@@ -100,8 +100,8 @@ pub use crate::iam::users::LOCAL_ACCOUNT;
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
 mod access_points;
-mod object_lambda;
 mod multipart;
+mod object_lambda;
 mod versions;
 pub use versions::{DeletedVersion, MFA_DELETE_CONFIG};
 

@@ -375,8 +375,7 @@ impl SseEngine {
         action: &str,
         change: impl FnOnce(ObjectLambdaAccessPoint) -> Result<Option<ObjectLambdaAccessPoint>, S3Error>,
     ) -> Result<(), S3Error> {
-        let olap =
-            self.read_object_lambda_access_point(ctx, account, region, name, action)?;
+        let olap = self.read_object_lambda_access_point(ctx, account, region, name, action)?;
         let old_bucket = self.bucket_of(&olap)?;
         let changed = change(olap)?;
         let mut olaps = self.bucket_object_lambdas(&old_bucket)?;
