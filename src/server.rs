@@ -679,7 +679,10 @@ impl S3Service {
             };
             return self.object_lambda_transform(invocation).await;
         }
-        if let (Op::WriteGetObjectResponse, Some(incoming)) = (req.op, stream.take()) {
+        // (`stream.take()` only for WriteGetObjectResponse: other streamed operations keep their body.)
+        if req.op == Op::WriteGetObjectResponse
+            && let Some(incoming) = stream.take()
+        {
             write_get_object_response::handle(
                 &self.output_routes,
                 &authenticated.context,
