@@ -12,7 +12,15 @@ fn run(args: &[&str]) -> Output {
         .expect("run s3crypt")
 }
 
-const SUBCOMMANDS: [&str; 6] = ["put", "get", "serve", "access-point", "object", "vault"];
+const SUBCOMMANDS: [&str; 7] = [
+    "put",
+    "get",
+    "serve",
+    "access-point",
+    "object-lambda",
+    "object",
+    "vault",
+];
 
 #[test]
 #[cfg_attr(

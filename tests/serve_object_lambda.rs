@@ -29,13 +29,7 @@ fn object_lambda_access_points_with_boto3() {
         &["--vpc-endpoint", "vpce-0b1a2c3d=127.0.0.2:0"],
     );
     assert_eq!(server.vpc_endpoints.len(), 1, "{:?}", server.vpc_endpoints);
-    let run = scenario::run_scenario(
-        "object_lambda_boto3.py",
-        &server,
-        &home,
-        ACCESS_KEY,
-        SECRET,
-    );
+    let run = scenario::run_scenario("object_lambda_boto3.py", &server, &home, ACCESS_KEY, SECRET);
     let ran = run.passed();
     for area in ["control_", "data_", "security_"] {
         assert!(
@@ -53,7 +47,9 @@ fn object_lambda_access_points_with_boto3() {
     let through: Vec<&str> = log
         .lines()
         .filter(|l| {
-            l.contains("\"access_point\":\"arn:aws:s3-object-lambda:us-east-1:000000000000:accesspoint/")
+            l.contains(
+                "\"access_point\":\"arn:aws:s3-object-lambda:us-east-1:000000000000:accesspoint/",
+            )
         })
         .collect();
     assert!(
