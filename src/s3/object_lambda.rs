@@ -296,7 +296,10 @@ pub fn is_valid_function(s: &str) -> bool {
 }
 
 /// The region, account, name and qualifier of a function reference, each as given.
-fn function_parts(s: &str) -> Option<(Option<&str>, Option<&str>, &str, Option<&str>)> {
+type FunctionParts<'a> = (Option<&'a str>, Option<&'a str>, &'a str, Option<&'a str>);
+
+/// Splits a function reference into [`FunctionParts`].
+fn function_parts(s: &str) -> Option<FunctionParts<'_>> {
     let ident = |p: &str| {
         !p.is_empty()
             && p.len() <= 170
@@ -734,11 +737,7 @@ mod tests {
         ] {
             assert_eq!(parse_arn(bad), None, "{bad}");
         }
-        for name in [
-            "my-olap",
-            &"a-".repeat(22).trim_end_matches('-').to_owned(),
-            "abc",
-        ] {
+        for name in ["my-olap", "a-".repeat(22).trim_end_matches('-'), "abc"] {
             let a = new_alias(name).expect("alias");
             assert!(is_alias(&a), "{a}");
             assert!(a.len() <= 63 && a.ends_with("--ol-s3"), "{a}");
