@@ -160,6 +160,7 @@ class Scenario(harness.Scenario):
         st("control_policy_put_get_status_delete", self.control_policy)
         st("control_errors", self.control_errors)
         st("data_delegated_put_get_list_through_alias_and_arn", self.data_delegated)
+        st("data_virtual_host_s3_object_lambda_localhost", self.data_olap_host)
         st("data_transformed_get_reaches_the_lambda_seam", self.data_transformed)
         st("data_range_without_allowed_feature_is_501", self.data_range)
         st("data_copy_and_bucket_configuration_refused", self.data_refused_ops)
@@ -318,6 +319,19 @@ class Scenario(harness.Scenario):
             allowed(lambda: self.s3.delete_object(Bucket=o["arn"], Key="put-by-arn"), "DELETE by ARN")
             self.not_wired(lambda: self.s3.list_objects(Bucket=o["alias"]), "transformed ListObjects by alias")
             return "PUT/GET/HEAD/LIST/DELETE delegated"
+
+    def data_olap_host(self):
+        # https://NAME-ACCOUNT.s3-object-lambda.localhost:PORT: the endpoint `s3-object-lambda.localhost`
+        # with virtual-host addressing and `NAME-ACCOUNT` as the bucket.
+        host = re.sub(r"^https://localhost:", "https://s3-object-lambda.localhost:", self.endpoint)
+        v = self.client(endpoint=host, addressing="virtual")
+        with self.setup("vh") as env:
+            o = self.create_olap(env, "vh", ["HeadObject"])
+            got = allowed(lambda: v.get_object(Bucket=f"{o['name']}-{ACCOUNT}", Key="k"), "GET by OLAP host")["Body"].read()
+            check(got == b"original", f"GET by OLAP host {got!r}")
+            self.not_wired(lambda: v.head_object(Bucket=f"{o['name']}-{ACCOUNT}", Key="k"), "transformed HEAD by OLAP host")
+            expect_error(lambda: v.get_object(Bucket=f"no-such-olap-{ACCOUNT}", Key="k"), 404, what="unknown OLAP host")
+            return host
 
     def data_transformed(self):
         with self.setup("tr") as env:
