@@ -13,11 +13,13 @@
 //! | access point names, ARNs, aliases, S3 Control documents | [`access_point`] |
 //! | versioning and MFA Delete documents, ListObjectVersions, `x-amz-mfa` | [`versioning`] |
 //! | Object Lock configuration, retention, legal hold, their rules | [`object_lock`] |
+//! | Object Lambda access point names, ARNs, aliases, configurations, S3 Control documents | [`object_lambda`] |
 
 pub mod access_log;
 pub mod access_point;
 pub mod cors;
 pub mod error;
+pub mod object_lambda;
 pub mod object_lock;
 pub mod public_access;
 pub mod versioning;

@@ -35,6 +35,7 @@ mod glacier;
 mod listen;
 mod multipart;
 mod object;
+pub mod object_lambda;
 mod post;
 mod request;
 pub mod tls;
@@ -576,8 +577,17 @@ impl S3Service {
             &headers,
             &self.options.domains,
         )?;
-        let access_point = Arc::clone(&self).access_point_of(&mut req, conn).await?;
-        log.access_point = access_point.as_ref().map(AccessPoint::arn);
+        let olap = Arc::clone(&self)
+            .object_lambda_of(&mut req, &headers, conn)
+            .await?;
+        let access_point = match olap {
+            Some(_) => None,
+            None => Arc::clone(&self).access_point_of(&mut req, conn).await?,
+        };
+        log.access_point = match &olap {
+            Some(route) => Some(route.olap.arn()),
+            None => access_point.as_ref().map(AccessPoint::arn),
+        };
         *resource = req.resource();
         log.op = req.op.name();
         log.s3_op = Some(req.op);
@@ -622,7 +632,7 @@ impl S3Service {
             &self.options.region,
             conn,
             SystemTime::now(),
-            req.op == Op::WriteGetObjectResponse,
+            req.op == Op::WriteGetObjectResponse || olap.is_some(),
         )?;
         if let Some(p) = authenticated.context.caller.principal() {
             log.principal.clone_from(&p.arn);
@@ -641,7 +651,38 @@ impl S3Service {
             }
             authenticated.context.access_point = Some(self.engine.access_point_ref(ap)?);
         }
-        if let (Op::WriteGetObjectResponse, Some(incoming)) = (req.op, stream.take()) {
+        if let Some(route) = &olap
+            && let Some((action, transformation)) =
+                self.object_lambda_checks(route, &req, &headers, &mut authenticated.context)?
+        {
+            let function_arn = crate::s3::object_lambda::function_arn(
+                &transformation.function,
+                &route.olap.region,
+                &route.olap.account,
+            )
+            .unwrap_or_else(|| transformation.function.clone());
+            let invocation = object_lambda::ObjectLambdaInvocation {
+                olap: route.olap.clone(),
+                supporting: route.supporting.clone(),
+                transformation,
+                function_arn,
+                action,
+                context: authenticated.context,
+                method: method.to_owned(),
+                target: target.to_owned(),
+                host,
+                headers,
+                query: req.query.clone(),
+                key: req.key.clone(),
+                request_id: log.request_id.clone(),
+                region: self.options.region.clone(),
+            };
+            return self.object_lambda_transform(invocation).await;
+        }
+        // (`stream.take()` only for WriteGetObjectResponse: other streamed operations keep their body.)
+        if req.op == Op::WriteGetObjectResponse
+            && let Some(incoming) = stream.take()
+        {
             write_get_object_response::handle(
                 &self.output_routes,
                 &authenticated.context,
@@ -838,7 +879,17 @@ fn dispatch(svc: &S3Service, op: Op, call: Call) -> Result<Reply, S3Error> {
         | Op::PutAccessPointPolicy
         | Op::GetAccessPointPolicy
         | Op::DeleteAccessPointPolicy
-        | Op::GetAccessPointPolicyStatus => control::dispatch(svc, op, &call),
+        | Op::GetAccessPointPolicyStatus
+        | Op::CreateAccessPointForObjectLambda
+        | Op::GetAccessPointForObjectLambda
+        | Op::ListAccessPointsForObjectLambda
+        | Op::DeleteAccessPointForObjectLambda
+        | Op::GetAccessPointConfigurationForObjectLambda
+        | Op::PutAccessPointConfigurationForObjectLambda
+        | Op::PutAccessPointPolicyForObjectLambda
+        | Op::GetAccessPointPolicyForObjectLambda
+        | Op::DeleteAccessPointPolicyForObjectLambda
+        | Op::GetAccessPointPolicyStatusForObjectLambda => control::dispatch(svc, op, &call),
         Op::GetBucketLogging | Op::PutBucketLogging => bucket::logging(svc, op, &call),
         Op::PutBucketVersioning => versioning::put_bucket_versioning(svc, &call),
         Op::ListObjectVersions => versioning::list_versions(svc, &call),

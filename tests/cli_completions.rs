@@ -12,11 +12,12 @@ fn run(args: &[&str]) -> Output {
         .expect("run s3crypt")
 }
 
-const SUBCOMMANDS: [&str; 7] = [
+const SUBCOMMANDS: [&str; 8] = [
     "put",
     "get",
     "serve",
     "access-point",
+    "object-lambda",
     "object",
     "vault",
     "lambda",

@@ -76,6 +76,22 @@ proptest! {
     }
 
     #[test]
+    fn object_lambda_configuration_never_panics(
+        parts in proptest::collection::vec("(<[A-Za-z]{1,30}>|</[A-Za-z]{1,30}>|[ -~]{0,20})", 0..30),
+        function in "[ -~]{0,80}",
+    ) {
+        use s3crypt::s3::object_lambda;
+        let body = format!(
+            "<CreateAccessPointForObjectLambdaRequest><Configuration>{}</Configuration></CreateAccessPointForObjectLambdaRequest>",
+            parts.concat()
+        );
+        let _ = object_lambda::parse_configuration_request(body.as_bytes(), "CreateAccessPointForObjectLambdaRequest");
+        let _ = object_lambda::function_arn(&function, "us-east-1", "000000000000");
+        let _ = object_lambda::parse_arn(&function);
+        let _ = object_lambda::is_alias(&function);
+    }
+
+    #[test]
     fn sse_bucket_config_never_panics(data in "[ -~]{0,300}") {
         fuzz_bodies::sse_bucket_config(data.as_bytes());
     }

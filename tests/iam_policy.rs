@@ -1994,3 +1994,90 @@ mod never_panics {
         }
     }
 }
+
+/// S3 Object Lambda (UG olap-policies): the supporting access point's grant conditioned on
+/// `aws:CalledVia`, `lambda:InvokeFunction` on a function ARN (with `$LATEST`), and an Object Lambda
+/// access point policy on the OLAP ARN across accounts.
+#[test]
+fn object_lambda_called_via_invoke_function_and_olap_policy() {
+    let identity = parse(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:us-east-1:111122223333:accesspoint/ap/object/*",
+             "Condition":{"ForAnyValue:StringEquals":{"aws:CalledVia":["s3-object-lambda.amazonaws.com"]}}},
+            {"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:111122223333:function:redact:$LATEST"}
+        ]}"#,
+        &ParseOptions::IDENTITY,
+    );
+    let keys = none();
+    let decide = |ctx: &RequestContext, action: &str, resource: &str| {
+        identity.evaluate(&Request {
+            action,
+            resource,
+            context: ctx,
+            keys: &keys,
+        })
+    };
+    let direct = alice();
+    let mut via = alice();
+    via.called_via = Some("s3-object-lambda.amazonaws.com".to_owned());
+    let object = "arn:aws:s3:us-east-1:111122223333:accesspoint/ap/object/k";
+    assert_eq!(decide(&via, "s3:GetObject", object), Decision::Allow);
+    assert_eq!(
+        decide(&direct, "s3:GetObject", object),
+        Decision::NotApplicable
+    );
+    let latest = "arn:aws:lambda:us-east-1:111122223333:function:redact:$LATEST";
+    assert_eq!(
+        decide(&direct, "lambda:InvokeFunction", latest),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(
+            &direct,
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:us-east-1:111122223333:function:other"
+        ),
+        Decision::NotApplicable
+    );
+
+    // The OLAP policy grants bob's account; bob's identity policy must allow too (cross-account).
+    let olap = "arn:aws:s3-object-lambda:us-east-1:111122223333:accesspoint/redacted";
+    let olap_policy = parse(
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{OTHER}:root"}},"Action":"s3-object-lambda:GetObject","Resource":"{olap}"}}]}}"#
+        ),
+        &ParseOptions::ACCESS_POINT,
+    );
+    let bob_identity = parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3-object-lambda:*","Resource":"*"}]}"#,
+        &ParseOptions::IDENTITY,
+    );
+    let bob = bob_elsewhere();
+    let with = [bob_identity];
+    let a = Authorization::new(
+        "s3-object-lambda:GetObject",
+        olap,
+        OWNER,
+        &bob,
+        &keys,
+        ResourceModel::S3,
+    )
+    .with_resource_policy(Some(&olap_policy));
+    assert_eq!(authorize(&a), Verdict::ImplicitDeny, "no identity allow");
+    assert_eq!(authorize(&a.with_identity_policies(&with)), Verdict::Allow);
+    let a = Authorization::new(
+        "s3-object-lambda:PutObject",
+        olap,
+        OWNER,
+        &bob,
+        &keys,
+        ResourceModel::S3,
+    )
+    .with_resource_policy(Some(&olap_policy))
+    .with_identity_policies(&with);
+    assert_eq!(
+        authorize(&a),
+        Verdict::ImplicitDeny,
+        "the OLAP policy grants GetObject only"
+    );
+}

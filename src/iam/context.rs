@@ -198,6 +198,10 @@ pub struct RequestContext {
     /// The caller's identity policies (an IAM user's inline policies); empty for account roots and
     /// anonymous callers.
     pub identity_policies: std::sync::Arc<[crate::iam::policy::Policy]>,
+    /// The AWS service that made the request on the caller's behalf (`aws:CalledVia`,
+    /// `aws:CalledViaFirst`, `aws:CalledViaLast`), e.g. `s3-object-lambda.amazonaws.com` for the
+    /// supporting access point's part of a request through an Object Lambda access point.
+    pub called_via: Option<String>,
 }
 
 impl RequestContext {
@@ -217,6 +221,7 @@ impl RequestContext {
             source_vpc: None,
             vpc_endpoint_policy: None,
             identity_policies: std::sync::Arc::from(Vec::new()),
+            called_via: None,
         }
     }
 

@@ -156,6 +156,7 @@ pub(crate) fn signing_service<'a>(
 /// # Errors
 /// S3's authentication errors (`SignatureDoesNotMatch`, `InvalidAccessKeyId`, `AccessDenied`
 /// "Request has expired", `RequestTimeTooSkewed`, `AuthorizationQueryParametersError`, …).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn authenticate(
     req: &SignableRequest<'_>,
     query: &[(String, String)],

@@ -45,6 +45,16 @@ pub(crate) enum Op {
     GetAccessPointPolicy,
     DeleteAccessPointPolicy,
     GetAccessPointPolicyStatus,
+    CreateAccessPointForObjectLambda,
+    GetAccessPointForObjectLambda,
+    ListAccessPointsForObjectLambda,
+    DeleteAccessPointForObjectLambda,
+    GetAccessPointConfigurationForObjectLambda,
+    PutAccessPointConfigurationForObjectLambda,
+    PutAccessPointPolicyForObjectLambda,
+    GetAccessPointPolicyForObjectLambda,
+    DeleteAccessPointPolicyForObjectLambda,
+    GetAccessPointPolicyStatusForObjectLambda,
     GetBucketAcl,
     PutBucketAcl,
     ListMultipartUploads,
@@ -115,6 +125,24 @@ impl Op {
             Self::GetAccessPointPolicy => "GetAccessPointPolicy",
             Self::DeleteAccessPointPolicy => "DeleteAccessPointPolicy",
             Self::GetAccessPointPolicyStatus => "GetAccessPointPolicyStatus",
+            Self::CreateAccessPointForObjectLambda => "CreateAccessPointForObjectLambda",
+            Self::GetAccessPointForObjectLambda => "GetAccessPointForObjectLambda",
+            Self::ListAccessPointsForObjectLambda => "ListAccessPointsForObjectLambda",
+            Self::DeleteAccessPointForObjectLambda => "DeleteAccessPointForObjectLambda",
+            Self::GetAccessPointConfigurationForObjectLambda => {
+                "GetAccessPointConfigurationForObjectLambda"
+            }
+            Self::PutAccessPointConfigurationForObjectLambda => {
+                "PutAccessPointConfigurationForObjectLambda"
+            }
+            Self::PutAccessPointPolicyForObjectLambda => "PutAccessPointPolicyForObjectLambda",
+            Self::GetAccessPointPolicyForObjectLambda => "GetAccessPointPolicyForObjectLambda",
+            Self::DeleteAccessPointPolicyForObjectLambda => {
+                "DeleteAccessPointPolicyForObjectLambda"
+            }
+            Self::GetAccessPointPolicyStatusForObjectLambda => {
+                "GetAccessPointPolicyStatusForObjectLambda"
+            }
             Self::GetBucketAcl => "GetBucketAcl",
             Self::PutBucketAcl => "PutBucketAcl",
             Self::ListMultipartUploads => "ListMultipartUploads",
@@ -182,6 +210,28 @@ impl Op {
             Self::GetAccessPointPolicy => "REST.GET.ACCESSPOINT_POLICY",
             Self::DeleteAccessPointPolicy => "REST.DELETE.ACCESSPOINT_POLICY",
             Self::GetAccessPointPolicyStatus => "REST.GET.ACCESSPOINT_POLICY_STATUS",
+            Self::CreateAccessPointForObjectLambda => "REST.PUT.ACCESSPOINTFOROBJECTLAMBDA",
+            Self::GetAccessPointForObjectLambda => "REST.GET.ACCESSPOINTFOROBJECTLAMBDA",
+            Self::ListAccessPointsForObjectLambda => "REST.GET.ACCESSPOINTSFOROBJECTLAMBDA",
+            Self::DeleteAccessPointForObjectLambda => "REST.DELETE.ACCESSPOINTFOROBJECTLAMBDA",
+            Self::GetAccessPointConfigurationForObjectLambda => {
+                "REST.GET.ACCESSPOINTFOROBJECTLAMBDA_CONFIGURATION"
+            }
+            Self::PutAccessPointConfigurationForObjectLambda => {
+                "REST.PUT.ACCESSPOINTFOROBJECTLAMBDA_CONFIGURATION"
+            }
+            Self::PutAccessPointPolicyForObjectLambda => {
+                "REST.PUT.ACCESSPOINTFOROBJECTLAMBDA_POLICY"
+            }
+            Self::GetAccessPointPolicyForObjectLambda => {
+                "REST.GET.ACCESSPOINTFOROBJECTLAMBDA_POLICY"
+            }
+            Self::DeleteAccessPointPolicyForObjectLambda => {
+                "REST.DELETE.ACCESSPOINTFOROBJECTLAMBDA_POLICY"
+            }
+            Self::GetAccessPointPolicyStatusForObjectLambda => {
+                "REST.GET.ACCESSPOINTFOROBJECTLAMBDA_POLICY_STATUS"
+            }
             Self::GetBucketAcl | Self::GetObjectAcl => "REST.GET.ACL",
             Self::PutBucketAcl | Self::PutObjectAcl => "REST.PUT.ACL",
             Self::ListMultipartUploads => "REST.GET.UPLOADS",
@@ -388,7 +438,8 @@ pub(crate) fn resolve(
     Ok(req)
 }
 
-/// An S3 Control request: `accesspoint[/NAME[/policy|/policyStatus]]` under `/v20180820/`. The access
+/// An S3 Control request: `accesspoint[/NAME[/policy|/policyStatus]]` or
+/// `accesspointforobjectlambda[/NAME[/configuration|/policy|/policyStatus]]` under `/v20180820/`. The access
 /// point name travels as the request's key; there is no bucket.
 fn control_operation(
     method: &str,
@@ -405,6 +456,28 @@ fn control_operation(
         ("GET", ["accesspoint", _, "policy"]) => Op::GetAccessPointPolicy,
         ("DELETE", ["accesspoint", _, "policy"]) => Op::DeleteAccessPointPolicy,
         ("GET", ["accesspoint", _, "policyStatus"]) => Op::GetAccessPointPolicyStatus,
+        ("GET", ["accesspointforobjectlambda"]) => Op::ListAccessPointsForObjectLambda,
+        ("PUT", ["accesspointforobjectlambda", _]) => Op::CreateAccessPointForObjectLambda,
+        ("GET", ["accesspointforobjectlambda", _]) => Op::GetAccessPointForObjectLambda,
+        ("DELETE", ["accesspointforobjectlambda", _]) => Op::DeleteAccessPointForObjectLambda,
+        ("GET", ["accesspointforobjectlambda", _, "configuration"]) => {
+            Op::GetAccessPointConfigurationForObjectLambda
+        }
+        ("PUT", ["accesspointforobjectlambda", _, "configuration"]) => {
+            Op::PutAccessPointConfigurationForObjectLambda
+        }
+        ("PUT", ["accesspointforobjectlambda", _, "policy"]) => {
+            Op::PutAccessPointPolicyForObjectLambda
+        }
+        ("GET", ["accesspointforobjectlambda", _, "policy"]) => {
+            Op::GetAccessPointPolicyForObjectLambda
+        }
+        ("DELETE", ["accesspointforobjectlambda", _, "policy"]) => {
+            Op::DeleteAccessPointPolicyForObjectLambda
+        }
+        ("GET", ["accesspointforobjectlambda", _, "policyStatus"]) => {
+            Op::GetAccessPointPolicyStatusForObjectLambda
+        }
         _ => {
             return Err(S3Error::not_implemented(
                 "This S3 Control operation is not implemented by this server.",
@@ -615,6 +688,62 @@ mod tests {
             op("GET", "/b/%ff").expect_err("utf8").code(),
             S3ErrorCode::InvalidURI
         );
+    }
+
+    #[test]
+    fn object_lambda_control_paths() {
+        let control = |method: &str, target: &str| {
+            resolve(
+                method,
+                target,
+                Some("000000000000.localhost"),
+                &[("x-amz-account-id".to_owned(), "000000000000".to_owned())],
+                &domains(),
+            )
+        };
+        for (method, target, want) in [
+            (
+                "GET",
+                "/v20180820/accesspointforobjectlambda?maxResults=5",
+                Op::ListAccessPointsForObjectLambda,
+            ),
+            (
+                "PUT",
+                "/v20180820/accesspointforobjectlambda/o",
+                Op::CreateAccessPointForObjectLambda,
+            ),
+            (
+                "GET",
+                "/v20180820/accesspointforobjectlambda/o/configuration",
+                Op::GetAccessPointConfigurationForObjectLambda,
+            ),
+            (
+                "PUT",
+                "/v20180820/accesspointforobjectlambda/o/policy",
+                Op::PutAccessPointPolicyForObjectLambda,
+            ),
+            (
+                "GET",
+                "/v20180820/accesspointforobjectlambda/o/policyStatus",
+                Op::GetAccessPointPolicyStatusForObjectLambda,
+            ),
+            (
+                "DELETE",
+                "/v20180820/accesspointforobjectlambda/o",
+                Op::DeleteAccessPointForObjectLambda,
+            ),
+        ] {
+            let r = control(method, target).expect(target);
+            assert_eq!(r.op, want, "{target}");
+        }
+        assert_eq!(
+            control("GET", "/v20180820/accesspointforobjectlambda/o")
+                .expect("get")
+                .key
+                .as_deref(),
+            Some("o")
+        );
+        assert!(control("POST", "/v20180820/accesspointforobjectlambda/o/x").is_err());
     }
 
     #[test]

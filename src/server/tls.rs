@@ -33,7 +33,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::fsutil::{create_private_dir, write_atomic};
 
 /// The names the generated server certificate covers.
-pub const SERVER_NAMES: [&str; 4] = ["localhost", "*.localhost", "127.0.0.1", "::1"];
+/// (`*.s3-object-lambda.localhost`: Object Lambda access points by virtual host
+/// `NAME-ACCOUNT.s3-object-lambda.localhost`, which `*.localhost` does not cover.)
+pub const SERVER_NAMES: [&str; 5] = [
+    "localhost",
+    "*.localhost",
+    "*.s3-object-lambda.localhost",
+    "127.0.0.1",
+    "::1",
+];
 
 /// How long the generated server certificate is valid.
 const SERVER_VALIDITY: Duration = Duration::from_secs(397 * 86_400);

@@ -101,6 +101,7 @@ type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)
 
 mod access_points;
 mod multipart;
+mod object_lambda;
 mod versions;
 pub use versions::{DeletedVersion, MFA_DELETE_CONFIG};
 
@@ -194,6 +195,8 @@ pub struct SseEngine {
     mfa: Option<crate::iam::mfa::MfaStore>,
     /// Every access point, as last read ([`access_points::CACHE_TTL`]).
     access_point_cache: access_points::AccessPointCache,
+    /// Every Object Lambda access point, as last read ([`access_points::CACHE_TTL`]).
+    object_lambda_cache: object_lambda::ObjectLambdaCache,
     removed_at_open: Vec<PathBuf>,
 }
 
@@ -376,6 +379,7 @@ impl SseEngine {
             clock: Arc::new(SystemClock),
             mfa: None,
             access_point_cache: std::sync::Mutex::new(None),
+            object_lambda_cache: std::sync::Mutex::new(None),
             removed_at_open: Vec::new(),
         }
     }

@@ -19,6 +19,7 @@ mod iam;
 mod kms;
 mod lambda;
 mod logs;
+mod object_lambda;
 mod selftest;
 mod serve;
 mod sse;
@@ -125,6 +126,9 @@ enum Command {
     Iam(iam::Command),
     /// S3 Control access points of the local account: create, get, list, delete, policies.
     AccessPoint(access_point::Args),
+    /// S3 Object Lambda access points of the local account: create, get, list, delete,
+    /// configuration, policies.
+    ObjectLambda(object_lambda::Args),
     /// Policies of the VPC endpoints that `serve --vpc-endpoint` serves.
     #[command(subcommand)]
     VpcEndpoint(vpc_endpoint::Command),
@@ -183,6 +187,9 @@ fn main() -> ExitCode {
         Command::Man(args) => completions::man(&args),
         Command::AccessPoint(args) => {
             sse::engine(&cli.home).and_then(|e| access_point::run(&e, &args, cli.json))
+        }
+        Command::ObjectLambda(args) => {
+            sse::engine(&cli.home).and_then(|e| object_lambda::run(&e, &args, cli.json))
         }
         Command::Vault(args) => vault::run(&args, &cli.home, cli.json),
         Command::Lambda(args) => lambda::run(&args, &cli.home, cli.json),

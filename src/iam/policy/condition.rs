@@ -187,8 +187,13 @@ fn global_key(ctx: &RequestContext, name: &str) -> Option<String> {
         "aws:multifactorauthpresent" => ctx.mfa_present.map(|b| b.to_string()),
         "aws:sourcevpce" => ctx.source_vpce.clone(),
         "aws:sourcevpc" => ctx.source_vpc.clone(),
-        "s3:authtype" => ctx.auth.condition_value().map(str::to_owned),
-        "s3:signatureage" => ctx.signature_age.map(|d| d.as_millis().to_string()),
+        "aws:calledvia" | "aws:calledviafirst" | "aws:calledvialast" => ctx.called_via.clone(),
+        "s3:authtype" | "s3-object-lambda:authtype" => {
+            ctx.auth.condition_value().map(str::to_owned)
+        }
+        "s3:signatureage" | "s3-object-lambda:signatureage" => {
+            ctx.signature_age.map(|d| d.as_millis().to_string())
+        }
         "s3:dataaccesspointarn" => ap.map(|a| a.arn.clone()),
         "s3:dataaccesspointaccount" => ap.map(|a| a.account.clone()),
         "s3:accesspointnetworkorigin" => ap.map(|a| a.network_origin.clone()),

@@ -124,7 +124,7 @@ impl SseEngine {
     /// An S3 Control request by `ctx` for `action` on `resource` in `account`: the caller must belong to
     /// the account (S3 Control access point calls are never cross-account) and be allowed by its
     /// identity policies (an account root always is).
-    fn authorize_control(
+    pub(super) fn authorize_control(
         &self,
         ctx: &RequestContext,
         account: &str,
