@@ -53,6 +53,9 @@ use self::auth::Connection;
 pub use self::auth::{Identity, IdentitySource, StaticKeys};
 use self::body::ResponseBody;
 pub use self::listen::{Listeners, serve};
+pub use self::object_lambda::invoke::{
+    ObjectLambdaRuntime, function_environment as object_lambda_environment,
+};
 use self::request::{Op, S3Request};
 use crate::aws::sigv4::SignableRequest;
 use crate::iam::context::RequestContext;
@@ -136,6 +139,8 @@ pub struct S3Service {
     sessions: Arc<crate::iam::sessions::Sessions>,
     /// Object Lambda GetObjects waiting for their function's WriteGetObjectResponse.
     output_routes: Arc<write_get_object_response::OutputRoutes>,
+    /// The functions that run Object Lambda transformations ([`S3Service::set_object_lambda_runtime`]).
+    object_lambda: std::sync::OnceLock<ObjectLambdaRuntime>,
 }
 
 type CorsCache = std::collections::HashMap<String, (Instant, Option<Arc<CorsConfiguration>>)>;
@@ -219,6 +224,7 @@ impl S3Service {
             vpc_policies: None,
             sessions,
             output_routes: Arc::new(write_get_object_response::OutputRoutes::new()),
+            object_lambda: std::sync::OnceLock::new(),
         }
     }
 
@@ -234,6 +240,20 @@ impl S3Service {
     #[must_use]
     pub fn sessions(&self) -> &Arc<crate::iam::sessions::Sessions> {
         &self.sessions
+    }
+
+    /// Runs Object Lambda transformations with `runtime`'s functions (once; later calls are ignored).
+    /// Without it, transformed requests answer 501 `NotImplemented`.
+    pub fn set_object_lambda_runtime(&self, runtime: ObjectLambdaRuntime) {
+        if self.object_lambda.set(runtime).is_err() {
+            tracing::warn!("the Object Lambda runtime is already set");
+        }
+    }
+
+    /// The runtime of [`S3Service::set_object_lambda_runtime`], if set.
+    #[must_use]
+    pub fn object_lambda_runtime(&self) -> Option<&ObjectLambdaRuntime> {
+        self.object_lambda.get()
     }
 
     /// The same endpoint enforcing the VPC endpoint policies kept in `policies` on requests through

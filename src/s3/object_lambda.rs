@@ -13,6 +13,8 @@
 //! point ARN (`arn:[^:]+:s3:[^:]*:\d{12}:accesspoint/.*`), optional `CloudWatchMetricsEnabled`,
 //! `AllowedFeatures` and at least one `TransformationConfiguration` (actions and a Lambda function).
 
+pub mod event;
+
 use serde::{Deserialize, Serialize};
 
 use crate::s3::access_point::{S3_CONTROL_XMLNS, is_account_id};

@@ -19,6 +19,8 @@
 //! 7. Anything else is delegated to the supporting access point, authorized as a request through it
 //!    (its policy and its bucket's), with `aws:CalledVia` = `s3-object-lambda.amazonaws.com`.
 
+pub mod invoke;
+
 use std::sync::Arc;
 
 use super::auth::Connection;
@@ -166,31 +168,61 @@ impl S3Service {
         Ok(Some(route))
     }
 
-    /// The transformation seam: runs a request that `route`'s configuration transforms, after every
-    /// check of the module documentation passed. The Lambda runtime replaces this body: it invokes
-    /// `invocation.function_arn` with the event built from `invocation` and answers with the
+    /// Runs a request that `route`'s configuration transforms, after every check of the module
+    /// documentation passed: invokes `invocation.function_arn` with AWS's event and answers with the
     /// function's output (WriteGetObjectResponse for GetObject, the returned document for HeadObject
-    /// and the lists).
+    /// and the lists); see [`invoke`].
     ///
     /// # Errors
-    /// For now always 501 `NotImplemented` "s3crypt has no Lambda runtime wired for this
-    /// transformation yet".
-    #[allow(clippy::unused_async)]
+    /// S3 Object Lambda's errors ([`invoke`]).
     pub(crate) async fn object_lambda_transform(
         self: Arc<Self>,
         invocation: ObjectLambdaInvocation,
     ) -> Result<Reply, S3Error> {
-        tracing::debug!(
-            target: "s3crypt::server",
-            request_id = %invocation.request_id,
-            olap = %invocation.olap.arn(),
-            action = invocation.action.as_str(),
-            function = %invocation.function_arn,
-            "Object Lambda transformation requested"
+        use crate::s3::object_lambda::event::Operation;
+        let inv = invocation;
+        let Some(principal) = inv.context.caller.principal().cloned() else {
+            return Err(S3Error::access_denied(
+                "Object Lambda access points only accept requests signed with SigV4 over HTTPS.",
+            ));
+        };
+        let operation = match inv.action {
+            Action::GetObject => Operation::GetObject,
+            Action::HeadObject => Operation::HeadObject,
+            Action::ListObjects => Operation::ListObjects,
+            Action::ListObjectsV2 => Operation::ListObjectsV2,
+        };
+        // The caller's user id (`userIdentity.principalId`), from the account store when it has one.
+        let user_id = match (&principal.user_name, self.object_lambda_runtime()) {
+            (Some(name), Some(rt)) => rt.user_id(name),
+            _ => None,
+        };
+        let path = inv.target.split('?').next().unwrap_or("/");
+        let url = format!(
+            "https://{}{}{}",
+            inv.host.as_deref().unwrap_or("localhost"),
+            path,
+            invoke::query_string(&inv.query, |_| true)
         );
-        Err(S3Error::not_implemented(
-            "s3crypt has no Lambda runtime wired for this transformation yet",
-        ))
+        let olap_arn = inv.olap.arn();
+        let supporting_arn = inv.supporting.arn();
+        let t = invoke::Transform {
+            function: &inv.function_arn,
+            payload: inv.transformation.payload.as_deref().unwrap_or_default(),
+            access_point_arn: &olap_arn,
+            supporting_access_point_arn: &supporting_arn,
+            supporting_alias: &inv.supporting.alias,
+            operation,
+            key: inv.key.as_deref().unwrap_or_default(),
+            query: &inv.query,
+            url,
+            headers: &inv.headers,
+            request_id: &inv.request_id,
+            principal: &principal,
+            user_id,
+            identity_policies: inv.context.identity_policies.to_vec(),
+        };
+        self.run_transformation(t).await
     }
 
     /// The Object Lambda rules after authentication (3–6 of the module documentation). `Ok(Some)`:

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::iam::{Authorization, ConditionKeys, RequestContext, ResourceModel, Verdict, authorize};
 use crate::primitives::{RngError, fill_random};
 use crate::s3::S3Error;
+use crate::s3::object_lambda::event::is_error_code;
 
 /// The IAM action a function needs to answer.
 pub const ACTION: &str = "s3-object-lambda:WriteGetObjectResponse";
@@ -198,13 +199,6 @@ impl OutputRoutes {
 impl Forwarded {
     /// The waiting caller's answer: the function's error as S3's error document with the forwarded
     /// code and message, or its status, headers and streamed body.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the Object Lambda GetObject handler answers with it"
-        )
-    )]
     pub(crate) fn into_reply(self, request_id: &str) -> crate::server::Reply {
         if let Some((code, message)) = &self.error {
             return error_reply(self.status, code, message, request_id);
@@ -235,7 +229,11 @@ pub(crate) fn error_reply(
     request_id: &str,
 ) -> crate::server::Reply {
     use crate::s3::xml::escape_text;
-    let code = if code.is_empty() { "InternalError" } else { code };
+    let code = if code.is_empty() {
+        "InternalError"
+    } else {
+        code
+    };
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
         escape_text(code),
@@ -251,14 +249,6 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.trim())
-}
-
-/// Whether `code` is a valid forwarded error code (`^[A-Z][a-zA-Z]+$`).
-fn is_error_code(code: &str) -> bool {
-    let mut b = code.bytes();
-    b.next().is_some_and(|c| c.is_ascii_uppercase())
-        && code.len() >= 2
-        && b.all(|c| c.is_ascii_alphabetic())
 }
 
 /// Checks the forwarding headers of a WriteGetObjectResponse and returns the caller's status,

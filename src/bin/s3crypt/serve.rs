@@ -69,6 +69,11 @@ pub(crate) struct ServeArgs {
     /// delivered as a log object; open batches are also delivered on shutdown.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     access_log_interval: u64,
+    /// The Python interpreter that runs Lambda functions (`s3crypt lambda create-function --runtime
+    /// python`) for Object Lambda access points; it needs `awslambdaric` (scripts/venv.sh installs it).
+    /// Default: `./.venv/bin/python`, else `python3`.
+    #[arg(long, value_name = "PATH", env = "S3CRYPT_PYTHON")]
+    lambda_python: Option<std::path::PathBuf>,
 }
 
 fn parse_vpc_endpoint(spec: &str) -> Result<VpcEndpoint, String> {
@@ -231,6 +236,28 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
             None => None,
         };
         let ca = files.ca.as_ref().map(|p| p.display().to_string());
+        // Object Lambda: functions reach this server at https://localhost:PORT (in the certificate),
+        // with credentials of their execution role issued by it.
+        if let Some((l, _)) = &https {
+            let endpoint = format!("https://localhost:{}", l.local_addr()?.port());
+            let registry = s3crypt::lambda::FunctionRegistry::open(home)
+                .map_err(|e| anyhow::anyhow!("the Lambda functions: {e}"))?;
+            let mut options = s3crypt::lambda::HostOptions::new(&args.region, LOCAL_ACCOUNT);
+            if let Some(python) = &args.lambda_python {
+                options.python.clone_from(python);
+            }
+            options.env_provider = Some(s3crypt::server::object_lambda_environment(
+                Arc::clone(service.sessions()),
+                LOCAL_ACCOUNT.to_owned(),
+                endpoint.clone(),
+                ca.clone(),
+            ));
+            service.set_object_lambda_runtime(s3crypt::server::ObjectLambdaRuntime {
+                host: Arc::new(s3crypt::lambda::LambdaHost::new(registry, options)),
+                endpoint,
+                accounts: s3crypt::iam::users::AccountStore::open(home).ok(),
+            });
+        }
         if json {
             outln!(
                 "{}",
@@ -282,6 +309,10 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
             shutdown,
         )
         .await?;
+        // The listeners are closed: stop the functions' processes.
+        if let Some(rt) = service.object_lambda_runtime() {
+            rt.host.shutdown().await;
+        }
         // The listeners are closed: deliver the open batches of access logs.
         tokio::task::spawn_blocking(move || service.close_access_logs()).await?;
         anyhow::Ok(())
