@@ -2,8 +2,9 @@
 //! `…ForObjectLambda` operations on `https://000000000000.localhost:PORT`, the data plane by alias and
 //! by Object Lambda access point ARN, the plain HTTP listener and a VPC endpoint listener for the
 //! refusals), driven by `tests/interop/object_lambda_boto3.py` (S3-FEATURES.md §3). One server for the
-//! whole scenario, stopped by a drop guard, also on panic. Transformed requests end at the server's
-//! Lambda seam (501 NotImplemented) until a Lambda runtime is wired.
+//! whole scenario, stopped by a drop guard, also on panic. No function is registered here, so
+//! transformed requests that pass every check end at the Lambda runtime with 404 `LambdaNotFound`
+//! (`tests/serve_object_lambda_functions.rs` runs real functions).
 
 #[path = "support/common.rs"]
 mod common;

@@ -44,7 +44,7 @@ fn object_lambda_functions_with_awslambdaric_boto3_and_aws_cli() {
         "example_s3ec_reencrypt_for_the_caller",
     ] {
         assert!(
-            ran.iter().any(|s| s == step),
+            ran.iter().any(|s| *s == step),
             "{step} did not pass: {ran:?}"
         );
     }

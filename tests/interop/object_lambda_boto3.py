@@ -13,9 +13,9 @@ Lambda access point (OLAP) by its alias (`…--ol-s3`, path style, signed for `s
 signed for `s3-object-lambda`). Codes S3 does not document (bad name, unknown OLAP, SSE-C through an
 OLAP) are the server's documented choices.
 
-A transformed request (an action listed in the OLAP's TransformationConfigurations) currently ends at
-the server's Lambda seam with 501 NotImplemented "s3crypt has no Lambda runtime wired for this
-transformation yet": the steps assert it, and the integrator of the Lambda runtime changes them.
+A transformed request (an action listed in the OLAP's TransformationConfigurations) that passes every
+check reaches the Lambda runtime; this scenario registers no function, so it ends there with 404
+LambdaNotFound (tests/interop/object_lambda_functions_boto3.py runs real functions).
 
 Output: as the other scenarios (`ok` / `FAIL` / `skip` lines, a JSON summary, `secrets-used`).
 """
@@ -41,7 +41,7 @@ from scenario_harness import (  # noqa: E402
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 ALIAS_RE = re.compile(r"^[0-9a-z-]{3,63}$")
-NOT_WIRED = "s3crypt has no Lambda runtime wired for this transformation yet"
+NOT_WIRED = "The requested lambda resource does not exist."
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:redact"
 
 
@@ -147,8 +147,9 @@ class Scenario(harness.Scenario):
         return {"name": n, "arn": olap_arn(n), "alias": alias}
 
     def not_wired(self, fn, what: str) -> None:
-        # HEAD answers carry no body: botocore reports the status as the code.
-        e = expect_error(fn, 501, "NotImplemented", "501", what=what)
+        """The request passed every check and reached the Lambda runtime, which knows no such function.
+        HEAD answers carry no body: botocore reports the status as the code."""
+        e = expect_error(fn, 404, "LambdaNotFound", "404", what=what)
         if e.operation_name != "HeadObject":
             check(err_message(e) == NOT_WIRED, f"{what}: message {err_message(e)!r}")
 
@@ -161,7 +162,7 @@ class Scenario(harness.Scenario):
         st("control_errors", self.control_errors)
         st("data_delegated_put_get_list_through_alias_and_arn", self.data_delegated)
         st("data_virtual_host_s3_object_lambda_localhost", self.data_olap_host)
-        st("data_transformed_get_reaches_the_lambda_seam", self.data_transformed)
+        st("data_transformed_get_reaches_the_lambda_runtime", self.data_transformed)
         st("data_range_without_allowed_feature_is_501", self.data_range)
         st("data_copy_and_bucket_configuration_refused", self.data_refused_ops)
         st("security_anonymous_refused", self.security_anonymous)
@@ -342,7 +343,7 @@ class Scenario(harness.Scenario):
             self.not_wired(lambda: self.s3.head_object(Bucket=o["alias"], Key="k"), "transformed HEAD")
             allowed(lambda: self.s3.list_objects_v2(Bucket=o["alias"]), "non-transformed ListObjectsV2")
             allowed(lambda: self.s3.put_object(Bucket=o["alias"], Key="k2", Body=b"x"), "PutObject is never transformed")
-            return "501 NotImplemented at the seam"
+            return "404 LambdaNotFound at the runtime"
 
     def data_range(self):
         with self.setup("rng") as env:
@@ -411,7 +412,7 @@ class Scenario(harness.Scenario):
             for res in (FUNCTION, FUNCTION + ":$LATEST"):
                 ok = self.iam_user("ollam", *base, {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": res})
                 self.not_wired(lambda: ok["s3"].get_object(Bucket=o["alias"], Key="k"), f"with lambda:InvokeFunction on {res}")
-            return "403 without, seam with"
+            return "403 without, the runtime with"
 
     def security_olap_permission(self):
         with self.setup("perm") as env:
