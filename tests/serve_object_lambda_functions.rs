@@ -43,10 +43,7 @@ fn object_lambda_functions_with_awslambdaric_boto3_and_aws_cli() {
         "function_silent_error_crash_timeout_surface_as_errors",
         "example_s3ec_reencrypt_for_the_caller",
     ] {
-        assert!(
-            ran.iter().any(|s| *s == step),
-            "{step} did not pass: {ran:?}"
-        );
+        assert!(ran.contains(&step), "{step} did not pass: {ran:?}");
     }
     // Every invocation is audited with the Object Lambda access point's ARN and the function's output.
     let log = std::fs::read_to_string(&server.log).expect("server log");

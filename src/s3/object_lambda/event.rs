@@ -445,7 +445,7 @@ mod tests {
             headers: &headers,
             identity: &id,
         };
-        let v: Value = serde_json::from_slice(&event.to_json()).unwrap();
+        let v: Value = serde_json::from_slice(&event.to_json()).expect("test input");
         assert_eq!(v["protocolVersion"], "1.00");
         assert_eq!(v["xAmzRequestId"], "REQ");
         assert_eq!(v["getObjectContext"]["outputRoute"], "route");
@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(v["configuration"]["payload"], "{\"columns\":[]}");
         assert_eq!(v["userRequest"]["headers"]["Accept"], "a,b");
         assert_eq!(v["userRequest"]["headers"]["Host"], "x--ol-s3.localhost");
-        let text = String::from_utf8(event.to_json()).unwrap();
+        let text = String::from_utf8(event.to_json()).expect("test input");
         assert!(
             !text.contains("secret") && !text.contains("tok\""),
             "{text}"
@@ -482,7 +482,7 @@ mod tests {
             headers: &[],
             identity: &id,
         };
-        let v: Value = serde_json::from_slice(&event.to_json()).unwrap();
+        let v: Value = serde_json::from_slice(&event.to_json()).expect("test input");
         assert!(v.get("listObjectsV2Context").is_some());
         assert!(v.get("listObjectsContext").is_none());
         assert!(v["listObjectsV2Context"].get("outputRoute").is_none());
@@ -502,8 +502,8 @@ mod tests {
             br#"{"statusCode": 200, "headers": {"Content-Length": 12, "X-Amz-Meta-A": "b",
                 "Set-Cookie": "x", "ETag": "\"e\r\nx: y\""}}"#,
         )
-        .unwrap();
-        let h = head_headers(a.headers.as_ref().unwrap());
+        .expect("test input");
+        let h = head_headers(a.headers.as_ref().expect("test input"));
         assert_eq!(
             h,
             vec![
@@ -511,7 +511,8 @@ mod tests {
                 ("x-amz-meta-a".to_owned(), "b".to_owned()),
             ]
         );
-        let l = FunctionAnswer::parse(br#"{"statusCode": 200, "listResultXml": "<x/>"}"#).unwrap();
+        let l = FunctionAnswer::parse(br#"{"statusCode": 200, "listResultXml": "<x/>"}"#)
+            .expect("test input");
         assert_eq!(l.list_result_xml.as_deref(), Some("<x/>"));
     }
 
@@ -523,8 +524,8 @@ mod tests {
                               "owner": {"id": "i", "displayName": "d"}}],
                 "commonPrefixes": [{"prefix": "p/q/"}]}"#,
         )
-        .unwrap();
-        let xml = list_bucket_result_xml(&v, true).unwrap();
+        .expect("test input");
+        let xml = list_bucket_result_xml(&v, true).expect("test input");
         assert!(
             xml.contains("<Name>b</Name><Prefix>p/</Prefix><KeyCount>1</KeyCount>"),
             "{xml}"
@@ -543,7 +544,7 @@ mod tests {
         );
         assert!(
             list_bucket_result_xml(&v, false)
-                .unwrap()
+                .expect("test input")
                 .contains("<MaxKeys>1000</MaxKeys>")
         );
         for broken in [
@@ -553,11 +554,11 @@ mod tests {
             r#"{"name": {}, "maxKeys": 1, "isTruncated": false}"#,
             r#"[]"#,
         ] {
-            let v: Value = serde_json::from_str(broken).unwrap();
+            let v: Value = serde_json::from_str(broken).expect("test input");
             assert!(list_bucket_result_xml(&v, false).is_err(), "{broken}");
         }
-        let v: Value =
-            serde_json::from_str(r#"{"name": "b", "maxKeys": 1, "isTruncated": false}"#).unwrap();
+        let v: Value = serde_json::from_str(r#"{"name": "b", "maxKeys": 1, "isTruncated": false}"#)
+            .expect("test input");
         assert!(
             list_bucket_result_xml(&v, true).is_err(),
             "V2 needs keyCount"
