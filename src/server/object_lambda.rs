@@ -1,8 +1,8 @@
 //! S3 Object Lambda access points on the data plane: how a request names one (its alias
 //! `…--ol-s3` as the bucket, its ARN — which botocore sends to the virtual host `NAME-ACCOUNT.HOST`
 //! signed for `s3-object-lambda` — or the virtual host `NAME-ACCOUNT.s3-object-lambda.DOMAIN`), the
-//! rules every such request must pass, and the seam where a transformed request
-//! ([`S3Service::object_lambda_transform`]) is handed to the Lambda runtime.
+//! rules every such request must pass, and where a transformed request
+//! (`S3Service::object_lambda_transform`) is handed to the Lambda runtime.
 //!
 //! The rules (`../shared/reference/S3-FEATURES.md` §3.1, §3.5), in the order they are checked:
 //! 1. POST Object, CopyObject and UploadPartCopy through (or from) an OLAP: 501 `NotImplemented`;
@@ -15,7 +15,7 @@
 //! 5. SSE-C headers on GetObject or HeadObject: 400 `InvalidRequest` (the code and message are not
 //!    documented anywhere found: unverified).
 //! 6. A transformed action: `lambda:InvokeFunction` on the function (403 otherwise), then `Range` /
-//!    `partNumber` without the matching `AllowedFeatures` entry: 501 `NotImplemented`; then the seam.
+//!    `partNumber` without the matching `AllowedFeatures` entry: 501 `NotImplemented`; then the function runs ([`invoke`]).
 //! 7. Anything else is delegated to the supporting access point, authorized as a request through it
 //!    (its policy and its bucket's), with `aws:CalledVia` = `s3-object-lambda.amazonaws.com`.
 

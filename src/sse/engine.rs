@@ -100,6 +100,7 @@ pub use crate::iam::users::LOCAL_ACCOUNT;
 type BucketKeyCache = HashMap<(String, String), (SecretBytes, Vec<u8>, Duration)>;
 
 mod access_points;
+mod bucket_records;
 mod multipart;
 mod object_lambda;
 mod versions;
@@ -193,10 +194,11 @@ pub struct SseEngine {
     clock: Arc<dyn Clock>,
     /// The account root's virtual MFA devices (MFA Delete); `None` without a local home.
     mfa: Option<crate::iam::mfa::MfaStore>,
-    /// Every access point, as last read ([`access_points::CACHE_TTL`]).
-    access_point_cache: access_points::AccessPointCache,
-    /// Every Object Lambda access point, as last read ([`access_points::CACHE_TTL`]).
-    object_lambda_cache: object_lambda::ObjectLambdaCache,
+    /// Every access point, as last read ([`bucket_records::CACHE_TTL`]).
+    access_points: bucket_records::BucketRecords<crate::s3::access_point::AccessPoint>,
+    /// Every Object Lambda access point, as last read ([`bucket_records::CACHE_TTL`]).
+    object_lambda_access_points:
+        bucket_records::BucketRecords<crate::s3::object_lambda::ObjectLambdaAccessPoint>,
     removed_at_open: Vec<PathBuf>,
 }
 
@@ -378,8 +380,14 @@ impl SseEngine {
             managed_key_lock: Mutex::new(()),
             clock: Arc::new(SystemClock),
             mfa: None,
-            access_point_cache: std::sync::Mutex::new(None),
-            object_lambda_cache: std::sync::Mutex::new(None),
+            access_points: bucket_records::BucketRecords::new(
+                crate::s3::access_point::ACCESS_POINTS_CONFIG,
+                "access points",
+            ),
+            object_lambda_access_points: bucket_records::BucketRecords::new(
+                crate::s3::object_lambda::OBJECT_LAMBDA_CONFIG,
+                "Object Lambda access points",
+            ),
             removed_at_open: Vec::new(),
         }
     }

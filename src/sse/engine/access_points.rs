@@ -1,39 +1,33 @@
 //! The engine's access points: the records of an account's access points, kept with their bucket (the
-//! bucket document [`ACCESS_POINTS_CONFIG`], so whatever store holds the bucket holds its access
+//! bucket document [`ACCESS_POINTS_CONFIG`](crate::s3::access_point::ACCESS_POINTS_CONFIG), so whatever store holds the bucket holds its access
 //! points), the S3 Control operations on them with their authorization, lookups by name and by alias
 //! for the data plane, and the [`AccessPointRef`] a request through an access point carries into every
 //! authorization decision ([`SseEngine::check_policy_keys`] adds the access point's gate).
 //!
-//! Lookups scan the account's buckets; the list is cached for [`CACHE_TTL`] and dropped at once when
+//! Lookups scan the account's buckets; the list is cached for [`super::bucket_records::CACHE_TTL`] and dropped at once when
 //! this process changes an access point (another process's change is seen within the TTL).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::SseEngine;
 use crate::iam::policy::{ParseOptions, Policy};
 use crate::iam::{
     AccessPointRef, Authorization, ConditionKeys, RequestContext, ResourceModel, Verdict, authorize,
 };
-use crate::s3::access_point::{
-    self, ACCESS_POINTS_CONFIG, AccessPoint, CreateRequest, NetworkOrigin,
-};
+use crate::s3::access_point::{self, AccessPoint, CreateRequest, NetworkOrigin};
 use crate::s3::{S3Error, S3ErrorCode};
 
-/// How long a process trusts its list of access points.
-pub(super) const CACHE_TTL: Duration = Duration::from_secs(2);
-
-/// The cached list of every access point, with when it was read.
-pub(super) type AccessPointCache = std::sync::Mutex<Option<(Instant, Arc<Vec<AccessPoint>>)>>;
+impl super::bucket_records::Record for AccessPoint {
+    fn account_and_name(&self) -> (&str, &str) {
+        (&self.account, &self.name)
+    }
+}
 
 impl SseEngine {
     fn bucket_access_points(&self, bucket: &str) -> Result<BTreeMap<String, AccessPoint>, S3Error> {
-        match self.store.bucket_config(bucket, ACCESS_POINTS_CONFIG)? {
-            None => Ok(BTreeMap::new()),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| S3Error::internal_because("stored access points", e)),
-        }
+        self.access_points.load(&*self.store, bucket)
     }
 
     fn save_bucket_access_points(
@@ -41,41 +35,12 @@ impl SseEngine {
         bucket: &str,
         aps: &BTreeMap<String, AccessPoint>,
     ) -> Result<(), S3Error> {
-        let json = (!aps.is_empty())
-            .then(|| serde_json::to_string(aps))
-            .transpose()
-            .map_err(|e| S3Error::internal_because("access points", e))?;
-        self.store
-            .put_bucket_config(bucket, ACCESS_POINTS_CONFIG, json.as_deref())?;
-        if let Ok(mut c) = self.access_point_cache.lock() {
-            *c = None;
-        }
-        Ok(())
+        self.access_points.save(&*self.store, bucket, aps)
     }
 
-    /// Every access point of every bucket, by name (cached for [`CACHE_TTL`]).
+    /// Every access point of every bucket, by account and name (cached).
     fn all_access_points(&self) -> Result<Arc<Vec<AccessPoint>>, S3Error> {
-        if let Ok(c) = self.access_point_cache.lock()
-            && let Some((at, list)) = c.as_ref()
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(Arc::clone(list));
-        }
-        let mut all = Vec::new();
-        for b in self.store.list_buckets()? {
-            match self.bucket_access_points(&b.name) {
-                Ok(aps) => all.extend(aps.into_values()),
-                // A bucket deleted meanwhile has no access points.
-                Err(e) if e.code() == S3ErrorCode::NoSuchBucket => {}
-                Err(e) => return Err(e),
-            }
-        }
-        all.sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
-        let all = Arc::new(all);
-        if let Ok(mut c) = self.access_point_cache.lock() {
-            *c = Some((Instant::now(), Arc::clone(&all)));
-        }
-        Ok(all)
+        self.access_points.all(&*self.store)
     }
 
     /// The access point `name` of `account`.

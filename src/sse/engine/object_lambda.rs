@@ -1,5 +1,5 @@
 //! The engine's Object Lambda access points (OLAPs): their records, kept with the bucket of their
-//! supporting access point (the bucket document [`OBJECT_LAMBDA_CONFIG`], so whatever store holds the
+//! supporting access point (the bucket document [`OBJECT_LAMBDA_CONFIG`](crate::s3::object_lambda::OBJECT_LAMBDA_CONFIG), so whatever store holds the
 //! bucket holds them), the S3 Control operations on them with their authorization, lookups by name,
 //! alias and ARN for the data plane, and the data plane's OLAP decisions
 //! ([`SseEngine::authorize_object_lambda`], [`SseEngine::authorize_lambda_invoke`]).
@@ -12,35 +12,31 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::SseEngine;
-use super::access_points::CACHE_TTL;
+
 use crate::iam::policy::{ParseOptions, Policy};
 use crate::iam::{Authorization, ConditionKeys, RequestContext, ResourceModel, Verdict, authorize};
 use crate::s3::access_point::{self, AccessPoint};
-use crate::s3::object_lambda::{
-    self, Configuration, OBJECT_LAMBDA_CONFIG, ObjectLambdaAccessPoint, Transformation,
-};
+use crate::s3::object_lambda::{self, Configuration, ObjectLambdaAccessPoint, Transformation};
 use crate::s3::{S3Error, S3ErrorCode};
-
-/// The cached list of every Object Lambda access point, with when it was read.
-pub(super) type ObjectLambdaCache =
-    std::sync::Mutex<Option<(Instant, Arc<Vec<ObjectLambdaAccessPoint>>)>>;
 
 /// Object Lambda access points per account (S3's quota per account and Region).
 const MAX_PER_ACCOUNT: usize = 1000;
+
+impl super::bucket_records::Record for ObjectLambdaAccessPoint {
+    fn account_and_name(&self) -> (&str, &str) {
+        (&self.account, &self.name)
+    }
+}
 
 impl SseEngine {
     fn bucket_object_lambdas(
         &self,
         bucket: &str,
     ) -> Result<BTreeMap<String, ObjectLambdaAccessPoint>, S3Error> {
-        match self.store.bucket_config(bucket, OBJECT_LAMBDA_CONFIG)? {
-            None => Ok(BTreeMap::new()),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| S3Error::internal_because("stored Object Lambda access points", e)),
-        }
+        self.object_lambda_access_points.load(&*self.store, bucket)
     }
 
     fn save_bucket_object_lambdas(
@@ -48,40 +44,13 @@ impl SseEngine {
         bucket: &str,
         olaps: &BTreeMap<String, ObjectLambdaAccessPoint>,
     ) -> Result<(), S3Error> {
-        let json = (!olaps.is_empty())
-            .then(|| serde_json::to_string(olaps))
-            .transpose()
-            .map_err(|e| S3Error::internal_because("Object Lambda access points", e))?;
-        self.store
-            .put_bucket_config(bucket, OBJECT_LAMBDA_CONFIG, json.as_deref())?;
-        if let Ok(mut c) = self.object_lambda_cache.lock() {
-            *c = None;
-        }
-        Ok(())
+        self.object_lambda_access_points
+            .save(&*self.store, bucket, olaps)
     }
 
-    /// Every Object Lambda access point (cached for [`CACHE_TTL`]).
+    /// Every Object Lambda access point, by account and name (cached).
     fn all_object_lambdas(&self) -> Result<Arc<Vec<ObjectLambdaAccessPoint>>, S3Error> {
-        if let Ok(c) = self.object_lambda_cache.lock()
-            && let Some((at, list)) = c.as_ref()
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(Arc::clone(list));
-        }
-        let mut all = Vec::new();
-        for b in self.store.list_buckets()? {
-            match self.bucket_object_lambdas(&b.name) {
-                Ok(o) => all.extend(o.into_values()),
-                Err(e) if e.code() == S3ErrorCode::NoSuchBucket => {}
-                Err(e) => return Err(e),
-            }
-        }
-        all.sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
-        let all = Arc::new(all);
-        if let Ok(mut c) = self.object_lambda_cache.lock() {
-            *c = Some((Instant::now(), Arc::clone(&all)));
-        }
-        Ok(all)
+        self.object_lambda_access_points.all(&*self.store)
     }
 
     /// The Object Lambda access point `name` of `account`.
