@@ -39,7 +39,7 @@ fn object_lambda_functions_with_awslambdaric_boto3_and_aws_cli() {
     let ran = run.passed();
     for step in [
         "get_transformed_sse_s3_by_alias_and_arn",
-        "get_head_list_transformed_sse_kms",
+        "get_head_list_transformed_sse_s3_and_sse_kms",
         "function_silent_error_crash_timeout_surface_as_errors",
         "example_s3ec_reencrypt_for_the_caller",
     ] {

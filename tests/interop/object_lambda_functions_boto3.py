@@ -181,7 +181,7 @@ class Scenario(harness.Scenario):
     def run(self) -> None:
         st = self.step
         st("get_transformed_sse_s3_by_alias_and_arn", self.get_sse_s3)
-        st("get_head_list_transformed_sse_kms", self.get_head_list_kms)
+        st("get_head_list_transformed_sse_s3_and_sse_kms", self.get_head_list_kms)
         st("event_shape_and_input_url_dies_with_the_invocation", self.event_and_input_url)
         st("output_token_is_single_use", self.token_single_use)
         st("caller_without_invoke_permission_refused", self.no_invoke)
@@ -242,23 +242,30 @@ class Scenario(harness.Scenario):
             self.s3.put_object(Bucket=b, Key="k/one.txt", Body=b"kms secret text",
                                ServerSideEncryption="aws:kms")
             self.s3.put_object(Bucket=b, Key="k/two.txt", Body=b"two", ServerSideEncryption="aws:kms")
-            body, _ = self.get(self.s3, alias, "k/one.txt")
-            check(body == b"KMS SECRET TEXT", f"GET of an SSE-KMS object decrypted then transformed: {body!r}")
-            h = self.s3.head_object(Bucket=alias, Key="k/one.txt")
-            check(h["Metadata"].get("transformed") == "yes", f"HEAD transformed: {h}")
-            check(h["ContentLength"] == len(b"kms secret text"), f"HEAD length {h['ContentLength']}")
+            self.s3.put_object(Bucket=b, Key="k/three.txt", Body=b"sse-s3 text",
+                               ServerSideEncryption="AES256")
+            for key, plain, sse in (("k/one.txt", b"kms secret text", "aws:kms"),
+                                    ("k/three.txt", b"sse-s3 text", "AES256")):
+                check(self.s3.head_object(Bucket=b, Key=key)["ServerSideEncryption"] == sse,
+                      f"{key} is stored with {sse}")
+                body, _ = self.get(self.s3, alias, key)
+                check(body == plain.upper(), f"GET of an {sse} object decrypted then transformed: {body!r}")
+                h = self.s3.head_object(Bucket=alias, Key=key)
+                check(h["Metadata"].get("transformed") == "yes", f"HEAD of {sse} transformed: {h}")
+                check(h["ContentLength"] == len(plain), f"HEAD length {h['ContentLength']}")
             expect_error(lambda: self.s3.head_object(Bucket=alias, Key="nope"), 404, "404",
                          what="HEAD refused by the function")
             keys = [o["Key"] for o in self.s3.list_objects_v2(Bucket=alias, Prefix="k/")["Contents"]]
-            check(keys == ["K/ONE.TXT", "K/TWO.TXT"], f"ListObjectsV2 transformed: {keys}")
+            want = ["K/ONE.TXT", "K/THREE.TXT", "K/TWO.TXT"]
+            check(keys == want, f"ListObjectsV2 transformed: {keys}")
             keys = [o["Key"] for o in self.s3.list_objects(Bucket=alias, Prefix="k/")["Contents"]]
-            check(keys == ["K/ONE.TXT", "K/TWO.TXT"], f"ListObjects transformed: {keys}")
+            check(keys == want, f"ListObjects transformed: {keys}")
         finally:
             with contextlib.suppress(Exception):
                 self.control.delete_access_point_for_object_lambda(AccountId=ACCOUNT, Name=ol)
             with contextlib.suppress(Exception):
                 self.control.delete_access_point(AccountId=ACCOUNT, Name=ap)
-            for k in ("k/one.txt", "k/two.txt"):
+            for k in ("k/one.txt", "k/two.txt", "k/three.txt"):
                 with contextlib.suppress(Exception):
                     self.s3.delete_object(Bucket=b, Key=k)
             with contextlib.suppress(Exception):
