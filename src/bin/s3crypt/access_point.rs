@@ -163,6 +163,15 @@ pub(crate) fn run(e: &SseEngine, args: &Args, json: bool) -> anyhow::Result<Exit
                 )
             }),
     };
+    print_control_result(result, json)
+}
+
+/// Prints an S3 Control command's answer: its JSON with `--json`, else its XML (nothing when empty);
+/// an error as [`report_error`] does.
+pub(crate) fn print_control_result(
+    result: Result<(String, serde_json::Value), s3crypt::s3::S3Error>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     match result {
         Ok((xml, value)) => {
             if json {

@@ -15,7 +15,7 @@ use s3crypt::s3::object_lambda::{
 use s3crypt::sse::engine::{LOCAL_ACCOUNT, SseEngine};
 use serde_json::json;
 
-use crate::sse::{local_admin, report_error};
+use crate::sse::local_admin;
 
 /// `s3crypt object-lambda`.
 #[derive(Debug, clap::Args)]
@@ -287,15 +287,5 @@ pub(crate) fn run(e: &SseEngine, args: &Args, json: bool) -> anyhow::Result<Exit
                 )
             }),
     };
-    match result {
-        Ok((xml, value)) => {
-            if json {
-                outln!("{value}")?;
-            } else if !xml.is_empty() {
-                outln!("{xml}")?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(err) => report_error(&err, json),
-    }
+    crate::access_point::print_control_result(result, json)
 }
