@@ -55,4 +55,18 @@ fn object_lambda_functions_with_awslambdaric_boto3_and_aws_cli() {
         })
         .count();
     assert!(invocations >= 10, "{invocations} audited invocations");
+    // A handler printed its event: the inputS3Url in the logged output has no usable token or
+    // signature.
+    let printed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("invocation ended") && l.contains("X-Amz-Security-Token="))
+        .collect();
+    assert!(!printed.is_empty(), "the `tell` handler's output is logged");
+    for line in printed {
+        assert!(
+            line.contains("X-Amz-Security-Token=[REDACTED]")
+                && line.contains("X-Amz-Signature=[REDACTED]"),
+            "a caller session token or signature reached the log"
+        );
+    }
 }

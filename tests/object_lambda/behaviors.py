@@ -48,7 +48,9 @@ def upper(event, context):
 
 def tell(event, context):
     """GetObject: answers with the event's inputS3Url, route and token (so that the test can try to
-    reuse them once the invocation is over)."""
+    reuse them once the invocation is over). Prints the event, as handlers often do: the server must
+    keep the caller's session token and the URL's signature out of its log."""
+    print(json.dumps(event))
     ctx = event["getObjectContext"]
     s3.write_get_object_response(
         RequestRoute=ctx["outputRoute"], RequestToken=ctx["outputToken"],

@@ -298,6 +298,22 @@ impl S3Service {
             identity: &identity,
         }
         .to_json();
+        // What the function's output must not carry into the log: the caller session's token and
+        // secret-derived signature in `inputS3Url`, and the output token.
+        let mut secrets: Vec<zeroize::Zeroizing<String>> = vec![
+            zeroize::Zeroizing::new(credentials.session_token.expose_secret().to_owned()),
+            zeroize::Zeroizing::new(crate::aws::sigv4::uri_encode(
+                credentials.session_token.expose_secret(),
+                false,
+            )),
+        ];
+        if let Some(signature) = input_url.split("X-Amz-Signature=").nth(1) {
+            secrets.push(zeroize::Zeroizing::new(signature.to_owned()));
+        }
+        if let Some(slot) = &slot {
+            secrets.push(zeroize::Zeroizing::new(slot.token.clone()));
+        }
+        drop(credentials);
         let host = Arc::clone(&rt.host);
         let function = t.function.to_owned();
         let sessions = Arc::clone(self.sessions());
@@ -316,7 +332,7 @@ impl S3Service {
                     function = %function,
                     lambda_request_id = %inv.request_id,
                     function_error = inv.function_error.as_deref().unwrap_or(""),
-                    logs = %inv.logs,
+                    logs = %redact(&inv.logs, &secrets),
                     "invocation ended"
                 ),
                 Err(e) => tracing::warn!(
@@ -365,6 +381,14 @@ impl S3Service {
             .map_err(|e| S3Error::with_code(S3ErrorCode::LambdaInvalidResponse, e.to_string()))?;
         answer_caller(t.operation, &answer, t.request_id)
     }
+}
+
+/// `logs` with every occurrence of each of `secrets` replaced by `[REDACTED]`.
+fn redact(logs: &str, secrets: &[zeroize::Zeroizing<String>]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(logs.to_owned(), |l, s| l.replace(s.as_str(), "[REDACTED]"))
 }
 
 /// The caller's answer from a HeadObject or List function's return value.
