@@ -57,8 +57,9 @@
 //!   `AWS_ACCESS_KEY_ID`/`AWS_SESSION_TOKEN` of the role, no `LAMBDA_RUNTIME_DIR`, and `AWS_EXECUTION_ENV`
 //!   is `s3crypt_<runtime>`; the process inherits `PATH`, `HOME` and `LANG` from the host.
 //! - **Runtimes**: Python uses the configured interpreter (the project's venv) and its version, not a
-//!   managed `python3.x`; Node.js needs Node ≥ 22 with `aws-lambda-ric` installed (or
-//!   [`HostOptions::node_ric`]), else [`LambdaError::RuntimeUnavailable`]. `Runtime` in `get-function`
+//!   managed `python3.x`; Node.js needs Node ≥ 22 with `aws-lambda-ric` (`scripts/node.sh` installs
+//!   both from the npm registry into `.node`, found by [`default_node_ric`]), else
+//!   [`LambdaError::RuntimeUnavailable`]. `Runtime` in `get-function`
 //!   output is the closest AWS identifier (`python3`, `nodejs22.x`, `provided.al2023`) or `webhook`.
 //! - **Function errors**: [`Invocation::function_error`] holds the handler's `errorType` (AWS's
 //!   `X-Amz-Function-Error` header says `Unhandled`; the CLI prints that). A process that exits or times
@@ -80,6 +81,6 @@ pub use function::{
 };
 pub use host::{
     DEFAULT_INIT_TIMEOUT, HostOptions, Invocation, LambdaError, LambdaHost, MAX_LOG_BYTES,
-    default_python,
+    default_node_ric, default_python,
 };
 pub use runtime_api::MAX_PAYLOAD_BYTES;

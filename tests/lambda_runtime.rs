@@ -581,8 +581,18 @@ async fn webhooks_get_the_event_and_non_2xx_is_a_function_error() {
     target_arch = "aarch64",
     ignore = "interop tests spawn host processes (Python, servers); they run on the x86_64 legs"
 )]
-async fn the_node_runtime_runs_or_says_why_not() {
-    let fx = fixture(|_| {});
+async fn the_node_runtime_runs_an_unmodified_handler_under_aws_lambda_ric() {
+    // Node.js 22 and aws-lambda-ric from the npm registry, installed by the project's script.
+    let status = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/node.sh"))
+        .status()
+        .expect("run scripts/node.sh");
+    assert!(
+        status.success(),
+        "scripts/node.sh failed: the Node.js runtime needs Node.js 22 and aws-lambda-ric from npm"
+    );
+    let ric = Path::new(env!("CARGO_MANIFEST_DIR")).join(".node/aws-lambda-ric");
+    let fx = fixture(|o| o.node_ric = Some(ric));
     let f = FunctionConfig::new(
         "node-echo",
         Runtime::Node,
@@ -590,17 +600,23 @@ async fn the_node_runtime_runs_or_says_why_not() {
         handlers().join("node"),
     );
     fx.host.registry().create(&f).expect("create");
-    match fx.host.invoke("node-echo", br#"{"n": 1}"#.to_vec()).await {
-        Err(LambdaError::RuntimeUnavailable { runtime, reason }) => {
-            assert_eq!(runtime, Runtime::Node);
-            assert!(!reason.is_empty());
-            println!("skipped: the Node.js runtime is unavailable here: {reason}");
-        }
-        Ok(inv) => {
-            let v = json_of(&inv.payload);
-            assert_eq!(v["node"], true);
-            assert_eq!(v["event"], json!({"n": 1}));
-        }
-        Err(e) => panic!("the Node.js runtime failed: {e:?}"),
-    }
+    let inv = fx
+        .host
+        .invoke("node-echo", br#"{"n": 1}"#.to_vec())
+        .await
+        .expect("the Node.js runtime runs");
+    assert!(inv.function_error.is_none(), "{inv:?}");
+    let v = json_of(&inv.payload);
+    assert_eq!(v["node"], true);
+    assert_eq!(v["event"], json!({"n": 1}));
+    assert_eq!(v["requestId"], inv.request_id.as_str());
+    // Warm: a second event goes to the same process.
+    let again = fx
+        .host
+        .invoke("node-echo", br#"{"n": 2}"#.to_vec())
+        .await
+        .expect("again");
+    assert_eq!(json_of(&again.payload)["event"], json!({"n": 2}));
+    assert_eq!(fx.starts.load(Ordering::SeqCst), 1, "one process for both");
+    fx.host.shutdown().await;
 }

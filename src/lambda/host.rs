@@ -60,14 +60,15 @@ pub struct HostOptions {
 }
 
 impl HostOptions {
-    /// Defaults: [`default_python`], 4 processes per function, 5 minutes idle, 10 s init.
+    /// Defaults: [`default_python`], [`default_node_ric`], 4 processes per function, 5 minutes idle,
+    /// 10 s init.
     #[must_use]
     pub fn new(region: impl Into<String>, account: impl Into<String>) -> Self {
         Self {
             region: region.into(),
             account: account.into(),
             python: default_python(),
-            node_ric: None,
+            node_ric: default_node_ric(),
             path_extra: Vec::new(),
             env_extra: Vec::new(),
             max_concurrency: 4,
@@ -107,6 +108,20 @@ pub fn default_python() -> PathBuf {
         return std::path::absolute(&venv).unwrap_or(venv);
     }
     PathBuf::from("python3")
+}
+
+/// The Node.js runtime interface client: `$S3CRYPT_NODE_RIC`, else `./.node/aws-lambda-ric` (what
+/// `scripts/node.sh` installs: `aws-lambda-ric` under Node.js 22) if it exists, else none (the host
+/// then tries `npx aws-lambda-ric` with the `node` on `PATH`).
+#[must_use]
+pub fn default_node_ric() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("S3CRYPT_NODE_RIC").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let local = PathBuf::from(".node/aws-lambda-ric");
+    local
+        .exists()
+        .then(|| std::path::absolute(&local).unwrap_or(local))
 }
 
 /// The result of a completed invocation (the function ran; it may have raised).
