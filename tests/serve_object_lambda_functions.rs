@@ -27,7 +27,12 @@ fn object_lambda_functions_with_awslambdaric_boto3_and_aws_cli() {
         tmp.path().join("serve.log"),
         ACCESS_KEY,
         SECRET,
-        &["--lambda-python", python.to_str().expect("utf-8 venv path")],
+        &[
+            "--lambda-python",
+            python.to_str().expect("utf-8 venv path"),
+            "--access-log-interval",
+            "1",
+        ],
     );
     let run = scenario::run_scenario(
         "object_lambda_functions_boto3.py",
@@ -42,6 +47,7 @@ fn object_lambda_functions_with_awslambdaric_boto3_and_aws_cli() {
         "get_head_list_transformed_sse_s3_and_sse_kms",
         "function_silent_error_crash_timeout_surface_as_errors",
         "example_s3ec_reencrypt_for_the_caller",
+        "audit_server_access_log_names_the_object_lambda_access_point",
     ] {
         assert!(ran.contains(&step), "{step} did not pass: {ran:?}");
     }

@@ -189,6 +189,7 @@ class Scenario(harness.Scenario):
         st("function_silent_error_crash_timeout_surface_as_errors", self.failures)
         st("head_and_list_invalid_answers_refused", self.invalid_answers)
         st("aws_cli_get_object_through_object_lambda", self.aws_cli)
+        st("audit_server_access_log_names_the_object_lambda_access_point", self.audit_access_log)
         st("example_redact_pii", self.example_redact)
         st("example_xml_to_json", self.example_xml)
         st("example_watermark_per_caller", self.example_watermark)
@@ -374,6 +375,46 @@ class Scenario(harness.Scenario):
             check(p.returncode == 0, f"aws s3api get-object: {p.stderr[-800:]}")
             with open(out, "rb") as fh:
                 check(fh.read() == b"THROUGH THE CLI", "aws-cli got the transformed object")
+
+    def audit_access_log(self):
+        f = self.function("ol-upper", "behaviors.upper", BEHAVIORS)
+        target = self.name("ol-logs")
+        self.s3.create_bucket(Bucket=target)
+        try:
+            with self.setup("audit", f) as env:
+                src = env["bucket"]
+                self.s3.put_bucket_policy(Bucket=target, Policy=json.dumps({
+                    "Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{target}/access/*",
+                        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{src}"},
+                                      "StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}))
+                self.s3.put_bucket_logging(Bucket=src, BucketLoggingStatus={"LoggingEnabled": {
+                    "TargetBucket": target, "TargetPrefix": "access/"}})
+                self.s3.put_object(Bucket=src, Key="audited.txt", Body=b"audit me")
+                body, _ = self.get(self.s3, env["ol_alias"], "audited.txt")
+                check(body == b"AUDIT ME", f"transformed {body!r}")
+                # The server delivers access log batches every --access-log-interval seconds (1 here).
+                deadline, records = time.monotonic() + 20, ""
+                while time.monotonic() < deadline:
+                    records = "".join(
+                        self.s3.get_object(Bucket=target, Key=o["Key"])["Body"].read().decode()
+                        for o in self.s3.list_objects_v2(Bucket=target, Prefix="access/").get("Contents", []))
+                    if env["ol_arn"] in records:
+                        break
+                    time.sleep(0.5)
+                lines = [l for l in records.splitlines() if env["ol_arn"] in l]
+                check(any("REST.GET.OBJECT audited.txt" in l for l in lines),
+                      f"a server access log record of the Object Lambda GET names {env['ol_arn']}: {records[-1500:]!r}")
+                with contextlib.suppress(Exception):
+                    self.s3.put_bucket_logging(Bucket=src, BucketLoggingStatus={})
+                return f"{len(lines)} record(s) name the Object Lambda access point"
+        finally:
+            with contextlib.suppress(Exception):
+                for o in self.s3.list_objects_v2(Bucket=target).get("Contents", []):
+                    self.s3.delete_object(Bucket=target, Key=o["Key"])
+            with contextlib.suppress(Exception):
+                self.s3.delete_bucket(Bucket=target)
 
     def example_redact(self):
         f = self.function("ex-redact", "lambda_function.lambda_handler",
