@@ -179,6 +179,15 @@ pub fn is_alias(s: &str) -> bool {
 /// # Errors
 /// 500 if the random number generator fails.
 pub fn new_alias(name: &str) -> Result<String, S3Error> {
+    generated_alias(name, ALIAS_SUFFIX, MAX_ALIAS)
+}
+
+/// `PREFIX-RANDOM SUFFIX` of at most `max` characters: as much of `name` as fits, `-`, 34 random
+/// lowercase letters and digits, `suffix` (access point and Object Lambda access point aliases).
+///
+/// # Errors
+/// 500 if the random number generator fails.
+pub(crate) fn generated_alias(name: &str, suffix: &str, max: usize) -> Result<String, S3Error> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let raw = crate::primitives::random_array::<ALIAS_RANDOM>()
         .map_err(|e| S3Error::internal_because("random number generator failed", e))?;
@@ -188,10 +197,10 @@ pub fn new_alias(name: &str) -> Result<String, S3Error> {
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();
-    let room = MAX_ALIAS - ALIAS_RANDOM - ALIAS_SUFFIX.len() - 1;
+    let room = max.saturating_sub(ALIAS_RANDOM + suffix.len() + 1);
     let prefix = name.get(..room.min(name.len())).unwrap_or(name);
     let prefix = prefix.trim_end_matches('-');
-    Ok(format!("{prefix}-{random}{ALIAS_SUFFIX}"))
+    Ok(format!("{prefix}-{random}{suffix}"))
 }
 
 /// The body of CreateAccessPoint.

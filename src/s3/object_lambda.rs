@@ -32,8 +32,6 @@ pub const ALIAS_SUFFIX: &str = "--ol-s3";
 /// The largest Object Lambda access point policy (as an access point policy: 20 KB).
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
 
-/// Characters of generated text in an alias.
-const ALIAS_RANDOM: usize = 34;
 /// The longest alias (S3 Control's `ObjectLambdaAccessPointAlias/Value`).
 const MAX_ALIAS: usize = 63;
 /// The longest `FunctionPayload` this server keeps (the model sets no bound).
@@ -277,17 +275,7 @@ pub fn is_alias(s: &str) -> bool {
 /// # Errors
 /// 500 if the random number generator fails.
 pub fn new_alias(name: &str) -> Result<String, S3Error> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let raw = crate::primitives::random_array::<ALIAS_RANDOM>()
-        .map_err(|e| S3Error::internal_because("random number generator failed", e))?;
-    let random: String = raw
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect();
-    let room = MAX_ALIAS - ALIAS_RANDOM - ALIAS_SUFFIX.len() - 1;
-    let prefix = name.get(..room.min(name.len())).unwrap_or(name);
-    let prefix = prefix.trim_end_matches('-');
-    Ok(format!("{prefix}-{random}{ALIAS_SUFFIX}"))
+    crate::s3::access_point::generated_alias(name, ALIAS_SUFFIX, MAX_ALIAS)
 }
 
 /// Whether `s` matches S3 Control's `FunctionArnString`:
