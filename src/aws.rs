@@ -11,6 +11,7 @@
 //! | decode an `aws-chunked` body (`STREAMING-*` payloads)          | [`chunked::ChunkedReader`]            |
 //! | turn an authentication failure into a KMS or S3 error response | [`sigv4::SigV4Error::kms`], [`sigv4::SigV4Error::s3`] → [`WireError`] |
 //! | inject time (quota, rotation, signature age)                   | [`clock::Clock`], [`clock::ManualClock`] |
+//! | an aws-sdk-s3 client (endpoint, credential chain, CA bundle)    | `sdk::s3_client` (feature `s3-client`) |
 //!
 //! There is exactly one SigV4 implementation in the crate ([`sigv4`]); [`presign`] and [`chunked`] build
 //! on its canonicalisation and signing key. Failures are one typed, protocol-neutral enum
@@ -21,6 +22,8 @@
 pub mod chunked;
 pub mod clock;
 pub mod presign;
+#[cfg(feature = "s3-client")]
+pub mod sdk;
 pub mod sigv4;
 
 /// An error as a protocol puts it on the wire: HTTP status, error code, message and, for S3, the
