@@ -23,6 +23,8 @@
 //! | retention and legal hold                          | [`ObjectStore::put_object_retention`], [`ObjectStore::put_object_legal_hold`] |
 
 pub mod local;
+#[cfg(feature = "s3-client")]
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -368,6 +368,13 @@ impl SseEngine {
         Ok(Self::assemble(store, roots, kms))
     }
 
+    /// An engine over any object store with root keys opened by the caller (for example shared by
+    /// several instances: [`RootKeys::open_shared`]).
+    #[must_use]
+    pub fn with_roots(store: Arc<dyn ObjectStore>, roots: RootKeys, kms: Arc<dyn Kms>) -> Self {
+        Self::assemble(store, roots, kms)
+    }
+
     fn assemble(store: Arc<dyn ObjectStore>, roots: RootKeys, kms: Arc<dyn Kms>) -> Self {
         Self {
             store,

@@ -15,6 +15,9 @@
 //! an object names a version it does not have). A re-read file must keep every version this process
 //! already has: versions are only ever added.
 
+#[cfg(feature = "s3-client")]
+pub mod sealed;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -34,6 +37,44 @@ pub struct RootKeys {
     versions: Vec<RootKey>,
     /// The version of `roots.json` that `versions` came from.
     stamp: Option<FileStamp>,
+    /// Instead of `roots.json`: a document every instance shares ([`SharedRoots`]).
+    shared: Option<Shared>,
+}
+
+/// Where instances that share their objects keep the root keys: one document, read and replaced whole
+/// and conditionally (the gateway keeps it in the upstream's state bucket, sealed under a KMS key).
+/// The document is `roots.json`'s text; sealing is the vault's business.
+pub trait SharedRoots: Send + Sync + std::fmt::Debug {
+    /// The document and a tag that changes whenever it is replaced; `None` if there is none yet.
+    ///
+    /// # Errors
+    /// 500 if it cannot be read or unsealed.
+    fn load(&self) -> Result<Option<(zeroize::Zeroizing<Vec<u8>>, String)>, S3Error>;
+
+    /// The current tag alone (cheap), `None` if there is no document.
+    ///
+    /// # Errors
+    /// 500 if it cannot be asked.
+    fn tag(&self) -> Result<Option<String>, S3Error>;
+
+    /// Replaces the document if its tag is still `expected` (`None`: only if there is none); `false` if
+    /// another instance replaced it first.
+    ///
+    /// # Errors
+    /// 500 if it cannot be sealed or written.
+    fn store(&self, document: &[u8], expected: Option<&str>) -> Result<bool, S3Error>;
+}
+
+/// How long a shared document's tag is trusted before it is asked again.
+const SHARED_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+/// Rotations retried after losing a race with another instance's.
+const SHARED_RETRIES: usize = 8;
+
+#[derive(Debug)]
+struct Shared {
+    vault: std::sync::Arc<dyn SharedRoots>,
+    tag: Option<String>,
+    checked: std::time::Instant,
 }
 
 impl RootKeys {
@@ -55,6 +96,7 @@ impl RootKeys {
             path: dir.join("roots.json"),
             versions: Vec::new(),
             stamp: None,
+            shared: None,
         };
         if r.reload()? {
             return Ok(r);
@@ -70,6 +112,39 @@ impl RootKeys {
         if !r.reload()? {
             r.add_version(&locked)?;
         }
+        Ok(r)
+    }
+
+    /// Loads the root keys from a document shared by several instances, creating version 1 on first
+    /// use unless `stored_data` says objects may already depend on roots (then a missing document is
+    /// refused, as a missing `roots.json` is).
+    ///
+    /// # Errors
+    /// 500 if the document cannot be read, unsealed or written, is corrupt, or is missing while
+    /// `stored_data` is `Some`.
+    pub fn open_shared(
+        vault: std::sync::Arc<dyn SharedRoots>,
+        stored_data: Option<&str>,
+    ) -> Result<Self, S3Error> {
+        let mut r = Self {
+            path: PathBuf::from("the shared root keys"),
+            versions: Vec::new(),
+            stamp: None,
+            shared: Some(Shared {
+                vault,
+                tag: None,
+                checked: std::time::Instant::now(),
+            }),
+        };
+        if r.reload()? {
+            return Ok(r);
+        }
+        if let Some(data) = stored_data {
+            return Err(S3Error::internal(format!(
+                "the shared SSE-S3 root keys are missing, but {data} exists: its SSE-S3 objects cannot be opened without them; refusing to start with a new root key"
+            )));
+        }
+        r.add_shared_version()?;
         Ok(r)
     }
 
@@ -92,6 +167,17 @@ impl RootKeys {
     /// # Errors
     /// 500 if the file cannot be read, is corrupt, or lost versions this process has.
     pub fn refresh(&mut self) -> Result<(), S3Error> {
+        if let Some(sh) = &mut self.shared {
+            if sh.checked.elapsed() < SHARED_RECHECK {
+                return Ok(());
+            }
+            let tag = sh.vault.tag()?;
+            sh.checked = std::time::Instant::now();
+            if tag != sh.tag {
+                self.reload()?;
+            }
+            return Ok(());
+        }
         let on_disk = FileStamp::of_path(&self.path).map_err(|e| {
             S3Error::internal_because(format!("cannot read {}", self.path.display()), e)
         })?;
@@ -108,6 +194,10 @@ impl RootKeys {
     /// 500 as [`RootKeys::refresh`].
     pub fn get_fresh(&mut self, version: u32) -> Result<Option<&RootKey>, S3Error> {
         if self.get(version).is_none() {
+            if let Some(sh) = &mut self.shared {
+                // An object names a version this instance has not seen: ask now.
+                sh.checked = std::time::Instant::now() - SHARED_RECHECK;
+            }
             self.refresh()?;
         }
         Ok(self.get(version))
@@ -120,6 +210,9 @@ impl RootKeys {
     /// 500 on RNG or I/O failure, or if another process kept the lock for too long (the old state
     /// stays).
     pub fn rotate(&mut self) -> Result<u32, S3Error> {
+        if self.shared.is_some() {
+            return self.add_shared_version();
+        }
         let locked = self.lock()?;
         self.refresh()?;
         self.add_version(&locked)
@@ -131,8 +224,7 @@ impl RootKeys {
             RootKey::generate()
                 .map_err(|e| S3Error::internal_because("random number generator failed", e))?,
         );
-        let doc = serde_json::json!({"versions": self.versions.iter().map(|k| B64.encode(k.expose_secret())).collect::<Vec<_>>()});
-        let text = zeroize::Zeroizing::new(doc.to_string());
+        let text = self.document();
         let written = crate::fsutil::write_atomic(&self.path, text.as_bytes())
             .map_err(std::io::Error::other)
             .and_then(|()| FileStamp::of_path(&self.path));
@@ -151,6 +243,54 @@ impl RootKeys {
         }
     }
 
+    /// The document of the versions this process has.
+    fn document(&self) -> zeroize::Zeroizing<String> {
+        let doc = serde_json::json!({"versions": self.versions.iter().map(|k| B64.encode(k.expose_secret())).collect::<Vec<_>>()});
+        zeroize::Zeroizing::new(doc.to_string())
+    }
+
+    /// Adds a version to the shared document: re-read, append, replace if nobody else did meanwhile,
+    /// else start over from the other instance's document.
+    fn add_shared_version(&mut self) -> Result<u32, S3Error> {
+        for _ in 0..SHARED_RETRIES {
+            let vault = match &self.shared {
+                Some(sh) => std::sync::Arc::clone(&sh.vault),
+                None => return Err(S3Error::internal("the root keys are not shared")),
+            };
+            self.reload()?;
+            let expected = self.shared.as_ref().and_then(|sh| sh.tag.clone());
+            self.versions.push(
+                RootKey::generate()
+                    .map_err(|e| S3Error::internal_because("random number generator failed", e))?,
+            );
+            let text = self.document();
+            match vault.store(text.as_bytes(), expected.as_deref()) {
+                Ok(true) => {
+                    // The new tag is read back with the document.
+                    let n = self.current();
+                    self.versions.pop();
+                    self.reload()?;
+                    if self.current() < n {
+                        return Err(S3Error::internal(
+                            "the shared root keys did not keep the new version",
+                        ));
+                    }
+                    return Ok(n);
+                }
+                Ok(false) => {
+                    self.versions.pop();
+                }
+                Err(e) => {
+                    self.versions.pop();
+                    return Err(e);
+                }
+            }
+        }
+        Err(S3Error::internal(
+            "other instances kept replacing the shared root keys; try the rotation again",
+        ))
+    }
+
     /// Locks `roots.lock` beside `roots.json` for a read-modify-write.
     fn lock(&self) -> Result<LockGuard, S3Error> {
         let path = crate::fsutil::parent_dir(&self.path).join("roots.lock");
@@ -161,8 +301,23 @@ impl RootKeys {
     /// Reads `roots.json`; `false` if it does not exist.
     fn reload(&mut self) -> Result<bool, S3Error> {
         use std::io::Read as _;
+        if let Some(sh) = &self.shared {
+            let Some((text, tag)) = sh.vault.load()? else {
+                if self.versions.is_empty() {
+                    return Ok(false);
+                }
+                return Err(S3Error::internal(
+                    "the shared SSE-S3 root keys were removed while in use; restore them from a backup",
+                ));
+            };
+            self.accept(&text)?;
+            if let Some(sh) = &mut self.shared {
+                sh.tag = Some(tag);
+                sh.checked = std::time::Instant::now();
+            }
+            return Ok(true);
+        }
         let path = &self.path;
-        let corrupt = || S3Error::internal(format!("{} is corrupt", path.display()));
         let mut file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -185,9 +340,18 @@ impl RootKeys {
         let read_err = |e| S3Error::internal_because(format!("cannot read {}", path.display()), e);
         // The stamp of the version read, even if another is renamed over the path meanwhile.
         let stamp = FileStamp::of_file(&file).map_err(read_err)?;
-        let mut text = zeroize::Zeroizing::new(String::new());
-        file.read_to_string(&mut text).map_err(read_err)?;
-        let doc: serde_json::Value = serde_json::from_str(&text)
+        let mut text = zeroize::Zeroizing::new(Vec::new());
+        file.read_to_end(&mut text).map_err(read_err)?;
+        self.accept(&text)?;
+        self.stamp = Some(stamp);
+        Ok(true)
+    }
+
+    /// Takes the versions of a document, which must keep every version this process has.
+    fn accept(&mut self, text: &[u8]) -> Result<(), S3Error> {
+        let path = &self.path;
+        let corrupt = || S3Error::internal(format!("{} is corrupt", path.display()));
+        let doc: serde_json::Value = serde_json::from_slice(text)
             .map_err(|e| S3Error::internal_because(format!("{} is corrupt", path.display()), e))?;
         let list = doc["versions"].as_array().ok_or_else(corrupt)?;
         let mut v = Vec::with_capacity(list.len());
@@ -214,8 +378,7 @@ impl RootKeys {
             )));
         }
         self.versions = v;
-        self.stamp = Some(stamp);
-        Ok(true)
+        Ok(())
     }
 }
 

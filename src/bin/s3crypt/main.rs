@@ -15,6 +15,8 @@ mod completions;
 mod cpu;
 mod envelope;
 mod files;
+#[cfg(feature = "s3-client")]
+mod gateway;
 mod iam;
 mod kms;
 mod lambda;

@@ -74,6 +74,9 @@ pub(crate) struct ServeArgs {
     /// Default: `./.venv/bin/python`, else `python3`.
     #[arg(long, value_name = "PATH", env = "S3CRYPT_PYTHON")]
     lambda_python: Option<std::path::PathBuf>,
+    #[cfg(feature = "s3-client")]
+    #[command(flatten)]
+    gateway: crate::gateway::GatewayArgs,
 }
 
 fn parse_vpc_endpoint(spec: &str) -> Result<VpcEndpoint, String> {
@@ -148,6 +151,12 @@ fn identities(args: &ServeArgs, home: &Path) -> anyhow::Result<(Arc<dyn Identity
 /// `s3crypt serve`.
 pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
     init_logging(args)?;
+    #[cfg(feature = "s3-client")]
+    let (engine, gateway) = match crate::gateway::engine(&args.gateway)? {
+        Some((e, g)) => (Arc::new(e), Some(g)),
+        None => (Arc::new(crate::sse::engine(home)?), None),
+    };
+    #[cfg(not(feature = "s3-client"))]
     let engine = Arc::new(crate::sse::engine(home)?);
     let mut seen = std::collections::HashSet::new();
     for e in &args.vpc_endpoints {
@@ -197,6 +206,10 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    #[cfg(feature = "s3-client")]
+    if let Some(g) = &gateway {
+        crate::gateway::spawn_cleanup(g);
+    }
     rt.block_on(async move {
         let https = match tls_config {
             Some(cfg) => Some((

@@ -1,0 +1,210 @@
+//! `s3crypt serve --upstream URL`: the gateway in front of an existing S3-compatible cluster. Objects
+//! go to the upstream as ciphertext; bucket configuration and the SSE-S3 root keys (sealed under a
+//! KMS key) live in its state bucket, so several instances serve the same buckets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use s3crypt::aws::sdk::S3ClientConfig;
+use s3crypt::aws::sigv4::Credentials;
+use s3crypt::kms::remote::RemoteKms;
+use s3crypt::kms::retry::{RetryPolicy, RetryingKms};
+use s3crypt::kms::{CreateAliasRequest, CreateKeyRequest, DescribeKeyRequest, Kms, KmsErrorKind};
+use s3crypt::sse::engine::SseEngine;
+use s3crypt::sse::roots::RootKeys;
+use s3crypt::sse::roots::sealed::SealedRoots;
+use s3crypt::store::ObjectStore;
+use s3crypt::store::upstream::{DEFAULT_STATE_BUCKET, UpstreamOptions, UpstreamStore};
+
+/// The alias of the KMS key the SSE-S3 root keys are sealed under, created on first use.
+pub(crate) const ROOTS_KEY_ALIAS: &str = "alias/s3crypt-sse-s3-roots";
+
+/// Gateway options of `s3crypt serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GatewayArgs {
+    /// Keep objects and shared state in this S3-compatible cluster (https://HOST[:PORT]) instead of the
+    /// home: s3crypt becomes an encrypting gateway, and several instances can serve the same buckets.
+    /// Needs --kms-endpoint.
+    #[arg(long, value_name = "URL", requires = "kms_endpoint")]
+    upstream: Option<String>,
+    /// The upstream's region.
+    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
+    upstream_region: String,
+    /// Credentials for the upstream, ID:SECRET[:SESSION_TOKEN]; default: the AWS credential chain
+    /// (environment, shared files, profiles, SSO, IMDS). Prefer the environment variable: argv is visible
+    /// to other local users.
+    #[arg(
+        long,
+        value_name = "ID:SECRET",
+        env = "S3CRYPT_UPSTREAM_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    upstream_access_key: Option<String>,
+    /// A PEM bundle of CA certificates the upstream's and the KMS's certificates chain to (also
+    /// AWS_CA_BUNDLE).
+    #[arg(long, value_name = "PEM")]
+    upstream_ca_bundle: Option<std::path::PathBuf>,
+    /// The upstream bucket holding shared state: bucket configuration, staged parts, sealed root keys.
+    #[arg(long, value_name = "BUCKET", default_value = DEFAULT_STATE_BUCKET)]
+    state_bucket: String,
+    /// Seconds a configuration document read from the upstream is reused: a change made through
+    /// another instance is obeyed within this time.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    state_refresh: f64,
+    /// The KMS (AWS KMS, `s3crypt kms serve`, …) for SSE-KMS and for sealing the SSE-S3 root keys.
+    #[arg(long, value_name = "URL")]
+    kms_endpoint: Option<String>,
+    /// Credentials for the KMS, ID:SECRET[:SESSION_TOKEN]; default: AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+    #[arg(
+        long,
+        value_name = "ID:SECRET",
+        env = "S3CRYPT_KMS_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    kms_access_key: Option<String>,
+    /// The KMS's region.
+    #[arg(long, value_name = "REGION")]
+    kms_region: Option<String>,
+    /// The KMS key the SSE-S3 root keys are sealed under (default: alias/s3crypt-sse-s3-roots, created
+    /// on first use).
+    #[arg(long, value_name = "KEY")]
+    roots_key_id: Option<String>,
+    /// Seconds after which an upstream multipart upload that no instance completed (an instance died
+    /// mid-request) is aborted by the cleanup pass, run at start and every ten minutes.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    orphan_grace: u64,
+}
+
+fn credentials(spec: &str, what: &str) -> anyhow::Result<Credentials> {
+    let mut parts = spec.splitn(3, ':');
+    let (id, secret) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    if id.is_empty() || secret.is_empty() {
+        // The message never quotes the spec: it holds a secret.
+        bail!("{what} must be ID:SECRET or ID:SECRET:SESSION_TOKEN");
+    }
+    Ok(Credentials::new(
+        id,
+        secret,
+        parts.next().map(str::to_owned),
+    ))
+}
+
+fn env_credentials() -> Option<Credentials> {
+    let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
+    Some(Credentials::new(
+        id,
+        &secret,
+        std::env::var("AWS_SESSION_TOKEN").ok(),
+    ))
+}
+
+/// A running gateway's store, for its cleanup pass.
+pub(crate) struct Gateway {
+    pub(crate) store: UpstreamStore,
+    pub(crate) orphan_grace: Duration,
+}
+
+/// The engine over the upstream, if `--upstream` is given.
+pub(crate) fn engine(args: &GatewayArgs) -> anyhow::Result<Option<(SseEngine, Gateway)>> {
+    let Some(url) = &args.upstream else {
+        return Ok(None);
+    };
+    if !(args.state_refresh >= 0.0 && args.state_refresh <= 3600.0) {
+        bail!("--state-refresh must be between 0 and 3600 seconds");
+    }
+    let mut options = UpstreamOptions::new(S3ClientConfig {
+        endpoint: Some(url.clone()),
+        region: Some(args.upstream_region.clone()),
+        credentials: args
+            .upstream_access_key
+            .as_deref()
+            .map(|s| credentials(s, "--upstream-access-key"))
+            .transpose()?,
+        ca_bundle: args.upstream_ca_bundle.clone(),
+        ..S3ClientConfig::default()
+    });
+    options.state_bucket.clone_from(&args.state_bucket);
+    options.refresh = Duration::from_secs_f64(args.state_refresh);
+    let store = UpstreamStore::open(&options)
+        .with_context(|| format!("the upstream {url} (state bucket {})", args.state_bucket))?;
+    let kms_url = args
+        .kms_endpoint
+        .as_deref()
+        .context("--upstream needs --kms-endpoint")?;
+    let kms_creds = match &args.kms_access_key {
+        Some(s) => credentials(s, "--kms-access-key")?,
+        None => env_credentials().context(
+            "the KMS needs credentials: --kms-access-key ID:SECRET or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+        )?,
+    };
+    let region = args.kms_region.as_deref().unwrap_or(&args.upstream_region);
+    let remote: Arc<dyn Kms> = Arc::new(RemoteKms::new(kms_url, region, kms_creds)?);
+    // SSE-KMS requests and root unsealing ride out a throttling KMS with backoff, as the AWS SDKs do.
+    let kms: Arc<dyn Kms> = Arc::new(RetryingKms::new(remote, RetryPolicy::default()));
+    let roots_key = match &args.roots_key_id {
+        Some(k) => k.clone(),
+        None => ensure_roots_key(kms.as_ref())?,
+    };
+    let has_buckets = !store.list_buckets()?.is_empty();
+    let vault = Arc::new(SealedRoots::new(store.clone(), Arc::clone(&kms), roots_key));
+    let roots = RootKeys::open_shared(vault, has_buckets.then_some("the upstream's buckets"))?;
+    let engine = SseEngine::with_roots(Arc::new(store.clone()), roots, kms);
+    Ok(Some((
+        engine,
+        Gateway {
+            store,
+            orphan_grace: Duration::from_secs(args.orphan_grace),
+        },
+    )))
+}
+
+/// The KMS key of [`ROOTS_KEY_ALIAS`], created (with the alias) if the KMS has none.
+fn ensure_roots_key(kms: &dyn Kms) -> anyhow::Result<String> {
+    match kms.describe_key(&DescribeKeyRequest::new(ROOTS_KEY_ALIAS)) {
+        Ok(r) => return Ok(r.key_metadata.arn),
+        Err(e) if e.kind() == &KmsErrorKind::NotFound => {}
+        Err(e) => return Err(e).context("looking up the root keys' KMS key"),
+    }
+    let mut request = CreateKeyRequest::default();
+    request.description = Some("s3crypt gateway: seals the SSE-S3 root keys".to_owned());
+    let created = kms
+        .create_key(&request)
+        .context("creating the root keys' KMS key")?;
+    match kms.create_alias(&CreateAliasRequest::new(
+        ROOTS_KEY_ALIAS,
+        &created.key_metadata.key_id,
+    )) {
+        Ok(_) => Ok(created.key_metadata.arn),
+        // Another instance made it first: use theirs (the key made here stays unused).
+        Err(e) if e.kind() == &KmsErrorKind::AlreadyExists => Ok(kms
+            .describe_key(&DescribeKeyRequest::new(ROOTS_KEY_ALIAS))?
+            .key_metadata
+            .arn),
+        Err(e) => Err(e).context("naming the root keys' KMS key"),
+    }
+}
+
+/// Runs the cleanup pass now and every ten minutes (on a blocking thread; it makes upstream calls).
+pub(crate) fn spawn_cleanup(g: &Gateway) {
+    let (store, grace) = (g.store.clone(), g.orphan_grace);
+    std::thread::spawn(move || {
+        loop {
+            match store.abort_orphaned_uploads(grace) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(target: "s3crypt::gateway", aborted = n, "aborted upstream multipart uploads left by interrupted requests")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "s3crypt::gateway", error = %e, "the cleanup pass failed")
+                }
+            }
+            std::thread::sleep(Duration::from_secs(600));
+        }
+    });
+}
