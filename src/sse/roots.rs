@@ -41,6 +41,9 @@ pub struct RootKeys {
     shared: Option<Shared>,
 }
 
+/// A shared root-key document and the tag of its current version.
+pub type TaggedDocument = (zeroize::Zeroizing<Vec<u8>>, String);
+
 /// Where instances that share their objects keep the root keys: one document, read and replaced whole
 /// and conditionally (the gateway keeps it in the upstream's state bucket, sealed under a KMS key).
 /// The document is `roots.json`'s text; sealing is the vault's business.
@@ -49,7 +52,7 @@ pub trait SharedRoots: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// 500 if it cannot be read or unsealed.
-    fn load(&self) -> Result<Option<(zeroize::Zeroizing<Vec<u8>>, String)>, S3Error>;
+    fn load(&self) -> Result<Option<TaggedDocument>, S3Error>;
 
     /// The current tag alone (cheap), `None` if there is no document.
     ///

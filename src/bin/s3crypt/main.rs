@@ -120,7 +120,7 @@ enum Command {
     /// The built-in KMS: keys, data keys, the HTTP server and load generator.
     Kms(kms::Args),
     /// Serve the S3 API over HTTPS (a local CA is made on first start) for boto3, aws-cli, browsers.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Print a presigned URL for BUCKET/KEY on the endpoint (like `aws s3 presign`).
     Presign(serve::PresignArgs),
     /// The account's root credentials and IAM users (access keys, inline policies) for `s3crypt serve`.

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
-use super::SharedRoots;
+use super::{SharedRoots, TaggedDocument};
 use crate::kms::{DecryptRequest, EncryptionContext, GenerateDataKeyRequest, Kms};
 use crate::primitives::{Aes256Gcm, random_array};
 use crate::s3::S3Error;
@@ -72,7 +72,7 @@ impl SealedRoots {
 }
 
 impl SharedRoots for SealedRoots {
-    fn load(&self) -> Result<Option<(Zeroizing<Vec<u8>>, String)>, S3Error> {
+    fn load(&self) -> Result<Option<TaggedDocument>, S3Error> {
         let Some((bytes, etag)) = self.store.get_state(SEALED_ROOTS_KEY)? else {
             return Ok(None);
         };
