@@ -489,4 +489,83 @@ mod tests {
         assert!(b.refresh().is_err());
         assert_eq!(b.current(), 2, "b keeps what it had");
     }
+
+    /// A shared document in memory, with the conditional replace of an object store.
+    #[derive(Debug, Default)]
+    struct MemVault {
+        doc: std::sync::Mutex<Option<(Vec<u8>, u64)>>,
+        /// Replaces the document once behind the next caller's back (a racing instance).
+        race: std::sync::Mutex<Option<Vec<u8>>>,
+    }
+
+    impl SharedRoots for MemVault {
+        fn load(&self) -> Result<Option<TaggedDocument>, S3Error> {
+            let d = self.doc.lock().expect("lock");
+            Ok(d.as_ref()
+                .map(|(b, n)| (zeroize::Zeroizing::new(b.clone()), n.to_string())))
+        }
+
+        fn tag(&self) -> Result<Option<String>, S3Error> {
+            Ok(self
+                .doc
+                .lock()
+                .expect("lock")
+                .as_ref()
+                .map(|(_, n)| n.to_string()))
+        }
+
+        fn store(&self, document: &[u8], expected: Option<&str>) -> Result<bool, S3Error> {
+            let mut d = self.doc.lock().expect("lock");
+            if let Some(other) = self.race.lock().expect("lock").take() {
+                let n = d.as_ref().map_or(0, |(_, n)| n + 1);
+                *d = Some((other, n));
+            }
+            let current = d.as_ref().map(|(_, n)| n.to_string());
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            let n = d.as_ref().map_or(0, |(_, n)| n + 1);
+            *d = Some((document.to_vec(), n));
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn shared_roots_are_created_once_and_rotations_by_two_instances_both_survive() {
+        let vault = std::sync::Arc::new(MemVault::default());
+        let mut a = RootKeys::open_shared(vault.clone(), None).expect("a");
+        let mut b = RootKeys::open_shared(vault.clone(), Some("buckets")).expect("b");
+        assert_eq!((a.current(), b.current()), (1, 1));
+        assert!(a.get(1).expect("a1").ct_eq(b.get(1).expect("b1")));
+        // b rotates; a sees version 2 as soon as an object names it.
+        assert_eq!(b.rotate().expect("rotate"), 2);
+        let a2 = a.get_fresh(2).expect("fresh").expect("a has v2");
+        assert!(a2.ct_eq(b.get(2).expect("b2")));
+        // A rotation that loses the race to another instance's starts over from theirs: both kept.
+        let mut c = RootKeys::open_shared(vault.clone(), Some("buckets")).expect("c");
+        assert_eq!(c.rotate().expect("rotate c"), 3);
+        let theirs = c.document();
+        *vault.race.lock().expect("lock") = Some(theirs.as_bytes().to_vec());
+        assert_eq!(a.rotate().expect("rotate a"), 4);
+        let reopened = RootKeys::open_shared(vault.clone(), Some("buckets")).expect("reopen");
+        assert_eq!(reopened.current(), 4);
+        for v in 1..=3 {
+            assert!(reopened.get(v).expect("v").ct_eq(c.get(v).expect("c's v")));
+        }
+        assert!(
+            reopened
+                .get(4)
+                .expect("v4")
+                .ct_eq(a.get(4).expect("a's v4"))
+        );
+    }
+
+    #[test]
+    fn a_missing_shared_document_is_refused_once_objects_may_depend_on_it() {
+        let vault = std::sync::Arc::new(MemVault::default());
+        let err = RootKeys::open_shared(vault.clone(), Some("the upstream's buckets"))
+            .expect_err("refused");
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(vault.tag().expect("tag").is_none(), "nothing was written");
+    }
 }
