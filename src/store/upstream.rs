@@ -72,6 +72,10 @@ pub const IN_FLIGHT: usize = 2;
 /// The first ranged GET of a read: enough for the stored header (listings read only that) and for
 /// small objects whole.
 pub const FIRST_WINDOW: u64 = 64 * 1024;
+/// The first GET after a jump (a ranged read, a trailer at the end).
+const NEXT_WINDOW: u64 = 1 << 20;
+/// Windows grow up to this length, then a sequential reader gets the rest in one GET.
+const MAX_WINDOW: u64 = 64 << 20;
 /// A forward seek within this many bytes of an open GET reads on instead of starting a new GET.
 const SKIP_LIMIT: u64 = 256 * 1024;
 /// The largest stretch one `UploadPartCopy` copies (S3 allows 5 GiB).
@@ -906,6 +910,7 @@ impl UpstreamStore {
             size: info.size,
             pos: 0,
             window: first,
+            next_len: NEXT_WINDOW,
         }
     }
 
@@ -1125,6 +1130,9 @@ struct UpstreamReader {
     size: u64,
     pos: u64,
     window: Option<Window>,
+    /// The length of the next GET: [`NEXT_WINDOW`] after a jump, four times longer for each window a
+    /// reader reads to its end, open-ended past [`MAX_WINDOW`].
+    next_len: u64,
 }
 
 impl Read for UpstreamReader {
@@ -1137,7 +1145,15 @@ impl Read for UpstreamReader {
             .as_ref()
             .is_some_and(|w| w.at <= self.pos && self.pos < w.end && self.pos - w.at <= SKIP_LIMIT);
         if !usable {
-            // A reader that went past its first window keeps reading sequentially: fetch the rest.
+            // A reader that reads on where its window ended gets a longer window; one that jumped (a
+            // range, a trailer) starts small again, so a range fetches little more than it needs.
+            let sequential = self.window.as_ref().is_some_and(|w| w.end == self.pos);
+            self.next_len = if sequential {
+                self.next_len.saturating_mul(4)
+            } else {
+                NEXT_WINDOW
+            };
+            let end = (self.next_len <= MAX_WINDOW).then(|| self.pos.saturating_add(self.next_len));
             let (_, w) = self
                 .store
                 .get_range(
@@ -1146,7 +1162,7 @@ impl Read for UpstreamReader {
                     self.version.as_deref(),
                     self.version.is_none().then_some(self.etag.as_str()),
                     self.pos,
-                    None,
+                    end,
                 )
                 .map_err(|e| io::Error::other(e.to_string()))?;
             self.window = Some(w);
