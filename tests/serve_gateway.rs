@@ -21,6 +21,26 @@ const UPSTREAM_SECRET: &str = "upstream-secret/gw+0001";
 const KMS_KEY: &str = "AKIDGATEWAYKMS";
 const KMS_SECRET: &str = "gateway-kms-secret/0002";
 
+/// Kills instance C (started by the scenario, which records its pid in `C_LOG.pid`) if it is still
+/// running when the test ends: the scenario stops it itself unless it died first.
+struct PidFileGuard(std::path::PathBuf);
+
+impl Drop for PidFileGuard {
+    fn drop(&mut self) {
+        let Ok(pid) = std::fs::read_to_string(&self.0) else {
+            return;
+        };
+        let pid = pid.trim();
+        // Only that process: its command line still names the gateway's --orphan-grace.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("--orphan-grace") {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", pid])
+                .status();
+        }
+    }
+}
+
 #[test]
 #[cfg_attr(
     target_arch = "aarch64",
@@ -66,6 +86,7 @@ fn gateway_over_moto_two_instances_boto3_and_aws_cli() {
     let b = scenario::serve_with(&home_b, tmp.path().join("b.log"), ACCESS_KEY, SECRET, &args);
     // Instance C is started by the scenario (after A was killed), with --orphan-grace 1.
     let c_log = tmp.path().join("c.log");
+    let _c_guard = PidFileGuard(tmp.path().join("c.log.pid"));
     let mut c_argv: Vec<String> = vec![
         env!("CARGO_BIN_EXE_s3crypt").to_owned(),
         "--home".to_owned(),

@@ -716,6 +716,8 @@ class Scenario(h.Scenario):
         time.sleep(1.5)
         log = open(self.c_log, "wb")
         proc = subprocess.Popen(self.c_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        with open(self.c_log + ".pid", "w") as f:  # the Rust side kills it if this process cannot
+            f.write(str(proc.pid))
         try:
             ready, _, _ = select.select([proc.stdout], [], [], 30)
             check(ready, "instance C printed nothing in 30 s")
