@@ -36,6 +36,9 @@ Options:
                         a parent that pipes stderr but never reads it would
                         otherwise block the server once the pipe buffer fills)
   --no-stdin            do not watch stdin; stop only on SIGTERM / SIGINT
+  --s3-versioning-root  answer GetBucketVersioning with AWS's <VersioningConfiguration> root
+                        instead of moto's <GetBucketVersioningResponse> (aws-sdk-s3 rejects
+                        moto's; tests/serve_gateway.rs)
   --cert PEM --key PEM  serve HTTPS with this certificate chain and private key
                         (werkzeug's ssl_context); the line on stdout then says
                         https://.  benches/serve.rs uses an `s3crypt serve` home's
@@ -134,6 +137,44 @@ class ThrottlingMiddleware:
         return self.app(environ, start_response)
 
 
+class VersioningXmlMiddleware:
+    """WSGI middleware renaming the root of moto's GetBucketVersioning answer.
+
+    moto 5.2.5 answers `GET /BUCKET?versioning` with a `<GetBucketVersioningResponse>` root; AWS S3
+    (and its API model) uses `<VersioningConfiguration>`. boto3 ignores the root, aws-sdk-s3 (Rust)
+    rejects the answer. With --s3-versioning-root, the root is AWS's (tests/serve_gateway.rs, whose
+    gateway reads the upstream's versioning with aws-sdk-s3).
+    """
+
+    OLD = b"GetBucketVersioningResponse"
+    NEW = b"VersioningConfiguration"
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        query = environ.get("QUERY_STRING", "")
+        if environ.get("REQUEST_METHOD") != "GET" or "versioning" not in query.split("&"):
+            return self.app(environ, start_response)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        body = body.replace(self.OLD, self.NEW)
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(captured["status"], headers)
+        return [body]
+
+
 class KmsMotoServer(ThreadedMotoServer):
     """ThreadedMotoServer with an optional quota in front of the moto app.
 
@@ -148,15 +189,19 @@ class KmsMotoServer(ThreadedMotoServer):
         port: int,
         bucket: TokenBucket | None,
         ssl_context: tuple[str, str] | None = None,
+        versioning_root: bool = False,
     ) -> None:
         super().__init__(ip_address=ip_address, port=port, verbose=False)
         self._bucket = bucket
         self._ssl_context = ssl_context
+        self._versioning_root = versioning_root
 
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
         if self._bucket is not None:
             app = ThrottlingMiddleware(app, self._bucket)
+        if self._versioning_root:
+            app = VersioningXmlMiddleware(app)
         self._server = make_server(
             self._ip_address,
             self._port,
@@ -179,6 +224,7 @@ def main() -> int:
     ap.add_argument("--no-stdin", action="store_true")
     ap.add_argument("--cert", default=None)
     ap.add_argument("--key", default=None)
+    ap.add_argument("--s3-versioning-root", action="store_true")
     args = ap.parse_args()
     if (args.cert is None) != (args.key is None):
         ap.error("--cert and --key go together")
@@ -204,7 +250,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    server = KmsMotoServer(args.host, args.port, bucket, ssl_context)
+    server = KmsMotoServer(args.host, args.port, bucket, ssl_context, args.s3_versioning_root)
     server.start()
     host, port = server.get_host_and_port()
     url_host = f"[{host}]" if ":" in host else host

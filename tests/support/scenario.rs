@@ -145,8 +145,22 @@ pub fn run_scenario(
     access_key: &str,
     secret: &str,
 ) -> Scenario {
+    run_scenario_env(script, server, home, access_key, secret, &[])
+}
+
+/// [`run_scenario`] with environment variables for the scenario (what its common command line does
+/// not carry: other servers' URLs, process ids, …).
+pub fn run_scenario_env(
+    script: &str,
+    server: &ServeGuard,
+    home: &Path,
+    access_key: &str,
+    secret: &str,
+    env: &[(&str, String)],
+) -> Scenario {
     let started = Instant::now();
     let out = Command::new(python())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .arg(root().join("tests/interop").join(script))
         .args(["--https", &server.https, "--http", &server.http])
         .arg("--ca")
