@@ -410,6 +410,13 @@ pub fn is_valid_version_id(id: &str) -> bool {
 /// Keys are S3 keys (1..=1,024 bytes of UTF-8); bucket names are S3 bucket names (checked by the caller).
 /// Object reads take a version: `None` is the current version of the key.
 pub trait ObjectStore: Send + Sync + fmt::Debug {
+    /// Whether this store keeps Object Lock retention and legal holds. Without it, every Object Lock
+    /// request (a lock-enabled bucket, a lock configuration, retention, legal holds) is refused with
+    /// `501 NotImplemented` before anything changes.
+    fn supports_object_lock(&self) -> bool {
+        true
+    }
+
     /// Creates an empty bucket.
     ///
     /// # Errors

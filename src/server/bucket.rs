@@ -121,6 +121,8 @@ pub(crate) fn create(svc: &S3Service, call: &Call) -> Result<Reply, S3Error> {
     if object_lock {
         allow("s3:PutBucketObjectLockConfiguration")?;
         allow("s3:PutBucketVersioning")?;
+        // Refused before the bucket exists: a store without Object Lock gets no half-made bucket.
+        svc.engine().require_object_lock_support()?;
     }
     match svc.engine().owner_of(bucket) {
         Ok(existing) if existing == principal.account => {

@@ -1696,7 +1696,13 @@ impl SseEngine {
             ) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let (header, _, _) = Header::read(&mut stored.body)?;
+        // A multipart object's header is the one its authenticated manifest makes (plaintext size,
+        // ETag "…-N"); the bytes at its start are its first part's.
+        let header = if multipart::is_multipart(&mut stored.body)? {
+            self.open_manifest(&mut stored.body, bucket, key)?.0
+        } else {
+            Header::read(&mut stored.body)?.0
+        };
         let last_modified = time::OffsetDateTime::parse(
             &header.last_modified,
             &time::format_description::well_known::Rfc3339,

@@ -73,7 +73,7 @@ pub const IN_FLIGHT: usize = 2;
 /// small objects whole.
 pub const FIRST_WINDOW: u64 = 64 * 1024;
 /// The first GET after a jump (a ranged read, a trailer at the end).
-const NEXT_WINDOW: u64 = 1 << 20;
+const NEXT_WINDOW: u64 = 256 * 1024;
 /// Windows grow up to this length, then a sequential reader gets the rest in one GET.
 const MAX_WINDOW: u64 = 64 << 20;
 /// A forward seek within this many bytes of an open GET reads on instead of starting a new GET.
@@ -899,7 +899,7 @@ impl UpstreamStore {
         bucket: &str,
         key: &str,
         info: &ObjectInfo,
-        first: Option<Window>,
+        first: bytes::Bytes,
     ) -> UpstreamReader {
         UpstreamReader {
             store: self.clone(),
@@ -909,7 +909,8 @@ impl UpstreamStore {
             etag: info.etag.clone(),
             size: info.size,
             pos: 0,
-            window: first,
+            prefix: first,
+            window: None,
             next_len: NEXT_WINDOW,
         }
     }
@@ -1012,17 +1013,32 @@ impl UpstreamStore {
         ))
     }
 
-    /// Opens `key` for reading: its info and a first window of its bytes, in one round trip.
+    /// Opens `key` for reading: its info and its first [`FIRST_WINDOW`] bytes, in one round trip.
     fn open_object(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
-    ) -> Result<(ObjectInfo, Option<Window>), StoreError> {
+    ) -> Result<(ObjectInfo, bytes::Bytes), StoreError> {
         match self.get_range(bucket, key, version, None, 0, Some(FIRST_WINDOW)) {
-            Ok((info, w)) => Ok((info, Some(w))),
+            Ok((info, mut w)) => {
+                let mut prefix = Vec::with_capacity(usize::try_from(w.end).unwrap_or(0));
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    let n = w
+                        .read(&mut buf)
+                        .map_err(StoreError::io("upstream GetObject body"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    prefix.extend_from_slice(&buf[..n]);
+                }
+                Ok((info, bytes::Bytes::from(prefix)))
+            }
             // An empty object has no satisfiable range.
-            Err(StoreError::InvalidRange) => Ok((self.head(bucket, key, version)?, None)),
+            Err(StoreError::InvalidRange) => {
+                Ok((self.head(bucket, key, version)?, bytes::Bytes::new()))
+            }
             Err(StoreError::NoSuchKey) if version.is_some() => {
                 self.head_bucket(bucket)?;
                 Err(StoreError::NoSuchVersion)
@@ -1129,6 +1145,8 @@ struct UpstreamReader {
     etag: String,
     size: u64,
     pos: u64,
+    /// The object's first bytes, fetched when it was opened: headers and small objects need no more.
+    prefix: bytes::Bytes,
     window: Option<Window>,
     /// The length of the next GET: [`NEXT_WINDOW`] after a jump, four times longer for each window a
     /// reader reads to its end, open-ended past [`MAX_WINDOW`].
@@ -1140,6 +1158,16 @@ impl Read for UpstreamReader {
         if buf.is_empty() || self.pos >= self.size {
             return Ok(0);
         }
+        if let Some(rest) = usize::try_from(self.pos)
+            .ok()
+            .and_then(|p| self.prefix.get(p..))
+            .filter(|r| !r.is_empty())
+        {
+            let n = buf.len().min(rest.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.pos += n as u64;
+            return Ok(n);
+        }
         let usable = self
             .window
             .as_ref()
@@ -1147,7 +1175,10 @@ impl Read for UpstreamReader {
         if !usable {
             // A reader that reads on where its window ended gets a longer window; one that jumped (a
             // range, a trailer) starts small again, so a range fetches little more than it needs.
-            let sequential = self.window.as_ref().is_some_and(|w| w.end == self.pos);
+            let sequential = self
+                .window
+                .as_ref()
+                .map_or(self.pos == self.prefix.len() as u64, |w| w.end == self.pos);
             self.next_len = if sequential {
                 self.next_len.saturating_mul(4)
             } else {
@@ -1198,6 +1229,10 @@ impl Seek for UpstreamReader {
 }
 
 impl ObjectStore for UpstreamStore {
+    fn supports_object_lock(&self) -> bool {
+        false
+    }
+
     fn create_bucket(&self, bucket: &str) -> Result<(), StoreError> {
         self.check_bucket_name(bucket)?;
         self.create_upstream_bucket(bucket)?;

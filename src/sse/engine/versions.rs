@@ -464,6 +464,7 @@ impl SseEngine {
         body: &[u8],
     ) -> Result<(), S3Error> {
         self.authorize_action(ctx, bucket, "", "s3:PutBucketObjectLockConfiguration")?;
+        self.require_object_lock_support()?;
         let config = ObjectLockConfiguration::parse(body)?;
         if self.store.bucket_versioning(bucket)? != Versioning::Enabled {
             return Err(S3Error::with_code(
@@ -476,6 +477,19 @@ impl SseEngine {
         Ok(())
     }
 
+    /// 501 `NotImplemented` if the store cannot keep Object Lock state (the gateway's upstream store).
+    ///
+    /// # Errors
+    /// As said.
+    pub fn require_object_lock_support(&self) -> Result<(), S3Error> {
+        if self.store.supports_object_lock() {
+            return Ok(());
+        }
+        Err(S3Error::not_implemented(
+            "This server does not support Object Lock on an upstream S3 store.",
+        ))
+    }
+
     /// Turns Object Lock on for a bucket just created (CreateBucket with
     /// `x-amz-bucket-object-lock-enabled`; the caller has authorized it): versioning Enabled for good, a
     /// configuration without default retention.
@@ -483,6 +497,7 @@ impl SseEngine {
     /// # Errors
     /// 404 `NoSuchBucket`; 500 on a store failure.
     pub fn enable_object_lock_at_creation(&self, bucket: &str) -> Result<(), S3Error> {
+        self.require_object_lock_support()?;
         self.store
             .put_bucket_versioning(bucket, Versioning::Enabled)?;
         let config = ObjectLockConfiguration { default: None };
