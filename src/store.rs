@@ -92,6 +92,46 @@ pub struct ObjectInfo {
     pub legal_hold: bool,
 }
 
+impl ObjectInfo {
+    /// A version as a listing or a write reports it: no metadata, no Object Lock state.
+    #[must_use]
+    pub fn listed(
+        key: impl Into<String>,
+        version_id: impl Into<String>,
+        size: u64,
+        etag: impl Into<String>,
+        last_modified: SystemTime,
+        is_latest: bool,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            version_id: version_id.into(),
+            is_latest,
+            is_delete_marker: false,
+            size,
+            etag: etag.into(),
+            last_modified,
+            metadata: Metadata::new(),
+            retention: None,
+            legal_hold: false,
+        }
+    }
+
+    /// A delete marker.
+    #[must_use]
+    pub fn delete_marker(
+        key: impl Into<String>,
+        version_id: impl Into<String>,
+        last_modified: SystemTime,
+        is_latest: bool,
+    ) -> Self {
+        Self {
+            is_delete_marker: true,
+            ..Self::listed(key, version_id, 0, String::new(), last_modified, is_latest)
+        }
+    }
+}
+
 /// An object opened for reading: its info and its stored bytes, seekable.
 pub struct StoredObject {
     /// What the store knows about it.

@@ -211,6 +211,21 @@ where
     move |e| failure(&e).into_store_error(what)
 }
 
+/// An S3 size (`i64`, absent when unknown) as a store size.
+fn size_of(s: Option<i64>) -> u64 {
+    s.and_then(|s| u64::try_from(s).ok()).unwrap_or(0)
+}
+
+/// A page size: `max_keys`, 0 meaning [`MAX_KEYS`], at most [`MAX_KEYS`].
+fn page_size(max_keys: usize) -> i32 {
+    let n = if max_keys == 0 {
+        MAX_KEYS
+    } else {
+        max_keys.min(MAX_KEYS)
+    };
+    i32::try_from(n).unwrap_or(1000)
+}
+
 fn time_of(t: Option<&aws_smithy_types::DateTime>) -> SystemTime {
     t.and_then(|d| SystemTime::try_from(*d).ok())
         .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -1496,17 +1511,13 @@ impl ObjectStore for UpstreamStore {
                 .await
                 .map_err(sdk_err("DeleteObject"))
         })??;
-        Ok((out.delete_marker() == Some(true)).then(|| ObjectInfo {
-            key: key.to_owned(),
-            version_id: out.version_id().unwrap_or(NULL_VERSION).to_owned(),
-            is_latest: true,
-            is_delete_marker: true,
-            size: 0,
-            etag: String::new(),
-            last_modified: SystemTime::now(),
-            metadata: Metadata::new(),
-            retention: None,
-            legal_hold: false,
+        Ok((out.delete_marker() == Some(true)).then(|| {
+            ObjectInfo::delete_marker(
+                key,
+                out.version_id().unwrap_or(NULL_VERSION),
+                SystemTime::now(),
+                true,
+            )
         }))
     }
 
@@ -1524,18 +1535,7 @@ impl ObjectStore for UpstreamStore {
                 version_id,
                 last_modified,
                 ..
-            }) => ObjectInfo {
-                key: key.to_owned(),
-                version_id,
-                is_latest: false,
-                is_delete_marker: true,
-                size: 0,
-                etag: String::new(),
-                last_modified,
-                metadata: Metadata::new(),
-                retention: None,
-                legal_hold: false,
-            },
+            }) => ObjectInfo::delete_marker(key, version_id, last_modified, false),
             Err(StoreError::NoSuchKey) => return Err(StoreError::NoSuchVersion),
             Err(e) => return Err(e),
         };
@@ -1562,11 +1562,7 @@ impl ObjectStore for UpstreamStore {
         self.check_bucket_name(bucket)
             .map_err(|_| StoreError::NoSuchBucket)?;
         let (c, b, r) = (self.client(), bucket.to_owned(), request.clone());
-        let max = if r.max_keys == 0 {
-            MAX_KEYS
-        } else {
-            r.max_keys.min(MAX_KEYS)
-        };
+        let max = page_size(r.max_keys);
         self.run(async move {
             let out = c
                 .list_objects_v2()
@@ -1575,7 +1571,7 @@ impl ObjectStore for UpstreamStore {
                 .set_delimiter(r.delimiter)
                 .set_continuation_token(r.continuation_token)
                 .set_start_after(r.start_after)
-                .max_keys(i32::try_from(max).unwrap_or(1000))
+                .max_keys(max)
                 .send()
                 .await
                 .map_err(|e| match failure(&e) {
@@ -1588,17 +1584,15 @@ impl ObjectStore for UpstreamStore {
                 contents: out
                     .contents()
                     .iter()
-                    .map(|o| ObjectInfo {
-                        key: o.key().unwrap_or_default().to_owned(),
-                        version_id: NULL_VERSION.to_owned(),
-                        is_latest: true,
-                        is_delete_marker: false,
-                        size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                        etag: o.e_tag().unwrap_or_default().to_owned(),
-                        last_modified: time_of(o.last_modified()),
-                        metadata: Metadata::new(),
-                        retention: None,
-                        legal_hold: false,
+                    .map(|o| {
+                        ObjectInfo::listed(
+                            o.key().unwrap_or_default(),
+                            NULL_VERSION,
+                            size_of(o.size()),
+                            o.e_tag().unwrap_or_default(),
+                            time_of(o.last_modified()),
+                            true,
+                        )
                     })
                     .collect(),
                 common_prefixes: out
@@ -1623,11 +1617,7 @@ impl ObjectStore for UpstreamStore {
         self.check_bucket_name(bucket)
             .map_err(|_| StoreError::NoSuchBucket)?;
         let (c, b, r) = (self.client(), bucket.to_owned(), request.clone());
-        let max = if r.max_keys == 0 {
-            MAX_KEYS
-        } else {
-            r.max_keys.min(MAX_KEYS)
-        };
+        let max = page_size(r.max_keys);
         self.run(async move {
             let out = c
                 .list_object_versions()
@@ -1636,36 +1626,30 @@ impl ObjectStore for UpstreamStore {
                 .set_delimiter(r.delimiter)
                 .set_key_marker(r.key_marker)
                 .set_version_id_marker(r.version_id_marker)
-                .max_keys(i32::try_from(max).unwrap_or(1000))
+                .max_keys(max)
                 .send()
                 .await
                 .map_err(sdk_err("ListObjectVersions"))?;
             let mut versions: Vec<ObjectInfo> = out
                 .versions()
                 .iter()
-                .map(|v| ObjectInfo {
-                    key: v.key().unwrap_or_default().to_owned(),
-                    version_id: v.version_id().unwrap_or(NULL_VERSION).to_owned(),
-                    is_latest: v.is_latest() == Some(true),
-                    is_delete_marker: false,
-                    size: v.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    etag: v.e_tag().unwrap_or_default().to_owned(),
-                    last_modified: time_of(v.last_modified()),
-                    metadata: Metadata::new(),
-                    retention: None,
-                    legal_hold: false,
+                .map(|v| {
+                    ObjectInfo::listed(
+                        v.key().unwrap_or_default(),
+                        v.version_id().unwrap_or(NULL_VERSION),
+                        size_of(v.size()),
+                        v.e_tag().unwrap_or_default(),
+                        time_of(v.last_modified()),
+                        v.is_latest() == Some(true),
+                    )
                 })
-                .chain(out.delete_markers().iter().map(|m| ObjectInfo {
-                    key: m.key().unwrap_or_default().to_owned(),
-                    version_id: m.version_id().unwrap_or(NULL_VERSION).to_owned(),
-                    is_latest: m.is_latest() == Some(true),
-                    is_delete_marker: true,
-                    size: 0,
-                    etag: String::new(),
-                    last_modified: time_of(m.last_modified()),
-                    metadata: Metadata::new(),
-                    retention: None,
-                    legal_hold: false,
+                .chain(out.delete_markers().iter().map(|m| {
+                    ObjectInfo::delete_marker(
+                        m.key().unwrap_or_default(),
+                        m.version_id().unwrap_or(NULL_VERSION),
+                        time_of(m.last_modified()),
+                        m.is_latest() == Some(true),
+                    )
                 }))
                 .collect();
             // By key, then newest first (the current version leads).
