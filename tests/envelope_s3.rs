@@ -411,7 +411,10 @@ fn official_client_and_s3crypt_cli_both_ways() {
         if multipart {
             args.push("--multipart");
         }
-        py("put", &args);
+        let put = py("put", &args);
+        // A multipart upload's ETag is `MD5-of-part-MD5s-N`.
+        let etag = put["etag"].as_str().expect("etag");
+        assert_eq!(etag.contains('-'), multipart, "{put}");
         let out = work.path().join(format!("official-{fmt}-{size}"));
         let mut cmd = s3crypt(home.path());
         cmd.arg("decrypt")

@@ -791,9 +791,7 @@ async fn get_range(
             )));
         }
         let len = usize::try_from(stop - at).map_err(|_| protocol("range too large".into()))?;
-        let data = collect(resp.body, len)
-            .await
-            .map_err(|reason| protocol(reason))?;
+        let data = collect(resp.body, len).await.map_err(&protocol)?;
         if data.len() != len {
             return Err(protocol(format!(
                 "a ranged GET of {len} bytes returned {}",

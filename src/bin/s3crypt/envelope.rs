@@ -580,7 +580,10 @@ mod s3 {
         };
         let opts = PutOptions::new()
             .instruction_file(a.instruction_file)
-            .part_size(a.part_size.unwrap_or_else(|| PutOptions::part_size_for(len)));
+            .part_size(
+                a.part_size
+                    .unwrap_or_else(|| PutOptions::part_size_for(len)),
+            );
         let encryptor = Encryptor::new(keyring.as_ref(), format, &context, policy)?;
         let cfg = client_config(&a.s3, &a.key);
         let report = runtime()?.block_on(async {
