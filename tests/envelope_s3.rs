@@ -674,6 +674,14 @@ fn tampered_wrong_key_and_missing_objects_are_refused_with_nothing_written() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{key} was accepted");
             assert!(stderr.contains(says), "{key}: {stderr}");
+            // Neither wrapping key nor the S3 secret ever reaches an error message.
+            for secret in [
+                hex::encode([7u8; 32]),
+                hex::encode([8u8; 32]),
+                SECRET.to_owned(),
+            ] {
+                assert!(!stderr.contains(&secret), "{key}: a secret in {stderr}");
+            }
             assert!(!fresh.exists(), "{key}: a file was written");
             assert_eq!(std::fs::read(&existing).expect("existing"), b"old", "{key}");
         }
