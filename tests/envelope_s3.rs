@@ -646,6 +646,25 @@ fn tampered_wrong_key_and_missing_objects_are_refused_with_nothing_written() {
     copy_raw(&rt, &c, bucket, "orig", "plain", |_| {}, |m| m.clear());
     // An instruction-file object without its instruction file.
     copy_raw(&rt, &c, bucket, "inst", "inst-orphan", |_| {}, |_| {});
+    // Hostile instruction files: oversized, not JSON, carrying keys that belong on the object.
+    for (name, body) in [
+        ("inst-huge", vec![b' '; 100 << 10]),
+        ("inst-notjson", b"{not json".to_vec()),
+        (
+            "inst-misplaced",
+            br#"{"x-amz-c": "115", "x-amz-3": "AAAA", "x-amz-w": "02"}"#.to_vec(),
+        ),
+    ] {
+        copy_raw(&rt, &c, bucket, "inst", name, |_| {}, |_| {});
+        rt.block_on(
+            c.put_object()
+                .bucket(bucket)
+                .key(format!("{name}.instruction"))
+                .body(ByteStream::from(body))
+                .send(),
+        )
+        .expect("put instruction file");
+    }
 
     let refuse = |key: &str, wrapping: &Path, extra: &[&str], says: &str| {
         let fresh = work.path().join(format!("fresh-{key}"));
@@ -704,6 +723,9 @@ fn tampered_wrong_key_and_missing_objects_are_refused_with_nothing_written() {
     refuse("garbage-key", &wk, &[], "x-amz-3");
     refuse("plain", &wk, &[], "holds no S3 Encryption Client keys");
     refuse("inst-orphan", &wk, &[], "lacks x-amz-");
+    refuse("inst-huge", &wk, &[], "exceeds 65536 bytes");
+    refuse("inst-notjson", &wk, &[], "not a JSON object");
+    refuse("inst-misplaced", &wk, &[], "must be in the object metadata");
     refuse("orig", &wk2, &[], "wrapping key does not match");
     refuse("inst", &wk2, &[], "wrapping key does not match");
     refuse("v2", &wk, &[], "does not allow V2");
