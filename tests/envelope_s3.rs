@@ -805,6 +805,75 @@ impl Read for Failing {
     }
 }
 
+/// A source that gives `left` bytes, then says so and never gives another.
+struct Stall {
+    left: usize,
+    stalled: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl tokio::io::AsyncRead for Stall {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        if self.left == 0 {
+            self.stalled.notify_one();
+            return std::task::Poll::Pending;
+        }
+        let n = buf.remaining().min(self.left);
+        buf.put_slice(&vec![0x33; n]);
+        self.left -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_dropped_upload_is_aborted() {
+    let rt = runtime();
+    let c = client(&rt);
+    let bucket = "envelope-s3-dropped";
+    create_bucket(&rt, &c, bucket);
+    let keyring = aes_keyring(10);
+    let e = Encryptor::new(
+        &keyring,
+        Format::V3,
+        &Default::default(),
+        CommitmentPolicy::default(),
+    )
+    .expect("encryptor");
+    rt.block_on(async {
+        let stalled = std::sync::Arc::new(tokio::sync::Notify::new());
+        let source = Stall {
+            left: 3 * P,
+            stalled: stalled.clone(),
+        };
+        let opts = PutOptions::new().part_size(P);
+        let mut put = Box::pin(put_encrypted(&c, bucket, "dropped", source, e, &opts));
+        tokio::select! {
+            r = &mut put => panic!("the upload finished: {r:?}"),
+            () = stalled.notified() => {}
+        }
+        let uploads = c.list_multipart_uploads().bucket(bucket).send().await;
+        assert_eq!(
+            uploads.expect("list").uploads().len(),
+            1,
+            "parts were uploaded"
+        );
+        drop(put);
+        let mut left = 1;
+        for _ in 0..100 {
+            let uploads = c.list_multipart_uploads().bucket(bucket).send().await;
+            left = uploads.expect("list").uploads().len();
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(left, 0, "the dropped upload was not aborted");
+    });
+}
+
 #[test]
 fn failed_uploads_leave_no_multipart_upload_and_no_object() {
     let rt = runtime();

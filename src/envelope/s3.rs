@@ -17,7 +17,8 @@
 //! with [`PutOptions::instruction_file`], split as the S3EC does between the object and an instruction
 //! file object `KEY.instruction` (written after the object; a failure to write it deletes the object). On
 //! any error the multipart upload is aborted, so nothing partial becomes visible. A future dropped
-//! mid-upload cannot abort: keep an `AbortIncompleteMultipartUpload` lifecycle rule on the bucket.
+//! mid-upload aborts it on a background task, which cannot run if the runtime or the process ends
+//! first: keep an `AbortIncompleteMultipartUpload` lifecycle rule on the bucket.
 //!
 //! **Download.** Metadata comes from the object (or its instruction file when the object carries no
 //! wrapped key); the data key is unwrapped and the V3 commitment checked before the body is read. The
@@ -580,6 +581,27 @@ impl Upload<'_> {
                 .upload_id(id)
                 .send()
                 .await;
+        }
+    }
+}
+
+impl Drop for Upload<'_> {
+    /// A future dropped mid-upload (a timeout, a cancelled task) still aborts its multipart upload, on a
+    /// task of the current runtime, if there is one and it keeps running.
+    fn drop(&mut self) {
+        let Some(id) = self.upload_id.take() else {
+            return;
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let abort = self
+                .client
+                .abort_multipart_upload()
+                .bucket(self.bucket)
+                .key(self.key)
+                .upload_id(id);
+            rt.spawn(async move {
+                let _ = abort.send().await;
+            });
         }
     }
 }
