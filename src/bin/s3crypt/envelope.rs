@@ -42,19 +42,45 @@ pub(crate) struct KeyArgs {
     /// A file holding ID:SECRET (or ID:SECRET:SESSION_TOKEN) for --kms-endpoint.
     #[arg(long, value_name = "FILE")]
     access_key_file: Option<PathBuf>,
-    /// Region for --kms-endpoint.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
+    /// Region for --kms-endpoint (default us-east-1) and for s3:// paths (default: AWS_REGION, the
+    /// profile's, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+/// Where s3:// objects live and how to reach them; credentials come from the AWS default chain
+/// (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, profiles, SSO, IMDS, ...).
+#[cfg(feature = "s3-client")]
+#[derive(Debug, clap::Args)]
+pub(crate) struct S3Args {
+    /// S3 endpoint for s3:// paths (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's, or AWS).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS profile for s3:// paths (credentials, region, endpoint; default: AWS_PROFILE).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Extra trusted CA certificates (PEM) for the S3 endpoint (default: AWS_CA_BUNDLE).
+    #[arg(long, value_name = "PEM")]
+    ca_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct EncryptArgs {
     /// Input file, or - for stdin.
     input: String,
-    /// Output body file (its metadata goes to OUT.metadata.json), or - for stdout (then --metadata is required).
+    /// Output body file (its metadata goes to OUT.metadata.json), - for stdout (then --metadata is
+    /// required), or s3://BUCKET/KEY (metadata as the object's user metadata or instruction file).
     output: String,
     #[command(flatten)]
     key: KeyArgs,
+    #[cfg(feature = "s3-client")]
+    #[command(flatten)]
+    s3: S3Args,
+    /// For s3:// outputs: bytes of ciphertext per uploaded part (at least 5 MiB; suffixes KiB, MiB, GiB).
+    /// Default: 8 MiB, more for files that would need over 10000 parts.
+    #[cfg(feature = "s3-client")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    part_size: Option<usize>,
     /// Object format: v3 (committing, the default) or v2.
     #[arg(long, value_enum, default_value = "v3")]
     format: FormatArg,
@@ -63,7 +89,7 @@ pub(crate) struct EncryptArgs {
     /// decryption with --context checks, as the official clients' AES keyring does.
     #[arg(long = "context", value_name = "K=V")]
     context: Vec<String>,
-    /// Also write an instruction file (OUT.instruction) with the V3 split rules.
+    /// Also write an instruction file (OUT.instruction, or the object KEY.instruction) with the V3 split rules.
     #[arg(long)]
     instruction_file: bool,
     /// Where to write the metadata JSON (default: OUT.metadata.json).
@@ -73,13 +99,17 @@ pub(crate) struct EncryptArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DecryptArgs {
-    /// Encrypted body file, or - for stdin (then --metadata is required).
+    /// Encrypted body file, - for stdin (then --metadata is required), or s3://BUCKET/KEY.
     input: String,
     /// Output file, or - for stdout. Written only after the whole object authenticates.
     output: String,
     #[command(flatten)]
     key: KeyArgs,
-    /// Decrypt only this range of the plaintext: bytes=A-B, bytes=A- or bytes=-N.
+    #[cfg(feature = "s3-client")]
+    #[command(flatten)]
+    s3: S3Args,
+    /// Decrypt only this range of the plaintext: bytes=A-B, bytes=A- or bytes=-N. From s3:// it is read
+    /// with ranged GETs and is NOT authenticated (as S3EC's ranged GET).
     #[arg(long, value_name = "RANGE")]
     range: Option<ByteRange>,
     /// With --range: skip authenticating the whole object (faster, as S3EC's ranged GET; the range is
@@ -108,6 +138,15 @@ enum FormatArg {
 }
 
 pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    if is_s3(&a.input) {
+        bail!("encrypt reads a local file or - (stdin); its output may be s3://BUCKET/KEY");
+    }
+    if is_s3(&a.output) {
+        #[cfg(feature = "s3-client")]
+        return s3::encrypt(a, home, json);
+        #[cfg(not(feature = "s3-client"))]
+        bail!("{S3_UNSUPPORTED}");
+    }
     // Refuse outputs that would overwrite an input before anything is read or written.
     let mut inputs = vec![("input".to_owned(), crate::files::input_id(&a.input)?)];
     if let Some(k) = &a.key.wrapping_key {
@@ -177,6 +216,15 @@ pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Resul
 }
 
 pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    if is_s3(&a.output) {
+        bail!("decrypt writes a local file or - (stdout); its input may be s3://BUCKET/KEY");
+    }
+    if is_s3(&a.input) {
+        #[cfg(feature = "s3-client")]
+        return s3::decrypt(a, home, json);
+        #[cfg(not(feature = "s3-client"))]
+        bail!("{S3_UNSUPPORTED}");
+    }
     // Refuse an output that is the input, its sidecar, its instruction file or a key, before anything
     // is read or written.
     let mut inputs = vec![("input".to_owned(), crate::files::input_id(&a.input)?)];
@@ -330,7 +378,11 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         return Ok(Box::new(AesKeyring::new(key, BTreeMap::new())));
     }
     let kms: std::sync::Arc<dyn Kms> = match &k.kms_endpoint {
-        Some(url) => std::sync::Arc::new(RemoteKms::new(url, &k.region, credentials(k)?)?),
+        Some(url) => std::sync::Arc::new(RemoteKms::new(
+            url,
+            k.region.as_deref().unwrap_or("us-east-1"),
+            credentials(k)?,
+        )?),
         None => std::sync::Arc::new(crate::kms::open(home)?),
     };
     match (&k.kms_key, encrypting, &k.kms_endpoint) {
@@ -447,4 +499,209 @@ fn open_input(path: &str) -> anyhow::Result<Box<dyn Read>> {
         return Ok(Box::new(bar.wrap_read(f)));
     }
     Ok(Box::new(f))
+}
+
+/// Whether a path argument names an S3 object.
+fn is_s3(path: &str) -> bool {
+    path.starts_with("s3://")
+}
+
+#[cfg(not(feature = "s3-client"))]
+const S3_UNSUPPORTED: &str =
+    "s3:// paths need s3crypt built with the s3-client feature (cargo build --features s3-client)";
+
+/// `s3crypt encrypt FILE s3://BUCKET/KEY` and `s3crypt decrypt s3://BUCKET/KEY FILE`.
+#[cfg(feature = "s3-client")]
+mod s3 {
+    use std::fs::File;
+    use std::io::{self, IsTerminal as _, Read};
+    use std::path::Path;
+    use std::process::ExitCode;
+
+    use anyhow::{Context as _, bail};
+    use s3crypt::aws::sdk::{S3ClientConfig, s3_client};
+    use s3crypt::envelope::s3::{
+        GetOptions, PutOptions, async_reader, get_decrypted, get_decrypted_to_file, put_encrypted,
+    };
+    use s3crypt::envelope::{CommitmentPolicy, Encryptor, Format};
+    use s3crypt::fsutil::refuse_aliases;
+
+    use super::{DecryptArgs, EncryptArgs, FormatArg, KeyArgs, S3Args, keyring, parse_context};
+
+    /// `s3://BUCKET/KEY` as (bucket, key).
+    fn parse_url(url: &str) -> anyhow::Result<(&str, &str)> {
+        let rest = url.strip_prefix("s3://").unwrap_or(url);
+        match rest.split_once('/') {
+            Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b, k)),
+            _ => bail!("{url:?} is not s3://BUCKET/KEY"),
+        }
+    }
+
+    fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    }
+
+    fn client_config(s: &S3Args, k: &KeyArgs) -> S3ClientConfig {
+        S3ClientConfig {
+            endpoint: s.endpoint_url.clone(),
+            region: k.region.clone(),
+            ca_bundle: s.ca_bundle.clone(),
+            profile: s.profile.clone(),
+            ..S3ClientConfig::default()
+        }
+    }
+
+    pub(super) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+        let (bucket, key) = parse_url(&a.output)?;
+        if a.metadata.is_some() {
+            bail!("--metadata is for local outputs: an s3:// object carries its metadata itself");
+        }
+        let keyring = keyring(&a.key, home, true)?;
+        let context = parse_context(&a.context)?;
+        let (format, policy) = match a.format {
+            FormatArg::V3 => (Format::V3, CommitmentPolicy::RequireEncryptRequireDecrypt),
+            FormatArg::V2 => (Format::V2, CommitmentPolicy::ForbidEncryptAllowDecrypt),
+        };
+        let (input, len): (Box<dyn Read + Send>, u64) = if a.input == "-" {
+            (Box::new(io::stdin()), 0)
+        } else {
+            let f = File::open(&a.input).with_context(|| format!("opening {}", a.input))?;
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if len >= 64 << 20 && io::stderr().is_terminal() {
+                let bar = indicatif::ProgressBar::new(len);
+                (Box::new(bar.wrap_read(f)), len)
+            } else {
+                (Box::new(f), len)
+            }
+        };
+        let opts = PutOptions::new()
+            .instruction_file(a.instruction_file)
+            .part_size(
+                a.part_size
+                    .unwrap_or_else(|| PutOptions::part_size_for(len)),
+            );
+        let encryptor = Encryptor::new(keyring.as_ref(), format, &context, policy)?;
+        let cfg = client_config(&a.s3, &a.key);
+        let report = runtime()?.block_on(async {
+            let client = s3_client(&cfg).await?;
+            anyhow::Ok(
+                put_encrypted(&client, bucket, key, async_reader(input), encryptor, &opts).await?,
+            )
+        })?;
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({
+                    "output": a.output, "plaintext_bytes": report.plaintext_bytes,
+                    "body_bytes": report.body_bytes, "parts": report.parts,
+                    "instruction_file": report.instruction_file, "metadata": report.metadata,
+                })
+            )?;
+        } else {
+            let how = match report.parts {
+                0 => "one PutObject".to_owned(),
+                n => format!("a multipart upload of {n} parts"),
+            };
+            eprintln!(
+                "encrypted {} bytes to {} ({how}{})",
+                report.plaintext_bytes,
+                a.output,
+                if report.instruction_file {
+                    ", metadata in KEY.instruction"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(super) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+        let (bucket, key) = parse_url(&a.input)?;
+        if a.metadata.is_some() {
+            bail!("--metadata is for local inputs: an s3:// object carries its metadata itself");
+        }
+        if a.allow_legacy_v1 {
+            bail!("--allow-legacy-v1 is not supported for s3:// inputs; download the object first");
+        }
+        if let Some(k) = &a.key.wrapping_key {
+            refuse_aliases(
+                &[("wrapping key".into(), crate::files::regular_id(k)?)],
+                &[("output".into(), crate::files::output_id(&a.output)?)],
+            )?;
+        }
+        let keyring = keyring(&a.key, home, false)?;
+        let context = (!a.context.is_empty())
+            .then(|| parse_context(&a.context))
+            .transpose()?;
+        let policy = if a.allow_v2 {
+            CommitmentPolicy::RequireEncryptAllowDecrypt
+        } else {
+            CommitmentPolicy::RequireEncryptRequireDecrypt
+        };
+        let opts = GetOptions::new(keyring.as_ref())
+            .policy(policy)
+            .context(context.as_ref());
+        let cfg = client_config(&a.s3, &a.key);
+        if a.output != "-" {
+            crate::files::clean_beside(Path::new(&a.output));
+        }
+        let report = runtime()?.block_on(async {
+            let client = s3_client(&cfg).await?;
+            let report = if a.output == "-" {
+                get_decrypted(&client, bucket, key, &opts, io::stdout(), a.range)
+                    .await?
+                    .1
+            } else {
+                get_decrypted_to_file(&client, bucket, key, &opts, Path::new(&a.output), a.range)
+                    .await?
+            };
+            anyhow::Ok(report)
+        })?;
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({
+                    "output": a.output, "plaintext_bytes": report.plaintext_bytes,
+                    "format": format!("{:?}", report.format), "authenticated": report.authenticated,
+                    "range": a.range.map(|r| r.to_string()),
+                    "instruction_file": report.instruction_file,
+                })
+            )?;
+        } else if !report.authenticated {
+            eprintln!(
+                "decrypted {} bytes of range {} from ranged GETs: NOT authenticated (GCM authenticates whole objects only)",
+                report.plaintext_bytes,
+                a.range.map(|r| r.to_string()).unwrap_or_default()
+            );
+        } else if a.output != "-" {
+            eprintln!(
+                "decrypted and authenticated {} bytes to {}",
+                report.plaintext_bytes, a.output
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// A byte count with an optional KiB/MiB/GiB (or K/M/G) suffix.
+#[cfg(feature = "s3-client")]
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        _ => return Err(format!("{s:?}: unknown unit (B, KiB, MiB, GiB)")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
