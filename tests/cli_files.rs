@@ -42,6 +42,14 @@ impl Env {
             .env_remove("S3CRYPT_FAILPOINT")
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL_KMS")
+            // The AWS credential chain sees no shared files or instance metadata of this machine's,
+            // and a refused connection is not retried.
+            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("no-aws-credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
             .stdin(Stdio::null());
         c
     }

@@ -106,6 +106,16 @@ fn gateway_over_moto_two_instances_boto3_and_aws_cli() {
         "1".to_owned(),
     ];
     c_argv.extend(gateway_args.iter().cloned());
+    // `s3crypt gateway rotate-root` from a fourth home: the shared root keys gain a version.
+    let mut rotate_argv: Vec<String> = vec![
+        env!("CARGO_BIN_EXE_s3crypt").to_owned(),
+        "--home".to_owned(),
+        tmp.path().join("home-d").display().to_string(),
+        "--json".to_owned(),
+        "gateway".to_owned(),
+        "rotate-root".to_owned(),
+    ];
+    rotate_argv.extend(gateway_args.iter().cloned());
     let env = [
         ("GW_A_HTTPS", a.https.clone()),
         ("GW_A_CA", a.ca.display().to_string()),
@@ -115,6 +125,10 @@ fn gateway_over_moto_two_instances_boto3_and_aws_cli() {
         ("GW_KMS_ACCESS_KEY", kms_access.clone()),
         ("GW_C_ARGV", serde_json::to_string(&c_argv).expect("json")),
         ("GW_C_LOG", c_log.display().to_string()),
+        (
+            "GW_ROTATE_ARGV",
+            serde_json::to_string(&rotate_argv).expect("json"),
+        ),
     ];
     let run = scenario::run_scenario_env("gateway_boto3.py", &b, &home_b, ACCESS_KEY, SECRET, &env);
     let ran = run.passed();
@@ -137,6 +151,7 @@ fn gateway_over_moto_two_instances_boto3_and_aws_cli() {
         "aws_cli_cp_round_trip_through_b",
         // The listing bug above, seen by aws-cli.
         "aws_cli_ls_plaintext_size_multipart",
+        "gateway_cli_rotates_shared_root_keys",
         "kill_a_mid_streaming_put_leaves_no_object",
         "instance_c_aborts_orphaned_upload",
         "staged_multipart_survives_kill_completed_via_b",

@@ -50,6 +50,65 @@ pub enum SdkConfigError {
     /// The endpoint is not an http(s) URL.
     #[error("the endpoint {0:?} must be an http:// or https:// URL")]
     Endpoint(String),
+    /// The AWS default credential chain found no credentials (or a provider in it failed).
+    #[error("no AWS credentials: {0}")]
+    NoCredentials(String),
+}
+
+/// What the AWS default chain resolves for a client that signs its own requests (the KMS client).
+#[derive(Debug)]
+pub struct ChainIdentity {
+    /// The credentials (an access key, its secret, and a session token for temporary credentials).
+    pub credentials: Credentials,
+    /// The region of the environment or profile, if one is set.
+    pub region: Option<String>,
+}
+
+/// Resolves credentials and region the way aws-cli does: the environment, the shared config and
+/// credentials files (`profile`, else `AWS_PROFILE`, else `default`), SSO, web identity, ECS and IMDS.
+/// Temporary credentials are resolved once; the caller uses them for one command's requests.
+///
+/// # Errors
+/// [`SdkConfigError::NoCredentials`] when no provider in the chain has credentials (the message is the
+/// chain's, which never contains a secret).
+pub async fn chain_identity(profile: Option<&str>) -> Result<ChainIdentity, SdkConfigError> {
+    use aws_sdk_s3::config::ProvideCredentials as _;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    let shared = loader.load().await;
+    let provider = shared
+        .credentials_provider()
+        .ok_or_else(|| SdkConfigError::NoCredentials("no credential provider".to_owned()))?;
+    let c = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| SdkConfigError::NoCredentials(error_text(&e)))?;
+    let secret = zeroize::Zeroizing::new(c.secret_access_key().to_owned());
+    Ok(ChainIdentity {
+        credentials: Credentials::new(
+            c.access_key_id(),
+            &secret,
+            c.session_token().map(str::to_owned),
+        ),
+        region: shared.region().map(ToString::to_string),
+    })
+}
+
+/// An error and its sources on one line.
+fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cur = s.source();
+    }
+    text
 }
 
 /// An S3 client for `cfg`. Must be called inside a tokio runtime (the credential chain may read

@@ -55,19 +55,41 @@ impl RemoteKms {
             ("http", Some((h, "80"))) | ("https", Some((h, "443"))) => h.to_owned(),
             _ => authority.to_owned(),
         };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
         Ok(Self {
             url: format!("{scheme}://{authority}/"),
             host,
             region: region.to_owned(),
             credentials,
-            agent,
+            agent: agent(ureq::tls::RootCerts::WebPki),
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Trusts exactly the CA certificates of the PEM `bundle` for an `https://` endpoint, instead of
+    /// the built-in Mozilla roots (as aws-cli's `--ca-bundle` / `AWS_CA_BUNDLE` replace its bundle).
+    ///
+    /// # Errors
+    /// `ValidationException` if the bundle is not PEM or holds no certificate.
+    pub fn with_ca_bundle(mut self, bundle: &[u8]) -> Result<Self, KmsError> {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(bundle) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c.to_owned()),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(KmsError::validation(format!(
+                        "the CA bundle is not valid PEM: {e}"
+                    )));
+                }
+            }
+        }
+        if certs.is_empty() {
+            return Err(KmsError::validation(
+                "the CA bundle holds no certificate".to_owned(),
+            ));
+        }
+        self.agent = agent(ureq::tls::RootCerts::new_with_certs(&certs));
+        Ok(self)
     }
 
     /// The regional AWS KMS endpoint.
@@ -211,4 +233,14 @@ impl Kms for RemoteKms {
     fn rotate_key_on_demand(&self, req: &KeyIdRequest) -> Result<KeyIdResponse, KmsError> {
         self.call("RotateKeyOnDemand", req)
     }
+}
+
+/// The HTTP agent: statuses are answers (the KMS's JSON errors), 30 s per request, `roots` for TLS.
+fn agent(roots: ureq::tls::RootCerts) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into()
 }

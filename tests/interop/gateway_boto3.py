@@ -167,6 +167,7 @@ class Scenario(h.Scenario):
         self.step("object_lock_bucket_configuration_refused", self.object_lock_config)
         self.step("aws_cli_cp_round_trip_through_b", self.aws_cli)
         self.step("aws_cli_ls_plaintext_size_multipart", self.aws_cli_ls)
+        self.step("gateway_cli_rotates_shared_root_keys", self.rotate_root_via_cli)
         if os.environ.get("S3CRYPT_GATEWAY_BENCH"):
             self.step("bench_gateway_vs_moto", self.bench)
         # Last: instance A dies here.
@@ -319,31 +320,8 @@ class Scenario(h.Scenario):
             for f in forbidden:
                 check(f not in data + json.dumps(meta).encode(), f"state {key} holds a forbidden string")
         check("sse/roots.sealed" in keys, f"state bucket keys {keys}")
-        raw = self.moto.get_object(Bucket=STATE, Key="sse/roots.sealed")["Body"].read()
-        doc = json.loads(raw)
-        check(set(doc) == {"version", "key_id", "blob", "iv", "ct"}, f"roots.sealed fields {sorted(doc)}")
         # Open it with the KMS (as an instance does) to learn the roots, then look for them upstream.
-        dk = self.kms.decrypt(CiphertextBlob=base64.b64decode(doc["blob"]),
-                              EncryptionContext={"s3crypt:purpose": "sse-s3-root-keys"})["Plaintext"]
-        try:
-            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-        except ImportError as e:  # the venv has it (scripts/python/requirements.txt)
-            raise AssertionError(f"cryptography missing: {e}") from e
-        roots = AESGCM(dk).decrypt(base64.b64decode(doc["iv"]), base64.b64decode(doc["ct"]),
-                                   b"s3crypt sse-s3 root keys v1")
-        roots_doc = json.loads(roots)
-        secrets_found: list[str] = []
-
-        def walk(v):
-            if isinstance(v, dict):
-                for x in v.values():
-                    walk(x)
-            elif isinstance(v, list):
-                for x in v:
-                    walk(x)
-            elif isinstance(v, str) and len(v) >= 32:
-                secrets_found.append(v)
-        walk(roots_doc)
+        secrets_found = self.open_roots()
         check(secrets_found, f"no key material found in the opened root document (fields {list(roots_doc)[:5]})")
         needles = []
         for s in secrets_found:
@@ -577,6 +555,60 @@ class Scenario(h.Scenario):
         check(sha(self.a.get_object(Bucket=BUCKET, Key="cli/file.bin")["Body"].read()) == sha(data), "A reads it")
         self.cli_ls = (cli("s3", "ls", f"s3://{BUCKET}/cli/"), len(data))
         return f"aws s3 cp up/down of {len(data)} bytes (aws-cli uploads it in parts)"
+
+    def open_roots(self) -> list[str]:
+        """The key material of the sealed SSE-S3 root keys, opened with the KMS as an instance does."""
+        raw = self.moto.get_object(Bucket=STATE, Key="sse/roots.sealed")["Body"].read()
+        doc = json.loads(raw)
+        check(set(doc) == {"version", "key_id", "blob", "iv", "ct"}, f"roots.sealed fields {sorted(doc)}")
+        dk = self.kms.decrypt(CiphertextBlob=base64.b64decode(doc["blob"]),
+                              EncryptionContext={"s3crypt:purpose": "sse-s3-root-keys"})["Plaintext"]
+        try:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        except ImportError as e:  # the venv has it (scripts/python/requirements.txt)
+            raise AssertionError(f"cryptography missing: {e}") from e
+        roots = AESGCM(dk).decrypt(base64.b64decode(doc["iv"]), base64.b64decode(doc["ct"]),
+                                   b"s3crypt sse-s3 root keys v1")
+        found: list[str] = []
+
+        def walk(v):
+            if isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, str) and len(v) >= 32:
+                found.append(v)
+        walk(json.loads(roots))
+        return found
+
+    def rotate_root_via_cli(self):
+        before = self.open_roots()
+        argv = json.loads(os.environ["GW_ROTATE_ARGV"])
+        out = subprocess.run(argv, capture_output=True, timeout=120)
+        check(out.returncode == 0, f"s3crypt gateway rotate-root failed: {out.stderr.decode()[-400:]}")
+        report = json.loads(out.stdout)
+        check(report.get("root_version") == 2, f"rotate-root reported {report}")
+        after = self.open_roots()
+        h.SECRETS_USED.extend(after)
+        check(len(after) == len(before) + 1 and set(before) <= set(after),
+              f"the shared root document holds {len(before)} keys before and {len(after)} after")
+        # New SSE-S3 objects through B and A (both see version 2 within the refresh); old objects stay
+        # readable.
+        time.sleep(1.2)
+        for c, name in ((self.b, "b"), (self.a, "a")):
+            key = f"rotated/{name}"
+            data = body(300_000, key)
+            c.put_object(Bucket=BUCKET, Key=key, Body=data, ServerSideEncryption="AES256")
+            for r in (self.a, self.b):
+                got = r.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+                check(got == data, f"{key} read back differs")
+            self.written[key] = data
+        old_key = "sse-s3/5mib-1"
+        got = self.b.get_object(Bucket=BUCKET, Key=old_key)["Body"].read()
+        check(got == self.written[old_key], f"{old_key} unreadable after the rotation")
+        return f"root key version {report['root_version']}; {len(after)} keys in the shared document"
 
     def aws_cli_ls(self):
         ls, n = getattr(self, "cli_ls", ("", 0))

@@ -15,6 +15,7 @@ use s3crypt::envelope::{
 use s3crypt::fsutil::{Destination, refuse_aliases};
 use s3crypt::keys::KeyEncryptionKey;
 use s3crypt::kms::remote::RemoteKms;
+use s3crypt::kms::retry::{RetryPolicy, RetryingKms};
 use s3crypt::kms::{CreateAliasRequest, CreateKeyRequest, DescribeKeyRequest, Kms};
 use s3crypt::range::ByteRange;
 
@@ -31,10 +32,19 @@ pub(crate) struct KeyArgs {
     #[arg(long, value_name = "FILE")]
     wrapping_key: Option<PathBuf>,
     /// Use a remote KMS (AWS KMS, moto, `s3crypt kms serve`) at this URL instead of the built-in one.
-    /// Credentials come from --access-key-file, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
-    /// (and AWS_SESSION_TOKEN) in the environment, else --access-key.
-    #[arg(long, value_name = "URL")]
+    /// Credentials come from --access-key-file, else --access-key, else the AWS default chain
+    /// (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, the shared config and
+    /// credentials files with AWS_PROFILE, SSO, web identity, ECS, IMDS). Throttled and failed
+    /// requests are retried with exponential backoff and jitter (--max-attempts).
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL_KMS")]
     kms_endpoint: Option<String>,
+    /// Attempts per KMS request to --kms-endpoint, the first included (as AWS_MAX_ATTEMPTS for aws-cli).
+    #[arg(long, value_name = "N", env = "AWS_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    max_attempts: u32,
+    /// CA certificates (PEM) to trust for an https:// --kms-endpoint instead of the built-in roots.
+    #[arg(long, value_name = "PEM", env = "AWS_CA_BUNDLE")]
+    kms_ca_bundle: Option<PathBuf>,
     /// Credentials for --kms-endpoint as ID:SECRET. Other local users can read command lines
     /// (/proc/PID/cmdline): prefer --access-key-file or the environment.
     #[arg(long, value_name = "ID:SECRET", conflicts_with = "access_key_file")]
@@ -378,11 +388,31 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         return Ok(Box::new(AesKeyring::new(key, BTreeMap::new())));
     }
     let kms: std::sync::Arc<dyn Kms> = match &k.kms_endpoint {
-        Some(url) => std::sync::Arc::new(RemoteKms::new(
-            url,
-            k.region.as_deref().unwrap_or("us-east-1"),
-            credentials(k)?,
-        )?),
+        Some(url) => {
+            let (creds, chain_region) = credentials(k)?;
+            let region = k
+                .region
+                .clone()
+                .or_else(|| env_nonempty("AWS_REGION"))
+                .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
+                .or(chain_region)
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            let mut remote = RemoteKms::new(url, &region, creds)?;
+            if let Some(pem) = &k.kms_ca_bundle
+                && url.starts_with("https://")
+            {
+                let bundle = std::fs::read(pem)
+                    .with_context(|| format!("reading the CA bundle {}", pem.display()))?;
+                remote = remote.with_ca_bundle(&bundle)?;
+            }
+            // AWS's standard backoff: a ceiling of 1 s doubling per retry up to 20 s, full jitter.
+            let policy = RetryPolicy {
+                max_attempts: k.max_attempts,
+                base: std::time::Duration::from_secs(1),
+                cap: std::time::Duration::from_secs(20),
+            };
+            std::sync::Arc::new(RetryingKms::new(remote, policy))
+        }
         None => std::sync::Arc::new(crate::kms::open(home)?),
     };
     match (&k.kms_key, encrypting, &k.kms_endpoint) {
@@ -396,9 +426,13 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
     }
 }
 
-/// Credentials for a remote KMS: --access-key-file, else the environment, else --access-key. No error
-/// message ever contains the secret.
-fn credentials(k: &KeyArgs) -> anyhow::Result<Credentials> {
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Credentials for a remote KMS: --access-key-file, else --access-key, else the AWS default chain (with
+/// the region the chain's profile names). No error message ever contains the secret.
+fn credentials(k: &KeyArgs) -> anyhow::Result<(Credentials, Option<String>)> {
     let from_spec = |spec: &str, origin: &str| -> anyhow::Result<Credentials> {
         let mut parts = spec.trim().splitn(3, ':');
         let id = parts.next().unwrap_or_default();
@@ -413,11 +447,33 @@ fn credentials(k: &KeyArgs) -> anyhow::Result<Credentials> {
         let text = zeroize::Zeroizing::new(
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
         );
-        return from_spec(&text, &format!("{}", path.display()));
+        return Ok((from_spec(&text, &format!("{}", path.display()))?, None));
     }
     if let Some(spec) = &k.access_key {
-        return from_spec(spec, "--access-key");
+        return Ok((from_spec(spec, "--access-key")?, None));
     }
+    chain_credentials()
+}
+
+/// The AWS default credential chain (environment, shared files and profiles, SSO, web identity, ECS,
+/// IMDS), resolved once for this command.
+#[cfg(feature = "s3-client")]
+fn chain_credentials() -> anyhow::Result<(Credentials, Option<String>)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let id = rt
+        .block_on(s3crypt::aws::sdk::chain_identity(None))
+        .context(
+            "--kms-endpoint needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a \
+             profile (AWS_PROFILE) in ~/.aws, or --access-key-file FILE",
+        )?;
+    Ok((id.credentials, id.region))
+}
+
+/// Without the AWS SDK: the environment's keys only.
+#[cfg(not(feature = "s3-client"))]
+fn chain_credentials() -> anyhow::Result<(Credentials, Option<String>)> {
     match (
         std::env::var("AWS_ACCESS_KEY_ID"),
         std::env::var("AWS_SECRET_ACCESS_KEY"),
@@ -427,7 +483,7 @@ fn credentials(k: &KeyArgs) -> anyhow::Result<Credentials> {
             let token = std::env::var("AWS_SESSION_TOKEN")
                 .ok()
                 .filter(|t| !t.is_empty());
-            Ok(Credentials::new(id, &secret, token))
+            Ok((Credentials::new(id, &secret, token), None))
         }
         _ => bail!(
             "--kms-endpoint needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the \

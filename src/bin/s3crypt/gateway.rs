@@ -41,10 +41,14 @@ pub(crate) struct GatewayArgs {
         hide_env_values = true
     )]
     upstream_access_key: Option<String>,
-    /// A PEM bundle of CA certificates the upstream's and the KMS's certificates chain to (also
-    /// AWS_CA_BUNDLE).
+    /// A PEM bundle of CA certificates the upstream's certificate chains to, trusted besides the
+    /// system's roots (also AWS_CA_BUNDLE).
     #[arg(long, value_name = "PEM")]
     upstream_ca_bundle: Option<std::path::PathBuf>,
+    /// A PEM bundle of the CA certificates to trust for an https:// --kms-endpoint, instead of the
+    /// built-in Mozilla roots.
+    #[arg(long, value_name = "PEM")]
+    kms_ca_bundle: Option<std::path::PathBuf>,
     /// The upstream bucket holding shared state: bucket configuration, staged parts, sealed root keys.
     #[arg(long, value_name = "BUCKET", default_value = DEFAULT_STATE_BUCKET)]
     state_bucket: String,
@@ -55,8 +59,8 @@ pub(crate) struct GatewayArgs {
     /// The KMS (AWS KMS, `s3crypt kms serve`, …) for SSE-KMS and for sealing the SSE-S3 root keys.
     #[arg(long, value_name = "URL")]
     kms_endpoint: Option<String>,
-    /// Credentials for the KMS, ID:SECRET[:SESSION_TOKEN]; default: AWS_ACCESS_KEY_ID and
-    /// AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+    /// Credentials for the KMS, ID:SECRET[:SESSION_TOKEN]; default: the AWS credential chain
+    /// (environment, shared files, profiles, SSO, IMDS).
     #[arg(
         long,
         value_name = "ID:SECRET",
@@ -94,14 +98,16 @@ fn credentials(spec: &str, what: &str) -> anyhow::Result<Credentials> {
     ))
 }
 
-fn env_credentials() -> Option<Credentials> {
-    let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
-    Some(Credentials::new(
-        id,
-        &secret,
-        std::env::var("AWS_SESSION_TOKEN").ok(),
-    ))
+/// Credentials and region from the AWS default chain, resolved once at start.
+fn chain_credentials() -> anyhow::Result<(Credentials, Option<String>)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let id = rt.block_on(s3crypt::aws::sdk::chain_identity(None)).context(
+        "the KMS needs credentials: --kms-access-key ID:SECRET, or the AWS credential chain \
+         (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, IMDS)",
+    )?;
+    Ok((id.credentials, id.region))
 }
 
 /// A running gateway's store, for its cleanup pass.
@@ -137,14 +143,24 @@ pub(crate) fn engine(args: &GatewayArgs) -> anyhow::Result<Option<(SseEngine, Ga
         .kms_endpoint
         .as_deref()
         .context("--upstream needs --kms-endpoint")?;
-    let kms_creds = match &args.kms_access_key {
-        Some(s) => credentials(s, "--kms-access-key")?,
-        None => env_credentials().context(
-            "the KMS needs credentials: --kms-access-key ID:SECRET or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
-        )?,
+    let (kms_creds, chain_region) = match &args.kms_access_key {
+        Some(s) => (credentials(s, "--kms-access-key")?, None),
+        None => chain_credentials()?,
     };
-    let region = args.kms_region.as_deref().unwrap_or(&args.upstream_region);
-    let remote: Arc<dyn Kms> = Arc::new(RemoteKms::new(kms_url, region, kms_creds)?);
+    let region = args
+        .kms_region
+        .clone()
+        .or(chain_region)
+        .unwrap_or_else(|| args.upstream_region.clone());
+    let mut remote = RemoteKms::new(kms_url, &region, kms_creds)?;
+    if let Some(path) = &args.kms_ca_bundle
+        && kms_url.starts_with("https://")
+    {
+        let pem = std::fs::read(&path)
+            .with_context(|| format!("reading the CA bundle {}", path.display()))?;
+        remote = remote.with_ca_bundle(&pem)?;
+    }
+    let remote: Arc<dyn Kms> = Arc::new(remote);
     // SSE-KMS requests and root unsealing ride out a throttling KMS with backoff, as the AWS SDKs do.
     let kms: Arc<dyn Kms> = Arc::new(RetryingKms::new(remote, RetryPolicy::default()));
     let roots_key = match &args.roots_key_id {
@@ -207,4 +223,77 @@ pub(crate) fn spawn_cleanup(g: &Gateway) {
             std::thread::sleep(Duration::from_secs(600));
         }
     });
+}
+
+/// `s3crypt gateway …`: maintenance of a gateway's shared state, run from any machine that reaches the
+/// upstream and the KMS (the running instances need no restart).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Add a new version to the shared SSE-S3 root keys (sealed under the KMS key in the state
+    /// bucket). New objects use it on every instance within a second; old objects stay readable.
+    RotateRoot {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Move a bucket's SSE-S3 objects to the newest root key version (headers only; the data is not
+    /// re-encrypted). Objects of a versioned bucket cannot be rewritten in place (501).
+    Reseal {
+        /// The bucket.
+        bucket: String,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Abort the upstream multipart uploads that no instance completed and that are older than
+    /// --orphan-grace (what every instance does at start and every ten minutes).
+    Cleanup {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+}
+
+pub(crate) fn run(a: &Args, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    let gateway = match &a.command {
+        Command::RotateRoot { gateway }
+        | Command::Reseal { gateway, .. }
+        | Command::Cleanup { gateway } => gateway,
+    };
+    let (engine, g) = engine(gateway)?.context("--upstream URL is required")?;
+    let (text, value) = match &a.command {
+        Command::RotateRoot { .. } => {
+            let v = engine.rotate_root()?;
+            (
+                format!("SSE-S3 root key version {v} is now the newest (shared by every instance)"),
+                serde_json::json!({ "root_version": v }),
+            )
+        }
+        Command::Reseal { bucket, .. } => {
+            let n = engine.reseal(bucket)?;
+            (
+                format!("resealed {n} objects of {bucket} under the newest root key"),
+                serde_json::json!({ "bucket": bucket, "resealed_objects": n }),
+            )
+        }
+        Command::Cleanup { .. } => {
+            let n = g.store.abort_orphaned_uploads(g.orphan_grace)?;
+            (
+                format!(
+                    "aborted {n} orphaned upstream multipart uploads (older than {} s)",
+                    g.orphan_grace.as_secs()
+                ),
+                serde_json::json!({ "aborted_uploads": n }),
+            )
+        }
+    };
+    if json {
+        outln!("{value}")?;
+    } else {
+        outln!("{text}")?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }

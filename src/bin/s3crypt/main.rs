@@ -144,6 +144,10 @@ enum Command {
     Lambda(lambda::Args),
     /// Glacier vaults of the home (served by `s3crypt serve`): vaults, encrypted archives, access policies, Vault Lock.
     Vault(vault::Args),
+    /// Maintenance of an encrypting gateway's shared state (`serve --upstream`): rotate the shared
+    /// SSE-S3 root keys, reseal a bucket, abort orphaned upstream uploads.
+    #[cfg(feature = "s3-client")]
+    Gateway(gateway::Args),
 }
 
 fn main() -> ExitCode {
@@ -196,6 +200,8 @@ fn main() -> ExitCode {
         Command::Vault(args) => vault::run(&args, &cli.home, cli.json),
         Command::Lambda(args) => lambda::run(&args, &cli.home, cli.json),
         Command::VpcEndpoint(cmd) => vpc_endpoint::run(&cmd, &cli.home, cli.json),
+        #[cfg(feature = "s3-client")]
+        Command::Gateway(args) => gateway::run(&args, cli.json),
     };
     match result {
         Ok(code) => code,
