@@ -21,11 +21,15 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use zeroize::Zeroizing;
 
 use super::EnvelopeError;
 use super::metadata::{MetadataMap, merge_instruction_file, split_for_instruction_file};
-use super::stream::{Decryptor, Encryptor, STREAM_CHUNK};
+use super::stream::{Decryptor, Encryptor};
 use crate::fsutil::{self, Destination, Staged};
+use crate::primitives::{GcmStream, TAG_LEN};
 
 /// Suffix of the metadata sidecar.
 pub const METADATA_SUFFIX: &str = ".metadata.json";
@@ -160,16 +164,12 @@ pub fn encrypt_file(
             if let Some(Destination::Special(c)) = &copy {
                 write_metadata(c, &metadata)?;
             }
-            let f = OpenOptions::new().write(true).open(p)?;
-            let mut w = encryptor.writer(io::BufWriter::with_capacity(1 << 20, f));
-            n = io::copy(input, &mut w)?;
-            w.finish()?.flush()?;
+            let mut f = OpenOptions::new().write(true).open(p)?;
+            n = encrypt_pump(encryptor, input, &mut f)?;
         }
         Destination::Missing(p) | Destination::Regular(p) => {
-            let staged = Staged::new_private(&p)?;
-            let mut w = encryptor.writer(io::BufWriter::with_capacity(1 << 20, staged));
-            n = io::copy(input, &mut w)?;
-            let staged = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+            let mut staged = Staged::new_private(&p)?;
+            n = encrypt_pump(encryptor, input, staged.file_mut())?;
             if let Some(Destination::Special(c)) = &copy {
                 write_metadata(c, &metadata)?;
             }
@@ -190,9 +190,12 @@ pub fn encrypt_stream(
     input: &mut dyn Read,
     output: &mut dyn Write,
 ) -> Result<u64, EnvelopeError> {
-    let mut w = encryptor.writer(output);
-    let n = io::copy(input, &mut w)?;
-    w.finish()?;
+    let mut stream = encryptor.into_stream();
+    stream.set_parallel(false);
+    let mut steps = Steps::new(input, 0);
+    let n = pump_on_this_thread(&mut steps, output, &mut encrypt_step(&mut stream))?;
+    output.write_all(&stream.tag())?;
+    output.flush()?;
     Ok(n)
 }
 
@@ -266,22 +269,196 @@ fn decrypt_into(
     input: &mut dyn Read,
     sink: &mut File,
 ) -> Result<u64, EnvelopeError> {
-    let mut reader = decryptor.reader_delayed_authentication(input);
-    let mut w = io::BufWriter::with_capacity(1 << 20, sink);
-    let mut buf = vec![0u8; STREAM_CHUNK];
-    let mut n = 0u64;
-    loop {
-        let got = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(k) => k,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return Err(EnvelopeError::Authentication);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        w.write_all(&buf[..got])?;
-        n += got as u64;
-    }
-    w.flush()?;
+    let mut stream = decryptor.stream();
+    stream.set_parallel(false);
+    let mut steps = Steps::new(input, TAG_LEN);
+    let n = pump(&mut steps, sink, &mut |buf: &mut [u8]| {
+        stream
+            .decrypt_unauthenticated(buf)
+            .map_err(|_| EnvelopeError::Authentication)
+    })?;
+    // The bytes held back at the end of the input are the tag: exactly TAG_LEN of them, or the body is
+    // truncated.
+    let tag: [u8; TAG_LEN] = steps
+        .held()
+        .try_into()
+        .map_err(|_| EnvelopeError::Authentication)?;
+    stream
+        .verify(&tag)
+        .map_err(|_| EnvelopeError::Authentication)?;
     Ok(n)
+}
+
+/// Encrypts all of `input` into `output` and appends the tag. Returns the plaintext length.
+fn encrypt_pump(
+    encryptor: Encryptor,
+    input: &mut dyn Read,
+    output: &mut File,
+) -> Result<u64, EnvelopeError> {
+    let mut stream = encryptor.into_stream();
+    stream.set_parallel(false);
+    let mut steps = Steps::new(input, 0);
+    let n = pump(&mut steps, output, &mut encrypt_step(&mut stream))?;
+    output.write_all(&stream.tag())?;
+    Ok(n)
+}
+
+fn encrypt_step(stream: &mut GcmStream) -> impl FnMut(&mut [u8]) -> Result<(), EnvelopeError> {
+    |buf: &mut [u8]| {
+        let at = stream.len();
+        stream
+            .encrypt(buf)
+            .map_err(|_| EnvelopeError::BadLength(at + buf.len() as u64))
+    }
+}
+
+// The file paths' pipeline. Each step reads up to `FILE_STEP` bytes straight into a buffer, transforms
+// them in place (one pass of the stitched AES-GCM kernel while the step is still in this core's cache)
+// and writes the buffer as it is: no intermediate copy, no `BufWriter`, one `read` and one `write`
+// system call per step. With more than one core a second thread writes step i while this one reads
+// and transforms step i + 1 (the write, which allocates and fills the destination's pages, is the
+// costliest part, as it is for `cp`). At most `PIPELINE_DEPTH + 1` buffers exist: memory is bounded by
+// `(PIPELINE_DEPTH + 1) × FILE_STEP` whatever the file size.
+
+/// Bytes read, transformed and written per step of the file paths.
+const FILE_STEP: usize = 1 << 20;
+/// Steps queued for the writing thread.
+const PIPELINE_DEPTH: usize = 2;
+
+/// The input cut into steps, holding back its last `hold` bytes (the tag, when decrypting): they are
+/// known to be the tail only once the input ends.
+struct Steps<'a> {
+    input: &'a mut dyn Read,
+    hold: usize,
+    held: [u8; TAG_LEN],
+    held_len: usize,
+    done: bool,
+}
+
+impl<'a> Steps<'a> {
+    fn new(input: &'a mut dyn Read, hold: usize) -> Self {
+        debug_assert!(hold <= TAG_LEN);
+        Self {
+            input,
+            hold: hold.min(TAG_LEN),
+            held: [0; TAG_LEN],
+            held_len: 0,
+            done: false,
+        }
+    }
+
+    /// Fills `buf` with the next step (the bytes held back from the last step first) and returns how
+    /// many bytes of it are ready; after the last step [`Steps::done`] is true.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        buf[..self.held_len].copy_from_slice(&self.held[..self.held_len]);
+        let mut filled = self.held_len;
+        while filled < buf.len() {
+            match self.input.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let ready = filled.saturating_sub(self.hold);
+        self.held_len = filled - ready;
+        self.held[..self.held_len].copy_from_slice(&buf[ready..filled]);
+        Ok(ready)
+    }
+
+    /// The bytes held back at the end of the input (fewer than `hold` if the input was that short).
+    fn held(&self) -> &[u8] {
+        &self.held[..self.held_len]
+    }
+}
+
+/// The in-place transform of one step (encryption, or decryption while hashing).
+type Step<'a> = dyn FnMut(&mut [u8]) -> Result<(), EnvelopeError> + 'a;
+
+/// Reads every step of `steps`, transforms it with `step` and writes it to `output`, on two threads when
+/// there is more than one core. Returns the number of bytes transformed.
+fn pump(
+    steps: &mut Steps<'_>,
+    output: &mut File,
+    step: &mut Step<'_>,
+) -> Result<u64, EnvelopeError> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cores < 2 {
+        return pump_on_this_thread(steps, output, step);
+    }
+    let mut first = Zeroizing::new(vec![0u8; FILE_STEP]);
+    let ready = steps.fill(&mut first)?;
+    step(&mut first[..ready])?;
+    if steps.done {
+        // One step: a thread would cost more than it saves.
+        output.write_all(&first[..ready])?;
+        return Ok(ready as u64);
+    }
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Zeroizing<Vec<u8>>, usize)>(PIPELINE_DEPTH);
+        let (free_tx, free_rx) = mpsc::sync_channel::<Zeroizing<Vec<u8>>>(PIPELINE_DEPTH + 1);
+        let writer = scope.spawn(move || -> io::Result<()> {
+            for (buf, len) in full_rx {
+                output.write_all(&buf[..len])?;
+                // The reading side may be gone (it failed or finished); the buffer is then dropped.
+                let _ = free_tx.send(buf);
+            }
+            Ok(())
+        });
+        let mut total = ready as u64;
+        let mut made = 1;
+        let fed = (|| -> Result<(), EnvelopeError> {
+            if full_tx.send((first, ready)).is_err() {
+                return Ok(());
+            }
+            while !steps.done {
+                let mut buf = match free_rx.try_recv() {
+                    Ok(b) => b,
+                    Err(_) if made <= PIPELINE_DEPTH => {
+                        made += 1;
+                        Zeroizing::new(vec![0u8; FILE_STEP])
+                    }
+                    Err(_) => match free_rx.recv() {
+                        Ok(b) => b,
+                        // The writer stopped: its error is reported below.
+                        Err(_) => return Ok(()),
+                    },
+                };
+                let ready = steps.fill(&mut buf)?;
+                step(&mut buf[..ready])?;
+                total += ready as u64;
+                if ready > 0 && full_tx.send((buf, ready)).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let written = writer
+            .join()
+            .map_err(|_| io::Error::other("the file writer thread panicked"))?;
+        fed?;
+        written?;
+        Ok(total)
+    })
+}
+
+/// [`pump`] on the calling thread, into any writer.
+fn pump_on_this_thread(
+    steps: &mut Steps<'_>,
+    output: &mut dyn Write,
+    step: &mut Step<'_>,
+) -> Result<u64, EnvelopeError> {
+    let mut buf = Zeroizing::new(vec![0u8; FILE_STEP]);
+    let mut total = 0u64;
+    while !steps.done {
+        let ready = steps.fill(&mut buf)?;
+        step(&mut buf[..ready])?;
+        output.write_all(&buf[..ready])?;
+        total += ready as u64;
+    }
+    Ok(total)
 }

@@ -149,6 +149,12 @@ impl Encryptor {
         Ok(out)
     }
 
+    /// The GCM message of this object, for the file paths' read–encrypt–write pipeline
+    /// ([`super::file`]). Consumes the encryptor, so its key and IV encrypt one message only.
+    pub(crate) fn into_stream(self) -> GcmStream {
+        self.content.stream()
+    }
+
     /// A writer that encrypts into `inner` with at most [`STREAM_CHUNK`] bytes buffered. The body is
     /// complete only after [`EncryptWriter::finish`], which writes the tag: it MUST be called.
     pub fn writer<W: Write>(self, inner: W) -> EncryptWriter<W> {
@@ -309,6 +315,12 @@ impl Decryptor {
             format: md.format,
             content,
         })
+    }
+
+    /// A fresh GCM message under this object's content key, for the file paths' one-pass
+    /// decrypt-while-authenticating pipeline ([`super::file`]).
+    pub(crate) fn stream(&self) -> GcmStream {
+        self.content.stream()
     }
 
     /// The object's format.
