@@ -329,3 +329,42 @@ fn stdin_and_stdout() {
     assert_eq!(out.status.code(), Some(4));
     assert!(out.stdout.is_empty());
 }
+
+/// A tampered client-side encrypted file: `decrypt` exits 6 (decryption refused), writes nothing, and
+/// with `--json` names the failure `AuthenticationFailed`.
+#[test]
+fn tampered_ciphertext_exits_6() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_s3crypt"))
+            .current_dir(dir)
+            .arg("--home")
+            .arg(dir.join("home"))
+            .args(args)
+            .env_remove("S3CRYPT_HOME")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run s3crypt")
+    };
+    std::fs::write(dir.join("f"), vec![7u8; 100_000]).expect("write");
+    assert!(run(&["gen-key", "wrap.key"]).status.success());
+    let out = run(&["encrypt", "f", "f.enc", "--wrapping-key", "wrap.key"]);
+    assert!(out.status.success(), "{out:?}");
+    let mut body = std::fs::read(dir.join("f.enc")).expect("read");
+    body[500] ^= 1;
+    std::fs::write(dir.join("f.enc"), &body).expect("write");
+    let out = run(&[
+        "--json",
+        "decrypt",
+        "f.enc",
+        "out",
+        "--wrapping-key",
+        "wrap.key",
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    let e: serde_json::Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(e["error"]["code"], "AuthenticationFailed");
+    assert_eq!(e["error"]["exit_code"], 6);
+    assert!(!dir.join("out").exists(), "plaintext written");
+}
