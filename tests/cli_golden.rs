@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 /// How a case file's environment is set up.
 #[derive(Clone, Copy)]
-enum Home {
+enum Setup {
     /// `S3CRYPT_HOME=[TMP]/home`.
     Explicit,
     /// `S3CRYPT_HOME` and `XDG_STATE_HOME` empty (so ignored), `HOME=[TMP]`.
@@ -164,7 +164,7 @@ fn lines_match(expected: &[String], actual: &[String]) -> bool {
 }
 
 /// Runs `tests/cmd/NAME.trycmd` in a fresh temporary directory with the home set up as `home` says.
-fn run_case(name: &str, home: Home) {
+fn run_case(name: &str, home: Setup) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().canonicalize().expect("canonical tmp");
     let src = cmd_dir();
@@ -178,9 +178,9 @@ fn run_case(name: &str, home: Home) {
         std::fs::create_dir(&cwd).expect("mkdir");
     }
     let (s3crypt_home, xdg) = match home {
-        Home::Explicit => (root.join("home").display().to_string(), String::new()),
-        Home::UserHome => (String::new(), String::new()),
-        Home::XdgStateHome => (String::new(), root.join("xdg").display().to_string()),
+        Setup::Explicit => (root.join("home").display().to_string(), String::new()),
+        Setup::UserHome => (String::new(), String::new()),
+        Setup::XdgStateHome => (String::new(), root.join("xdg").display().to_string()),
     };
     let tmp_text = root.display().to_string();
     let steps = parse(&text);
@@ -249,37 +249,37 @@ fn the_matcher_is_strict() {
 
 #[test]
 fn help() {
-    run_case("help", Home::Explicit);
+    run_case("help", Setup::Explicit);
 }
 
 #[test]
 fn usage_errors() {
-    run_case("usage", Home::Explicit);
+    run_case("usage", Setup::Explicit);
 }
 
 #[test]
 fn errors_and_exit_codes() {
-    run_case("errors", Home::Explicit);
+    run_case("errors", Setup::Explicit);
 }
 
 #[test]
 fn json_errors() {
-    run_case("json_errors", Home::Explicit);
+    run_case("json_errors", Setup::Explicit);
 }
 
 #[test]
 fn explicit_home() {
-    run_case("home", Home::Explicit);
+    run_case("home", Setup::Explicit);
 }
 
 #[test]
 fn default_home_is_per_user() {
-    run_case("default_home", Home::UserHome);
+    run_case("default_home", Setup::UserHome);
 }
 
 #[test]
 fn xdg_state_home() {
-    run_case("xdg_home", Home::XdgStateHome);
+    run_case("xdg_home", Setup::XdgStateHome);
 }
 
 /// `put BUCKET/KEY -` reads stdin and `get BUCKET/KEY -` writes stdout (not a terminal here), byte for
