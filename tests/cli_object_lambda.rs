@@ -41,7 +41,10 @@ fn ok(home: &std::path::Path, args: &[&str]) -> serde_json::Value {
 fn fails(home: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = run(home, args);
     assert!(!out.status.success(), "{args:?} succeeded");
-    json(&out)
+    // With --json an error is one object on stderr: {"error": {"code", "message", "exit_code", ..}}.
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    v["error"].clone()
 }
 
 #[test]

@@ -51,7 +51,9 @@ impl Env {
         all.extend_from_slice(args);
         let out = self.run(&all);
         assert!(!out.status.success(), "s3crypt {args:?} succeeded");
-        serde_json::from_slice(&out.stdout).expect("the error as JSON")
+        // With --json an error is one object on stderr: {"error": {"code", "message", ..}}.
+        let v: serde_json::Value = serde_json::from_slice(&out.stderr).expect("the error as JSON");
+        v["error"].clone()
     }
 }
 

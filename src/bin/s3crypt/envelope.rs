@@ -113,6 +113,9 @@ pub(crate) struct DecryptArgs {
     input: String,
     /// Output file, or - for stdout. Written only after the whole object authenticates.
     output: String,
+    /// Write the plaintext to stdout even when it is a terminal.
+    #[arg(short, long)]
+    force: bool,
     #[command(flatten)]
     key: KeyArgs,
     #[cfg(feature = "s3-client")]
@@ -226,6 +229,12 @@ pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Resul
 }
 
 pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    if a.output == "-" && !a.force && io::stdout().is_terminal() {
+        return Err(crate::exit::Usage(
+            "refusing to write plaintext to a terminal; redirect stdout, or pass --force".into(),
+        )
+        .into());
+    }
     if is_s3(&a.output) {
         bail!("decrypt writes a local file or - (stdout); its input may be s3://BUCKET/KEY");
     }

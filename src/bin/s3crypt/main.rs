@@ -14,14 +14,17 @@ mod bench;
 mod completions;
 mod cpu;
 mod envelope;
+mod exit;
 mod files;
 #[cfg(feature = "s3-client")]
 mod gateway;
+mod home;
 mod iam;
 mod kms;
 mod lambda;
 mod logs;
 mod object_lambda;
+mod progress;
 mod selftest;
 mod serve;
 mod sse;
@@ -32,18 +35,32 @@ mod vpc_endpoint;
 use std::io::{self, Write as _};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Encryption toolkit for object storage: SSE-S3, SSE-KMS, SSE-C and client-side envelope encryption.
 #[derive(Debug, Parser)]
-#[command(name = "s3crypt", version, about)]
+#[command(name = "s3crypt", version, about, after_help = exit::HELP)]
 pub(crate) struct Cli {
-    /// State directory (keys, KMS state, buckets); created on first use.
-    #[arg(long, global = true, env = "S3CRYPT_HOME", default_value = ".s3crypt")]
+    /// State directory (keys, KMS state, buckets); created on first use. Default:
+    /// $XDG_STATE_HOME/s3crypt, else ~/.local/state/s3crypt (`s3crypt home` shows it).
+    #[arg(
+        id = "home",
+        long = "home",
+        global = true,
+        env = "S3CRYPT_HOME",
+        value_name = "DIR"
+    )]
+    home_arg: Option<std::ffi::OsString>,
+    /// The home in use (resolved from --home, S3CRYPT_HOME, XDG_STATE_HOME, HOME).
+    #[arg(skip)]
     home: std::path::PathBuf,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (errors too: one JSON object on stderr).
     #[arg(long, global = true)]
     json: bool,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,21 +79,24 @@ enum Command {
     /// Buckets of the local object store: create, default encryption, policy.
     #[command(subcommand)]
     Bucket(sse::BucketCommand),
-    /// PutObject: encrypt FILE into the local store as the SSE headers and bucket say.
+    /// PutObject: encrypt FILE (- for stdin) into the local store as the SSE headers and bucket say.
     Put {
         /// BUCKET/KEY.
         target: String,
-        /// The object data.
+        /// The object data, or - for stdin.
         file: std::path::PathBuf,
         #[command(flatten)]
         req: sse::RequestArgs,
     },
-    /// GetObject into OUTFILE (written only if the request succeeds).
+    /// GetObject into OUTFILE (- for stdout); nothing is written unless the whole object authenticates.
     Get {
         /// BUCKET/KEY.
         target: String,
-        /// Where to write the object.
+        /// Where to write the object, or - for stdout.
         outfile: std::path::PathBuf,
+        /// Write to stdout even when it is a terminal.
+        #[arg(short, long)]
+        force: bool,
         /// A byte range, bytes=A-B, bytes=A- or bytes=-N.
         #[arg(long)]
         range: Option<s3crypt::range::ByteRange>,
@@ -148,42 +168,107 @@ enum Command {
     /// SSE-S3 root keys, reseal a bucket, abort orphaned upstream uploads.
     #[cfg(feature = "s3-client")]
     Gateway(gateway::Args),
+    /// Print the home in use (where keys, KMS state and buckets live) and what it holds.
+    Home,
+}
+
+impl Command {
+    /// Whether the command reads or writes the home (the others run without one).
+    fn uses_home(&self) -> bool {
+        !matches!(
+            self,
+            Self::Cpu
+                | Self::Bench(_)
+                | Self::GenKey { .. }
+                | Self::Selftest(_)
+                | Self::Completions(_)
+                | Self::Man(_)
+        )
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before parsing, so a usage error is reported as JSON too.
+    let json_requested = std::env::args_os().any(|a| a == "--json");
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let (mut cli, matches) = match parsed {
+        Ok(p) => p,
+        Err(e) => return exit::clap_error(&e, json_requested),
+    };
+    let uses_home = cli.command.uses_home();
+    let mut home_source = home::Source::Flag;
+    if uses_home {
+        let from_env = matches.value_source("home") == Some(ValueSource::EnvVariable);
+        match home::resolve(
+            cli.home_arg.as_deref().map(std::path::Path::new),
+            from_env,
+            |k| std::env::var_os(k),
+        ) {
+            Ok((path, source)) => {
+                if let Some(w) = home::legacy_warning(&path, source) {
+                    eprintln!("{w}");
+                }
+                cli.home = path;
+                home_source = source;
+            }
+            Err(e) => return exit::report(&exit::classify(&e), &error_chain(&e), cli.json),
+        }
+    }
+    let keys_before = if uses_home {
+        home::key_files(&cli.home)
+    } else {
+        Vec::new()
+    };
+    let progress = progress::Progress::new(cli.json, cli.quiet);
     let result = match cli.command {
         Command::Cpu => cpu::run(cli.json),
         Command::Bench(args) => bench::run(&args, cli.json),
         Command::Encrypt(args) => envelope::encrypt(&args, &cli.home, cli.json),
         Command::Decrypt(args) => envelope::decrypt(&args, &cli.home, cli.json),
-        Command::GenKey { file } => envelope::gen_key(&file),
+        Command::GenKey { file } => envelope::gen_key(&file).and_then(|code| {
+            if cli.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"file": file.display().to_string()})
+                )?;
+            }
+            Ok(code)
+        }),
         Command::Bucket(cmd) => sse::bucket(&cmd, &cli.home, cli.json),
-        Command::Put { target, file, req } => sse::put(&target, &file, &req, &cli.home, cli.json),
+        Command::Put { target, file, req } => {
+            sse::put(&target, &file, &req, &cli.home, cli.json, progress)
+        }
         Command::Get {
             target,
             outfile,
             range,
             version_id,
+            force,
             req,
         } => sse::get(
-            &target,
-            &outfile,
-            range,
-            version_id.as_deref(),
-            &req,
+            &sse::GetArgs {
+                target: &target,
+                out: &outfile,
+                range,
+                version: version_id.as_deref(),
+                force,
+                req: &req,
+            },
             &cli.home,
             cli.json,
+            progress,
         ),
         Command::Head {
             target,
             version_id,
             req,
         } => sse::head(&target, version_id.as_deref(), &req, &cli.home, cli.json),
-        Command::Cp { src, dst, req } => sse::cp(&src, &dst, &req, &cli.home, cli.json),
+        Command::Cp { src, dst, req } => sse::cp(&src, &dst, &req, &cli.home, cli.json, progress),
         Command::Sse(cmd) => sse::sse(&cmd, &cli.home, cli.json),
         Command::Object(cmd) => versions::object(&cmd, &cli.home, cli.json),
-        Command::Selftest(args) => selftest::run(&args),
+        Command::Selftest(args) => selftest::run(&args, cli.json),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
         Command::Serve(args) => serve::serve(&args, &cli.home, cli.json),
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
@@ -202,7 +287,12 @@ fn main() -> ExitCode {
         Command::VpcEndpoint(cmd) => vpc_endpoint::run(&cmd, &cli.home, cli.json),
         #[cfg(feature = "s3-client")]
         Command::Gateway(args) => gateway::run(&args, cli.json),
+        Command::Home => home::show(&cli.home, home_source, cli.json),
     };
+    // Not silenced by --quiet: it is printed once, and losing these keys loses the data.
+    if uses_home && let Some(note) = home::first_keys_notice(&cli.home, &keys_before) {
+        eprintln!("{note}");
+    }
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => {
@@ -210,10 +300,7 @@ fn main() -> ExitCode {
             // process ended by SIGPIPE.
             ExitCode::from(141)
         }
-        Err(e) => {
-            eprintln!("s3crypt: error: {}", error_chain(&e));
-            ExitCode::FAILURE
-        }
+        Err(e) => exit::report(&exit::classify(&e), &error_chain(&e), cli.json),
     }
 }
 

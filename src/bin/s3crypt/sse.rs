@@ -2,7 +2,7 @@
 //! object store, with S3's headers in and out.
 
 use std::fs::File;
-use std::io::{BufReader, Write as _};
+use std::io::{self, BufReader, IsTerminal as _, Read, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +15,9 @@ use s3crypt::sse::S3Error;
 use s3crypt::sse::bucket::{BlockedType, BucketEncryption, DefaultSse};
 use s3crypt::sse::engine::{Response, SseEngine};
 use s3crypt::sse::headers::Headers;
+
+use crate::exit::Usage;
+use crate::progress::Progress;
 
 /// `s3crypt bucket`.
 #[derive(Debug, clap::Subcommand)]
@@ -132,13 +135,19 @@ impl RequestArgs {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    pairs.push(header_pair(line).with_context(|| {
-                        format!("{path} line {}: a header must be 'Name: value'", n + 1)
+                    pairs.push(header_pair(line).ok_or_else(|| {
+                        Usage(format!(
+                            "{path} line {}: a header must be 'Name: value'",
+                            n + 1
+                        ))
                     })?);
                 }
             } else {
-                pairs.push(header_pair(h).with_context(|| {
-                    format!("-H number {}: a header must be 'Name: value'", i + 1)
+                pairs.push(header_pair(h).ok_or_else(|| {
+                    Usage(format!(
+                        "-H number {}: a header must be 'Name: value'",
+                        i + 1
+                    ))
                 })?);
             }
         }
@@ -148,10 +157,11 @@ impl RequestArgs {
             .iter()
             .find(|(n, _)| s3crypt::sse::headers::is_misspelled_sse_header(n))
         {
-            anyhow::bail!(
+            return Err(Usage(format!(
                 "{n:?} is not an SSE header S3 knows (use --sse, --sse-kms-key-id, --sse-c-key, or one of: {})",
                 s3crypt::sse::headers::SSE_HEADERS.join(", ")
-            );
+            ))
+            .into());
         }
         let flagged = |name: &str| pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if let Some(alg) = &self.sse {
@@ -205,10 +215,11 @@ fn header_pair(h: &str) -> Option<(String, String)> {
         .then(|| (n.to_owned(), v.trim().to_owned()))
 }
 
+/// Splits `BUCKET/KEY`; anything else is a usage error (exit code 2).
 pub(crate) fn split(path: &str) -> anyhow::Result<(&str, &str)> {
     path.split_once('/')
         .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-        .with_context(|| format!("{path:?} must be BUCKET/KEY"))
+        .ok_or_else(|| Usage(format!("{path:?} must be BUCKET/KEY")).into())
 }
 
 pub(crate) fn engine(home: &Path) -> anyhow::Result<SseEngine> {
@@ -228,12 +239,7 @@ fn report(result: Result<Response, S3Error>, json: bool) -> anyhow::Result<ExitC
     Ok(match result {
         Ok(r) => {
             if json {
-                let hs: serde_json::Map<String, serde_json::Value> = r
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), v.clone().into()))
-                    .collect();
-                outln!("{}", serde_json::json!({"status": r.status, "headers": hs}))?;
+                outln!("{}", response_json(&r))?;
             } else {
                 outln!("HTTP {}", r.status)?;
                 for (n, v) in &r.headers {
@@ -246,24 +252,20 @@ fn report(result: Result<Response, S3Error>, json: bool) -> anyhow::Result<ExitC
     })
 }
 
-/// Prints an S3 error (JSON on stdout with `--json`, a line on stderr otherwise) and returns the
-/// failure exit code.
+/// A response as JSON: `{"status": 200, "headers": {..}}` (header names as S3 sends them).
+fn response_json(r: &Response) -> serde_json::Value {
+    let hs: serde_json::Map<String, serde_json::Value> = r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone().into()))
+        .collect();
+    serde_json::json!({"status": r.status, "headers": hs})
+}
+
+/// Prints an S3 error (one JSON object on stderr with `--json`, a line on stderr otherwise) and returns
+/// its exit code (see [`crate::exit`]).
 pub(crate) fn report_error(e: &S3Error, json: bool) -> anyhow::Result<ExitCode> {
-    if json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "status": e.status(),
-                "code": e.code().as_str(),
-                "message": e.message(),
-                "detail": e.detail(),
-            })
-        )?;
-    } else {
-        // The local operator sees the cause of a server fault too (a client of S3 would not).
-        eprintln!("HTTP {} {}: {}", e.status(), e.code(), e.detail());
-    }
-    Ok(ExitCode::FAILURE)
+    Ok(crate::exit::report_s3(e, json))
 }
 
 pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -342,59 +344,131 @@ pub(crate) fn put(
     req: &RequestArgs,
     home: &Path,
     json: bool,
+    progress: Progress,
 ) -> anyhow::Result<ExitCode> {
     let (b, k) = split(target)?;
     let (h, t) = req.parse()?;
-    let mut f =
-        BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
-    report(engine(home)?.put_object(&t, b, k, &h, &mut f), json)
+    // The engine reads the body in chunks as it encrypts them: stdin is streamed, never held whole.
+    let (mut input, len): (Box<dyn Read>, Option<u64>) = if file == Path::new("-") {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let engine = engine(home)?;
+    let bar = progress.bytes("put", len);
+    let mut body = BufReader::new(bar.wrap_read(&mut input));
+    let r = engine.put_object(&t, b, k, &h, &mut body);
+    bar.finish_and_clear();
+    report(r, json)
+}
+
+/// `s3crypt get` arguments.
+pub(crate) struct GetArgs<'a> {
+    /// BUCKET/KEY.
+    pub(crate) target: &'a str,
+    /// The output file, `-` for stdout.
+    pub(crate) out: &'a Path,
+    /// A byte range.
+    pub(crate) range: Option<ByteRange>,
+    /// A version id.
+    pub(crate) version: Option<&'a str>,
+    /// Write binary data to a terminal.
+    pub(crate) force: bool,
+    /// The request options.
+    pub(crate) req: &'a RequestArgs,
 }
 
 pub(crate) fn get(
-    target: &str,
-    out: &Path,
-    range: Option<ByteRange>,
-    version: Option<&str>,
-    req: &RequestArgs,
+    a: &GetArgs<'_>,
     home: &Path,
     json: bool,
+    progress: Progress,
 ) -> anyhow::Result<ExitCode> {
-    let (b, k) = split(target)?;
-    let (h, t) = req.parse()?;
+    let (b, k) = split(a.target)?;
+    let to_stdout = a.out == Path::new("-");
+    if to_stdout && !a.force && io::stdout().is_terminal() {
+        return Err(Usage(
+            "refusing to write the object to a terminal; redirect stdout, or pass --force".into(),
+        )
+        .into());
+    }
+    let (h, t) = a.req.parse()?;
     let engine = engine(home)?;
     let fetch = |w: &mut dyn std::io::Write| -> Result<Response, S3Error> {
-        let (resp, body) = engine.get_object_start(&t, b, k, version, &h, range)?;
-        body.write_to(w)?;
+        let (resp, body) = engine.get_object_start(&t, b, k, a.version, &h, a.range)?;
+        let len = resp
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok());
+        let bar = progress.bytes("get", len);
+        let r = body.write_to(&mut bar.wrap_write(w));
+        bar.finish_and_clear();
+        r?;
         Ok(resp)
     };
-    let r = match Destination::of(out)? {
-        // A device or FIFO is written through, never replaced. Every byte GET writes is authenticated
-        // (chunk by chunk), so nothing unauthenticated reaches it.
-        Destination::Special(p) => {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&p)
-                .with_context(|| format!("opening {}", p.display()))?;
-            let mut w = std::io::BufWriter::new(f);
+    let r = if to_stdout {
+        // Staged in an anonymous temporary file and copied out only once the whole object has
+        // authenticated, as for a file: a truncated or tampered object releases nothing.
+        let mut tmp = tempfile::tempfile().context("creating a temporary file")?;
+        let r = {
+            let mut w = std::io::BufWriter::new(&mut tmp);
             let r = fetch(&mut w);
             w.flush()?;
             r
+        };
+        if r.is_ok() {
+            tmp.rewind()?;
+            let mut out = io::stdout().lock();
+            io::copy(&mut tmp, &mut out)?;
+            out.flush()?;
         }
-        dest => {
-            crate::files::clean_beside(dest.path());
-            let mut tmp = Staged::new_private(dest.path())?;
-            let r = {
-                let mut w = std::io::BufWriter::new(tmp.file_mut());
+        r
+    } else {
+        match Destination::of(a.out)? {
+            // A device or FIFO is written through, never replaced. Every byte GET writes is
+            // authenticated (chunk by chunk), so nothing unauthenticated reaches it.
+            Destination::Special(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .with_context(|| format!("opening {}", p.display()))?;
+                let mut w = std::io::BufWriter::new(f);
                 let r = fetch(&mut w);
                 w.flush()?;
                 r
-            };
-            if r.is_ok() {
-                tmp.commit()?;
             }
-            r
+            dest => {
+                crate::files::clean_beside(dest.path());
+                let mut tmp = Staged::new_private(dest.path())?;
+                let r = {
+                    let mut w = std::io::BufWriter::new(tmp.file_mut());
+                    let r = fetch(&mut w);
+                    w.flush()?;
+                    r
+                };
+                if r.is_ok() {
+                    tmp.commit()?;
+                }
+                r
+            }
         }
     };
+    // With the object on stdout, the response goes to stderr with --json (else nothing, as `cat`), so
+    // it never mixes with the object.
+    if to_stdout {
+        return match r {
+            Ok(resp) => {
+                if json {
+                    eprintln!("{}", response_json(&resp));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => report_error(&e, json),
+        };
+    }
     report(r, json)
 }
 
@@ -416,12 +490,14 @@ pub(crate) fn cp(
     req: &RequestArgs,
     home: &Path,
     json: bool,
+    progress: Progress,
 ) -> anyhow::Result<ExitCode> {
     let (sb, sk) = split(src)?;
     let (db, dk) = split(dst)?;
     let (h, t) = req.parse()?;
-    report(
-        engine(home)?.copy_object(&t, (sb, sk, None), (db, dk), &h),
-        json,
-    )
+    let engine = engine(home)?;
+    let bar = progress.spinner("cp");
+    let r = engine.copy_object(&t, (sb, sk, None), (db, dk), &h);
+    bar.finish_and_clear();
+    report(r, json)
 }
