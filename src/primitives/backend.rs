@@ -262,35 +262,60 @@ pub fn backend_choice() -> BackendChoice {
     chosen().1
 }
 
-/// The arithmetic ceiling of AES-256-GCM on this CPU's 512-bit vector units, from
-/// [`kernel_ceiling`].
+/// The arithmetic ceiling of AES-256-GCM in one kernel tier on this CPU, from
+/// [`KernelCeiling::per_tier`] (or [`kernel_ceiling`] for the 512-bit tier).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct KernelCeiling {
-    /// Bytes per second of AES-256 rounds alone (the most any AES-256 mode can reach).
+    /// The tier probed: [`Backend::Vaes512`], [`Backend::Vaes256`] or [`Backend::AesNi`].
+    pub backend: Backend,
+    /// Bytes per second of AES-256 rounds alone (the most any AES-256 mode can reach in this tier).
     pub aes_bytes_per_sec: f64,
     /// Bytes per second of AES-256 rounds with the interleaved GHASH multiplies of the stitched kernel
-    /// (the most an AES-256-GCM built that way can reach).
+    /// (the most an AES-256-GCM built that way can reach in this tier).
     pub aes_ghash_bytes_per_sec: f64,
 }
 
+impl KernelCeiling {
+    /// Measures, for about `seconds` per figure, how fast this CPU's vector units run the arithmetic of
+    /// AES-256 and of stitched AES-256-GCM with no memory traffic, in every hand-written kernel tier this
+    /// CPU supports (fastest first: `vaes512`, `vaes256`, `aesni`), with each tier's own vector width and
+    /// batch. Empty off x86-64 or without AES-NI. The ratio of a tier's real GCM throughput to its
+    /// `aes_ghash_bytes_per_sec` shows how close the kernel comes to what the units allow.
+    #[must_use]
+    pub fn per_tier(seconds: f64) -> Vec<Self> {
+        Backend::ALL
+            .into_iter()
+            .filter_map(|b| Self::measure(b, seconds))
+            .collect()
+    }
+
+    /// The ceiling of one tier, or `None` if `backend` is not a supported kernel tier.
+    fn measure(backend: Backend, seconds: f64) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (aes, ghash) = super::simd::ceiling(backend.tier()?, seconds)?;
+            Some(Self {
+                backend,
+                aes_bytes_per_sec: aes,
+                aes_ghash_bytes_per_sec: ghash,
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (backend, seconds);
+            None
+        }
+    }
+}
+
 /// Measures, for about `seconds` each, how fast this CPU's VAES/VPCLMULQDQ units can run the arithmetic of
-/// AES-256 and of stitched AES-256-GCM with no memory traffic. `None` without VAES-512 (and off x86-64).
-/// `s3crypt bench` prints it beside the real kernels.
+/// AES-256 and of stitched AES-256-GCM on 512-bit vectors with no memory traffic. `None` without VAES-512
+/// (and off x86-64); [`KernelCeiling::per_tier`] measures every tier. `s3crypt bench` prints it beside the
+/// real kernels.
 #[must_use]
 pub fn kernel_ceiling(seconds: f64) -> Option<KernelCeiling> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        super::simd::vaes512_ceiling(seconds).map(|(a, g)| KernelCeiling {
-            aes_bytes_per_sec: a,
-            aes_ghash_bytes_per_sec: g,
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = seconds;
-        None
-    }
+    KernelCeiling::measure(Backend::Vaes512, seconds)
 }
 
 /// Which implementation each primitive uses on this machine and build.
@@ -436,6 +461,28 @@ fn sha256_impl(f: &CpuFeatures) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every supported kernel tier gets a ceiling, and each figure is a finite positive rate (what the
+    /// probe returns, not how fast it is: the machine may be loaded).
+    #[test]
+    fn ceilings_cover_every_supported_tier() {
+        let c = KernelCeiling::per_tier(0.002);
+        let want: Vec<Backend> = [Backend::Vaes512, Backend::Vaes256, Backend::AesNi]
+            .into_iter()
+            .filter(|b| cfg!(target_arch = "x86_64") && b.is_supported())
+            .collect();
+        let got: Vec<Backend> = c.iter().map(|k| k.backend).collect();
+        assert_eq!(got, want);
+        for k in &c {
+            for rate in [k.aes_bytes_per_sec, k.aes_ghash_bytes_per_sec] {
+                assert!(rate.is_finite() && rate > 0.0, "{k:?}");
+            }
+        }
+        assert_eq!(
+            kernel_ceiling(0.002).map(|k| k.backend),
+            want.first().copied().filter(|b| *b == Backend::Vaes512)
+        );
+    }
 
     #[test]
     fn report_names_every_primitive() {

@@ -498,63 +498,50 @@ mod xmm {
     kernels!("aes,pclmulqdq,ssse3,sse2", 1, 8);
 }
 
-/// Measures what this CPU's vector units allow for AES-256-GCM on 512-bit vectors, with no memory traffic:
-/// returns bytes per second for `(AES only, AES + GHASH multiplies)`, or `None` without VAES-512.
+/// Measures what this CPU's vector units allow for AES-256-GCM in `tier`'s kernels, with no memory
+/// traffic: returns bytes per second for `(AES only, AES + GHASH multiplies)`, each timed for about
+/// `seconds`, or `None` if this CPU lacks the tier's features.
 ///
-/// One iteration is the arithmetic of one 32-block batch: 8 independent vectors through 14 VAES rounds
-/// (512 bytes of AES-256), and, in the second figure, the 24 carry-less multiplies and Karatsuba shuffles
-/// of the batch's GHASH interleaved with them, as the stitched kernel does. No loads, stores, counters or
-/// reductions: a ceiling the real kernels cannot exceed, so ratios against it show how close they come.
-pub(crate) fn vaes512_ceiling(seconds: f64) -> Option<(f64, f64)> {
-    if !Tier::Vaes512.supported() {
+/// One iteration is the arithmetic of one batch of the stitched loop (see `ceiling_probe` in
+/// [`kernels`]): `REGS` independent vectors through 14 AES rounds, and, in the second figure, the
+/// batch's carry-less multiplies and Karatsuba shuffles interleaved with them, as the stitched kernel does.
+/// No loads, stores, counters or reductions: a ceiling the real kernels cannot exceed, so ratios against
+/// it show how close they come.
+pub(crate) fn ceiling(tier: Tier, seconds: f64) -> Option<(f64, f64)> {
+    if !tier.supported() {
         return None;
     }
+    let bytes = match tier {
+        Tier::Vaes512 => zmm::CEILING_BYTES,
+        Tier::Vaes256 => ymm::CEILING_BYTES,
+        Tier::AesNi => xmm::CEILING_BYTES,
+    } as f64;
     let measure = |ghash: bool| {
+        let seed =
+            std::hint::black_box(0x0123_4567_89ab_cdef_0011_2233_4455_6677u128.to_le_bytes());
         let mut iters = 1u64 << 10;
         loop {
             let start = std::time::Instant::now();
-            // SAFETY: VAES-512 support (AVX-512F/BW, VAES, VPCLMULQDQ) was checked above; the probe only
-            // computes on registers.
-            std::hint::black_box(unsafe { ceiling_probe(iters, ghash) });
+            // SAFETY: `tier.supported()` confirmed every feature the tier's probe is compiled for; the
+            // probe only computes on registers (plus `load128` of the 16-byte `seed`).
+            let out = unsafe {
+                let s = load128(&seed);
+                match (tier, ghash) {
+                    (Tier::Vaes512, false) => zmm::ceiling_probe::<false>(iters, s),
+                    (Tier::Vaes512, true) => zmm::ceiling_probe::<true>(iters, s),
+                    (Tier::Vaes256, false) => ymm::ceiling_probe::<false>(iters, s),
+                    (Tier::Vaes256, true) => ymm::ceiling_probe::<true>(iters, s),
+                    (Tier::AesNi, false) => xmm::ceiling_probe::<false>(iters, s),
+                    (Tier::AesNi, true) => xmm::ceiling_probe::<true>(iters, s),
+                }
+            };
+            std::hint::black_box(out);
             let t = start.elapsed().as_secs_f64();
-            if t >= seconds || iters >= 1 << 40 {
-                return (iters * 512) as f64 / t;
+            if (t >= seconds && t > 0.0) || iters >= 1 << 40 {
+                return iters as f64 * bytes / t;
             }
             iters = iters.saturating_mul(if t < seconds / 16.0 { 16 } else { 2 });
         }
     };
     Some((measure(false), measure(true)))
-}
-
-#[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq")]
-fn ceiling_probe(iters: u64, ghash: bool) -> [u8; 64] {
-    use std::arch::x86_64::{
-        __m512i, _mm512_aesenc_epi128, _mm512_clmulepi64_epi128, _mm512_set1_epi64,
-        _mm512_shuffle_epi32, _mm512_xor_si512,
-    };
-    let k = std::hint::black_box(_mm512_set1_epi64(0x0123_4567_89ab_cdef));
-    let mut x: [__m512i; 8] = [_mm512_set1_epi64(1); 8];
-    let mut acc = [_mm512_set1_epi64(5); 3];
-    let d: [__m512i; 8] = std::hint::black_box([_mm512_set1_epi64(7); 8]);
-    for _ in 0..iters {
-        for round in 0..14 {
-            for v in x.iter_mut() {
-                *v = _mm512_aesenc_epi128(*v, k);
-            }
-            if let Some(&dd) = d.get(round).filter(|_| ghash) {
-                let kara = _mm512_xor_si512(dd, _mm512_shuffle_epi32::<0x4e>(dd));
-                acc[0] = _mm512_xor_si512(acc[0], _mm512_clmulepi64_epi128::<0x00>(dd, k));
-                acc[1] = _mm512_xor_si512(acc[1], _mm512_clmulepi64_epi128::<0x11>(dd, k));
-                acc[2] = _mm512_xor_si512(acc[2], _mm512_clmulepi64_epi128::<0x00>(kara, k));
-            }
-        }
-    }
-    let all = x
-        .iter()
-        .chain(acc.iter())
-        .fold(k, |a, b| _mm512_xor_si512(a, *b));
-    let mut out = [0u8; 64];
-    // SAFETY: `out` is 64 writable bytes; the store is unaligned.
-    unsafe { std::arch::x86_64::_mm512_storeu_si512(out.as_mut_ptr().cast(), all) };
-    out
 }

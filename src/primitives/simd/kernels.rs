@@ -501,5 +501,45 @@ macro_rules! kernels {
             }
             super::store128(state, super::bswap128(s));
         }
+
+        /// Bytes of AES-256 per [`ceiling_probe`] iteration: one batch.
+        pub(super) const CEILING_BYTES: usize = BB;
+
+        /// The arithmetic of `iters` batches of the stitched [`gcm`] loop with no memory traffic: `REGS`
+        /// independent vectors through the 14 AES-256 rounds (round-major, pinned as in the kernel), and,
+        /// with `GHASH`, one vector's Karatsuba multiplies (three carry-less multiplies and a shuffle)
+        /// after each of the first `REGS` rounds. No loads, stores, counters or reductions, so the real
+        /// kernel cannot beat it. The multiplied vector is pinned before each use, so the compiler can
+        /// neither hoist the loop-invariant products out of the loop nor fold them away. `seed` is an
+        /// opaque start value; the result depends on every vector, so nothing is dead code.
+        #[target_feature(enable = $feat)]
+        pub(super) fn ceiling_probe<const GHASH: bool>(iters: u64, seed: __m128i) -> [u8; 16] {
+            let k = bcast(seed);
+            let mut x = [k; REGS];
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = add32(*v, bcast(super::load128(&(i as u128).to_le_bytes())));
+            }
+            let mut dv = xor(k, lane_index());
+            let pk = swap(k);
+            let mut a = Acc {
+                lo: zero(),
+                mid: zero(),
+                hi: zero(),
+            };
+            for _ in 0..iters {
+                for round in 0..14 {
+                    aes_round(&mut x, k);
+                    if GHASH && round < REGS {
+                        pin(&mut dv);
+                        acc_add(&mut a, dv, k, pk);
+                        acc_pin(&mut a);
+                    }
+                }
+            }
+            let all = x.iter().fold(xor3(a.lo, a.mid, a.hi), |s, v| xor(s, *v));
+            let mut out = [0u8; 16];
+            super::store128(&mut out, fold(all));
+            out
+        }
     };
 }
