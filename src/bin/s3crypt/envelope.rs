@@ -358,7 +358,11 @@ pub(crate) fn gen_key(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn Keyring>> {
+pub(crate) fn keyring(
+    k: &KeyArgs,
+    home: &Path,
+    encrypting: bool,
+) -> anyhow::Result<Box<dyn Keyring>> {
     if let Some(path) = &k.wrapping_key {
         let raw = zeroize::Zeroizing::new(
             std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
@@ -394,6 +398,18 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         (None, true, Some(_)) => bail!("--kms-key is required with --kms-endpoint"),
         (None, false, _) => Ok(Box::new(KmsKeyring::discovery(kms))),
     }
+}
+
+/// The KMS that `k` names: the --kms-endpoint one, else the built-in KMS of `home` (for `rewrap`).
+pub(crate) fn kms_handle(k: &KeyArgs, home: &Path) -> anyhow::Result<std::sync::Arc<dyn Kms>> {
+    Ok(match &k.kms_endpoint {
+        Some(url) => std::sync::Arc::new(RemoteKms::new(
+            url,
+            k.region.as_deref().unwrap_or("us-east-1"),
+            credentials(k)?,
+        )?),
+        None => std::sync::Arc::new(crate::kms::open(home)?),
+    })
 }
 
 /// Credentials for a remote KMS: --access-key-file, else the environment, else --access-key. No error
@@ -471,7 +487,7 @@ fn ensure_default_key(kms: &dyn Kms) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|p| {

@@ -22,10 +22,12 @@ mod kms;
 mod lambda;
 mod logs;
 mod object_lambda;
+mod rewrap;
 mod selftest;
 mod serve;
 mod sse;
 mod vault;
+mod verify;
 mod versions;
 mod vpc_endpoint;
 
@@ -54,6 +56,10 @@ enum Command {
     Encrypt(envelope::EncryptArgs),
     /// Decrypt a client-side encrypted file (whole, or a byte range); nothing is written unless it authenticates.
     Decrypt(envelope::DecryptArgs),
+    /// Check that encrypted files authenticate (key, commitment, whole body) without writing any plaintext.
+    Verify(verify::Args),
+    /// Re-wrap an encrypted file's data key under another KMS key or wrapping key; the body is not touched.
+    Rewrap(rewrap::Args),
     /// Write a new random AES-256 wrapping key (hex) to FILE.
     GenKey {
         /// The key file to create (must not exist).
@@ -154,6 +160,8 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => envelope::encrypt(&args, &cli.home, cli.json),
         Command::Decrypt(args) => envelope::decrypt(&args, &cli.home, cli.json),
         Command::GenKey { file } => envelope::gen_key(&file),
+        Command::Verify(args) => verify::run(&args, &cli.home, cli.json),
+        Command::Rewrap(args) => rewrap::run(&args, &cli.home, cli.json),
         Command::Bucket(cmd) => sse::bucket(&cmd, &cli.home, cli.json),
         Command::Put { target, file, req } => sse::put(&target, &file, &req, &cli.home, cli.json),
         Command::Get {
@@ -179,7 +187,7 @@ fn main() -> ExitCode {
         Command::Cp { src, dst, req } => sse::cp(&src, &dst, &req, &cli.home, cli.json),
         Command::Sse(cmd) => sse::sse(&cmd, &cli.home, cli.json),
         Command::Object(cmd) => versions::object(&cmd, &cli.home, cli.json),
-        Command::Selftest(args) => selftest::run(&args),
+        Command::Selftest(args) => selftest::run(&args, cli.json),
         Command::Kms(args) => kms::run(&args, &cli.home, cli.json),
         Command::Serve(args) => serve::serve(&args, &cli.home, cli.json),
         Command::Presign(args) => serve::presign(&args, &cli.home, cli.json),
