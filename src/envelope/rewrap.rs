@@ -344,7 +344,7 @@ impl<'a> Rewrap<'a> {
         format: Format,
         data_key: &DataKey,
         context: &EncryptionContext,
-    ) -> Result<(Vec<u8>, WrapAlg, BTreeMap<String, String>), EnvelopeError> {
+    ) -> Result<(Vec<u8>, WrapAlg, EncryptionContext), EnvelopeError> {
         match self.new {
             NewKey::Kms { kms, key_id } => {
                 let mut ec = context.clone();
