@@ -17,6 +17,7 @@
 //! | decrypt a byte range | [`Decryptor::decrypt_range`] (authenticates the whole body first) or, when only the range is at hand, [`Decryptor::danger_decrypt_range_unauthenticated`] (like S3EC's ranged GET) |
 //! | small buffers | [`Encryptor::encrypt_to_vec`], [`Decryptor::decrypt_to_vec`] |
 //! | files with a metadata sidecar | [`file`](mod@file) |
+//! | move an object's data key to another KMS key or wrapping key, body untouched | [`rewrap`](mod@rewrap) |
 //! | objects in S3, encrypted while they upload and decrypted while they download (feature `s3-client`) | [`s3`](mod@s3): `put_encrypted`, `get_decrypted` |
 //!
 //! No plaintext is released before authentication unless the caller opts into it by name: the one-shot,
@@ -26,6 +27,7 @@
 pub mod file;
 mod keyring;
 pub mod metadata;
+pub mod rewrap;
 #[cfg(feature = "s3-client")]
 pub mod s3;
 mod stream;

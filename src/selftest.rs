@@ -5,6 +5,11 @@
 //! that silently stops matching the parser fails loudly. `cargo test` (tests/vectors.rs) asserts the exact
 //! counts; `s3crypt selftest` prints them.
 //!
+//! The suites' vector files (about 1 MB) are embedded in the build ([`Suite::run_embedded`],
+//! [`VectorSource::Embedded`]), so an installed binary proves itself from any directory; a directory laid
+//! out as `test-vectors/` can still be given instead ([`Suite::run`], `s3crypt selftest --vectors DIR`),
+//! for example to run vectors newer than the build.
+//!
 //! | suite | file | what must hold |
 //! |---|---|---|
 //! | NIST CAVP GCM encrypt | `nist/gcmEncryptExtIV256.rsp` | ciphertext and tag match; opening succeeds |
@@ -109,6 +114,8 @@ pub struct Suite {
     pub name: &'static str,
     /// Path of the vector file, relative to `test-vectors/`.
     pub file: &'static str,
+    /// The vector file as it was when this build was compiled (embedded with `include_str!`).
+    embedded: &'static str,
     run: fn(&str) -> Result<Tally, SelftestError>,
 }
 
@@ -130,7 +137,41 @@ impl Suite {
         let path = vectors_dir.join(self.file);
         let text =
             std::fs::read_to_string(&path).map_err(|source| SelftestError::Io { path, source })?;
-        let tally = (self.run)(&text)?;
+        self.run_text(&text)
+    }
+
+    /// Runs the suite over the copy of its vector file embedded in this build, so an installed binary
+    /// checks itself anywhere, without the source tree.
+    ///
+    /// # Errors
+    /// [`SelftestError`] if any case fails (or, for a build from a broken tree, the file is malformed).
+    pub fn run_embedded(&self) -> Result<Tally, SelftestError> {
+        self.run_text(self.embedded)
+    }
+
+    /// Runs the suite from `source`.
+    ///
+    /// # Errors
+    /// As [`Suite::run`] and [`Suite::run_embedded`].
+    pub fn run_from(&self, source: &VectorSource) -> Result<Tally, SelftestError> {
+        match source {
+            VectorSource::Embedded => self.run_embedded(),
+            VectorSource::Dir(dir) => self.run(dir),
+        }
+    }
+
+    /// The embedded copy of the vector file.
+    #[must_use]
+    pub fn embedded_text(&self) -> &'static str {
+        self.embedded
+    }
+
+    /// Runs the suite over `text`, the content of its vector file.
+    ///
+    /// # Errors
+    /// As [`Suite::run`].
+    pub fn run_text(&self, text: &str) -> Result<Tally, SelftestError> {
+        let tally = (self.run)(text)?;
         if tally.cases == 0 {
             return Err(SelftestError::Parse {
                 suite: self.name,
@@ -141,69 +182,97 @@ impl Suite {
     }
 }
 
+/// A [`Suite`] whose vector file, `test-vectors/$file`, is embedded in the build.
+macro_rules! suite {
+    ($name:expr, $file:literal, $run:path) => {
+        Suite {
+            name: $name,
+            file: $file,
+            embedded: include_str!(concat!("../test-vectors/", $file)),
+            run: $run,
+        }
+    };
+}
+
 /// Every suite, in the order `s3crypt selftest` runs them.
 pub const SUITES: &[Suite] = &[
-    Suite {
-        name: "NIST CAVP GCM-256 encrypt (IV96/Tag128)",
-        file: "nist/gcmEncryptExtIV256.rsp",
-        run: nist::gcm_encrypt,
-    },
-    Suite {
-        name: "NIST CAVP GCM-256 decrypt (IV96/Tag128)",
-        file: "nist/gcmDecrypt256.rsp",
-        run: nist::gcm_decrypt,
-    },
-    Suite {
-        name: "Wycheproof AES-GCM",
-        file: "wycheproof/aes_gcm_test.json",
-        run: wycheproof::aes_gcm,
-    },
-    Suite {
-        name: "Wycheproof HKDF-SHA256",
-        file: "wycheproof/hkdf_sha256_test.json",
-        run: wycheproof::hkdf_sha256,
-    },
-    Suite {
-        name: "Wycheproof HMAC-SHA256",
-        file: "wycheproof/hmac_sha256_test.json",
-        run: wycheproof::hmac_sha256,
-    },
-    Suite {
-        name: "Wycheproof C2SP chunked AES-256-GCM",
-        file: "wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json",
-        run: wycheproof::chunked,
-    },
-    Suite {
-        name: "RFC 5869 HKDF-SHA256",
-        file: "rfc/rfc5869-hkdf-sha256.txt",
-        run: rfc::hkdf_sha256,
-    },
-    Suite {
-        name: "RFC 1321 MD5",
-        file: "rfc/rfc1321-md5.txt",
-        run: rfc::md5,
-    },
-    Suite {
-        name: "NIST SP 800-38A CTR-AES256",
-        file: "rfc/sp800-38a-ctr-aes256.txt",
-        run: rfc::ctr,
-    },
-    Suite {
-        name: "RFC 3686 AES-256-CTR",
-        file: "rfc/rfc3686-aes256-ctr.txt",
-        run: rfc::ctr,
-    },
-    Suite {
-        name: "OpenSSL cross-check (GCM, CTR, ranges, HKDF)",
-        file: "openssl/openssl_kat.json",
-        run: openssl::kat,
-    },
+    suite!(
+        "NIST CAVP GCM-256 encrypt (IV96/Tag128)",
+        "nist/gcmEncryptExtIV256.rsp",
+        nist::gcm_encrypt
+    ),
+    suite!(
+        "NIST CAVP GCM-256 decrypt (IV96/Tag128)",
+        "nist/gcmDecrypt256.rsp",
+        nist::gcm_decrypt
+    ),
+    suite!(
+        "Wycheproof AES-GCM",
+        "wycheproof/aes_gcm_test.json",
+        wycheproof::aes_gcm
+    ),
+    suite!(
+        "Wycheproof HKDF-SHA256",
+        "wycheproof/hkdf_sha256_test.json",
+        wycheproof::hkdf_sha256
+    ),
+    suite!(
+        "Wycheproof HMAC-SHA256",
+        "wycheproof/hmac_sha256_test.json",
+        wycheproof::hmac_sha256
+    ),
+    suite!(
+        "Wycheproof C2SP chunked AES-256-GCM",
+        "wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json",
+        wycheproof::chunked
+    ),
+    suite!(
+        "RFC 5869 HKDF-SHA256",
+        "rfc/rfc5869-hkdf-sha256.txt",
+        rfc::hkdf_sha256
+    ),
+    suite!("RFC 1321 MD5", "rfc/rfc1321-md5.txt", rfc::md5),
+    suite!(
+        "NIST SP 800-38A CTR-AES256",
+        "rfc/sp800-38a-ctr-aes256.txt",
+        rfc::ctr
+    ),
+    suite!(
+        "RFC 3686 AES-256-CTR",
+        "rfc/rfc3686-aes256-ctr.txt",
+        rfc::ctr
+    ),
+    suite!(
+        "OpenSSL cross-check (GCM, CTR, ranges, HKDF)",
+        "openssl/openssl_kat.json",
+        openssl::kat
+    ),
 ];
 
 /// Looks a suite up by its vector file (relative to `test-vectors/`).
 #[must_use]
 pub fn suite(file: &str) -> Option<&'static Suite> {
     SUITES.iter().find(|s| s.file == file)
+}
+
+/// Where the vector files come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VectorSource {
+    /// The copies embedded in this build (the default of `s3crypt selftest`): the same bytes as the
+    /// source tree's `test-vectors/` when the build was compiled.
+    Embedded,
+    /// Files under a directory laid out as `test-vectors/`.
+    Dir(PathBuf),
+}
+
+impl fmt::Display for VectorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("the vectors embedded in this build"),
+            Self::Dir(d) => write!(f, "{}", d.display()),
+        }
+    }
 }
 
 /// The vectors directory: `dir` if given, else `./test-vectors` if it exists, else the one in the source

@@ -377,7 +377,11 @@ pub(crate) fn gen_key(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn Keyring>> {
+pub(crate) fn keyring(
+    k: &KeyArgs,
+    home: &Path,
+    encrypting: bool,
+) -> anyhow::Result<Box<dyn Keyring>> {
     if let Some(path) = &k.wrapping_key {
         let raw = zeroize::Zeroizing::new(
             std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
@@ -397,31 +401,7 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         return Ok(Box::new(AesKeyring::new(key, BTreeMap::new())));
     }
     let kms: std::sync::Arc<dyn Kms> = match &k.kms_endpoint {
-        Some(url) => {
-            let (creds, chain_region) = credentials(k)?;
-            let region = k
-                .region
-                .clone()
-                .or_else(|| env_nonempty("AWS_REGION"))
-                .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
-                .or(chain_region)
-                .unwrap_or_else(|| "us-east-1".to_owned());
-            let mut remote = RemoteKms::new(url, &region, creds)?;
-            if let Some(pem) = &k.kms_ca_bundle
-                && url.starts_with("https://")
-            {
-                let bundle = std::fs::read(pem)
-                    .with_context(|| format!("reading the CA bundle {}", pem.display()))?;
-                remote = remote.with_ca_bundle(&bundle)?;
-            }
-            // AWS's standard backoff: a ceiling of 1 s doubling per retry up to 20 s, full jitter.
-            let policy = RetryPolicy {
-                max_attempts: k.max_attempts,
-                base: std::time::Duration::from_secs(1),
-                cap: std::time::Duration::from_secs(20),
-            };
-            std::sync::Arc::new(RetryingKms::new(remote, policy))
-        }
+        Some(url) => remote_kms(k, url)?,
         None => std::sync::Arc::new(crate::kms::open(home)?),
     };
     match (&k.kms_key, encrypting, &k.kms_endpoint) {
@@ -433,6 +413,41 @@ fn keyring(k: &KeyArgs, home: &Path, encrypting: bool) -> anyhow::Result<Box<dyn
         (None, true, Some(_)) => bail!("--kms-key is required with --kms-endpoint"),
         (None, false, _) => Ok(Box::new(KmsKeyring::discovery(kms))),
     }
+}
+
+/// The remote KMS at `url` with `k`'s credentials, region and CA bundle, retried as the AWS SDKs do.
+fn remote_kms(k: &KeyArgs, url: &str) -> anyhow::Result<std::sync::Arc<dyn Kms>> {
+    let (creds, chain_region) = credentials(k)?;
+    let region = k
+        .region
+        .clone()
+        .or_else(|| env_nonempty("AWS_REGION"))
+        .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
+        .or(chain_region)
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let mut remote = RemoteKms::new(url, &region, creds)?;
+    if let Some(pem) = &k.kms_ca_bundle
+        && url.starts_with("https://")
+    {
+        let bundle =
+            std::fs::read(pem).with_context(|| format!("reading the CA bundle {}", pem.display()))?;
+        remote = remote.with_ca_bundle(&bundle)?;
+    }
+    // AWS's standard backoff: a ceiling of 1 s doubling per retry up to 20 s, full jitter.
+    let policy = RetryPolicy {
+        max_attempts: k.max_attempts,
+        base: std::time::Duration::from_secs(1),
+        cap: std::time::Duration::from_secs(20),
+    };
+    Ok(std::sync::Arc::new(RetryingKms::new(remote, policy)))
+}
+
+/// The KMS that `k` names: the --kms-endpoint one, else the built-in KMS of `home` (for `rewrap`).
+pub(crate) fn kms_handle(k: &KeyArgs, home: &Path) -> anyhow::Result<std::sync::Arc<dyn Kms>> {
+    Ok(match &k.kms_endpoint {
+        Some(url) => remote_kms(k, url)?,
+        None => std::sync::Arc::new(crate::kms::open(home)?),
+    })
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -536,7 +551,7 @@ fn ensure_default_key(kms: &dyn Kms) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|p| {

@@ -25,10 +25,12 @@ mod lambda;
 mod logs;
 mod object_lambda;
 mod progress;
+mod rewrap;
 mod selftest;
 mod serve;
 mod sse;
 mod vault;
+mod verify;
 mod versions;
 mod vpc_endpoint;
 
@@ -71,6 +73,10 @@ enum Command {
     Encrypt(envelope::EncryptArgs),
     /// Decrypt a client-side encrypted file (whole, or a byte range); nothing is written unless it authenticates.
     Decrypt(envelope::DecryptArgs),
+    /// Check that encrypted files authenticate (key, commitment, whole body) without writing any plaintext.
+    Verify(verify::Args),
+    /// Re-wrap an encrypted file's data key under another KMS key or wrapping key; the body is not touched.
+    Rewrap(rewrap::Args),
     /// Write a new random AES-256 wrapping key (hex) to FILE.
     GenKey {
         /// The key file to create (must not exist).
@@ -236,6 +242,8 @@ fn main() -> ExitCode {
             }
             Ok(code)
         }),
+        Command::Verify(args) => verify::run(&args, &cli.home, cli.json),
+        Command::Rewrap(args) => rewrap::run(&args, &cli.home, cli.json),
         Command::Bucket(cmd) => sse::bucket(&cmd, &cli.home, cli.json),
         Command::Put { target, file, req } => {
             sse::put(&target, &file, &req, &cli.home, cli.json, progress)

@@ -5,61 +5,80 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use s3crypt::primitives::BackendReport;
-use s3crypt::selftest::{SUITES, default_vectors_dir};
+use s3crypt::primitives::hash::sha256;
+use s3crypt::selftest::{SUITES, VectorSource};
 
 /// Arguments of `s3crypt selftest`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Directory holding the vector files (default: ./test-vectors, else the source tree's).
+    /// Directory holding the vector files, laid out as the source tree's test-vectors/ (default: the
+    /// vectors embedded in this binary, so an installed binary tests itself anywhere).
     #[arg(long, value_name = "DIR")]
     vectors: Option<PathBuf>,
 }
 
-/// Runs every suite; with `json`, prints one object (`directory`, `suites`, `failed`, `cases`) instead of
-/// the text report.
+/// Runs every suite and prints a line per suite and a summary (with `--json`: one JSON object per suite,
+/// then a summary object). Exits non-zero if any suite fails.
 pub(crate) fn run(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
-    let dir = args.vectors.clone().unwrap_or_else(default_vectors_dir);
+    let source = match &args.vectors {
+        Some(dir) => VectorSource::Dir(dir.clone()),
+        None => VectorSource::Embedded,
+    };
+    let report = BackendReport::current();
     if !json {
-        outln!("s3crypt self-test over {}", dir.display())?;
+        outln!("s3crypt self-test over {source}")?;
         outln!("implementations under test ({}):", std::env::consts::ARCH)?;
-        for (name, imp) in BackendReport::current().primitives {
+        for (name, imp) in &report.primitives {
             outln!("  {name:<26} {imp}")?;
         }
     }
     let mut failed = 0usize;
     let mut total = 0usize;
-    let mut rows = Vec::new();
     for suite in SUITES {
         let start = Instant::now();
-        match suite.run(&dir) {
+        let result = suite.run_from(&source);
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        if json {
+            let mut line = serde_json::json!({
+                "suite": suite.name,
+                "file": suite.file,
+                "ok": result.is_ok(),
+                "elapsed_ms": (ms * 10.0).round() / 10.0,
+            });
+            if source == VectorSource::Embedded {
+                line["sha256"] = hex::encode(sha256(suite.embedded_text().as_bytes())).into();
+            }
+            match &result {
+                Ok(t) => {
+                    line["cases"] = t.cases.into();
+                    line["valid"] = t.valid.into();
+                    line["rejected"] = t.rejected.into();
+                    line["skipped"] = t.skipped.into();
+                }
+                Err(e) => line["error"] = e.to_string().into(),
+            }
+            outln!("{line}")?;
+        }
+        match result {
             Ok(t) => {
                 total += t.cases;
-                let ms = start.elapsed().as_secs_f64() * 1e3;
-                rows.push(serde_json::json!({
-                    "name": suite.name, "ok": true, "cases": t.cases, "valid": t.valid,
-                    "rejected": t.rejected, "skipped": t.skipped, "ms": ms,
-                }));
-                if json {
-                    continue;
+                if !json {
+                    let skipped = if t.skipped > 0 {
+                        format!(", {} out of scope", t.skipped)
+                    } else {
+                        String::new()
+                    };
+                    outln!(
+                        "  ok    {:<48} {:>4} cases ({} valid, {} invalid rejected{skipped}) {ms:>7.1} ms",
+                        suite.name,
+                        t.cases,
+                        t.valid,
+                        t.rejected,
+                    )?;
                 }
-                let skipped = if t.skipped > 0 {
-                    format!(", {} out of scope", t.skipped)
-                } else {
-                    String::new()
-                };
-                outln!(
-                    "  ok    {:<48} {:>4} cases ({} valid, {} invalid rejected{skipped}) {ms:>7.1} ms",
-                    suite.name,
-                    t.cases,
-                    t.valid,
-                    t.rejected,
-                )?;
             }
             Err(e) => {
                 failed += 1;
-                rows.push(
-                    serde_json::json!({"name": suite.name, "ok": false, "error": e.to_string()}),
-                );
                 if !json {
                     outln!("  FAIL  {:<48} {e}", suite.name)?;
                 }
@@ -67,13 +86,28 @@ pub(crate) fn run(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if json {
+        let implementations: serde_json::Map<String, serde_json::Value> = report
+            .primitives
+            .iter()
+            .map(|(name, imp)| ((*name).to_owned(), imp.clone().into()))
+            .collect();
         outln!(
             "{}",
             serde_json::json!({
-                "directory": dir.display().to_string(),
-                "suites": rows,
+                "summary": true,
+                "ok": failed == 0,
+                "suites": SUITES.len(),
+                "passed": SUITES.len() - failed,
                 "failed": failed,
                 "cases": total,
+                "vectors": match &source {
+                    VectorSource::Dir(d) => d.display().to_string(),
+                    _ => "embedded".to_owned(),
+                },
+                "arch": std::env::consts::ARCH,
+                "backend": report.backend.to_string(),
+                "implementations": implementations,
+                "version": env!("CARGO_PKG_VERSION"),
             })
         )?;
     } else if failed > 0 {
