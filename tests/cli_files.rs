@@ -47,7 +47,10 @@ impl Env {
             // The AWS credential chain sees no shared files or instance metadata of this machine's,
             // and a refused connection is not retried.
             .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("no-aws-credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.path("no-aws-credentials"),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_MAX_ATTEMPTS", "1")
             .stdin(Stdio::null());

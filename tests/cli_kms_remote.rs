@@ -51,7 +51,8 @@ fn stderr(o: &Output) -> String {
 }
 
 fn kms_key(url: &str) -> String {
-    let kms = RemoteKms::new(url, "us-east-1", Credentials::new(KEY_ID, SECRET, None)).expect("kms");
+    let kms =
+        RemoteKms::new(url, "us-east-1", Credentials::new(KEY_ID, SECRET, None)).expect("kms");
     kms.create_key(&CreateKeyRequest::default())
         .expect("create key")
         .key_metadata
@@ -113,10 +114,7 @@ fn profile_credentials_and_retries_against_a_throttling_kms() {
     // And each decrypts (discovery: the key id comes from the object), again back to back.
     for i in 0..3 {
         let (inp, out) = (format!("c{i}.s3ec"), format!("p{i}"));
-        let o = with_profile(
-            &["decrypt", &inp, &out, "--kms-endpoint", &server.url],
-            "5",
-        );
+        let o = with_profile(&["decrypt", &inp, &out, "--kms-endpoint", &server.url], "5");
         assert!(o.status.success(), "decrypt {i}: {}", stderr(&o));
         assert_eq!(
             fs::read(d.join(&out)).expect("r"),

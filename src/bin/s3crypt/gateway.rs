@@ -103,10 +103,12 @@ fn chain_credentials() -> anyhow::Result<(Credentials, Option<String>)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let id = rt.block_on(s3crypt::aws::sdk::chain_identity(None)).context(
-        "the KMS needs credentials: --kms-access-key ID:SECRET, or the AWS credential chain \
+    let id = rt
+        .block_on(s3crypt::aws::sdk::chain_identity(None))
+        .context(
+            "the KMS needs credentials: --kms-access-key ID:SECRET, or the AWS credential chain \
          (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, IMDS)",
-    )?;
+        )?;
     Ok((id.credentials, id.region))
 }
 
