@@ -554,6 +554,22 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         version: Option<&str>,
     ) -> Result<StoredObject, StoreError>;
 
+    /// As [`ObjectStore::get_object`], for a caller that reads the stored bytes through to the end
+    /// (a whole-object GET, a copy) after at most short reads elsewhere (its header, its final chunk):
+    /// a remote store streams them in one request instead of a request per window. The default is
+    /// [`ObjectStore::get_object`].
+    ///
+    /// # Errors
+    /// As [`ObjectStore::get_object`].
+    fn get_object_to_end(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<StoredObject, StoreError> {
+        self.get_object(bucket, key, version)
+    }
+
     /// Bytes `[start, min(end, size))` of a version's stored bytes.
     ///
     /// # Errors

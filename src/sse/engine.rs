@@ -1138,6 +1138,22 @@ impl SseEngine {
         h: &Headers,
         copy_source: bool,
     ) -> Result<Opened, S3Error> {
+        self.open_for(ctx, bucket, key, version, h, copy_source, false)
+    }
+
+    /// As [`SseEngine::open`]; `to_end`: the caller reads the whole body (a GET without a range, a
+    /// copy), so the store may stream it in one request ([`ObjectStore::get_object_to_end`]).
+    #[allow(clippy::too_many_arguments)]
+    fn open_for(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        h: &Headers,
+        copy_source: bool,
+        to_end: bool,
+    ) -> Result<Opened, S3Error> {
         crate::s3::versioning::parse_version_id(version)?;
         let (_, policy) = self.load_bucket(bucket)?;
         let transport = transport_of(ctx);
@@ -1164,10 +1180,12 @@ impl SseEngine {
                 sse_c_algorithm_header: customer.as_ref().map(|_| "AES256"),
             },
         )?;
-        let StoredObject { info, body: mut f } = self
-            .store
-            .get_object(bucket, key, version)
-            .map_err(|e| match e {
+        let opened = if to_end {
+            self.store.get_object_to_end(bucket, key, version)
+        } else {
+            self.store.get_object(bucket, key, version)
+        };
+        let StoredObject { info, body: mut f } = opened.map_err(|e| match e {
                 // S3 answers 400 for a copy source naming a delete marker (405 is for GET/HEAD).
                 StoreError::DeleteMarker {
                     requested: true, ..
@@ -1304,7 +1322,7 @@ impl SseEngine {
         h: &Headers,
         range: Option<ByteRange>,
     ) -> Result<(Response, ObjectBody<'_>), S3Error> {
-        let o = self.open(ctx, bucket, key, version, h, false)?;
+        let o = self.open_for(ctx, bucket, key, version, h, false, range.is_none())?;
         let size = o.header.size;
         let (start, end) = match range {
             None => (0, size),
@@ -1428,7 +1446,7 @@ impl SseEngine {
         h: &Headers,
     ) -> Result<Response, S3Error> {
         check_header_section(h)?;
-        let mut o = self.open(src_ctx, src.0, src.1, src.2, h, true)?;
+        let mut o = self.open_for(src_ctx, src.0, src.1, src.2, h, true, true)?;
         let source_version = (o.info.version_id != crate::store::NULL_VERSION || src.2.is_some())
             .then(|| o.info.version_id.clone());
         let size = o.header.size;

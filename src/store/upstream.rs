@@ -78,6 +78,9 @@ const NEXT_WINDOW: u64 = 256 * 1024;
 const MAX_WINDOW: u64 = 64 << 20;
 /// A forward seek within this many bytes of an open GET reads on instead of starting a new GET.
 const SKIP_LIMIT: u64 = 256 * 1024;
+/// A reader streaming a whole object fetches a forward jump into its last this-many bytes (the final
+/// chunk, a manifest) with a separate GET, keeping its stream where it is.
+const TAIL_LIMIT: u64 = 1 << 20;
 /// The largest stretch one `UploadPartCopy` copies (S3 allows 5 GiB).
 const COPY_LIMIT: u64 = 4 << 30;
 /// S3's smallest part but the last.
@@ -927,7 +930,44 @@ impl UpstreamStore {
             prefix: first,
             window: None,
             next_len: NEXT_WINDOW,
+            streaming: false,
+            tail: None,
         }
+    }
+
+    /// Opens `key` with one open-ended GET whose body streams while the caller reads: the first
+    /// [`FIRST_WINDOW`] bytes are kept (the header), and the stream stays open for the rest.
+    fn open_streaming(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<StoredObject, StoreError> {
+        let (info, mut w) = self.get_range(bucket, key, version, None, 0, None)?;
+        let keep = usize::try_from(w.end.min(FIRST_WINDOW)).unwrap_or(0);
+        let mut prefix = vec![0u8; keep];
+        let mut got = 0;
+        while got < keep {
+            let n = w
+                .read(&mut prefix[got..])
+                .map_err(StoreError::io("upstream GetObject body"))?;
+            if n == 0 {
+                return Err(StoreError::io("upstream GetObject body")(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the upstream GET ended early",
+                )));
+            }
+            got += n;
+        }
+        let mut r = self.reader(bucket, key, &info, bytes::Bytes::from(prefix));
+        r.window = Some(w);
+        r.streaming = true;
+        // Sequential reads after the stream are open-ended too.
+        r.next_len = MAX_WINDOW.saturating_mul(4);
+        Ok(StoredObject {
+            info,
+            body: Box::new(r),
+        })
     }
 
     /// A ranged GET `[start, end)` (`end` = `None`: to the end), pinned to a version or ETag.
@@ -1166,6 +1206,62 @@ struct UpstreamReader {
     /// The length of the next GET: [`NEXT_WINDOW`] after a jump, four times longer for each window a
     /// reader reads to its end, open-ended past [`MAX_WINDOW`].
     next_len: u64,
+    /// Opened to be read through to the end ([`ObjectStore::get_object_to_end`]): a forward jump into
+    /// the last [`TAIL_LIMIT`] bytes is fetched into `tail` and the stream is kept.
+    streaming: bool,
+    /// Bytes `[at, size)` fetched for such a jump.
+    tail: Option<(u64, bytes::Bytes)>,
+}
+
+impl UpstreamReader {
+    /// Serves `buf` from the kept bytes at `pos` (the prefix, the tail), if they hold it.
+    fn read_kept(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let from_prefix = usize::try_from(self.pos)
+            .ok()
+            .and_then(|p| self.prefix.get(p..))
+            .filter(|r| !r.is_empty());
+        let from_tail = || {
+            let (at, t) = self.tail.as_ref()?;
+            let off = usize::try_from(self.pos.checked_sub(*at)?).ok()?;
+            t.get(off..).filter(|r| !r.is_empty())
+        };
+        let rest = from_prefix.or_else(from_tail)?;
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n as u64;
+        Some(n)
+    }
+
+    /// Fetches `[pos, size)` into `tail` (a streaming reader's jump to the final bytes).
+    fn fetch_tail(&mut self) -> io::Result<()> {
+        let (_, mut w) = self
+            .store
+            .get_range(
+                &self.bucket,
+                &self.key,
+                self.version.as_deref(),
+                self.version.is_none().then_some(self.etag.as_str()),
+                self.pos,
+                Some(self.size),
+            )
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let want = usize::try_from(self.size - self.pos).map_err(io::Error::other)?;
+        let mut t = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            match w.read(&mut t[got..])? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the upstream object is shorter than it said",
+                    ));
+                }
+                n => got += n,
+            }
+        }
+        self.tail = Some((self.pos, bytes::Bytes::from(t)));
+        Ok(())
+    }
 }
 
 impl Read for UpstreamReader {
@@ -1173,15 +1269,18 @@ impl Read for UpstreamReader {
         if buf.is_empty() || self.pos >= self.size {
             return Ok(0);
         }
-        if let Some(rest) = usize::try_from(self.pos)
-            .ok()
-            .and_then(|p| self.prefix.get(p..))
-            .filter(|r| !r.is_empty())
-        {
-            let n = buf.len().min(rest.len());
-            buf[..n].copy_from_slice(&rest[..n]);
-            self.pos += n as u64;
+        if let Some(n) = self.read_kept(buf) {
             return Ok(n);
+        }
+        if self.streaming
+            && self.size - self.pos <= TAIL_LIMIT
+            && self.window.as_ref().is_some_and(|w| self.pos > w.at)
+        {
+            // The final chunk (or a manifest) before the body: fetched apart, the stream stays put.
+            self.fetch_tail()?;
+            if let Some(n) = self.read_kept(buf) {
+                return Ok(n);
+            }
         }
         let usable = self
             .window
@@ -1459,6 +1558,22 @@ impl ObjectStore for UpstreamStore {
             info,
             body: Box::new(body),
         })
+    }
+
+    fn get_object_to_end(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<StoredObject, StoreError> {
+        self.check_bucket_name(bucket)
+            .map_err(|_| StoreError::NoSuchBucket)?;
+        match self.open_streaming(bucket, key, version) {
+            Ok(o) => Ok(o),
+            // An empty object (no satisfiable range), a missing version or bucket: the ordinary open
+            // maps each to its error.
+            Err(_) => self.get_object(bucket, key, version),
+        }
     }
 
     fn get_object_range(
