@@ -158,7 +158,7 @@ pub(crate) fn engine(args: &GatewayArgs) -> anyhow::Result<Option<(SseEngine, Ga
     if let Some(path) = &args.kms_ca_bundle
         && kms_url.starts_with("https://")
     {
-        let pem = std::fs::read(&path)
+        let pem = std::fs::read(path)
             .with_context(|| format!("reading the CA bundle {}", path.display()))?;
         remote = remote.with_ca_bundle(&pem)?;
     }
