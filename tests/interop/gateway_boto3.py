@@ -322,7 +322,7 @@ class Scenario(h.Scenario):
         check("sse/roots.sealed" in keys, f"state bucket keys {keys}")
         # Open it with the KMS (as an instance does) to learn the roots, then look for them upstream.
         secrets_found = self.open_roots()
-        check(secrets_found, f"no key material found in the opened root document")
+        check(secrets_found, "no key material found in the opened root document")
         needles = []
         for s in secrets_found:
             needles.append(s.encode())
@@ -342,7 +342,7 @@ class Scenario(h.Scenario):
                 blob = data + json.dumps(meta).encode()
                 for nd in needles:
                     check(nd not in blob, f"upstream {bucket}/{key} holds SSE-S3 root key material")
-                check(dk not in blob, f"upstream {bucket}/{key} holds the roots' data key")
+                check(self.roots_dk not in blob, f"upstream {bucket}/{key} holds the roots' data key")
         return f"state keys {sorted(keys)[:6]}; {len(secrets_found)} root values absent from {scanned} objects"
 
     # -- 3. configuration through A obeyed by B -------------------------------------------------------
@@ -557,7 +557,8 @@ class Scenario(h.Scenario):
         return f"aws s3 cp up/down of {len(data)} bytes (aws-cli uploads it in parts)"
 
     def open_roots(self) -> list[str]:
-        """The key material of the sealed SSE-S3 root keys, opened with the KMS as an instance does."""
+        """The key material of the sealed SSE-S3 root keys, opened with the KMS as an instance does
+        (the data key that seals them is kept in self.roots_dk)."""
         raw = self.moto.get_object(Bucket=STATE, Key="sse/roots.sealed")["Body"].read()
         doc = json.loads(raw)
         check(set(doc) == {"version", "key_id", "blob", "iv", "ct"}, f"roots.sealed fields {sorted(doc)}")
@@ -567,6 +568,7 @@ class Scenario(h.Scenario):
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         except ImportError as e:  # the venv has it (scripts/python/requirements.txt)
             raise AssertionError(f"cryptography missing: {e}") from e
+        self.roots_dk = dk
         roots = AESGCM(dk).decrypt(base64.b64decode(doc["iv"]), base64.b64decode(doc["ct"]),
                                    b"s3crypt sse-s3 root keys v1")
         found: list[str] = []
