@@ -69,9 +69,12 @@ use crate::aws::sdk::{S3ClientConfig, s3_client};
 pub const PART_SIZE: usize = 8 << 20;
 /// How many parts of one PutObject upload at once while the next is being encrypted.
 pub const IN_FLIGHT: usize = 2;
-/// The first ranged GET of a read: enough for the stored header (listings read only that) and for
-/// small objects whole.
+/// The first GET of a read is a suffix range of this many bytes: the stored header and trailer are at
+/// the end of an object (listings and HEAD read only those), and small objects come whole.
 pub const FIRST_WINDOW: u64 = 64 * 1024;
+/// A whole-object read fetches this suffix beside its stream: the header, the trailer and the final
+/// chunk (which authenticates the length before anything is released).
+const STREAM_SUFFIX: u64 = 256 * 1024;
 /// The first GET after a jump (a ranged read, a trailer at the end).
 const NEXT_WINDOW: u64 = 256 * 1024;
 /// Windows grow up to this length, then a sequential reader gets the rest in one GET.
@@ -917,7 +920,7 @@ impl UpstreamStore {
         bucket: &str,
         key: &str,
         info: &ObjectInfo,
-        first: bytes::Bytes,
+        kept: (u64, bytes::Bytes),
     ) -> UpstreamReader {
         UpstreamReader {
             store: self.clone(),
@@ -927,7 +930,7 @@ impl UpstreamStore {
             etag: info.etag.clone(),
             size: info.size,
             pos: 0,
-            prefix: first,
+            kept,
             window: None,
             next_len: NEXT_WINDOW,
             streaming: false,
@@ -935,32 +938,41 @@ impl UpstreamStore {
         }
     }
 
-    /// Opens `key` with one open-ended GET whose body streams while the caller reads: the first
-    /// [`FIRST_WINDOW`] bytes are kept (the header), and the stream stays open for the rest.
+    /// Opens `key` for a read through to the end: an open-ended GET whose body streams while the
+    /// caller reads and, at the same time, a GET of the last [`STREAM_SUFFIX`] bytes (header, trailer,
+    /// final chunk), so the read costs two concurrent requests however large the object.
     fn open_streaming(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
     ) -> Result<StoredObject, StoreError> {
-        let (info, mut w) = self.get_range(bucket, key, version, None, 0, None)?;
-        let keep = usize::try_from(w.end.min(FIRST_WINDOW)).unwrap_or(0);
-        let mut prefix = vec![0u8; keep];
-        let mut got = 0;
-        while got < keep {
-            let n = w
-                .read(&mut prefix[got..])
-                .map_err(StoreError::io("upstream GetObject body"))?;
-            if n == 0 {
-                return Err(StoreError::io("upstream GetObject body")(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the upstream GET ended early",
-                )));
-            }
-            got += n;
+        let stream = self.start_get(bucket, key, version, None, Span::From(0, None))?;
+        let suffix = self.start_get(bucket, key, version, None, Span::Suffix(STREAM_SUFFIX))?;
+        let (info, w) = stream.wait()?;
+        let (sinfo, sw) = suffix.wait()?;
+        // Both must be of the same object: a replacement between the two requests refetches the
+        // suffix pinned to what the stream opened.
+        let (at, tail) = if sinfo.etag == info.etag && sinfo.version_id == info.version_id {
+            (sw.at, sw.read_all()?)
+        } else {
+            let pinned = (info.version_id != NULL_VERSION).then_some(info.version_id.as_str());
+            let etag = pinned.is_none().then_some(info.etag.as_str());
+            let (_, sw) = self
+                .start_get(
+                    bucket,
+                    key,
+                    pinned.or(version),
+                    etag,
+                    Span::Suffix(STREAM_SUFFIX),
+                )?
+                .wait()?;
+            (sw.at, sw.read_all()?)
+        };
+        let mut r = self.reader(bucket, key, &info, (at, tail));
+        if at > 0 {
+            r.window = Some(w);
         }
-        let mut r = self.reader(bucket, key, &info, bytes::Bytes::from(prefix));
-        r.window = Some(w);
         r.streaming = true;
         // Sequential reads after the stream are open-ended too.
         r.next_len = MAX_WINDOW.saturating_mul(4);
@@ -970,7 +982,7 @@ impl UpstreamStore {
         })
     }
 
-    /// A ranged GET `[start, end)` (`end` = `None`: to the end), pinned to a version or ETag.
+    /// A ranged GET pinned to a version or ETag, waited for.
     fn get_range(
         &self,
         bucket: &str,
@@ -980,11 +992,26 @@ impl UpstreamStore {
         start: u64,
         end: Option<u64>,
     ) -> Result<(ObjectInfo, Window), StoreError> {
+        self.start_get(bucket, key, version, etag, Span::From(start, end))?
+            .wait()
+    }
+
+    /// Sends a ranged GET of `span`, pinned to a version or ETag; [`PendingGet::wait`] waits for its
+    /// headers. Two started before either is waited for run concurrently.
+    fn start_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        etag: Option<&str>,
+        span: Span,
+    ) -> Result<PendingGet, StoreError> {
         let (c, b, k) = (self.client(), bucket.to_owned(), key.to_owned());
         let (v, e) = (version.map(str::to_owned), etag.map(str::to_owned));
-        let range = match end {
-            Some(end) => format!("bytes={start}-{}", end.saturating_sub(1)),
-            None => format!("bytes={start}-"),
+        let range = match span {
+            Span::From(start, Some(end)) => format!("bytes={start}-{}", end.saturating_sub(1)),
+            Span::From(start, None) => format!("bytes={start}-"),
+            Span::Suffix(n) => format!("bytes=-{n}"),
         };
         let latest = version.is_none();
         let rt = self
@@ -1046,53 +1073,28 @@ impl UpstreamStore {
                 }
             }
         });
-        let info = match head_rx.recv() {
-            Ok(Ok(i)) => i,
-            Ok(Err(f)) => return Err(f.into_store_error("GetObject")),
-            Err(_) => {
-                return Err(StoreError::Io {
-                    what: "upstream GetObject".into(),
-                    source: io::Error::other("the request was dropped"),
-                });
-            }
-        };
-        let end = end.map_or(info.size, |e| e.min(info.size));
-        Ok((
-            info,
-            Window {
-                at: start,
-                end,
-                rx,
-                chunk: bytes::Bytes::new(),
-            },
-        ))
+        Ok(PendingGet { head_rx, rx, span })
     }
 
-    /// Opens `key` for reading: its info and its first [`FIRST_WINDOW`] bytes, in one round trip.
+    /// Opens `key` for reading: its info and its last [`FIRST_WINDOW`] bytes (where the stored header
+    /// is), in one round trip.
     fn open_object(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
-    ) -> Result<(ObjectInfo, bytes::Bytes), StoreError> {
-        match self.get_range(bucket, key, version, None, 0, Some(FIRST_WINDOW)) {
-            Ok((info, mut w)) => {
-                let mut prefix = Vec::with_capacity(usize::try_from(w.end).unwrap_or(0));
-                let mut buf = [0u8; 16 * 1024];
-                loop {
-                    let n = w
-                        .read(&mut buf)
-                        .map_err(StoreError::io("upstream GetObject body"))?;
-                    if n == 0 {
-                        break;
-                    }
-                    prefix.extend_from_slice(&buf[..n]);
-                }
-                Ok((info, bytes::Bytes::from(prefix)))
+    ) -> Result<(ObjectInfo, (u64, bytes::Bytes)), StoreError> {
+        match self
+            .start_get(bucket, key, version, None, Span::Suffix(FIRST_WINDOW))
+            .and_then(PendingGet::wait)
+        {
+            Ok((info, w)) => {
+                let at = w.at;
+                Ok((info, (at, w.read_all()?)))
             }
             // An empty object has no satisfiable range.
             Err(StoreError::InvalidRange) => {
-                Ok((self.head(bucket, key, version)?, bytes::Bytes::new()))
+                Ok((self.head(bucket, key, version)?, (0, bytes::Bytes::new())))
             }
             Err(StoreError::NoSuchKey) if version.is_some() => {
                 self.head_bucket(bucket)?;
@@ -1148,7 +1150,83 @@ struct Window {
     chunk: bytes::Bytes,
 }
 
+/// The bytes of `kept` (`(at, bytes)`) from `pos` on, if it holds `pos`.
+fn kept_at(kept: &(u64, bytes::Bytes), pos: u64) -> Option<&[u8]> {
+    let off = usize::try_from(pos.checked_sub(kept.0)?).ok()?;
+    kept.1.get(off..).filter(|r| !r.is_empty())
+}
+
+/// What a ranged GET asks for.
+#[derive(Clone, Copy, Debug)]
+enum Span {
+    /// Bytes `[start, end)`, or from `start` to the end.
+    From(u64, Option<u64>),
+    /// The last `n` bytes (all of a shorter object).
+    Suffix(u64),
+}
+
+/// A GET that was sent: its headers arrive on `head_rx`, its body on `rx`.
+struct PendingGet {
+    head_rx: std::sync::mpsc::Receiver<Result<ObjectInfo, Failure>>,
+    rx: tokio::sync::mpsc::Receiver<io::Result<bytes::Bytes>>,
+    span: Span,
+}
+
+impl PendingGet {
+    /// Waits for the response headers: the object's info and the window its body fills.
+    fn wait(self) -> Result<(ObjectInfo, Window), StoreError> {
+        let info = match self.head_rx.recv() {
+            Ok(Ok(i)) => i,
+            Ok(Err(f)) => return Err(f.into_store_error("GetObject")),
+            Err(_) => {
+                return Err(StoreError::Io {
+                    what: "upstream GetObject".into(),
+                    source: io::Error::other("the request was dropped"),
+                });
+            }
+        };
+        let (at, end) = match self.span {
+            Span::From(start, end) => (start, end.map_or(info.size, |e| e.min(info.size))),
+            Span::Suffix(n) => (info.size.saturating_sub(n), info.size),
+        };
+        Ok((
+            info,
+            Window {
+                at,
+                end,
+                rx: self.rx,
+                chunk: bytes::Bytes::new(),
+            },
+        ))
+    }
+}
+
 impl Window {
+    /// Every byte of the window (at most a suffix's worth: callers bound it).
+    fn read_all(mut self) -> Result<bytes::Bytes, StoreError> {
+        let want = usize::try_from(self.end - self.at).map_err(|_| StoreError::Io {
+            what: "upstream GetObject".into(),
+            source: io::Error::other("window too large"),
+        })?;
+        let mut out = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            match self
+                .read(&mut out[got..])
+                .map_err(StoreError::io("upstream GetObject body"))?
+            {
+                0 => {
+                    return Err(StoreError::io("upstream GetObject body")(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the upstream GET ended early",
+                    )));
+                }
+                n => got += n,
+            }
+        }
+        Ok(bytes::Bytes::from(out))
+    }
+
     /// Reads into `buf` from the window (0 at its end).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
@@ -1200,8 +1278,9 @@ struct UpstreamReader {
     etag: String,
     size: u64,
     pos: u64,
-    /// The object's first bytes, fetched when it was opened: headers and small objects need no more.
-    prefix: bytes::Bytes,
+    /// Bytes `[at, at + len)` fetched when it was opened (its last bytes: the stored header, and small
+    /// objects whole).
+    kept: (u64, bytes::Bytes),
     window: Option<Window>,
     /// The length of the next GET: [`NEXT_WINDOW`] after a jump, four times longer for each window a
     /// reader reads to its end, open-ended past [`MAX_WINDOW`].
@@ -1214,18 +1293,10 @@ struct UpstreamReader {
 }
 
 impl UpstreamReader {
-    /// Serves `buf` from the kept bytes at `pos` (the prefix, the tail), if they hold it.
+    /// Serves `buf` from the kept bytes at `pos` (those of the open, a tail), if they hold it.
     fn read_kept(&mut self, buf: &mut [u8]) -> Option<usize> {
-        let from_prefix = usize::try_from(self.pos)
-            .ok()
-            .and_then(|p| self.prefix.get(p..))
-            .filter(|r| !r.is_empty());
-        let from_tail = || {
-            let (at, t) = self.tail.as_ref()?;
-            let off = usize::try_from(self.pos.checked_sub(*at)?).ok()?;
-            t.get(off..).filter(|r| !r.is_empty())
-        };
-        let rest = from_prefix.or_else(from_tail)?;
+        let rest = kept_at(&self.kept, self.pos)
+            .or_else(|| self.tail.as_ref().and_then(|t| kept_at(t, self.pos)))?;
         let n = buf.len().min(rest.len());
         buf[..n].copy_from_slice(&rest[..n]);
         self.pos += n as u64;
@@ -1292,7 +1363,7 @@ impl Read for UpstreamReader {
             let sequential = self
                 .window
                 .as_ref()
-                .map_or(self.pos == self.prefix.len() as u64, |w| w.end == self.pos);
+                .map_or(self.pos == 0, |w| w.end == self.pos);
             self.next_len = if sequential {
                 self.next_len.saturating_mul(4)
             } else {
