@@ -72,9 +72,9 @@ pub const IN_FLIGHT: usize = 2;
 /// The first GET of a read is a suffix range of this many bytes: the stored header and trailer are at
 /// the end of an object (listings and HEAD read only those), and small objects come whole.
 pub const FIRST_WINDOW: u64 = 64 * 1024;
-/// A whole-object read fetches this suffix beside its stream: the header, the trailer and the final
-/// chunk (which authenticates the length before anything is released).
-const STREAM_SUFFIX: u64 = 256 * 1024;
+/// A whole-object read first fetches this suffix: the header, the trailer and the final chunk (which
+/// authenticates the length before anything is released), and objects up to this size whole.
+const STREAM_SUFFIX: u64 = 1 << 20;
 /// The first GET after a jump (a ranged read, a trailer at the end).
 const NEXT_WINDOW: u64 = 256 * 1024;
 /// Windows grow up to this length, then a sequential reader gets the rest in one GET.
@@ -938,39 +938,28 @@ impl UpstreamStore {
         }
     }
 
-    /// Opens `key` for a read through to the end: an open-ended GET whose body streams while the
-    /// caller reads and, at the same time, a GET of the last [`STREAM_SUFFIX`] bytes (header, trailer,
-    /// final chunk), so the read costs two concurrent requests however large the object.
+    /// Opens `key` for a read through to the end: a GET of its last [`STREAM_SUFFIX`] bytes (the
+    /// header, the trailer, the final chunk; small objects whole, in one request) and, for a larger
+    /// object, one GET of the rest pinned to what the first opened, whose body streams while the
+    /// caller reads. Two requests however large the object, one for most small ones.
     fn open_streaming(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
     ) -> Result<StoredObject, StoreError> {
-        let stream = self.start_get(bucket, key, version, None, Span::From(0, None))?;
-        let suffix = self.start_get(bucket, key, version, None, Span::Suffix(STREAM_SUFFIX))?;
-        let (info, w) = stream.wait()?;
-        let (sinfo, sw) = suffix.wait()?;
-        // Both must be of the same object: a replacement between the two requests refetches the
-        // suffix pinned to what the stream opened.
-        let (at, tail) = if sinfo.etag == info.etag && sinfo.version_id == info.version_id {
-            (sw.at, sw.read_all()?)
-        } else {
-            let pinned = (info.version_id != NULL_VERSION).then_some(info.version_id.as_str());
-            let etag = pinned.is_none().then_some(info.etag.as_str());
-            let (_, sw) = self
-                .start_get(
-                    bucket,
-                    key,
-                    pinned.or(version),
-                    etag,
-                    Span::Suffix(STREAM_SUFFIX),
-                )?
-                .wait()?;
-            (sw.at, sw.read_all()?)
-        };
+        let (info, sw) = self
+            .start_get(bucket, key, version, None, Span::Suffix(STREAM_SUFFIX))?
+            .wait()?;
+        let at = sw.at;
+        let tail = sw.read_all()?;
         let mut r = self.reader(bucket, key, &info, (at, tail));
         if at > 0 {
+            let pinned = (info.version_id != NULL_VERSION).then_some(info.version_id.as_str());
+            let etag = pinned.is_none().then_some(info.etag.as_str());
+            let (_, w) = self
+                .start_get(bucket, key, pinned, etag, Span::From(0, Some(at)))?
+                .wait()?;
             r.window = Some(w);
         }
         r.streaming = true;
