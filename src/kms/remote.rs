@@ -92,6 +92,17 @@ impl RemoteKms {
         Ok(self)
     }
 
+    /// As [`RemoteKms::with_ca_bundle`], reading the bundle from `path`.
+    ///
+    /// # Errors
+    /// `ValidationException` if the file cannot be read, is not PEM or holds no certificate.
+    pub fn with_ca_bundle_file(self, path: &std::path::Path) -> Result<Self, KmsError> {
+        let pem = std::fs::read(path).map_err(|e| {
+            KmsError::validation(format!("cannot read the CA bundle {}: {e}", path.display()))
+        })?;
+        self.with_ca_bundle(&pem)
+    }
+
     /// The regional AWS KMS endpoint.
     ///
     /// # Errors

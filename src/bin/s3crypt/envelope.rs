@@ -429,9 +429,7 @@ fn remote_kms(k: &KeyArgs, url: &str) -> anyhow::Result<std::sync::Arc<dyn Kms>>
     if let Some(pem) = &k.kms_ca_bundle
         && url.starts_with("https://")
     {
-        let bundle = std::fs::read(pem)
-            .with_context(|| format!("reading the CA bundle {}", pem.display()))?;
-        remote = remote.with_ca_bundle(&bundle)?;
+        remote = remote.with_ca_bundle_file(pem)?;
     }
     // AWS's standard backoff: a ceiling of 1 s doubling per retry up to 20 s, full jitter.
     let policy = RetryPolicy {

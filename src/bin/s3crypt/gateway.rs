@@ -158,9 +158,7 @@ pub(crate) fn engine(args: &GatewayArgs) -> anyhow::Result<Option<(SseEngine, Ga
     if let Some(path) = &args.kms_ca_bundle
         && kms_url.starts_with("https://")
     {
-        let pem = std::fs::read(path)
-            .with_context(|| format!("reading the CA bundle {}", path.display()))?;
-        remote = remote.with_ca_bundle(&pem)?;
+        remote = remote.with_ca_bundle_file(path)?;
     }
     let remote: Arc<dyn Kms> = Arc::new(remote);
     // SSE-KMS requests and root unsealing ride out a throttling KMS with backoff, as the AWS SDKs do.
