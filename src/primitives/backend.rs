@@ -274,6 +274,8 @@ pub struct KernelCeiling {
     /// Bytes per second of AES-256 rounds with the interleaved GHASH multiplies of the stitched kernel
     /// (the most an AES-256-GCM built that way can reach in this tier).
     pub aes_ghash_bytes_per_sec: f64,
+    /// The bytes of AES-256 one probe iteration covers: the tier's batch (vectors × lanes × 16).
+    pub batch_bytes: usize,
 }
 
 impl KernelCeiling {
@@ -294,11 +296,13 @@ impl KernelCeiling {
     fn measure(backend: Backend, seconds: f64) -> Option<Self> {
         #[cfg(target_arch = "x86_64")]
         {
-            let (aes, ghash) = super::simd::ceiling(backend.tier()?, seconds)?;
+            let tier = backend.tier()?;
+            let (aes, ghash) = super::simd::ceiling(tier, seconds)?;
             Some(Self {
                 backend,
                 aes_bytes_per_sec: aes,
                 aes_ghash_bytes_per_sec: ghash,
+                batch_bytes: super::simd::ceiling_batch_bytes(tier),
             })
         }
         #[cfg(not(target_arch = "x86_64"))]

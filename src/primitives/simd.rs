@@ -507,15 +507,20 @@ mod xmm {
 /// batch's carry-less multiplies and Karatsuba shuffles interleaved with them, as the stitched kernel does.
 /// No loads, stores, counters or reductions: a ceiling the real kernels cannot exceed, so ratios against
 /// it show how close they come.
+/// The bytes of AES-256 one iteration of `tier`'s ceiling probe covers (its batch).
+pub(crate) fn ceiling_batch_bytes(tier: Tier) -> usize {
+    match tier {
+        Tier::Vaes512 => zmm::CEILING_BYTES,
+        Tier::Vaes256 => ymm::CEILING_BYTES,
+        Tier::AesNi => xmm::CEILING_BYTES,
+    }
+}
+
 pub(crate) fn ceiling(tier: Tier, seconds: f64) -> Option<(f64, f64)> {
     if !tier.supported() {
         return None;
     }
-    let bytes = match tier {
-        Tier::Vaes512 => zmm::CEILING_BYTES,
-        Tier::Vaes256 => ymm::CEILING_BYTES,
-        Tier::AesNi => xmm::CEILING_BYTES,
-    } as f64;
+    let bytes = ceiling_batch_bytes(tier) as f64;
     let measure = |ghash: bool| {
         let seed =
             std::hint::black_box(0x0123_4567_89ab_cdef_0011_2233_4455_6677u128.to_le_bytes());

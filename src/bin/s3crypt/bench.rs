@@ -149,7 +149,7 @@ pub(crate) fn run(a: &Args, json: bool) -> anyhow::Result<ExitCode> {
             rows.push(Row {
                 op,
                 tier: probe.clone(),
-                bytes: 0,
+                bytes: c.batch_bytes,
                 threads: 1,
                 bytes_per_sec: bps,
                 file: None,
