@@ -64,6 +64,10 @@ fn kms_key(url: &str) -> String {
     target_arch = "aarch64",
     ignore = "spawns `s3crypt kms serve` on the host; runs on the x86_64 legs"
 )]
+#[cfg_attr(
+    not(feature = "s3-client"),
+    ignore = "credentials from a profile need the AWS credential chain (feature s3-client)"
+)]
 fn profile_credentials_and_retries_against_a_throttling_kms() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
