@@ -276,9 +276,7 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
         (None, path) => file::read_metadata(Path::new(path))?,
     };
     let keyring = keyring(&a.key, home, false)?;
-    let context = (!a.context.is_empty())
-        .then(|| parse_context(&a.context))
-        .transpose()?;
+    let context = optional_context(&a.context)?;
     if a.allow_legacy_v1
         && matches!(
             s3crypt::envelope::metadata::detect(&metadata),
@@ -300,11 +298,7 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let policy = if a.allow_v2 {
-        CommitmentPolicy::RequireEncryptAllowDecrypt
-    } else {
-        CommitmentPolicy::RequireEncryptRequireDecrypt
-    };
+    let policy = read_policy(a.allow_v2);
     let d = Decryptor::new(keyring.as_ref(), &metadata, policy, context.as_ref())?;
     if let Some(range) = a.range {
         if a.input == "-" {
@@ -549,6 +543,24 @@ fn ensure_default_key(kms: &dyn Kms) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--context K=V` pairs, if any were given.
+pub(crate) fn optional_context(
+    pairs: &[String],
+) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+    (!pairs.is_empty())
+        .then(|| parse_context(pairs))
+        .transpose()
+}
+
+/// The commitment policy of a read: committing (V3) objects only, unless `allow_v2`.
+pub(crate) fn read_policy(allow_v2: bool) -> CommitmentPolicy {
+    if allow_v2 {
+        CommitmentPolicy::RequireEncryptAllowDecrypt
+    } else {
+        CommitmentPolicy::RequireEncryptRequireDecrypt
+    }
+}
+
 pub(crate) fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     pairs
         .iter()
@@ -713,14 +725,8 @@ mod s3 {
             )?;
         }
         let keyring = keyring(&a.key, home, false)?;
-        let context = (!a.context.is_empty())
-            .then(|| parse_context(&a.context))
-            .transpose()?;
-        let policy = if a.allow_v2 {
-            CommitmentPolicy::RequireEncryptAllowDecrypt
-        } else {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        };
+        let context = optional_context(&a.context)?;
+        let policy = read_policy(a.allow_v2);
         let opts = GetOptions::new(keyring.as_ref())
             .policy(policy)
             .context(context.as_ref());

@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use s3crypt::envelope::CommitmentPolicy;
 use s3crypt::envelope::file::{INSTRUCTION_SUFFIX, METADATA_SUFFIX, with_suffix};
 use s3crypt::envelope::rewrap::{NewKey, Rewrap};
 use s3crypt::fsutil::refuse_aliases;
 use s3crypt::keys::KeyEncryptionKey;
 
-use crate::envelope::{KeyArgs, keyring, kms_handle, parse_context};
+use crate::envelope::{KeyArgs, keyring, kms_handle, optional_context, read_policy};
 
 /// Arguments of `s3crypt rewrap`.
 #[derive(Debug, clap::Args)]
@@ -75,12 +74,8 @@ pub(crate) fn run(a: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCode>
         )?;
     }
     let old = keyring(&a.key, home, false)?;
-    let context = (!a.context.is_empty())
-        .then(|| parse_context(&a.context))
-        .transpose()?;
-    let to_context = (!a.to_context.is_empty())
-        .then(|| parse_context(&a.to_context))
-        .transpose()?;
+    let context = optional_context(&a.context)?;
+    let to_context = optional_context(&a.to_context)?;
     let aes_key;
     let kms;
     let new = match (&a.to_kms_key_id, &a.to_key_file) {
@@ -97,11 +92,7 @@ pub(crate) fn run(a: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCode>
         }
         (None, None) => bail!("give --to-kms-key-id KEY or --to-key-file FILE"),
     };
-    let mut op = Rewrap::new(old.as_ref(), new).policy(if a.allow_v2 {
-        CommitmentPolicy::RequireEncryptAllowDecrypt
-    } else {
-        CommitmentPolicy::RequireEncryptRequireDecrypt
-    });
+    let mut op = Rewrap::new(old.as_ref(), new).policy(read_policy(a.allow_v2));
     if let Some(c) = &context {
         op = op.old_context(c);
     }

@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use s3crypt::envelope::file;
 use s3crypt::envelope::{CommitmentPolicy, Decryptor, EnvelopeError, Format, Keyring, MetadataMap};
 
-use crate::envelope::{KeyArgs, keyring, parse_context};
+use crate::envelope::{KeyArgs, keyring, optional_context, read_policy};
 
 /// Arguments of `s3crypt verify`.
 #[derive(Debug, clap::Args)]
@@ -45,14 +45,8 @@ pub(crate) fn run(a: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCode>
         bail!("verify reads local files (download s3:// objects with their metadata first)");
     }
     let keyring = keyring(&a.key, home, false)?;
-    let context = (!a.context.is_empty())
-        .then(|| parse_context(&a.context))
-        .transpose()?;
-    let policy = if a.allow_v2 {
-        CommitmentPolicy::RequireEncryptAllowDecrypt
-    } else {
-        CommitmentPolicy::RequireEncryptRequireDecrypt
-    };
+    let context = optional_context(&a.context)?;
+    let policy = read_policy(a.allow_v2);
     let mut failed = 0usize;
     for f in &a.files {
         match verify_one(
