@@ -616,7 +616,10 @@ mod s3 {
     use s3crypt::envelope::{CommitmentPolicy, Encryptor, Format};
     use s3crypt::fsutil::refuse_aliases;
 
-    use super::{DecryptArgs, EncryptArgs, FormatArg, KeyArgs, S3Args, keyring, parse_context};
+    use super::{
+        DecryptArgs, EncryptArgs, FormatArg, KeyArgs, S3Args, keyring, optional_context,
+        parse_context, read_policy,
+    };
 
     /// `s3://BUCKET/KEY` as (bucket, key).
     fn parse_url(url: &str) -> anyhow::Result<(&str, &str)> {
