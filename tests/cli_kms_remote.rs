@@ -60,13 +60,11 @@ fn kms_key(url: &str) -> String {
 }
 
 #[test]
+// One attribute: two `ignore`s on one test are an unused-attribute error when both apply (the aarch64 leg).
 #[cfg_attr(
-    target_arch = "aarch64",
-    ignore = "spawns `s3crypt kms serve` on the host; runs on the x86_64 legs"
-)]
-#[cfg_attr(
-    not(feature = "s3-client"),
-    ignore = "credentials from a profile need the AWS credential chain (feature s3-client)"
+    any(target_arch = "aarch64", not(feature = "s3-client")),
+    ignore = "spawns `s3crypt kms serve` on the host (x86_64 legs), and credentials from a profile need the \
+              AWS credential chain (feature s3-client)"
 )]
 fn profile_credentials_and_retries_against_a_throttling_kms() {
     let dir = tempfile::tempdir().expect("tmp");
