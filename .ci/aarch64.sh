@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# .ci/aarch64.sh: build the crate for aarch64-unknown-linux-gnu and run its whole test suite
-# (unit tests, integration tests and doctests) under qemu-user, in two legs:
+# .ci/aarch64.sh: build the crate for aarch64-unknown-linux-gnu and run its crypto and format suites (.ci/crypto-tests.sh)
+# under qemu-user, in two legs:
 #   1. hardware path: qemu-aarch64 -cpu max (ARMv8 AES + PMULL + SHA2 present, detected at run time)
 #   2. software path: RustCrypto backends forced to software at build time
 #      (--cfg aes_backend="soft" --cfg polyval_backend="soft"). No qemu CPU model lacks AES/PMULL
@@ -26,6 +26,9 @@ AARCH64_APT_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 # The emulated legs build without the `s3-client` feature (aws-sdk-s3: a large tree, network plumbing
 # with nothing architecture-specific; its tests run on the x86_64 legs).
 AARCH64_FEATURES=(--no-default-features --features cli,server)
+# The suites the legs run (clippy still checks every target).
+# shellcheck source=.ci/crypto-tests.sh
+. "$(dirname "${BASH_SOURCE[0]}")/crypto-tests.sh"
 
 aarch64_banner() {
     printf '\n==================== %s ====================\n' "$*"
@@ -99,7 +102,7 @@ aarch64_leg() {
             fi
         fi
         export AARCH64_LEG=$name   # tests may read this to assert which path they are on
-        nice -n 10 cargo test --target "$AARCH64_TARGET" "${AARCH64_FEATURES[@]}" "$@" 2>&1
+        nice -n 10 cargo test --target "$AARCH64_TARGET" "$@" 2>&1
     ) | tee "$log"
     rc=${PIPESTATUS[0]}
     AARCH64_LAST_PASSED=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" |
@@ -121,7 +124,9 @@ aarch64_ci() {
     aarch64_install || return 1
     aarch64_banner "aarch64: clippy (x86-only code must compile out cleanly)"
     nice -n 10 cargo clippy --target "$AARCH64_TARGET" "${AARCH64_FEATURES[@]}" --all-targets -- -D warnings || return 1
-    aarch64_leg hardware "${AARCH64_HW_CPU:-max}" "" -- "$@" || return 1
+    # The hardware leg builds with the CLI's features (the same build then runs `s3crypt cpu` and
+    # `s3crypt bench`); the software leg without any.
+    aarch64_leg hardware "${AARCH64_HW_CPU:-max}" "" -- "${AARCH64_FEATURES[@]}" "${CRYPTO_TESTS[@]}" "$@" || return 1
     hw=$AARCH64_LAST_PASSED
     aarch64_banner "aarch64: s3crypt cpu and s3crypt bench --json under qemu (emulated timings are not performance figures)"
     (
@@ -130,7 +135,7 @@ aarch64_ci() {
         nice -n 10 cargo run --quiet --target "$AARCH64_TARGET" "${AARCH64_FEATURES[@]}" -- cpu &&
             nice -n 10 cargo run --quiet --target "$AARCH64_TARGET" "${AARCH64_FEATURES[@]}" -- bench --json --seconds 0.2 --kib 16 --file-mib 2
     ) || return 1
-    aarch64_leg software "${AARCH64_SOFT_CPU:-cortex-a53}" soft -- "$@" || return 1
+    aarch64_leg software "${AARCH64_SOFT_CPU:-cortex-a53}" soft -- --no-default-features "${CRYPTO_TESTS[@]}" "$@" || return 1
     sw=$AARCH64_LAST_PASSED
     aarch64_banner "aarch64 done in $((SECONDS - t0)) s: hardware leg $hw tests, software leg $sw tests"
     if [ "$hw" -eq 0 ] || [ "$sw" -eq 0 ]; then
