@@ -18,7 +18,7 @@
 //! | S3 feature | upstream mapping |
 //! |---|---|
 //! | PutObject | one upstream PutObject up to [`PART_SIZE`]; larger bodies stream through an upstream multipart upload of [`PART_SIZE`] parts (at most [`IN_FLIGHT`] uploading while the next is encrypted), completed only when the body ended well, aborted otherwise |
-//! | GetObject, ranges | ranged GETs: a first window of [`FIRST_WINDOW`] bytes (header, listings, small objects in one round trip), then the rest from where the reader is, pinned to the version or ETag it opened |
+//! | GetObject, ranges | ranged GETs: a first window of [`FIRST_WINDOW`] bytes (header, listings, small objects in one round trip), then the rest from where the reader is, pinned to the version or ETag it opened. A whole-object GET fetches the last 1 MiB, then streams the rest in one GET; when this instance already has the object's last bytes (it wrote it, or opened it for a HEAD, a listing or a read: `tails.rs`), only the rest, conditional on the same upstream ETag |
 //! | listings | upstream ListObjectsV2 / ListObjectVersions; the engine replaces sizes with the plaintext sizes from each object's header |
 //! | multipart uploads | parts are staged as objects in the state bucket (readable, unlike upstream parts, so the engine can check their trailers); CompleteMultipartUpload makes one upstream multipart upload of server-side `UploadPartCopy`s (the data does not pass through s3crypt again) plus the engine's manifest, and removes the staged parts |
 //! | versioning | the upstream bucket's versioning; version ids are the upstream's |
@@ -64,6 +64,9 @@ use super::{
     StoredRange, VersionListRequest, VersionPage, Versioning,
 };
 use crate::aws::sdk::{S3ClientConfig, s3_client};
+
+mod tails;
+use tails::{Tails, keep_last};
 
 /// The size of the parts a large PutObject is streamed upstream in (and the largest single PutObject).
 pub const PART_SIZE: usize = 8 << 20;
@@ -128,6 +131,8 @@ struct Inner {
     refresh: Duration,
     configs: Cached<Option<String>>,
     versioning: Cached<Versioning>,
+    /// The last bytes of objects recently written or opened (`tails.rs`).
+    tails: Tails,
 }
 
 /// An [`ObjectStore`] in an upstream S3-compatible cluster (module docs).
@@ -327,6 +332,7 @@ impl UpstreamStore {
                 refresh: options.refresh,
                 configs: Mutex::new(HashMap::new()),
                 versioning: Mutex::new(HashMap::new()),
+                tails: Tails::default(),
             }),
         };
         match store.head_upstream_bucket(&store.inner.state) {
@@ -612,11 +618,14 @@ impl UpstreamStore {
         key: &str,
         body: &mut dyn Read,
         metadata: Option<HashMap<String, String>>,
-    ) -> Result<(String, Option<String>), StoreError> {
+    ) -> Result<Put, StoreError> {
         let first = read_chunk(body, PART_SIZE)?;
         if first.len() < PART_SIZE {
+            let mut tail = Vec::new();
+            keep_last(&mut tail, &first);
+            let size = first.len() as u64;
             let (c, b, k) = (self.client(), bucket.to_owned(), key.to_owned());
-            return self.run(async move {
+            let (etag, version) = self.run(async move {
                 c.put_object()
                     .bucket(b)
                     .key(k)
@@ -633,13 +642,24 @@ impl UpstreamStore {
                         )
                     })
                     .map_err(sdk_err("PutObject"))
-            })?;
+            })??;
+            return Ok(Put {
+                etag,
+                version,
+                size,
+                tail,
+            });
         }
         let upload_id = self.create_upstream_upload(bucket, key, metadata)?;
-        let result = self.stream_parts(bucket, key, &upload_id, first, body);
+        let mut put = Put::default();
+        let result = self.stream_parts(bucket, key, &upload_id, first, body, &mut put);
         match result {
             Ok(parts) => match self.complete_upstream_upload(bucket, key, &upload_id, parts) {
-                Ok(done) => Ok(done),
+                Ok((etag, version)) => Ok(Put {
+                    etag,
+                    version,
+                    ..put
+                }),
                 Err(e) => {
                     let _ = self.abort_upstream_upload(bucket, key, &upload_id);
                     Err(e)
@@ -659,6 +679,7 @@ impl UpstreamStore {
         upload_id: &str,
         first: Vec<u8>,
         body: &mut dyn Read,
+        put: &mut Put,
     ) -> Result<Vec<CompletedPart>, StoreError> {
         let rt = self
             .inner
@@ -694,6 +715,8 @@ impl UpstreamStore {
             );
             let n = number;
             let full = chunk.len() == PART_SIZE;
+            keep_last(&mut put.tail, &chunk);
+            put.size += chunk.len() as u64;
             pending.push_back(rt.spawn(async move {
                 let out = c
                     .upload_part()
@@ -953,6 +976,9 @@ impl UpstreamStore {
             .wait()?;
         let at = sw.at;
         let tail = sw.read_all()?;
+        self.inner
+            .tails
+            .insert(bucket, key, version, &info.etag, info.size, &tail);
         let mut r = self.reader(bucket, key, &info, (at, tail));
         if at > 0 {
             let pinned = (info.version_id != NULL_VERSION).then_some(info.version_id.as_str());
@@ -969,6 +995,44 @@ impl UpstreamStore {
             info,
             body: Box::new(r),
         })
+    }
+
+    /// [`Self::open_streaming`] with the last bytes already kept ([`tails`]): one GET of the rest,
+    /// conditional on the ETag they came with. `None` if nothing is kept or the object changed (the
+    /// entry is then dropped).
+    fn open_streaming_kept(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Option<StoredObject> {
+        let kept = self.inner.tails.get(bucket, key, version)?;
+        let opened = self
+            .start_get(
+                bucket,
+                key,
+                version,
+                Some(&kept.etag),
+                Span::From(0, Some(kept.at)),
+            )
+            .and_then(PendingGet::wait);
+        match opened {
+            Ok((info, w)) if info.etag == kept.etag && info.size == kept.size => {
+                let mut r = self.reader(bucket, key, &info, (kept.at, kept.bytes));
+                r.window = Some(w);
+                r.streaming = true;
+                r.next_len = MAX_WINDOW.saturating_mul(4);
+                Some(StoredObject {
+                    info,
+                    body: Box::new(r),
+                })
+            }
+            // Changed (412), gone, or any failure: the ordinary open decides.
+            _ => {
+                self.inner.tails.forget(bucket, key, version);
+                None
+            }
+        }
     }
 
     /// A ranged GET pinned to a version or ETag, waited for.
@@ -1079,7 +1143,11 @@ impl UpstreamStore {
         {
             Ok((info, w)) => {
                 let at = w.at;
-                Ok((info, (at, w.read_all()?)))
+                let last = w.read_all()?;
+                self.inner
+                    .tails
+                    .insert(bucket, key, version, &info.etag, info.size, &last);
+                Ok((info, (at, last)))
             }
             // An empty object has no satisfiable range.
             Err(StoreError::InvalidRange) => {
@@ -1123,6 +1191,19 @@ fn run_on<T: Send + 'static>(
 }
 
 /// Reads up to `n` bytes (fewer only at the end of `r`).
+/// What [`UpstreamStore::put_streaming`] stored.
+#[derive(Default)]
+struct Put {
+    /// The upstream ETag.
+    etag: String,
+    /// The upstream version id, if the bucket is versioned.
+    version: Option<String>,
+    /// The bytes stored.
+    size: u64,
+    /// The last [`tails::TAIL_BYTES`] of them.
+    tail: Vec<u8>,
+}
+
 fn read_chunk(r: &mut dyn Read, n: usize) -> Result<Vec<u8>, StoreError> {
     let mut buf = Vec::with_capacity(n.min(1 << 20));
     r.take(n as u64)
@@ -1566,9 +1647,22 @@ impl ObjectStore for UpstreamStore {
         self.check_bucket_name(bucket)
             .map_err(|_| StoreError::NoSuchBucket)?;
         no_lock(lock)?;
-        let (etag, version) = self.put_streaming(bucket, key, body, encode_metadata(metadata)?)?;
+        let Put {
+            etag,
+            version,
+            size,
+            tail,
+        } = self.put_streaming(bucket, key, body, encode_metadata(metadata)?)?;
         match self.head(bucket, key, version.as_deref()) {
-            Ok(info) => Ok(info),
+            Ok(info) => {
+                if info.etag == etag && info.size == size {
+                    // A GET of what this instance just wrote needs one upstream request.
+                    self.inner
+                        .tails
+                        .insert(bucket, key, None, &etag, size, &tail);
+                }
+                Ok(info)
+            }
             // Overwritten meanwhile by another writer: what this write stored is still known.
             Err(_) => Ok(ObjectInfo {
                 key: key.to_owned(),
@@ -1600,7 +1694,7 @@ impl ObjectStore for UpstreamStore {
             ));
         }
         // Unversioned: a new PutObject replaces the object, keeping its metadata.
-        let (_, _) = self.put_streaming(bucket, key, body, encode_metadata(&old.metadata)?)?;
+        self.put_streaming(bucket, key, body, encode_metadata(&old.metadata)?)?;
         self.head(bucket, key, None)
     }
 
@@ -1628,6 +1722,9 @@ impl ObjectStore for UpstreamStore {
     ) -> Result<StoredObject, StoreError> {
         self.check_bucket_name(bucket)
             .map_err(|_| StoreError::NoSuchBucket)?;
+        if let Some(o) = self.open_streaming_kept(bucket, key, version) {
+            return Ok(o);
+        }
         match self.open_streaming(bucket, key, version) {
             Ok(o) => Ok(o),
             // An empty object (no satisfiable range), a missing version or bucket: the ordinary open
@@ -1891,7 +1988,7 @@ impl ObjectStore for UpstreamStore {
             Self::upload_prefix(bucket, upload_id)
         );
         let state = self.inner.state.clone();
-        let (etag, _) = self.put_streaming(&state, &part_key, body, None)?;
+        let etag = self.put_streaming(&state, &part_key, body, None)?.etag;
         let info = self.head(&state, &part_key, None)?;
         Ok(PartInfo {
             part_number,
