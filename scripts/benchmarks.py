@@ -140,6 +140,22 @@ def run(args):
         print(f"\n== {commands[-1]}   (s3crypt tier {tier})", flush=True)
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
+    # Each tier's share of its arithmetic ceiling, from `s3crypt bench` (the same kernels; the ceiling
+    # probe is the stitched loop on registers only).
+    ceilings = {}
+    for extra_env, _, tier in runs:
+        cmd = ["cargo", "run", "--release", "--quiet", "--", "bench", "--json", "--file-mib", "0",
+               "--seconds", "0.5" if args.quick else "1"]
+        commands.append(show(cmd, extra_env))
+        print(f"\n== {commands[-1]}", flush=True)
+        env = dict(os.environ)
+        env.pop("S3CRYPT_BACKEND", None)
+        env.update(extra_env)
+        p = subprocess.run(nice + cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        rows = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        ceilings[tier] = {f"{r['op']}/{r['bytes']}": r for r in rows if r.get("op", "").startswith(("gcm-", "ceiling-"))
+                          and (r["op"].startswith("gcm-") or r["tier"].startswith(tier))}
+
     argv = ["scripts/benchmarks.py"] + [a for a in sys.argv[1:] if a not in ("--check",)]
     meta = {
         "rev": rev,
@@ -152,6 +168,7 @@ def run(args):
         "commands": commands,
         "script": " ".join(shlex.quote(a) for a in argv),
         "label": args.label,
+        "ceilings": ceilings,
     }
     META.parent.mkdir(parents=True, exist_ok=True)
     META.write_text(json.dumps(meta, indent=1))
@@ -350,6 +367,37 @@ def render(results, meta):
             out.append("| " + " | ".join(row) + " |")
         out.append("")
         out.append(f"÷ columns: `{main}` over that implementation.")
+        out.append("")
+
+    # Every tier against the best peer, and its share of its own arithmetic ceiling.
+    ceilings = meta.get("ceilings") or {}
+    if len(tiers) > 1 or ceilings:
+        out.append("### Every tier against the best peer and its arithmetic ceiling")
+        out.append("")
+        out.append("GB/s from the criterion runs above; the best peer is the faster of ring and aws-lc-rs at "
+                   "that size, in the same run. *Of ceiling*: the tier's GCM rate in `s3crypt bench` over its "
+                   "stitched ceiling (the kernel's AES rounds and carry-less multiplies on registers only, "
+                   "no loads or stores; the probe itself varies by up to ±15% between runs), from the "
+                   "`s3crypt bench --json` runs listed above. Goals (issue 18): ≥ 1.1× the best peer, ≥ 85% of "
+                   "the ceiling.")
+        out.append("")
+        out.append("| tier | op | size | GB/s | best peer GB/s | ÷ best peer | of ceiling | stitched ceiling GB/s |")
+        out.append("|---|---|---|---:|---:|---:|---:|---:|")
+        for t in tiers:
+            for op in ("gcm-seal", "gcm-open"):
+                for size, nbytes in zip(SIZES, (1 << 10, 16 << 10, 64 << 10, 1 << 20)):
+                    g = f"peers/{op}/{size}"
+                    v = gbps(results, g, f"s3crypt-{t}")
+                    peers = [(gbps(results, g, p), p) for p in ("ring", "aws-lc-rs")]
+                    peers = [x for x in peers if x[0] is not None]
+                    best = max(peers) if peers else (None, "—")
+                    c = (ceilings.get(t) or {})
+                    row = c.get(f"{op}/{nbytes}") or {}
+                    ceil = next((r["gbps"] for k, r in c.items() if k.startswith("ceiling-gcm/")), None)
+                    share = row.get("ratio_to_ceiling")
+                    out.append(f"| `{t}` | {op} | {size} | {fmt(v)} | {fmt(best[0])} ({best[1]}) | "
+                               f"{fmt_ratio(ratio(v, best[0]))} | "
+                               f"{'—' if share is None else f'{share * 100:.0f}%'} | {fmt(ceil)} |")
         out.append("")
 
     # Multi-core.
