@@ -449,7 +449,8 @@ fn kms_load_refuses_out_of_range_arguments_without_panicking() {
         (&["kms", "load", "--clients", "0"][..], "--clients"),
     ] {
         let (code, _, err) = run_cli(home.path(), args, &[]);
-        assert_eq!(code, Some(1), "{args:?}: {err}");
+        // A usage error (exit code 2), like clap's own.
+        assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(expected), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
@@ -477,7 +478,7 @@ fn secrets_in_bad_specs_never_reach_error_messages() {
         ],
         &[],
     );
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("ID:SECRET"), "{err}");
     assert!(!err.contains(secret) && !out.contains(secret), "{err}");
     let file = home.path().join("keys");

@@ -152,7 +152,9 @@ enum FormatArg {
 
 pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
     if is_s3(&a.input) {
-        bail!("encrypt reads a local file or - (stdin); its output may be s3://BUCKET/KEY");
+        crate::exit::usage!(
+            "encrypt reads a local file or - (stdin); its output may be s3://BUCKET/KEY"
+        );
     }
     if is_s3(&a.output) {
         #[cfg(feature = "s3-client")]
@@ -183,7 +185,7 @@ pub(crate) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Resul
     }
     refuse_aliases(&inputs, &outputs)?;
     if a.output == "-" && a.metadata.is_none() {
-        bail!("--metadata FILE is required when the output is stdout");
+        crate::exit::usage!("--metadata FILE is required when the output is stdout");
     }
     let keyring = keyring(&a.key, home, true)?;
     let context = parse_context(&a.context)?;
@@ -272,7 +274,7 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
             &std::fs::read_to_string(m).with_context(|| format!("reading {}", m.display()))?,
             m,
         )?,
-        (None, "-") => bail!("--metadata FILE is required when the input is stdin"),
+        (None, "-") => crate::exit::usage!("--metadata FILE is required when the input is stdin"),
         (None, path) => file::read_metadata(Path::new(path))?,
     };
     let keyring = keyring(&a.key, home, false)?;
@@ -284,7 +286,7 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
         )
     {
         if a.input == "-" {
-            bail!("--allow-legacy-v1 needs a file input");
+            crate::exit::usage!("--allow-legacy-v1 needs a file input");
         }
         let body = std::fs::read(&a.input).with_context(|| format!("reading {}", a.input))?;
         let pt = zeroize::Zeroizing::new(
@@ -302,7 +304,9 @@ pub(crate) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Resul
     let d = Decryptor::new(keyring.as_ref(), &metadata, policy, context.as_ref())?;
     if let Some(range) = a.range {
         if a.input == "-" {
-            bail!("--range needs a file input (it reads only the bytes of the range)");
+            crate::exit::usage!(
+                "--range needs a file input (it reads only the bytes of the range)"
+            );
         }
         let body = File::open(&a.input).with_context(|| format!("opening {}", a.input))?;
         let bytes = if a.skip_authentication {
@@ -404,7 +408,7 @@ pub(crate) fn keyring(
             ensure_default_key(kms.as_ref())?;
             Ok(Box::new(KmsKeyring::new(kms, DEFAULT_KEY_ALIAS)))
         }
-        (None, true, Some(_)) => bail!("--kms-key is required with --kms-endpoint"),
+        (None, true, Some(_)) => crate::exit::usage!("--kms-key is required with --kms-endpoint"),
         (None, false, _) => Ok(Box::new(KmsKeyring::discovery(kms))),
     }
 }
@@ -651,7 +655,9 @@ mod s3 {
     pub(super) fn encrypt(a: &EncryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
         let (bucket, key) = parse_url(&a.output)?;
         if a.metadata.is_some() {
-            bail!("--metadata is for local outputs: an s3:// object carries its metadata itself");
+            crate::exit::usage!(
+                "--metadata is for local outputs: an s3:// object carries its metadata itself"
+            );
         }
         let keyring = keyring(&a.key, home, true)?;
         let context = parse_context(&a.context)?;
@@ -716,10 +722,14 @@ mod s3 {
     pub(super) fn decrypt(a: &DecryptArgs, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
         let (bucket, key) = parse_url(&a.input)?;
         if a.metadata.is_some() {
-            bail!("--metadata is for local inputs: an s3:// object carries its metadata itself");
+            crate::exit::usage!(
+                "--metadata is for local inputs: an s3:// object carries its metadata itself"
+            );
         }
         if a.allow_legacy_v1 {
-            bail!("--allow-legacy-v1 is not supported for s3:// inputs; download the object first");
+            crate::exit::usage!(
+                "--allow-legacy-v1 is not supported for s3:// inputs; download the object first"
+            );
         }
         if let Some(k) = &a.key.wrapping_key {
             refuse_aliases(

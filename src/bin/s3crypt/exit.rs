@@ -86,6 +86,15 @@ impl fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
+/// Returns a [`Usage`] error (exit code 2) from the enclosing function: `bail!` for a bad combination
+/// of arguments that clap cannot express.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err($crate::exit::Usage(format!($($arg)*)).into())
+    };
+}
+pub(crate) use usage;
+
 /// An error classified: the code scripts match on, and the exit class.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Classified {

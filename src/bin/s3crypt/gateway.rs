@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use s3crypt::aws::sdk::S3ClientConfig;
 use s3crypt::aws::sigv4::Credentials;
 use s3crypt::kms::remote::RemoteKms;
@@ -89,7 +89,7 @@ fn credentials(spec: &str, what: &str) -> anyhow::Result<Credentials> {
     );
     if id.is_empty() || secret.is_empty() {
         // The message never quotes the spec: it holds a secret.
-        bail!("{what} must be ID:SECRET or ID:SECRET:SESSION_TOKEN");
+        crate::exit::usage!("{what} must be ID:SECRET or ID:SECRET:SESSION_TOKEN");
     }
     Ok(Credentials::new(
         id,
@@ -124,7 +124,7 @@ pub(crate) fn engine(args: &GatewayArgs) -> anyhow::Result<Option<(SseEngine, Ga
         return Ok(None);
     };
     if !(args.state_refresh >= 0.0 && args.state_refresh <= 3600.0) {
-        bail!("--state-refresh must be between 0 and 3600 seconds");
+        crate::exit::usage!("--state-refresh must be between 0 and 3600 seconds");
     }
     let mut options = UpstreamOptions::new(S3ClientConfig {
         endpoint: Some(url.clone()),

@@ -102,6 +102,9 @@ enum Command {
         /// Encryption context pairs (must match the encryption).
         #[arg(long = "context", value_name = "K=V")]
         context: Vec<String>,
+        /// Write the plaintext to stdout even when it is a terminal.
+        #[arg(short, long)]
+        force: bool,
     },
     /// Serve the KMS over HTTP (AWS JSON 1.1 with SigV4), for boto3, the AWS SDKs and `kms load`.
     Serve(ServeArgs),
@@ -223,6 +226,13 @@ pub(crate) fn run(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<Ex
         Command::Load(a) => return load(a, json_out),
         _ => {}
     }
+    if let Command::Decrypt { force: false, .. } = args.command
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        crate::exit::usage!(
+            "refusing to write plaintext to a terminal; redirect stdout, or pass --force"
+        );
+    }
     // Read stdin before opening the state directory (opening takes its lock for a moment).
     let mut input = Vec::new();
     if matches!(
@@ -327,7 +337,7 @@ pub(crate) fn run(args: &Args, home: &Path, json_out: bool) -> anyhow::Result<Ex
             ))?;
             serde_json::to_value(r)?
         }
-        Command::Decrypt { context } => {
+        Command::Decrypt { context, .. } => {
             let text =
                 std::str::from_utf8(&input).context("stdin must be a base64 ciphertext blob")?;
             let blob = base64::engine::general_purpose::STANDARD
@@ -382,15 +392,16 @@ fn serve(a: &ServeArgs, home: &Path) -> anyhow::Result<ExitCode> {
         .enumerate()
         .map(|(i, s)| {
             // The message never quotes the spec: it holds a secret.
-            AccessKey::parse(s, kms.account_id())
-                .map_err(|e| anyhow::anyhow!("--access-key number {}: {e}", i + 1))
+            AccessKey::parse(s, kms.account_id()).map_err(|e| {
+                crate::exit::Usage(format!("--access-key number {}: {e}", i + 1)).into()
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(path) = &a.access_key_file {
         keys.extend(read_access_key_file(path, kms.account_id())?);
     }
     if keys.is_empty() {
-        bail!("no access keys: give --access-key or a non-empty --access-key-file");
+        crate::exit::usage!("no access keys: give --access-key or a non-empty --access-key-file");
     }
     let quota = a.quota.config().map_or_else(
         || "off".to_owned(),
@@ -485,7 +496,7 @@ fn load_credentials(flag: Option<&str>) -> anyhow::Result<Credentials> {
             Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
                 Ok(Credentials::new(id, secret, None))
             }
-            _ => bail!("--access-key must be ID:SECRET"),
+            _ => crate::exit::usage!("--access-key must be ID:SECRET"),
         };
     }
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -504,11 +515,11 @@ fn load_credentials(flag: Option<&str>) -> anyhow::Result<Credentials> {
 
 fn load(a: &LoadArgs, json_out: bool) -> anyhow::Result<ExitCode> {
     if !(1..=MAX_LOAD_CLIENTS).contains(&a.clients) {
-        bail!("--clients must be between 1 and {MAX_LOAD_CLIENTS}");
+        crate::exit::usage!("--clients must be between 1 and {MAX_LOAD_CLIENTS}");
     }
     // Also refuses NaN and infinity.
     if !(a.seconds > 0.0 && a.seconds <= MAX_LOAD_SECONDS) {
-        bail!("--seconds must be positive and at most {MAX_LOAD_SECONDS}");
+        crate::exit::usage!("--seconds must be positive and at most {MAX_LOAD_SECONDS}");
     }
     let target: Arc<dyn Kms> = match &a.endpoint {
         Some(url) => Arc::new(RemoteKms::new(

@@ -214,7 +214,7 @@ pub(crate) fn run(args: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCo
         return reader.finish();
     }
     let Some(bucket) = args.bucket.as_deref() else {
-        anyhow::bail!("give a BUCKET, or access-log files with --file");
+        crate::exit::usage!("give a BUCKET, or access-log files with --file");
     };
     let engine = crate::sse::engine(home)?;
     let config = engine

@@ -90,7 +90,7 @@ pub(crate) fn run(a: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCode>
             aes_key = read_wrapping_key(path)?;
             NewKey::Aes(&aes_key)
         }
-        (None, None) => bail!("give --to-kms-key-id KEY or --to-key-file FILE"),
+        (None, None) => crate::exit::usage!("give --to-kms-key-id KEY or --to-key-file FILE"),
     };
     let mut op = Rewrap::new(old.as_ref(), new).policy(read_policy(a.allow_v2));
     if let Some(c) = &context {

@@ -89,7 +89,7 @@ fn parse_key(spec: &str, account: &str) -> anyhow::Result<Identity> {
     let id = parts.next().unwrap_or_default();
     let secret = parts.next().unwrap_or_default();
     if id.is_empty() || secret.is_empty() {
-        bail!("an access key must be given as ID:SECRET or ID:SECRET:PRINCIPAL_ARN");
+        crate::exit::usage!("an access key must be given as ID:SECRET or ID:SECRET:PRINCIPAL_ARN");
     }
     let principal = match parts.next() {
         None => Principal::root(account, id),
@@ -161,7 +161,7 @@ pub(crate) fn serve(args: &ServeArgs, home: &Path, json: bool) -> anyhow::Result
     let mut seen = std::collections::HashSet::new();
     for e in &args.vpc_endpoints {
         if !seen.insert(&e.id) {
-            bail!("--vpc-endpoint {} is given twice", e.id);
+            crate::exit::usage!("--vpc-endpoint {} is given twice", e.id);
         }
     }
     let vpc_names: Vec<String> = args

@@ -288,7 +288,7 @@ pub(crate) fn bucket(cmd: &BucketCommand, home: &Path, json: bool) -> anyhow::Re
                     }
                 }
                 Some(other) => {
-                    anyhow::bail!("--default-sse must be AES256 or aws:kms, not {other:?}")
+                    crate::exit::usage!("--default-sse must be AES256 or aws:kms, not {other:?}")
                 }
             }
             if *allow_sse_c {

@@ -39,7 +39,9 @@ pub(crate) struct Args {
 /// per file; exits non-zero if any file fails.
 pub(crate) fn run(a: &Args, home: &Path, json: bool) -> anyhow::Result<ExitCode> {
     if a.metadata.is_some() && a.files.len() > 1 {
-        bail!("--metadata names the metadata of one file: give a single FILE with it");
+        crate::exit::usage!(
+            "--metadata names the metadata of one file: give a single FILE with it"
+        );
     }
     if a.files.iter().any(|f| f.starts_with("s3://")) {
         bail!("verify reads local files (download s3:// objects with their metadata first)");
@@ -101,7 +103,7 @@ fn verify_one(
             &std::fs::read_to_string(m).with_context(|| format!("reading {}", m.display()))?,
             m,
         )?,
-        (None, "-") => bail!("--metadata FILE is required when the input is stdin"),
+        (None, "-") => crate::exit::usage!("--metadata FILE is required when the input is stdin"),
         (None, p) => file::read_metadata(Path::new(p))?,
     };
     let d = Decryptor::new(keyring, &map, policy, context)?;

@@ -261,7 +261,7 @@ pub(crate) fn bucket(
                     let period = match (days, years) {
                         (Some(d), None) => format!("<Days>{d}</Days>"),
                         (None, Some(y)) => format!("<Years>{y}</Years>"),
-                        _ => anyhow::bail!("--mode needs --days or --years"),
+                        _ => crate::exit::usage!("--mode needs --days or --years"),
                     };
                     body.push_str(&format!(
                         "<Rule><DefaultRetention><Mode>{m}</Mode>{period}</DefaultRetention></Rule>"
