@@ -979,22 +979,37 @@ impl UpstreamStore {
         self.inner
             .tails
             .insert(bucket, key, version, &info.etag, info.size, &tail);
-        let mut r = self.reader(bucket, key, &info, (at, tail));
-        if at > 0 {
+        let rest = if at > 0 {
             let pinned = (info.version_id != NULL_VERSION).then_some(info.version_id.as_str());
             let etag = pinned.is_none().then_some(info.etag.as_str());
             let (_, w) = self
                 .start_get(bucket, key, pinned, etag, Span::From(0, Some(at)))?
                 .wait()?;
-            r.window = Some(w);
-        }
+            Some(w)
+        } else {
+            None
+        };
+        Ok(self.streaming_object(bucket, key, info, (at, tail), rest))
+    }
+
+    /// A reader opened to be read to the end: `kept` holds the last bytes, `rest` streams the others.
+    fn streaming_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        info: ObjectInfo,
+        kept: (u64, bytes::Bytes),
+        rest: Option<Window>,
+    ) -> StoredObject {
+        let mut r = self.reader(bucket, key, &info, kept);
+        r.window = rest;
         r.streaming = true;
         // Sequential reads after the stream are open-ended too.
         r.next_len = MAX_WINDOW.saturating_mul(4);
-        Ok(StoredObject {
+        StoredObject {
             info,
             body: Box::new(r),
-        })
+        }
     }
 
     /// [`Self::open_streaming`] with the last bytes already kept ([`tails`]): one GET of the rest,
@@ -1018,14 +1033,7 @@ impl UpstreamStore {
             .and_then(PendingGet::wait);
         match opened {
             Ok((info, w)) if info.etag == kept.etag && info.size == kept.size => {
-                let mut r = self.reader(bucket, key, &info, (kept.at, kept.bytes));
-                r.window = Some(w);
-                r.streaming = true;
-                r.next_len = MAX_WINDOW.saturating_mul(4);
-                Some(StoredObject {
-                    info,
-                    body: Box::new(r),
-                })
+                Some(self.streaming_object(bucket, key, info, (kept.at, kept.bytes), Some(w)))
             }
             // Changed (412), gone, or any failure: the ordinary open decides.
             _ => {
