@@ -395,9 +395,15 @@ def render(results, meta):
                     row = c.get(f"{op}/{nbytes}") or {}
                     ceil = next((r["gbps"] for k, r in c.items() if k.startswith("ceiling-gcm/")), None)
                     share = row.get("ratio_to_ceiling")
+                    if share is None:
+                        shown = "—"
+                    elif share > 1.05:
+                        # Above the arithmetic ceiling: the probe itself was slowed (a loaded machine).
+                        shown = f"{share * 100:.0f}% (probe disturbed)"
+                    else:
+                        shown = f"{share * 100:.0f}%"
                     out.append(f"| `{t}` | {op} | {size} | {fmt(v)} | {fmt(best[0])} ({best[1]}) | "
-                               f"{fmt_ratio(ratio(v, best[0]))} | "
-                               f"{'—' if share is None else f'{share * 100:.0f}%'} | {fmt(ceil)} |")
+                               f"{fmt_ratio(ratio(v, best[0]))} | {shown} | {fmt(ceil)} |")
         out.append("")
 
     # Multi-core.
